@@ -1,0 +1,29 @@
+//! The `anacondad.v1` contract shared by the daemon and its clients: the generated gRPC code, the
+//! protocol version, where the socket lives, and the one way to connect to it.
+
+#[allow(missing_docs, clippy::all, missing_debug_implementations)]
+pub mod v1 {
+    tonic::include_proto!("anacondad.v1");
+}
+
+#[cfg(unix)]
+mod connect;
+#[cfg(unix)]
+pub mod socket;
+
+#[cfg(unix)]
+pub use connect::{ConnectError, DaemonChannel, ProtocolStamp, connect};
+
+/// Bumped on every incompatible change of the wire contract. Clients send it in
+/// [`PROTOCOL_METADATA_KEY`]; the daemon refuses a mismatch with a message naming both.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Request metadata carrying the caller's [`PROTOCOL_VERSION`].
+pub const PROTOCOL_METADATA_KEY: &str = "anacondad-protocol";
+
+/// Largest message either side decodes. Every message of the contract is small; a cap far
+/// below tonic's 4 MiB default bounds what a misbehaving peer can make us allocate.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The daemon's version, as reported by `Status`.
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
