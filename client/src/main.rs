@@ -1,1 +1,66 @@
-fn main() {}
+//! `anacondactl`: reads the environment once, then runs one command against the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anacondactl::cli::Cli;
+use anacondactl::connection::Target;
+use anacondactl::launch::Launcher;
+use anacondad_proto::socket::SocketEnv;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let socket_env = SocketEnv::from_process();
+    let target = Target {
+        socket: socket_env.resolve(cli.socket.as_deref()),
+        uid: socket_env.uid,
+        launcher: Launcher {
+            daemon_bin: daemon_bin(),
+            log_file: state_dir().join("anacondad.log"),
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("anacondactl: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(anacondactl::commands::run(cli, target)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("anacondactl: {e}");
+            ExitCode::from(e.code())
+        }
+    }
+}
+
+/// `ANACONDAD_BIN`, else `anacondad` next to this executable, else `anacondad` on PATH.
+fn daemon_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ANACONDAD_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("anacondad")))
+        .filter(|bin| bin.is_file())
+        .unwrap_or_else(|| PathBuf::from("anacondad"))
+}
+
+/// `$XDG_STATE_HOME/anacondad`, else `~/.local/state/anacondad` (where the daemon keeps its
+/// state, and where a daemon started by us logs).
+fn state_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("XDG_STATE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("anacondad")
+}

@@ -2,4 +2,10 @@
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
 //! over a local gRPC socket.
 
+pub mod config;
+pub mod context;
+pub mod events;
 pub mod secret;
+#[cfg(unix)]
+pub mod server;
+pub mod service;

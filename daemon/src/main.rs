@@ -1,1 +1,140 @@
-fn main() {}
+//! `anacondad`: reads the environment and configuration once, takes the socket, and serves
+//! until SIGTERM, SIGINT or the `Shutdown` RPC.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anacondad::config::{EnvSnapshot, Paths, Settings};
+use anacondad::context::DaemonContext;
+use anacondad::server::{self, BindError, BoundSocket};
+use anacondad_proto::socket::{SocketEnv, current_uid};
+use anyhow::Context as _;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+/// Exit codes, also listed in `anacondad --help`.
+const EXIT_FAILURE: u8 = 1;
+const EXIT_ALREADY_RUNNING: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anacondad",
+    version,
+    about = "Per-user daemon that owns your Anaconda credentials",
+    after_help = "Exit codes: 0 stopped cleanly; 1 failed (the message says why); 2 bad usage; \
+                  3 another anacondad already serves the socket.\n\
+                  Most users never start it by hand: `anacondactl` starts it when needed."
+)]
+struct Args {
+    /// Stay attached to the terminal and log to stderr (the only mode; kept for service
+    /// managers and scripts that pass it).
+    #[arg(long)]
+    foreground: bool,
+    /// Socket to serve [default: $XDG_RUNTIME_DIR/anacondad/anacondad.sock].
+    #[arg(long, env = "ANACONDAD_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Started by `anacondactl`: leave its session, and print `ready <pid> <socket>` on stdout
+    /// once the socket accepts calls.
+    #[arg(long, hide = true)]
+    spawned: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    if args.spawned {
+        // Out of the launching terminal's session, so its hang-up or Ctrl-C does not reach us.
+        if let Err(e) = rustix::process::setsid() {
+            tracing::warn!(error = %e, "could not start a new session");
+        }
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e.downcast_ref::<BindError>() {
+                Some(BindError::AlreadyRunning { .. }) => EXIT_ALREADY_RUNNING,
+                _ => EXIT_FAILURE,
+            };
+            eprintln!("anacondad: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let env = EnvSnapshot::from_process();
+    let socket_env = SocketEnv::from_process();
+    let uid = current_uid();
+    let mut activation = listenfd::ListenFd::from_env();
+    let activated = activation
+        .take_unix_listener(0)
+        .context("reading the socket passed by systemd (LISTEN_FDS)")?;
+    let socket_path = match (&activated, &args.socket) {
+        (Some(listener), None) => listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(PathBuf::from))
+            .unwrap_or_else(|| socket_env.default_socket_path()),
+        _ => socket_env.resolve(args.socket.as_deref()),
+    };
+    let paths = Paths::resolve(&env, socket_path.clone())?;
+    let settings = Settings::load(&paths.config_file, &env)?;
+    let socket = match activated {
+        Some(listener) => BoundSocket::from_activation(listener, &socket_path),
+        None => BoundSocket::bind(&socket_path, uid)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handlers(shutdown.clone())?;
+        let ctx = Arc::new(DaemonContext::new(paths, settings, shutdown));
+        let notify_stdout = args.spawned;
+        let ready = move || {
+            if notify_stdout {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "ready {} {}",
+                    std::process::id(),
+                    socket_path.display()
+                );
+                let _ = out.flush();
+            }
+            if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+                tracing::warn!(error = %e, "could not notify systemd of readiness");
+            }
+        };
+        server::run(socket, ctx, uid, ready).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
+            _ = int.recv() => tracing::info!("SIGINT received; stopping"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}

@@ -85,6 +85,14 @@ pub enum SocketDirError {
     Io { path: PathBuf, source: io::Error },
 }
 
+/// The lock file next to `socket`: held by the daemon serving it, so a second daemon can tell
+/// it is not alone and a client can tell when the daemon has gone.
+pub fn lock_path(socket: &Path) -> PathBuf {
+    let mut name = socket.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    socket.with_file_name(name)
+}
+
 /// The directory that holds `socket`.
 pub fn socket_dir(socket: &Path) -> Result<&Path, SocketDirError> {
     socket

@@ -1,0 +1,129 @@
+//! What each command does: ask the daemon, print the answer.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anacondad_proto::v1::{ShutdownRequest, StatusRequest};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, DaemonCommand};
+use crate::connection::Target;
+use crate::exit::{CliError, ExitKind};
+use crate::render;
+
+/// How long `daemon stop` waits for the daemon to exit.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Output settings shared by every command.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    fn print_json(&self, value: &serde_json::Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    }
+}
+
+pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
+    let out = Output { json: cli.json };
+    match cli.command {
+        Command::Daemon(cmd) => daemon(cmd, &target, out).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+async fn daemon(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(), CliError> {
+    match cmd {
+        DaemonCommand::Status => {
+            let client = target.connect_or_start().await?;
+            let status = client.daemon().status(StatusRequest {}).await?.into_inner();
+            if out.json {
+                out.print_json(&render::status_json(&status));
+            } else {
+                print!("{}", render::status_text(&status));
+            }
+            Ok(())
+        }
+        DaemonCommand::Start => {
+            let (already, client) = match target.connect().await {
+                Ok(client) => (true, client),
+                Err(_) => (false, target.connect_or_start().await?),
+            };
+            let status = client.daemon().status(StatusRequest {}).await?.into_inner();
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "already_running": already,
+                    "pid": status.pid,
+                    "socket": status.socket_path,
+                }));
+            } else if already {
+                println!(
+                    "anacondad is already running (pid {}) at {}",
+                    status.pid, status.socket_path
+                );
+            } else {
+                println!(
+                    "anacondad started (pid {}) at {}",
+                    status.pid, status.socket_path
+                );
+            }
+            Ok(())
+        }
+        DaemonCommand::Stop => {
+            let client = match target.connect().await {
+                Ok(client) => client,
+                Err(e) if e.kind == ExitKind::Daemon => {
+                    if out.json {
+                        out.print_json(&serde_json::json!({ "stopped": false, "running": false }));
+                    } else {
+                        println!("anacondad is not running at {}", target.socket.display());
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            client.daemon().shutdown(ShutdownRequest {}).await?;
+            let waiter = target.clone();
+            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(STOP_TIMEOUT))
+                .await
+                .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
+            if out.json {
+                out.print_json(&serde_json::json!({ "stopped": true, "running": false }));
+            } else {
+                println!("anacondad stopped");
+            }
+            Ok(())
+        }
+        DaemonCommand::Run => {
+            let _ = std::io::stdout().flush();
+            let status = std::process::Command::new(&target.launcher.daemon_bin)
+                .arg("--foreground")
+                .arg("--socket")
+                .arg(&target.socket)
+                .status()
+                .map_err(|e| {
+                    CliError::new(
+                        ExitKind::Daemon,
+                        format!("cannot run {}: {e}", target.launcher.daemon_bin.display()),
+                    )
+                })?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(CliError::new(
+                    ExitKind::Daemon,
+                    format!("anacondad exited with {status}"),
+                ))
+            }
+        }
+    }
+}

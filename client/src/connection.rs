@@ -1,0 +1,130 @@
+//! The CLI's connection to the daemon: connect, start it when it is not running, and hand out
+//! the per-service clients.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anacondad_proto::v1::{
+    account_service_client::AccountServiceClient, condarc_service_client::CondarcServiceClient,
+    credential_service_client::CredentialServiceClient, daemon_service_client::DaemonServiceClient,
+    token_service_client::TokenServiceClient,
+};
+use anacondad_proto::{ConnectError, DaemonChannel, MAX_MESSAGE_BYTES};
+
+use crate::exit::{CliError, ExitKind};
+use crate::launch::Launcher;
+
+/// A connected daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonClient {
+    channel: DaemonChannel,
+    socket: PathBuf,
+}
+
+/// How commands find the daemon.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub socket: PathBuf,
+    pub uid: u32,
+    pub launcher: Launcher,
+}
+
+impl Target {
+    /// Connects; when nothing listens, starts the daemon and connects to it.
+    pub async fn connect_or_start(&self) -> Result<DaemonClient, CliError> {
+        match self.connect().await {
+            Err(e) if e.kind == ExitKind::Daemon && self.is_not_running().await => {
+                self.launcher.start(&self.socket)?;
+                self.connect().await
+            }
+            other => other,
+        }
+    }
+
+    /// Connects to a running daemon only.
+    pub async fn connect(&self) -> Result<DaemonClient, CliError> {
+        anacondad_proto::connect(&self.socket, self.uid)
+            .await
+            .map(|channel| DaemonClient {
+                channel,
+                socket: self.socket.clone(),
+            })
+            .map_err(|e| connect_error(&e))
+    }
+
+    async fn is_not_running(&self) -> bool {
+        matches!(
+            anacondad_proto::connect(&self.socket, self.uid).await,
+            Err(e) if e.is_not_running()
+        )
+    }
+
+    /// Waits until the daemon serving our socket has exited (its lock is free).
+    pub fn wait_until_stopped(&self, timeout: Duration) -> Result<(), CliError> {
+        let lock = anacondad_proto::socket::lock_path(&self.socket);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if lock_is_free(&lock) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "the daemon did not stop within {} s; its pid is in {}",
+                        timeout.as_secs(),
+                        lock.display()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn lock_is_free(lock: &Path) -> bool {
+    match std::fs::File::open(lock) {
+        Ok(file) => file.try_lock().is_ok(),
+        Err(_) => true,
+    }
+}
+
+fn connect_error(e: &ConnectError) -> CliError {
+    let hint = match e {
+        ConnectError::NotRunning { .. } => {
+            "start it with `anacondactl daemon start` (any command that needs it starts it)"
+        }
+        ConnectError::ForeignPeer { .. } | ConnectError::UnsafeDirectory(_) => {
+            "this socket is not safe to use"
+        }
+        ConnectError::Io { .. } => "check the socket path (--socket, ANACONDAD_SOCKET)",
+    };
+    CliError::new(ExitKind::Daemon, format!("{e}; {hint}"))
+}
+
+impl DaemonClient {
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn daemon(&self) -> DaemonServiceClient<DaemonChannel> {
+        DaemonServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn account(&self) -> AccountServiceClient<DaemonChannel> {
+        AccountServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn tokens(&self) -> TokenServiceClient<DaemonChannel> {
+        TokenServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn condarc(&self) -> CondarcServiceClient<DaemonChannel> {
+        CondarcServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn credentials(&self) -> CredentialServiceClient<DaemonChannel> {
+        CredentialServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}

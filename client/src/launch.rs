@@ -1,0 +1,126 @@
+//! Starting the daemon when a command needs it: spawned detached, with its log in the state
+//! directory, and waited for until it says it is ready (or fails, or takes too long).
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::exit::{CliError, ExitKind};
+
+/// How long a freshly started daemon may take to accept calls.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What it takes to start the daemon.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    /// The `anacondad` executable.
+    pub daemon_bin: PathBuf,
+    /// Where the started daemon's stderr goes.
+    pub log_file: PathBuf,
+}
+
+impl Launcher {
+    /// Starts `anacondad` on `socket` and waits until it is ready. The daemon inherits this
+    /// process's environment.
+    pub fn start(&self, socket: &Path) -> Result<u32, CliError> {
+        if let Some(dir) = self.log_file.parent() {
+            fs::create_dir_all(dir).map_err(|e| {
+                CliError::new(
+                    ExitKind::Daemon,
+                    format!("cannot create the log directory {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .map_err(|e| {
+                CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "cannot open the daemon log {}: {e}",
+                        self.log_file.display()
+                    ),
+                )
+            })?;
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut child = Command::new(&self.daemon_bin)
+            .arg("--foreground")
+            .arg("--spawned")
+            .arg("--socket")
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "cannot start the daemon {}: {e}; install anacondad next to anacondactl \
+                         or set ANACONDAD_BIN",
+                        self.daemon_bin.display()
+                    ),
+                )
+            })?;
+        let stdout = child.stdout.take().ok_or_else(|| {
+            CliError::new(ExitKind::Daemon, "the daemon's output could not be read")
+        })?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _receiver_gone_is_fine = tx.send(result);
+        });
+        match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(line)) if line.starts_with("ready ") => Ok(child.id()),
+            Ok(_) => {
+                let status = child.wait().ok();
+                let tail = log_tail(&self.log_file, log_start);
+                Err(CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "the daemon exited at start{}: {}",
+                        status
+                            .and_then(|s| s.code())
+                            .map(|c| format!(" (exit code {c})"))
+                            .unwrap_or_default(),
+                        if tail.is_empty() {
+                            format!("see {}", self.log_file.display())
+                        } else {
+                            tail
+                        }
+                    ),
+                ))
+            }
+            Err(_) => Err(CliError::new(
+                ExitKind::Daemon,
+                format!(
+                    "the daemon (pid {}) did not become ready within {} s; see its log {}",
+                    child.id(),
+                    READY_TIMEOUT.as_secs(),
+                    self.log_file.display()
+                ),
+            )),
+        }
+    }
+}
+
+/// The last error line the daemon logged since `from`, without the log prefix.
+fn log_tail(path: &Path, from: u64) -> String {
+    let Ok(text) = fs::read(path) else {
+        return String::new();
+    };
+    let start = usize::try_from(from).unwrap_or(0).min(text.len());
+    let text = String::from_utf8_lossy(&text[start..]);
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("anacondad: "))
+        .unwrap_or_else(|| text.lines().last().unwrap_or_default())
+        .trim()
+        .to_owned()
+}

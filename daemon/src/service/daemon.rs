@@ -1,0 +1,77 @@
+//! `DaemonService`: status, events and shutdown.
+
+use std::sync::Arc;
+
+use anacondad_proto::v1::{
+    EventKind, ShutdownRequest, ShutdownResponse, StatusRequest, StatusResponse, WatchRequest,
+    WatchResponse, daemon_service_server::DaemonService,
+};
+use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use crate::context::DaemonContext;
+
+#[derive(Debug)]
+pub struct DaemonApi {
+    ctx: Arc<DaemonContext>,
+}
+
+impl DaemonApi {
+    pub fn new(ctx: Arc<DaemonContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+#[tonic::async_trait]
+impl DaemonService for DaemonApi {
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        let ctx = &self.ctx;
+        Ok(Response::new(StatusResponse {
+            daemon_version: CRATE_VERSION.to_owned(),
+            protocol_version: PROTOCOL_VERSION,
+            pid: std::process::id(),
+            uptime_seconds: ctx.uptime_seconds(),
+            socket_path: ctx.paths.socket.display().to_string(),
+            storage: None,
+            login: None,
+            tokens: Vec::new(),
+            condarc: None,
+            last_error: ctx.last_error().unwrap_or_default(),
+            repo_url: String::new(),
+        }))
+    }
+
+    async fn watch(
+        &self,
+        _: Request<WatchRequest>,
+    ) -> Result<Response<BoxStream<WatchResponse>>, Status> {
+        let events = BroadcastStream::new(self.ctx.events.subscribe()).map(|item| match item {
+            Ok(event) => Ok(event),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Ok(WatchResponse {
+                at: jiff::Timestamp::now().as_second(),
+                kind: EventKind::EventsDropped.into(),
+                message: format!("{missed} events were dropped because this watcher fell behind"),
+                ..Default::default()
+            }),
+        });
+        let until_shutdown =
+            futures::StreamExt::take_until(events, self.ctx.shutdown.clone().cancelled_owned());
+        Ok(Response::new(Box::pin(until_shutdown)))
+    }
+
+    async fn shutdown(
+        &self,
+        _: Request<ShutdownRequest>,
+    ) -> Result<Response<ShutdownResponse>, Status> {
+        tracing::info!("shutdown requested over the socket");
+        self.ctx
+            .events
+            .publish(EventKind::ShuttingDown, "", "", "the daemon is stopping");
+        self.ctx.shutdown.cancel();
+        Ok(Response::new(ShutdownResponse {}))
+    }
+}

@@ -1,0 +1,64 @@
+//! The gRPC services, and the rules every call passes through (protocol version check, message
+//! size cap).
+
+mod daemon;
+
+use std::sync::Arc;
+
+use anacondad_proto::v1::{
+    account_service_server::AccountServiceServer, condarc_service_server::CondarcServiceServer,
+    credential_service_server::CredentialServiceServer, daemon_service_server::DaemonServiceServer,
+    token_service_server::TokenServiceServer,
+};
+use anacondad_proto::{MAX_MESSAGE_BYTES, PROTOCOL_METADATA_KEY, PROTOCOL_VERSION};
+use tonic::service::Routes;
+use tonic::{Request, Status};
+
+use crate::context::DaemonContext;
+
+/// Services whose issues have not landed yet answer every call with UNIMPLEMENTED.
+#[derive(Debug, Clone, Copy)]
+struct NotYet;
+
+impl anacondad_proto::v1::account_service_server::AccountService for NotYet {}
+impl anacondad_proto::v1::token_service_server::TokenService for NotYet {}
+impl anacondad_proto::v1::condarc_service_server::CondarcService for NotYet {}
+impl anacondad_proto::v1::credential_service_server::CredentialService for NotYet {}
+
+/// Every service, each with the message cap; serve them behind [`check_protocol`].
+pub fn routes(ctx: Arc<DaemonContext>) -> Routes {
+    let daemon = DaemonServiceServer::new(daemon::DaemonApi::new(ctx))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let account = AccountServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let tokens = TokenServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let condarc = CondarcServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let credentials =
+        CredentialServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let mut routes = Routes::default();
+    routes = routes
+        .add_service(daemon)
+        .add_service(account)
+        .add_service(tokens)
+        .add_service(condarc)
+        .add_service(credentials);
+    routes
+}
+
+/// Refuses a caller that speaks another protocol version, naming both. A caller that sends no
+/// version (a generic gRPC tool) is served.
+#[allow(clippy::result_large_err)]
+pub fn check_protocol(req: Request<()>) -> Result<Request<()>, Status> {
+    let Some(value) = req.metadata().get(PROTOCOL_METADATA_KEY) else {
+        return Ok(req);
+    };
+    let theirs = value.to_str().ok().and_then(|v| v.parse::<u32>().ok());
+    if theirs == Some(PROTOCOL_VERSION) {
+        return Ok(req);
+    }
+    let theirs = value.to_str().unwrap_or("(unreadable)");
+    Err(Status::failed_precondition(format!(
+        "protocol mismatch: the client speaks anacondad protocol {theirs}, the running daemon \
+         speaks protocol {PROTOCOL_VERSION}; restart the daemon with `anacondactl daemon stop` \
+         (the next command starts the installed one), or upgrade the client"
+    )))
+}
