@@ -124,7 +124,7 @@ pub fn storage_line(s: Option<&StorageStatus>) -> String {
                 StorageBackend::Memory => "memory (test only)",
                 StorageBackend::Unspecified => "not chosen yet",
             };
-            let mut line = format!("{what}");
+            let mut line = what.to_owned();
             if !s.location.is_empty() {
                 line.push_str(&format!(" ({})", s.location));
             }

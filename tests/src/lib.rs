@@ -1,1 +1,4 @@
-//! test support
+//! Support for the end-to-end tests: temporary homes, the real binaries, and the emulator of
+//! the Anaconda service.
+
+pub mod harness;

@@ -1,0 +1,271 @@
+//! Runs the real `anacondad` and `anacondactl` in a temporary home: every test gets its own
+//! HOME, XDG directories and socket, and the processes it starts are killed when it ends.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a test waits for a daemon to say it is ready before failing.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Variables a test process passes through from the environment of `cargo test`.
+const PASSED_THROUGH: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "TMPDIR",
+];
+
+/// The directory holding the workspace's built binaries: `ANACONDAD_TEST_BIN_DIR`, else the
+/// profile directory of the running test executable (`target/<profile>/deps/..`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ANACONDAD_TEST_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let mut dir = exe.parent().expect("the test executable has a directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// The path of a workspace binary, with a hint to build it when it is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace binaries first (`cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
+}
+
+/// A private home for one test, with its own XDG directories and socket.
+#[derive(Debug)]
+pub struct TestHome {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("anacondad-test-")
+            .tempdir()
+            .expect("a temp dir");
+        let runtime = dir.path().join("run");
+        std::fs::create_dir(&runtime).expect("runtime dir");
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+            .expect("runtime dir mode");
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `$XDG_RUNTIME_DIR` of this home.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path().join("run")
+    }
+
+    /// Where the daemon's socket lives by default in this home.
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir().join("anacondad/anacondad.sock")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state/anacondad")
+    }
+
+    /// The environment every process of this home runs with.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = PASSED_THROUGH
+            .iter()
+            .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+            .collect();
+        let home = self.path();
+        env.extend([
+            ("HOME".into(), home.into()),
+            ("XDG_RUNTIME_DIR".into(), self.runtime_dir().into()),
+            ("XDG_CONFIG_HOME".into(), home.join("config").into()),
+            ("XDG_STATE_HOME".into(), home.join("state").into()),
+            ("XDG_DATA_HOME".into(), home.join("data").into()),
+            ("ANACONDAD_BIN".into(), bin("anacondad").into()),
+        ]);
+        env
+    }
+
+    /// `anacondactl` with this home's environment and nothing else.
+    pub fn ctl(&self) -> Command {
+        let mut cmd = Command::new(bin("anacondactl"));
+        cmd.env_clear().envs(self.env()).stdin(Stdio::null());
+        cmd
+    }
+
+    /// `anacondad` with this home's environment and nothing else.
+    pub fn daemon_command(&self) -> Command {
+        let mut cmd = Command::new(bin("anacondad"));
+        cmd.env_clear().envs(self.env()).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `anacondactl <args>` to completion.
+    pub fn run_ctl(&self, args: &[&str]) -> Output {
+        self.ctl().args(args).output().expect("anacondactl runs")
+    }
+
+    /// Starts a daemon on this home's default socket and waits until it is ready.
+    pub fn start_daemon(&self) -> DaemonProcess {
+        self.start_daemon_on(&self.socket())
+    }
+
+    /// Starts a daemon on `socket` and waits for its ready line (no polling, no sleeping).
+    pub fn start_daemon_on(&self, socket: &Path) -> DaemonProcess {
+        let log = self.path().join(format!(
+            "daemon-{}.log",
+            socket.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let mut child = self
+            .daemon_command()
+            .args(["--foreground", "--spawned", "--socket"])
+            .arg(socket)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("anacondad starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+        assert!(
+            line.starts_with("ready "),
+            "anacondad did not become ready (said {line:?}); its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        DaemonProcess {
+            child: Some(child),
+            log,
+            socket: socket.to_path_buf(),
+        }
+    }
+}
+
+/// A running daemon started by a test; killed on drop.
+#[derive(Debug)]
+pub struct DaemonProcess {
+    child: Option<Child>,
+    log: PathBuf,
+    socket: PathBuf,
+}
+
+impl DaemonProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Everything the daemon has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the daemon to exit by itself, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the daemon is running");
+        let (tx, rx) = mpsc::channel();
+        let pid = child.id();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(status) => status.expect("wait for anacondad"),
+            Err(_) => {
+                kill(pid, "KILL");
+                panic!("anacondad (pid {pid}) did not exit within {timeout:?}")
+            }
+        }
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`, ...).
+    pub fn signal(&self, name: &str) {
+        kill(self.pid(), name);
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `kill -<signal> <pid>`.
+pub fn kill(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// True while a process with this pid exists (and is not a zombie we could reap).
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            // The state letter follows the parenthesised command name.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// Kills, at the end of a test, a daemon that `anacondactl` started by itself.
+#[derive(Debug)]
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0 != 0 && process_alive(self.0) {
+            kill(self.0, "KILL");
+        }
+    }
+}
+
+/// The stdout of a finished command, parsed as JSON, with its stderr in the panic message.
+pub fn json_output(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "command failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
