@@ -9,7 +9,11 @@ use anacondad_proto::v1::daemon_service_client::DaemonServiceClient;
 use anacondad_tests::harness::{KillOnDrop, TestHome, json_output, process_alive};
 
 fn mode(path: &std::path::Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 fn is_root() -> bool {
@@ -22,7 +26,11 @@ fn status_round_trip_reports_the_daemon_it_reached() {
     let daemon = home.start_daemon();
     let out = home.run_ctl(&["daemon", "status"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains(&format!("pid {}", daemon.pid())), "{text}");
     assert!(text.contains("protocol 1"), "{text}");
 
@@ -45,7 +53,11 @@ fn status_starts_a_cold_daemon_and_stop_then_status_starts_it_again() {
     assert!(home.socket().exists());
 
     let stop = home.run_ctl(&["daemon", "stop"]);
-    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
     assert!(String::from_utf8_lossy(&stop.stdout).contains("stopped"));
     assert!(!home.socket().exists(), "the socket is removed on shutdown");
 
@@ -58,7 +70,10 @@ fn status_starts_a_cold_daemon_and_stop_then_status_starts_it_again() {
     let _second_guard = KillOnDrop(second_pid);
     assert_ne!(first_pid, second_pid);
     let log = std::fs::read_to_string(home.state_dir().join("anacondad.log")).unwrap();
-    assert!(log.contains("listening"), "the started daemon logs to the state dir: {log}");
+    assert!(
+        log.contains("listening"),
+        "the started daemon logs to the state dir: {log}"
+    );
 }
 
 #[test]
@@ -83,7 +98,10 @@ fn a_world_writable_socket_directory_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("mode 0777") && err.contains("chmod 700"), "{err}");
+    assert!(
+        err.contains("mode 0777") && err.contains("chmod 700"),
+        "{err}"
+    );
     assert!(!dir.join("s.sock").exists());
 }
 
@@ -170,7 +188,10 @@ fn after_kill_9_the_next_command_recovers_the_stale_socket() {
     daemon.signal("KILL");
     let status = daemon.wait_exit(Duration::from_secs(10));
     assert!(!status.success());
-    assert!(home.socket().exists(), "a killed daemon leaves its socket behind");
+    assert!(
+        home.socket().exists(),
+        "a killed daemon leaves its socket behind"
+    );
 
     let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     let pid = status["pid"].as_u64().unwrap() as u32;
@@ -247,8 +268,11 @@ except OSError as e:
         daemon.log()
     );
     // The owner's client insists on a private directory again, and is served.
-    std::fs::set_permissions(socket.parent().unwrap(), std::fs::Permissions::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(
+        socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
     let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     assert_eq!(status["pid"], daemon.pid());
 }
@@ -260,12 +284,14 @@ fn a_client_of_another_protocol_version_is_told_both_versions() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         // A plain channel, without the helper's stamp: a client of protocol 999.
-        let channel =
-            tonic::transport::Endpoint::from_shared(format!("unix://{}", daemon.socket().display()))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!(
+            "unix://{}",
+            daemon.socket().display()
+        ))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
         let mut client = DaemonServiceClient::new(channel);
         let mut req = tonic::Request::new(StatusRequest {});
         req.metadata_mut().insert(
