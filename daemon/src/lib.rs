@@ -3,3 +3,5 @@
 //! over a local gRPC socket.
 
 pub mod secret;
+pub mod state;
+pub mod store;
