@@ -1,5 +1,6 @@
 //! The keyring file backend and the token store over it: format, permissions, atomicity,
 //! foreign entries, unknown fields, symlinks, the environment API key and legacy migration.
+#![cfg(unix)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;

@@ -5,6 +5,7 @@
 //!
 //! Without that session these tests fail (so CI cannot skip them by accident) unless
 //! `ANACONDAD_SKIP_KEYCHAIN_TESTS=1` is set.
+#![cfg(target_os = "linux")]
 
 use std::io::Write as _;
 use std::os::unix::net::UnixListener;
@@ -316,7 +317,13 @@ fn child_open_auto_store() {
 }
 
 fn run_child(test: &str, bus_address: &str) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.env("DBUS_SESSION_BUS_ADDRESS", bus_address);
+    child_outcome(command, test)
+}
+
+fn child_outcome(mut command: Command, test: &str) -> String {
+    let out = command
         .args([
             "--exact",
             test,
@@ -324,7 +331,6 @@ fn run_child(test: &str, bus_address: &str) -> String {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("DBUS_SESSION_BUS_ADDRESS", bus_address)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -405,4 +411,47 @@ fn with_a_bus_that_never_answers_auto_storage_falls_back_to_the_file() {
     let outcome = run_child("child_open_auto_store", &silent_bus(dir.path()));
     assert!(outcome.contains("backend=file"), "{outcome}");
     assert!(outcome.contains("did not answer within"), "{outcome}");
+}
+
+/// A session bus of its own with nothing on it and nothing it could activate: D-Bus answers,
+/// the Secret Service does not exist.
+#[test]
+fn on_a_bus_without_a_secret_service_system_storage_fails_fast_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("empty-session.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new("dbus-run-session");
+    command
+        .arg(format!("--config-file={}", config.display()))
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    let outcome = child_outcome(command, "child_open_system_store");
+    assert!(outcome.contains("error timeout=false"), "{outcome}");
+    assert!(outcome.contains("no OS keychain is available"), "{outcome}");
+    assert!(
+        outcome.contains("org.freedesktop.secrets") || outcome.contains("ServiceUnknown"),
+        "{outcome}"
+    );
+    assert!(outcome.contains("gnome-keyring-daemon"), "{outcome}");
+    assert!(elapsed_ms(&outcome) < 1000, "{outcome}");
 }

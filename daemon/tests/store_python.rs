@@ -7,6 +7,7 @@
 //!
 //! Fails when the venv is missing unless `ANACONDAD_SKIP_PYTHON_TESTS=1`; the system-keyring
 //! half also needs the keyring session unless `ANACONDAD_SKIP_KEYCHAIN_TESTS=1`.
+#![cfg(target_os = "linux")]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
