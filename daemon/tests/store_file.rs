@@ -490,10 +490,15 @@ mod record_properties {
         fn any_record_survives_encode_and_decode(record in record()) {
             let encoded = record.encode();
             let decoded = TokenRecord::decode(&encoded, "fallback").unwrap();
-            prop_assert_eq!(&decoded, &record);
+            // A record without a version is written without one and read back as version 2,
+            // pydantic's default: the only field that does not come back as it went in.
+            let mut expected = record.clone();
+            expected.version.get_or_insert(2);
+            prop_assert_eq!(&decoded, &expected);
             // And the encoding is stable: a second round gives the same bytes.
             let again = decoded.encode();
-            prop_assert_eq!(again.expose(), encoded.expose());
+            let want = expected.encode();
+            prop_assert_eq!(again.expose(), want.expose());
         }
     }
 }

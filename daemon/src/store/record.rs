@@ -67,7 +67,8 @@ pub struct TokenRecord {
     /// `TokenInfo.username`: written by older Navigator-based logins; kept as found.
     pub username: Option<String>,
     pub repo_tokens: Vec<RepoToken>,
-    /// `None` only for records written without a version; a rewrite keeps it absent.
+    /// `TokenInfo.version`: 2 when the stored JSON has none (pydantic's default), `None` only
+    /// for an explicit `null`, which is then left out on write as Python does.
     pub version: Option<i64>,
     /// Unknown top-level fields, kept in their order after the known ones. Their values are
     /// never shown in `Debug`: they may be secrets of a newer client.
@@ -177,8 +178,11 @@ impl TokenRecord {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(RecordError::Shape("`repo_tokens` is not a list".into())),
         };
+        // As pydantic: a missing version takes the model's default, an explicit null stays
+        // null (and, like Python, we then leave it out on the next write).
         let version = match map.shift_remove("version") {
-            None | Some(Value::Null) => None,
+            None => Some(RECORD_VERSION),
+            Some(Value::Null) => None,
             Some(Value::Number(n)) => Some(
                 n.as_i64()
                     .ok_or_else(|| RecordError::Shape("`version` is not an integer".into()))?,
@@ -315,7 +319,7 @@ mod tests {
     fn a_record_without_domain_takes_the_keyring_username() {
         let record = TokenRecord::decode(&b64(r#"{"api_key":"k"}"#), "example.org:8443").unwrap();
         assert_eq!(record.domain, "example.org:8443");
-        assert_eq!(record.version, None);
+        assert_eq!(record.version, Some(RECORD_VERSION));
         assert_eq!(record.api_key.unwrap().expose(), "k");
     }
 
