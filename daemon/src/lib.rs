@@ -9,3 +9,5 @@ pub mod secret;
 #[cfg(unix)]
 pub mod server;
 pub mod service;
+pub mod state;
+pub mod store;

@@ -1,0 +1,335 @@
+//! The `anaconda-auth` keyring file (`~/.anaconda/keyring`, `{"<service>": {"<username>":
+//! "<value>"}}`): our fallback store, written 0600, atomically, under an advisory lock,
+//! keeping every entry that is not ours.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::atomic::{resolve_symlinks, write_atomically};
+use super::{BackendError, BackendKind, Change, SecretBackend};
+use crate::secret::Secret;
+
+/// Errors of the keyring file. Messages name the file and never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum FileKeyringError {
+    #[error("cannot read the keyring file {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "the keyring file {path} is not valid JSON ({source}); it was left untouched: fix it or move it aside, then retry"
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "the keyring file {path} is not shaped {{\"<service>\": {{\"<username>\": \"<value>\"}}}} ({detail}); it was left untouched: fix it or move it aside, then retry"
+    )]
+    Shape { path: PathBuf, detail: String },
+    #[error("cannot write the keyring file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot lock the keyring file {path} (via {lock}): {source}")]
+    Lock {
+        path: PathBuf,
+        lock: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot set the permissions of the keyring file {path} to 0600: {source}")]
+    Permissions { path: PathBuf, source: io::Error },
+}
+
+/// The keyring file backend. The path is given by the caller (`main` honours
+/// `ANACONDA_AUTH_KEYRING_PATH`); a symlink there is followed and its target rewritten.
+#[derive(Debug)]
+pub struct FileKeyring {
+    path: PathBuf,
+    notices: Mutex<Vec<String>>,
+}
+
+impl FileKeyring {
+    /// Opens (without creating) the keyring file at `path`. An existing file readable by
+    /// others (as `anaconda-auth` writes it, 0644) is tightened to 0600 now, and
+    /// [`SecretBackend::notices`] says so.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, FileKeyringError> {
+        let keyring = Self {
+            path: path.into(),
+            notices: Mutex::new(Vec::new()),
+        };
+        keyring.tighten_permissions()?;
+        Ok(keyring)
+    }
+
+    /// The path as given (not resolved).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    #[cfg(unix)]
+    fn tighten_permissions(&self) -> Result<(), FileKeyringError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(FileKeyringError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600)).map_err(
+                |source| FileKeyringError::Permissions {
+                    path: self.path.clone(),
+                    source,
+                },
+            )?;
+            self.notices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!(
+                    "tightened the permissions of {} from {mode:04o} to 0600: it holds secrets and was readable by other users",
+                    self.path.display()
+                ));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn tighten_permissions(&self) -> Result<(), FileKeyringError> {
+        Ok(())
+    }
+
+    fn target(&self) -> Result<PathBuf, FileKeyringError> {
+        resolve_symlinks(&self.path).map_err(|source| FileKeyringError::Read {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Takes the advisory lock on `<target>.lock`. A separate file, because the keyring
+    /// itself is replaced by rename and a lock on a replaced inode protects nothing.
+    fn lock(&self, target: &Path, exclusive: bool) -> Result<fs::File, FileKeyringError> {
+        let mut lock_path = target.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let lock_err = |source| FileKeyringError::Lock {
+            path: self.path.clone(),
+            lock: lock_path.clone(),
+            source,
+        };
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(lock_err)?;
+        }
+        let mut options = fs::OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options.open(&lock_path).map_err(lock_err)?;
+        // fs4's trait, named in full: std's `File` has inherent methods of the same names
+        // only from Rust 1.89, above this crate's minimum.
+        let locked = if exclusive {
+            fs4::fs_std::FileExt::lock_exclusive(&file)
+        } else {
+            fs4::fs_std::FileExt::lock_shared(&file)
+        };
+        locked.map_err(lock_err)?;
+        Ok(file)
+    }
+
+    fn read_all(&self, target: &Path) -> Result<Map<String, Value>, FileKeyringError> {
+        let text = match fs::read_to_string(target) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(source) => {
+                return Err(FileKeyringError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        // `anaconda-auth` creates the file empty when it checks that it is writable.
+        if text.trim().is_empty() {
+            return Ok(Map::new());
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(FileKeyringError::Shape {
+                path: self.path.clone(),
+                detail: "the top level is not an object".into(),
+            }),
+            Err(source) => Err(FileKeyringError::Corrupt {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn lookup(
+        &self,
+        data: &Map<String, Value>,
+        service: &str,
+        username: &str,
+    ) -> Result<Option<Secret>, FileKeyringError> {
+        match data.get(service) {
+            None => Ok(None),
+            Some(Value::Object(entries)) => match entries.get(username) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(Secret::new(s.clone()))),
+                Some(_) => Err(FileKeyringError::Shape {
+                    path: self.path.clone(),
+                    detail: format!("the entry {service:?}/{username:?} is not a string"),
+                }),
+            },
+            Some(_) => Err(FileKeyringError::Shape {
+                path: self.path.clone(),
+                detail: format!("{service:?} is not an object"),
+            }),
+        }
+    }
+
+    fn write_all(&self, target: &Path, data: &Map<String, Value>) -> Result<(), FileKeyringError> {
+        let write_err = |source| FileKeyringError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(write_err)?;
+        }
+        let text =
+            Secret::new(serde_json::to_string(data).map_err(|e| write_err(io::Error::other(e)))?);
+        write_atomically(target, text.expose().as_bytes()).map_err(write_err)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+impl SecretBackend for FileKeyring {
+    fn kind(&self) -> BackendKind {
+        BackendKind::File
+    }
+
+    fn get(&self, service: &str, username: &str) -> Result<Option<Secret>, BackendError> {
+        let target = self.target()?;
+        let _lock = self.lock(&target, false)?;
+        let data = self.read_all(&target)?;
+        Ok(self.lookup(&data, service, username)?)
+    }
+
+    fn put(&self, service: &str, username: &str, value: &Secret) -> Result<(), BackendError> {
+        self.modify(service, username, &mut |_| Change::Put(value.clone()))
+    }
+
+    fn delete(&self, service: &str, username: &str) -> Result<bool, BackendError> {
+        let mut existed = false;
+        self.modify(service, username, &mut |old| {
+            existed = old.is_some();
+            Change::Delete
+        })?;
+        Ok(existed)
+    }
+
+    fn modify(
+        &self,
+        service: &str,
+        username: &str,
+        change: &mut dyn FnMut(Option<Secret>) -> Change,
+    ) -> Result<(), BackendError> {
+        let target = self.target()?;
+        let _lock = self.lock(&target, true)?;
+        let mut data = self.read_all(&target)?;
+        let old = self.lookup(&data, service, username)?;
+        let existed = old.is_some();
+        match change(old) {
+            Change::Keep => return Ok(()),
+            Change::Put(value) => {
+                let entries = data
+                    .entry(service.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(entries) = entries {
+                    entries.insert(
+                        username.to_owned(),
+                        Value::String(value.expose().to_owned()),
+                    );
+                }
+            }
+            Change::Delete => {
+                if !existed {
+                    return Ok(());
+                }
+                if let Some(Value::Object(entries)) = data.get_mut(service) {
+                    entries.shift_remove(username);
+                }
+            }
+        }
+        self.write_all(&target, &data)?;
+        Ok(())
+    }
+
+    fn notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::atomic::{CRASH_AT, CrashPoint};
+    use super::*;
+
+    #[test]
+    fn a_crash_between_write_and_rename_leaves_the_old_file_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring");
+        let keyring = FileKeyring::open(&path).unwrap();
+        keyring
+            .put("Anaconda Cloud", "anaconda.com", &Secret::new("old"))
+            .unwrap();
+        let before = fs::read(&path).unwrap();
+
+        CRASH_AT.with(|c| c.set(Some(CrashPoint::BeforeRename)));
+        let result = keyring.put("Anaconda Cloud", "anaconda.com", &Secret::new("new"));
+        CRASH_AT.with(|c| c.set(None));
+
+        assert!(result.is_err());
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert_eq!(
+            keyring
+                .get("Anaconda Cloud", "anaconda.com")
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "old"
+        );
+        // The crash left its temporary file behind, next to the target, as a killed process would.
+        let leftovers = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 1);
+    }
+}

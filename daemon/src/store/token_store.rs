@@ -1,0 +1,550 @@
+//! [`TokenStore`]: the async facade the daemon uses. It picks the backend (`storage = auto |
+//! system | file`), runs every backend call off the runtime with a timeout, keeps the record in
+//! `anaconda-auth`'s format and honours `ANACONDA_AUTH_API_KEY`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::record::{ANACONDA_SERVICE, LEGACY_DOMAINS, MODERN_DOMAIN, RECORD_VERSION};
+use super::{
+    BackendError, BackendKind, Change, FileKeyring, KeychainBackend, RecordError, SecretBackend,
+    TokenRecord,
+};
+use crate::secret::Secret;
+
+/// How long one backend call may take before the caller gets an error. A locked keychain
+/// waits for its unlock prompt indefinitely; the daemon must keep answering.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long `storage = "auto"` waits for the keychain at start before using the file.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Keyring service of the secrets only anacondad keeps (the OIDC refresh token), username
+/// `refresh-token:<domain>`. Not a field of the `Anaconda Cloud` record: `anaconda-auth`
+/// parses that record into a pydantic model that drops unknown fields, so its next write
+/// would lose the refresh token.
+pub const REFRESH_TOKEN_SERVICE: &str = "anacondad";
+
+fn refresh_token_username(domain: &str) -> String {
+    format!("refresh-token:{domain}")
+}
+
+/// The `storage` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageMode {
+    /// The keychain when it answers at start, else the file (with a warning).
+    #[default]
+    Auto,
+    /// The keychain only; an error rather than a fallback.
+    System,
+    /// The keyring file only.
+    File,
+}
+
+impl StorageMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::System => "system",
+            Self::File => "file",
+        }
+    }
+}
+
+impl fmt::Display for StorageMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown `storage` value.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown storage {0:?}: expected \"auto\", \"system\" or \"file\"")]
+pub struct UnknownStorageMode(pub String);
+
+impl FromStr for StorageMode {
+    type Err = UnknownStorageMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "system" => Ok(Self::System),
+            "file" => Ok(Self::File),
+            _ => Err(UnknownStorageMode(s.to_owned())),
+        }
+    }
+}
+
+/// Everything [`TokenStore::open`] needs, resolved by `main`.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub mode: StorageMode,
+    /// The keyring file (`ANACONDA_AUTH_KEYRING_PATH`, else `~/.anaconda/keyring`).
+    pub keyring_path: PathBuf,
+    /// `ANACONDA_AUTH_API_KEY`: when set, the API key reads return it and cannot be changed.
+    pub env_api_key: Option<Secret>,
+    /// Limit of each backend call.
+    pub timeout: Duration,
+    /// Limit of the start-up keychain probe of `storage = "auto"`.
+    pub probe_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(mode: StorageMode, keyring_path: impl Into<PathBuf>) -> Self {
+        Self {
+            mode,
+            keyring_path: keyring_path.into(),
+            env_api_key: None,
+            timeout: DEFAULT_OPERATION_TIMEOUT,
+            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+        }
+    }
+}
+
+/// Errors of the token store. None carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the {backend} store did not answer within {}s while trying to {operation}; {hint}", after.as_secs_f32())]
+    Timeout {
+        backend: &'static str,
+        operation: &'static str,
+        after: Duration,
+        hint: &'static str,
+    },
+    #[error("{source}")]
+    Backend {
+        operation: &'static str,
+        #[source]
+        source: BackendError,
+    },
+    #[error(
+        "the stored credentials of {domain} cannot be read ({source}); remove them (`anacondactl logout`) and log in again"
+    )]
+    Record {
+        domain: String,
+        #[source]
+        source: RecordError,
+    },
+    #[error(
+        "the API key comes from the ANACONDA_AUTH_API_KEY environment variable and is read-only; unset it to store or remove an API key"
+    )]
+    ApiKeyFromEnvironment,
+    #[error("the storage task failed while trying to {operation}: {detail}")]
+    Task {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+impl StoreError {
+    fn backend(operation: &'static str) -> impl FnOnce(BackendError) -> Self {
+        move |source| Self::Backend { operation, source }
+    }
+}
+
+const KEYCHAIN_TIMEOUT_HINT: &str = "the keychain is probably locked and waiting for an unlock prompt: unlock it and retry; if no Secret Service is running, start one (for example gnome-keyring-daemon) or set storage = \"file\"";
+const FILE_TIMEOUT_HINT: &str =
+    "another process probably holds the keyring file's lock; find it, or retry later";
+
+/// The daemon's token store. Cheap to share behind an `Arc`; every method may be called
+/// concurrently (writes are serialised).
+pub struct TokenStore {
+    backend: Arc<dyn SecretBackend>,
+    warning: Option<String>,
+    env_api_key: Option<Secret>,
+    timeout: Duration,
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("backend", &self.backend)
+            .field("warning", &self.warning)
+            .field("env_api_key", &self.env_api_key.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+type Connect = Box<dyn FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> + Send>;
+
+impl TokenStore {
+    /// Opens the store `options.mode` asks for, connecting to this platform's keychain.
+    pub async fn open(options: StoreOptions) -> Result<Self, StoreError> {
+        Self::open_with_keychain(options, || {
+            Ok(Arc::new(KeychainBackend::connect()?) as Arc<dyn SecretBackend>)
+        })
+        .await
+    }
+
+    /// As [`TokenStore::open`], with the keychain connection supplied by the caller (tests
+    /// pass a hanging or failing one to exercise the fallback).
+    pub async fn open_with_keychain<F>(
+        options: StoreOptions,
+        connect: F,
+    ) -> Result<Self, StoreError>
+    where
+        F: FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> + Send + 'static,
+    {
+        let connect: Connect = Box::new(connect);
+        let (backend, warning) = match options.mode {
+            StorageMode::File => (open_file(&options).await?, None),
+            StorageMode::System => {
+                let task = tokio::task::spawn_blocking(connect);
+                let backend = finish("connect to the keychain", "system", options.timeout, task)
+                    .await?
+                    .map_err(StoreError::backend("connect to the keychain"))?;
+                (backend, None)
+            }
+            StorageMode::Auto => {
+                // The probe reads the default record: that is what would hang on a locked
+                // collection, while a search for a name that matches nothing would not.
+                let task = tokio::task::spawn_blocking(move || {
+                    let backend = connect()?;
+                    backend.get(ANACONDA_SERVICE, MODERN_DOMAIN)?;
+                    Ok::<_, BackendError>(backend)
+                });
+                let probed =
+                    match finish("probe the keychain", "system", options.probe_timeout, task).await
+                    {
+                        Ok(Ok(backend)) => Ok(backend),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_timeout) => Err(format!(
+                            "it did not answer within {}s, it may be locked",
+                            options.probe_timeout.as_secs_f32()
+                        )),
+                    };
+                match probed {
+                    Ok(backend) => (backend, None),
+                    Err(reason) => {
+                        let file = open_file(&options).await?;
+                        let warning = format!(
+                            "secrets are stored in the file {} because the OS keychain is not usable: {reason}; set storage = \"system\" once a keychain is available",
+                            options.keyring_path.display()
+                        );
+                        (file, Some(warning))
+                    }
+                }
+            }
+        };
+        Ok(Self {
+            backend,
+            warning,
+            env_api_key: options.env_api_key,
+            timeout: options.timeout,
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// A store over a given backend, with no fallback warning (tests and tools).
+    pub fn with_backend(
+        backend: Arc<dyn SecretBackend>,
+        env_api_key: Option<Secret>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            backend,
+            warning: None,
+            env_api_key,
+            timeout,
+            writes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Which backend holds the secrets.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// Set when `auto` fell back to the file: show it in `status` and with every command that
+    /// stores a secret.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
+    /// What the backend did to its storage on opening (e.g. tightened a 0644 keyring file).
+    pub fn notices(&self) -> Vec<String> {
+        self.backend.notices()
+    }
+
+    /// True when the API key comes from `ANACONDA_AUTH_API_KEY` (read-only).
+    pub fn api_key_from_environment(&self) -> bool {
+        self.env_api_key.is_some()
+    }
+
+    /// The stored record of `domain` as it is (no environment override), migrating a legacy
+    /// record to `anaconda.com` as `anaconda-auth` does.
+    pub async fn record(&self, domain: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let domain = domain.to_owned();
+        // Reading may migrate, which writes.
+        let _writes = self.writes.lock().await;
+        self.run("read the stored credentials", move |b| load(b, &domain))
+            .await
+    }
+
+    /// The API key: `ANACONDA_AUTH_API_KEY` when set, else the stored one.
+    pub async fn api_key(&self, domain: &str) -> Result<Option<Secret>, StoreError> {
+        if let Some(key) = &self.env_api_key {
+            return Ok(Some(key.clone()));
+        }
+        Ok(self.record(domain).await?.and_then(|r| r.api_key))
+    }
+
+    pub async fn set_api_key(&self, domain: &str, key: Secret) -> Result<(), StoreError> {
+        if self.env_api_key.is_some() {
+            return Err(StoreError::ApiKeyFromEnvironment);
+        }
+        self.update(domain, "store the API key", move |r| {
+            r.api_key = Some(key.clone());
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Returns whether a key was stored.
+    pub async fn remove_api_key(&self, domain: &str) -> Result<bool, StoreError> {
+        if self.env_api_key.is_some() {
+            return Err(StoreError::ApiKeyFromEnvironment);
+        }
+        self.update(domain, "remove the API key", |r| r.api_key.take().is_some())
+            .await
+    }
+
+    pub async fn repo_token(&self, domain: &str, org: &str) -> Result<Option<Secret>, StoreError> {
+        Ok(self
+            .record(domain)
+            .await?
+            .and_then(|r| r.repo_token(org).cloned()))
+    }
+
+    /// Stores (replaces) the repo token of `org`. Works with `ANACONDA_AUTH_API_KEY` set.
+    pub async fn set_repo_token(
+        &self,
+        domain: &str,
+        org: &str,
+        token: Secret,
+    ) -> Result<(), StoreError> {
+        let org = org.to_owned();
+        self.update(domain, "store a repo token", move |r| {
+            r.set_repo_token(&org, token.clone());
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Returns whether `org` had a token.
+    pub async fn remove_repo_token(&self, domain: &str, org: &str) -> Result<bool, StoreError> {
+        let org = org.to_owned();
+        self.update(domain, "remove a repo token", move |r| {
+            r.remove_repo_token(&org)
+        })
+        .await
+    }
+
+    /// Organisations with a stored repo token, in stored order.
+    pub async fn orgs(&self, domain: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .record(domain)
+            .await?
+            .map(|r| r.orgs())
+            .unwrap_or_default())
+    }
+
+    pub async fn refresh_token(&self, domain: &str) -> Result<Option<Secret>, StoreError> {
+        let user = refresh_token_username(domain);
+        self.run("read the refresh token", move |b| {
+            b.get(REFRESH_TOKEN_SERVICE, &user)
+                .map_err(StoreError::backend("read the refresh token"))
+        })
+        .await
+    }
+
+    pub async fn set_refresh_token(&self, domain: &str, token: Secret) -> Result<(), StoreError> {
+        let user = refresh_token_username(domain);
+        let _writes = self.writes.lock().await;
+        self.run("store the refresh token", move |b| {
+            b.put(REFRESH_TOKEN_SERVICE, &user, &token)
+                .map_err(StoreError::backend("store the refresh token"))
+        })
+        .await
+    }
+
+    /// Returns whether one was stored.
+    pub async fn remove_refresh_token(&self, domain: &str) -> Result<bool, StoreError> {
+        let user = refresh_token_username(domain);
+        let _writes = self.writes.lock().await;
+        self.run("remove the refresh token", move |b| {
+            b.delete(REFRESH_TOKEN_SERVICE, &user)
+                .map_err(StoreError::backend("remove the refresh token"))
+        })
+        .await
+    }
+
+    /// Logout: removes the whole record of `domain` (as `TokenInfo.delete`) and our refresh
+    /// token. Returns whether anything was stored.
+    pub async fn remove_all(&self, domain: &str) -> Result<bool, StoreError> {
+        let domain = domain.to_owned();
+        let user = refresh_token_username(&domain);
+        let _writes = self.writes.lock().await;
+        self.run("remove the stored credentials", move |b| {
+            let op = "remove the stored credentials";
+            let record = b
+                .delete(ANACONDA_SERVICE, &domain)
+                .map_err(StoreError::backend(op))?;
+            let refresh = b
+                .delete(REFRESH_TOKEN_SERVICE, &user)
+                .map_err(StoreError::backend(op))?;
+            Ok(record || refresh)
+        })
+        .await
+    }
+
+    /// Read-modify-write of the record of `domain`; `edit` returns whether it changed
+    /// anything. A record left empty is deleted, as after `anaconda logout`.
+    async fn update<F>(
+        &self,
+        domain: &str,
+        operation: &'static str,
+        mut edit: F,
+    ) -> Result<bool, StoreError>
+    where
+        F: FnMut(&mut TokenRecord) -> bool + Send + 'static,
+    {
+        let domain = domain.to_owned();
+        let _writes = self.writes.lock().await;
+        self.run(operation, move |b| {
+            // First let a legacy record migrate, so the edit applies to it.
+            load(b, &domain)?;
+            let mut failure: Option<RecordError> = None;
+            let mut changed = false;
+            b.modify(ANACONDA_SERVICE, &domain, &mut |old| {
+                let mut record = match old {
+                    None => TokenRecord::new(domain.clone()),
+                    Some(value) => match TokenRecord::decode(&value, &domain) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            failure = Some(e);
+                            return Change::Keep;
+                        }
+                    },
+                };
+                changed = edit(&mut record);
+                if !changed {
+                    Change::Keep
+                } else if record.is_empty() {
+                    Change::Delete
+                } else {
+                    Change::Put(record.encode())
+                }
+            })
+            .map_err(StoreError::backend(operation))?;
+            match failure {
+                Some(source) => Err(StoreError::Record { domain, source }),
+                None => Ok(changed),
+            }
+        })
+        .await
+    }
+
+    /// Runs one blocking backend job off the runtime, bounded by the timeout.
+    async fn run<T, F>(&self, operation: &'static str, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretBackend) -> Result<T, StoreError> + Send + 'static,
+    {
+        let backend = Arc::clone(&self.backend);
+        let task = tokio::task::spawn_blocking(move || job(&*backend));
+        finish(operation, self.backend.kind().as_str(), self.timeout, task).await?
+    }
+}
+
+/// Waits for a blocking task up to `after`. On timeout the task is left to finish on its own
+/// (a blocking call cannot be cancelled) and the caller gets an error that names the likely
+/// cause.
+async fn finish<T>(
+    operation: &'static str,
+    backend: &'static str,
+    after: Duration,
+    task: tokio::task::JoinHandle<T>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(after, task).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(join)) => Err(StoreError::Task {
+            operation,
+            detail: join.to_string(),
+        }),
+        Err(_) => Err(StoreError::Timeout {
+            backend,
+            operation,
+            after,
+            hint: if backend == "file" {
+                FILE_TIMEOUT_HINT
+            } else {
+                KEYCHAIN_TIMEOUT_HINT
+            },
+        }),
+    }
+}
+
+async fn open_file(options: &StoreOptions) -> Result<Arc<dyn SecretBackend>, StoreError> {
+    let path = options.keyring_path.clone();
+    let task = tokio::task::spawn_blocking(move || FileKeyring::open(path));
+    let file = finish("open the keyring file", "file", options.timeout, task)
+        .await?
+        .map_err(|e| StoreError::Backend {
+            operation: "open the keyring file",
+            source: e.into(),
+        })?;
+    Ok(Arc::new(file))
+}
+
+/// Reads the record of `domain`; for `anaconda.com`, a record under a legacy username is
+/// moved to it first, as `TokenInfo.load` does (write the new one, then delete the old).
+fn load(backend: &dyn SecretBackend, domain: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let op = "read the stored credentials";
+    let decode = |value: &Secret, username: &str| {
+        TokenRecord::decode(value, username).map_err(|source| StoreError::Record {
+            domain: username.to_owned(),
+            source,
+        })
+    };
+    if let Some(value) = backend
+        .get(ANACONDA_SERVICE, domain)
+        .map_err(StoreError::backend(op))?
+    {
+        return decode(&value, domain).map(Some);
+    }
+    if domain != MODERN_DOMAIN {
+        return Ok(None);
+    }
+    for legacy in LEGACY_DOMAINS {
+        if let Some(value) = backend
+            .get(ANACONDA_SERVICE, legacy)
+            .map_err(StoreError::backend(op))?
+        {
+            let mut record = decode(&value, legacy)?;
+            record.domain = domain.to_owned();
+            record.version = Some(RECORD_VERSION);
+            let op = "migrate a legacy record";
+            backend
+                .put(ANACONDA_SERVICE, domain, &record.encode())
+                .map_err(StoreError::backend(op))?;
+            backend
+                .delete(ANACONDA_SERVICE, legacy)
+                .map_err(StoreError::backend(op))?;
+            tracing::info!(
+                from = legacy,
+                to = domain,
+                "migrated stored credentials to the current domain"
+            );
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
