@@ -157,9 +157,9 @@ fn is_auth_required(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// Refusal of a redirect to plain http on a non-loopback host.
+/// Refusal of a redirect to plain http on a non-loopback host; carries the masked target.
 #[derive(Debug)]
-struct InsecureRedirect;
+struct InsecureRedirect(String);
 
 impl fmt::Display for InsecureRedirect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -201,7 +201,8 @@ impl AnacondaClient {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
             } else if check_transport(attempt.url()).is_err() {
-                attempt.error(InsecureRedirect)
+                let target = mask_url(attempt.url());
+                attempt.error(InsecureRedirect(target))
             } else {
                 attempt.follow()
             }
@@ -471,14 +472,15 @@ fn classify_fatal(e: &reqwest::Error, masked: &str) -> Option<ApiError> {
         });
     }
     if e.is_redirect() {
-        let target = e.url().map_or_else(|| masked.to_owned(), mask_url);
-        if find_in_chain::<InsecureRedirect>(e) {
-            return Some(ApiError::InsecureTransport { url: target });
+        if let Some(InsecureRedirect(target)) = find_in_chain::<InsecureRedirect>(e) {
+            return Some(ApiError::InsecureTransport {
+                url: target.clone(),
+            });
         }
         return Some(ApiError::InvalidResponse {
             status: 0,
             url: masked.to_owned(),
-            detail: format!("too many redirects (more than {MAX_REDIRECTS}), last to {target}"),
+            detail: format!("too many redirects (more than {MAX_REDIRECTS})"),
             snippet: None,
         });
     }
@@ -492,15 +494,15 @@ fn classify_fatal(e: &reqwest::Error, masked: &str) -> Option<ApiError> {
     None
 }
 
-fn find_in_chain<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
+fn find_in_chain<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
     let mut current = Some(e);
     while let Some(err) = current {
-        if err.is::<T>() {
-            return true;
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
         }
         current = err.source();
     }
-    false
+    None
 }
 
 /// The rustls error somewhere in `e`'s chain. `io::Error` hides its inner error from
