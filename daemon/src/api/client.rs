@@ -87,6 +87,8 @@ pub(crate) struct Reply {
     pub body: Vec<u8>,
     /// The request URL, masked for errors.
     pub url: String,
+    /// The body repeats a credential this request sent: never show any of it.
+    pub echoes_secret: bool,
 }
 
 impl Reply {
@@ -97,7 +99,7 @@ impl Reply {
             status: self.status.as_u16(),
             url: self.url.clone(),
             detail: detail.into(),
-            snippet: with_body.then(|| snippet(&self.body)),
+            snippet: (with_body && !self.echoes_secret).then(|| snippet(&self.body)),
         }
     }
 
@@ -309,6 +311,7 @@ impl AnacondaClient {
                             let reply = Reply {
                                 status,
                                 headers,
+                                echoes_secret: echoes_secret(&body, call),
                                 body,
                                 url: masked.clone(),
                             };
@@ -405,6 +408,29 @@ impl AnacondaClient {
             reason: error_chain(&e.without_url()),
         })
     }
+}
+
+/// Whether `body` contains the bearer credential or a secret form value of `call` (device
+/// code, authorization code, refresh token, PKCE verifier).
+fn echoes_secret(body: &[u8], call: &Call<'_>) -> bool {
+    // Shorter values would match by accident; real secrets are far longer.
+    const MIN_SECRET_LEN: usize = 8;
+    const PUBLIC_FORM_FIELDS: [&str; 4] = ["client_id", "grant_type", "scope", "redirect_uri"];
+    let contains = |needle: &str| {
+        needle.len() >= MIN_SECRET_LEN
+            && body
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+    };
+    let form_values: &[(&str, &str)] = match &call.body {
+        Body::Form(pairs) => pairs,
+        _ => &[],
+    };
+    call.bearer.is_some_and(|s| contains(s.expose()))
+        || form_values
+            .iter()
+            .filter(|(name, _)| !PUBLIC_FORM_FIELDS.contains(name))
+            .any(|(_, value)| contains(value))
 }
 
 /// `Bearer <secret>`, marked sensitive so it is never logged by the HTTP stack.

@@ -2,6 +2,12 @@
 //! device and browser flows, refresh), API keys, account and organisations, repo tokens and
 //! their validation. One [`AnacondaClient`] per configuration; see anaconda-service.md for the
 //! service it speaks to.
+//!
+//! A login is `start_device_flow` -> show the user code -> `poll_device_flow` (or
+//! `start_browser_flow` -> open the URL -> `finish_browser_flow`), then `create_api_key` with
+//! the access token; keep the API key and the refresh token, drop the access token. Installing
+//! a repo token is `eligible_organizations` -> `current_repo_token` (to ask before a reissue) ->
+//! `reissue_repo_token` -> store the token at once -> `validate_repo_token`.
 
 mod account;
 mod browser;

@@ -292,7 +292,11 @@ fn oauth_error(reply: &Reply) -> ApiError {
             "expired_token" => ApiError::DeviceCodeExpired,
             _ => ApiError::LoginRejected {
                 error: sanitize(&body.error),
-                description: body.error_description.as_deref().map(sanitize),
+                description: body
+                    .error_description
+                    .as_deref()
+                    .filter(|_| !reply.echoes_secret)
+                    .map(sanitize),
             },
         };
     }

@@ -1180,6 +1180,38 @@ async fn wrong_json_shapes_and_missing_fields_are_invalid_responses() {
 }
 
 #[tokio::test]
+async fn an_error_body_that_repeats_the_credential_is_never_shown() {
+    let server = MockServer::start().await;
+    mount_discovery(&server).await;
+    Mock::given(path("/api/account"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("bad key api-key-abc123"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_request",
+            "error_description": "unknown refresh token old-refresh-token",
+        })))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server);
+    let err = client.account(&key()).await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::InvalidResponse { snippet: None, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains(API_KEY), "{err}");
+    let err = client
+        .refresh_tokens(&Secret::new("old-refresh-token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ApiError::LoginRejected { error, description: None } if error == "invalid_request"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_device_answer_without_codes_is_an_invalid_response() {
     let server = MockServer::start().await;
     mount_discovery(&server).await;
