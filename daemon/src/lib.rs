@@ -2,6 +2,7 @@
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
 //! over a local gRPC socket.
 
+pub mod api;
 pub mod config;
 pub mod context;
 pub mod events;

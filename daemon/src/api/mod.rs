@@ -1,0 +1,40 @@
+//! The daemon's client of the hosted Anaconda service and its package repository: login (OIDC
+//! device and browser flows, refresh), API keys, account and organisations, repo tokens and
+//! their validation. One [`AnacondaClient`] per configuration; see anaconda-service.md for the
+//! service it speaks to.
+//!
+//! A login is `start_device_flow` -> show the user code -> `poll_device_flow` (or
+//! `start_browser_flow` -> open the URL -> `finish_browser_flow`), then `create_api_key` with
+//! the access token; keep the API key and the refresh token, drop the access token. Installing
+//! a repo token is `eligible_organizations` -> `current_repo_token` (to ask before a reissue) ->
+//! `reissue_repo_token` -> store the token at once -> `validate_repo_token`.
+
+mod account;
+mod browser;
+mod client;
+mod clock;
+mod config;
+mod error;
+mod hostname;
+mod jwt;
+mod oidc;
+mod repo;
+
+#[cfg(test)]
+mod tests;
+
+pub use account::{
+    API_KEY_SCOPES, Account, ApiKey, Organization, Subscription, User, eligible_organizations,
+};
+pub use browser::{BrowserLogin, REDIRECT_PATH};
+pub use client::{AnacondaClient, MAX_BODY_BYTES};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    ApiConfig, DEFAULT_CLIENT_NAME, DEFAULT_DOMAIN, DEFAULT_LOOPBACK_PORT, DEFAULT_REPO_URL,
+    ProxyConfig, RetryPolicy,
+};
+pub use error::{ApiError, TransientCause, mask_url};
+pub use hostname::hash_hostname;
+pub use jwt::{JwtError, jwt_expiry};
+pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
+pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
