@@ -2,4 +2,5 @@
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
 //! over a local gRPC socket.
 
+pub mod condarc;
 pub mod secret;
