@@ -681,9 +681,11 @@ impl Doc {
                 changed: false,
             });
         }
-        let mut splices = std::mem::take(&mut self.splices);
-        // Bottom-up, so earlier line numbers stay valid; at one line, removals before inserts.
-        splices.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        let mut splices: Vec<_> = std::mem::take(&mut self.splices).into_iter().enumerate().collect();
+        // Bottom-up, so earlier line numbers stay valid; at one line, removals first, and
+        // inserts in reverse so that they end up in the order they were planned.
+        splices.sort_by(|(i, a), (j, b)| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(j.cmp(i)));
+        let splices: Vec<_> = splices.into_iter().map(|(_, s)| s).collect();
         let mut lines = self.lines.clone();
         let appends_at_end = splices
             .iter()
