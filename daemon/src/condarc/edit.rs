@@ -146,6 +146,9 @@ struct Doc {
     wanted_default_channels: Option<Value>,
     /// Line splices, applied bottom-up by `finish`: (at, how many lines removed, new lines).
     splices: Vec<(usize, usize, Vec<String>)>,
+    /// Indices into `splices` of new top-level keys: at the same line, they go after the
+    /// other inserts (items appended to a list that ends the file stay in that list).
+    key_appends: Vec<usize>,
 }
 
 impl Doc {
@@ -160,6 +163,7 @@ impl Doc {
             lines,
             value,
             splices: Vec::new(),
+            key_appends: Vec::new(),
         };
         doc.check_types(path)?;
         Ok(doc)
@@ -313,6 +317,12 @@ impl Doc {
         self.splices.push((at, remove, insert));
     }
 
+    fn append_key(&mut self, lines: Vec<String>) {
+        let at = self.append_point();
+        self.key_appends.push(self.splices.len());
+        self.splice(at, 0, lines);
+    }
+
     /// Where new top-level keys go: at the end, before a closing `...` if there is one.
     fn append_point(&self) -> usize {
         let last = self
@@ -374,11 +384,10 @@ impl Doc {
 
         let block = self.block(CHANNEL_SETTINGS);
         let Some(block) = block else {
-            let at = self.append_point();
             let lines = std::iter::once(format!("{CHANNEL_SETTINGS}:"))
                 .chain(render_entry_lines(CONDA_INDENT, CONDA_INDENT, pattern, handler))
                 .collect();
-            self.splice(at, 0, lines);
+            self.append_key(lines);
             return Ok(());
         };
         if let Some((indent, items)) = self.items(&block).filter(|(_, items)| items.len() == self.entries().len()) {
@@ -569,11 +578,10 @@ impl Doc {
         ));
         self.wanted_default_channels = Some(Value::Sequence(wanted.iter().map(|s| Value::from(s.as_str())).collect()));
         let Some(block) = self.block(DEFAULT_CHANNELS) else {
-            let at = self.append_point();
             let lines = std::iter::once(format!("{DEFAULT_CHANNELS}:"))
                 .chain(wanted.iter().map(|c| format!("{}- {}", " ".repeat(CONDA_INDENT), render_scalar(c, Quote::Plain))))
                 .collect();
-            self.splice(at, 0, lines);
+            self.append_key(lines);
             return Ok(());
         };
         if let Some((indent, items)) = self.items(&block) {
@@ -684,7 +692,13 @@ impl Doc {
         let mut splices: Vec<_> = std::mem::take(&mut self.splices).into_iter().enumerate().collect();
         // Bottom-up, so earlier line numbers stay valid; at one line, removals first, and
         // inserts in reverse so that they end up in the order they were planned.
-        splices.sort_by(|(i, a), (j, b)| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(j.cmp(i)));
+        let appended = |i: &usize| self.key_appends.contains(i);
+        splices.sort_by(|(i, a), (j, b)| {
+            b.0.cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(appended(j).cmp(&appended(i)))
+                .then(j.cmp(i))
+        });
         let splices: Vec<_> = splices.into_iter().map(|(_, s)| s).collect();
         let mut lines = self.lines.clone();
         let appends_at_end = splices
