@@ -444,21 +444,24 @@ impl Doc {
     /// beyond what can be edited in place.
     fn entry_auth_splice(&self, item: Item, indent: usize, handler: &str) -> Option<(usize, usize, Vec<String>)> {
         let key_indent = self.item_key_indent(item, indent)?;
-        if self.lines[item.line].text[key_indent..].starts_with('{') {
+        let first = &self.lines[item.line].text;
+        let after_dash = first.get(indent + 1..)?.trim_start();
+        let dash_alone = after_dash.is_empty() || after_dash.starts_with('#');
+        if after_dash.starts_with('{') {
             return None;
         }
         // Keys of this entry: (line, key, offset after colon, whether later lines continue it).
-        let content: Vec<usize> = (item.line..item.end)
-            .filter(|&i| !is_trivia(&self.lines[i].text) || i == item.line)
-            .collect();
         let mut keys: Vec<(usize, String, usize, bool)> = Vec::new();
-        for &i in &content {
+        for i in item.line..item.end {
             let text = &self.lines[i].text;
-            let at_key = i == item.line || indent_of(text) == key_indent;
-            if i == item.line && text[indent + 1..].trim().is_empty() {
+            if i == item.line {
+                if !dash_alone {
+                    let (key, after) = key_at(text, key_indent)?;
+                    keys.push((i, key, after, false));
+                }
+            } else if is_trivia(text) {
                 continue;
-            }
-            if at_key && (i != item.line || key_indent < text.len()) {
+            } else if indent_of(text) == key_indent {
                 let (key, after) = key_at(text, key_indent)?;
                 keys.push((i, key, after, false));
             } else if indent_of(text) > key_indent {
