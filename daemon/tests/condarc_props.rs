@@ -67,27 +67,32 @@ fn file() -> impl Strategy<Value = (String, bool)> {
         })
 }
 
-proptest! {
-    #[test]
-    fn any_composed_file_is_planned_and_a_second_plan_changes_nothing((text, crlf) in file()) {
-        let settings = CondarcSettings::new("https://repo.anaconda.cloud/repo/");
-        let first = plan(Some(&text), &settings).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let second = plan(Some(&first.updated), &settings).map_err(|e| TestCaseError::fail(format!("{e}\n{}", first.updated)))?;
-        prop_assert!(!second.changed, "second plan changed:\n{}", second.diff);
-        let parsed: yaml_serde::Value = yaml_serde::from_str(&first.updated).expect("plan output parses");
-        let ours = parsed["channel_settings"]
-            .as_sequence()
-            .expect("channel_settings is a list")
-            .iter()
-            .filter(|e| e["channel"].as_str() == Some("https://repo.anaconda.cloud/*"))
-            .map(|e| e["auth"].as_str())
-            .collect::<Vec<_>>();
-        prop_assert_eq!(ours, vec![Some("anacondad")]);
-        let defaults: Vec<&str> = parsed["default_channels"].as_sequence().expect("a list").iter().filter_map(|v| v.as_str()).collect();
-        prop_assert_eq!(defaults, settings.default_channels().unwrap());
-        // A one-line file without a terminator gives no hint, and gets LF.
-        if crlf && text.contains("\r\n") {
-            prop_assert_eq!(first.updated.matches('\n').count(), first.updated.matches("\r\n").count());
+/// Named so that `cargo test condarc` selects these tests.
+mod condarc {
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_composed_file_is_planned_and_a_second_plan_changes_nothing((text, crlf) in file()) {
+            let settings = CondarcSettings::new("https://repo.anaconda.cloud/repo/");
+            let first = plan(Some(&text), &settings).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let second = plan(Some(&first.updated), &settings).map_err(|e| TestCaseError::fail(format!("{e}\n{}", first.updated)))?;
+            prop_assert!(!second.changed, "second plan changed:\n{}", second.diff);
+            let parsed: yaml_serde::Value = yaml_serde::from_str(&first.updated).expect("plan output parses");
+            let ours = parsed["channel_settings"]
+                .as_sequence()
+                .expect("channel_settings is a list")
+                .iter()
+                .filter(|e| e["channel"].as_str() == Some("https://repo.anaconda.cloud/*"))
+                .map(|e| e["auth"].as_str())
+                .collect::<Vec<_>>();
+            prop_assert_eq!(ours, vec![Some("anacondad")]);
+            let defaults: Vec<&str> = parsed["default_channels"].as_sequence().expect("a list").iter().filter_map(|v| v.as_str()).collect();
+            prop_assert_eq!(defaults, settings.default_channels().unwrap());
+            // A one-line file without a terminator gives no hint, and gets LF.
+            if crlf && text.contains("\r\n") {
+                prop_assert_eq!(first.updated.matches('\n').count(), first.updated.matches("\r\n").count());
+            }
         }
     }
 }

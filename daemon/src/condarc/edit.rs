@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use yaml_serde::{Mapping, Value};
 
 use super::text::{
-    InlineScalar, Line, Quote, comment_of, dominant_eol, indent_of, inline_scalar, is_document_marker,
-    is_trivia, join_lines, key_at, render_scalar, split_lines,
+    InlineScalar, Line, Quote, comment_of, dominant_eol, indent_of, inline_scalar,
+    is_document_marker, is_trivia, join_lines, key_at, render_scalar, split_lines,
 };
 use super::{CondarcError, CondarcSettings, Plan};
 
@@ -204,10 +204,20 @@ impl Doc {
             None | Some(Value::Null) => {}
             Some(Value::Sequence(items)) => {
                 if let Some(bad) = items.iter().find(|e| !e.is_string()) {
-                    return Err(wrong(DEFAULT_CHANNELS, "a list of channel URLs", kind_of(bad)));
+                    return Err(wrong(
+                        DEFAULT_CHANNELS,
+                        "a list of channel URLs",
+                        kind_of(bad),
+                    ));
                 }
             }
-            Some(other) => return Err(wrong(DEFAULT_CHANNELS, "a list of channel URLs", kind_of(other))),
+            Some(other) => {
+                return Err(wrong(
+                    DEFAULT_CHANNELS,
+                    "a list of channel URLs",
+                    kind_of(other),
+                ));
+            }
         }
         Ok(())
     }
@@ -219,7 +229,8 @@ impl Doc {
         };
         let text = &self.lines[block.line].text;
         if block.inline_value {
-            let col = block.after_colon + (text.len() - block.after_colon - text[block.after_colon..].trim_start().len());
+            let col = block.after_colon
+                + (text.len() - block.after_colon - text[block.after_colon..].trim_start().len());
             return (block.line + 1, col + 1);
         }
         if block.last_content > block.line {
@@ -243,8 +254,12 @@ impl Doc {
         self.lines
             .iter()
             .enumerate()
-            .filter(|(_, l)| !is_trivia(&l.text) && !is_document_marker(&l.text) && indent_of(&l.text) == 0)
-            .filter(|(_, l)| !(l.text.starts_with('-') && l.text[1..].chars().next().is_none_or(|c| c == ' ')))
+            .filter(|(_, l)| {
+                !is_trivia(&l.text) && !is_document_marker(&l.text) && indent_of(&l.text) == 0
+            })
+            .filter(|(_, l)| {
+                !(l.text.starts_with('-') && l.text[1..].chars().next().is_none_or(|c| c == ' '))
+            })
             .filter_map(|(i, l)| key_at(&l.text, 0).map(|(k, _)| (k, i)))
             .collect()
     }
@@ -325,10 +340,7 @@ impl Doc {
 
     /// Where new top-level keys go: at the end, before a closing `...` if there is one.
     fn append_point(&self) -> usize {
-        let last = self
-            .lines
-            .iter()
-            .rposition(|l| !is_trivia(&l.text));
+        let last = self.lines.iter().rposition(|l| !is_trivia(&l.text));
         match last {
             Some(i) if self.lines[i].text.starts_with("...") => i,
             _ => self.lines.len(),
@@ -385,12 +397,20 @@ impl Doc {
         let block = self.block(CHANNEL_SETTINGS);
         let Some(block) = block else {
             let lines = std::iter::once(format!("{CHANNEL_SETTINGS}:"))
-                .chain(render_entry_lines(CONDA_INDENT, CONDA_INDENT, pattern, handler))
+                .chain(render_entry_lines(
+                    CONDA_INDENT,
+                    CONDA_INDENT,
+                    pattern,
+                    handler,
+                ))
                 .collect();
             self.append_key(lines);
             return Ok(());
         };
-        if let Some((indent, items)) = self.items(&block).filter(|(_, items)| items.len() == self.entries().len()) {
+        if let Some((indent, items)) = self
+            .items(&block)
+            .filter(|(_, items)| items.len() == self.entries().len())
+        {
             let mut in_place = Vec::new();
             let mut ok = true;
             for &n in &matched {
@@ -418,11 +438,12 @@ impl Doc {
             }
         }
         let indent = self.items(&block).map_or(CONDA_INDENT, |(i, _)| i);
-        let rendered = render_entries(&entries, indent).ok_or_else(|| CondarcError::UnsafeEdit {
-            path: self.path.clone(),
-            key: CHANNEL_SETTINGS,
-            reason: "an entry holds nested values".to_owned(),
-        })?;
+        let rendered =
+            render_entries(&entries, indent).ok_or_else(|| CondarcError::UnsafeEdit {
+                path: self.path.clone(),
+                key: CHANNEL_SETTINGS,
+                reason: "an entry holds nested values".to_owned(),
+            })?;
         self.rewrite_block(&block, Some(rendered), indent);
         Ok(())
     }
@@ -442,7 +463,12 @@ impl Doc {
     /// The splice that gives one block-style entry `auth: handler`, editing only the `auth`
     /// value (or adding an `auth` line after `channel`); `None` when the entry's layout is
     /// beyond what can be edited in place.
-    fn entry_auth_splice(&self, item: Item, indent: usize, handler: &str) -> Option<(usize, usize, Vec<String>)> {
+    fn entry_auth_splice(
+        &self,
+        item: Item,
+        indent: usize,
+        handler: &str,
+    ) -> Option<(usize, usize, Vec<String>)> {
         let key_indent = self.item_key_indent(item, indent)?;
         let first = &self.lines[item.line].text;
         let after_dash = first.get(indent + 1..)?.trim_start();
@@ -470,12 +496,13 @@ impl Doc {
                 return None;
             }
         }
-        let simple = |(line, _, after, continued): &(usize, String, usize, bool)| -> Option<InlineScalar> {
-            if *continued {
-                return None;
-            }
-            inline_scalar(&self.lines[*line].text, *after)
-        };
+        let simple =
+            |(line, _, after, continued): &(usize, String, usize, bool)| -> Option<InlineScalar> {
+                if *continued {
+                    return None;
+                }
+                inline_scalar(&self.lines[*line].text, *after)
+            };
         if let Some(auth) = keys.iter().find(|k| k.1 == "auth") {
             let scalar = simple(auth)?;
             let text = &self.lines[auth.0].text;
@@ -492,11 +519,19 @@ impl Doc {
         Some((
             channel.0 + 1,
             0,
-            vec![format!("{}auth: {}", " ".repeat(key_indent), render_scalar(handler, Quote::Plain))],
+            vec![format!(
+                "{}auth: {}",
+                " ".repeat(key_indent),
+                render_scalar(handler, Quote::Plain)
+            )],
         ))
     }
 
-    fn remove_channel_entries(&mut self, pattern: &str, changes: &mut Vec<String>) -> Result<(), CondarcError> {
+    fn remove_channel_entries(
+        &mut self,
+        pattern: &str,
+        changes: &mut Vec<String>,
+    ) -> Result<(), CondarcError> {
         let entries = self.entries();
         let remove: Vec<usize> = entries
             .iter()
@@ -525,7 +560,10 @@ impl Doc {
             return Ok(());
         }
         self.wanted_channel_settings = Some(Value::Sequence(kept.clone()));
-        match self.items(&block).filter(|(_, items)| items.len() == entries.len()) {
+        match self
+            .items(&block)
+            .filter(|(_, items)| items.len() == entries.len())
+        {
             Some((indent, items)) => {
                 for &n in &remove {
                     let item = items[n];
@@ -539,11 +577,12 @@ impl Doc {
             }
             None => {
                 let indent = CONDA_INDENT;
-                let rendered = render_entries(&kept, indent).ok_or_else(|| CondarcError::UnsafeEdit {
-                    path: self.path.clone(),
-                    key: CHANNEL_SETTINGS,
-                    reason: "an entry holds nested values".to_owned(),
-                })?;
+                let rendered =
+                    render_entries(&kept, indent).ok_or_else(|| CondarcError::UnsafeEdit {
+                        path: self.path.clone(),
+                        key: CHANNEL_SETTINGS,
+                        reason: "an entry holds nested values".to_owned(),
+                    })?;
                 self.rewrite_block(&block, Some(rendered), indent);
             }
         }
@@ -553,7 +592,11 @@ impl Doc {
     // ----- default_channels -----
 
     /// Gives `default_channels` the value `wanted` (`None`: remove the key).
-    fn set_default_channels(&mut self, wanted: Option<&[String]>, changes: &mut Vec<String>) -> Result<(), CondarcError> {
+    fn set_default_channels(
+        &mut self,
+        wanted: Option<&[String]>,
+        changes: &mut Vec<String>,
+    ) -> Result<(), CondarcError> {
         let current = self.value.get(DEFAULT_CHANNELS).and_then(string_list);
         let present = self.value.get(DEFAULT_CHANNELS).is_some();
         let Some(wanted) = wanted else {
@@ -579,10 +622,18 @@ impl Doc {
                 None => "not set".to_owned(),
             }
         ));
-        self.wanted_default_channels = Some(Value::Sequence(wanted.iter().map(|s| Value::from(s.as_str())).collect()));
+        self.wanted_default_channels = Some(Value::Sequence(
+            wanted.iter().map(|s| Value::from(s.as_str())).collect(),
+        ));
         let Some(block) = self.block(DEFAULT_CHANNELS) else {
             let lines = std::iter::once(format!("{DEFAULT_CHANNELS}:"))
-                .chain(wanted.iter().map(|c| format!("{}- {}", " ".repeat(CONDA_INDENT), render_scalar(c, Quote::Plain))))
+                .chain(wanted.iter().map(|c| {
+                    format!(
+                        "{}- {}",
+                        " ".repeat(CONDA_INDENT),
+                        render_scalar(c, Quote::Plain)
+                    )
+                }))
                 .collect();
             self.append_key(lines);
             return Ok(());
@@ -591,7 +642,8 @@ impl Doc {
             let scalars: Option<Vec<InlineScalar>> = items
                 .iter()
                 .map(|item| {
-                    let only_line = (item.line + 1..item.end).all(|i| is_trivia(&self.lines[i].text));
+                    let only_line =
+                        (item.line + 1..item.end).all(|i| is_trivia(&self.lines[i].text));
                     let text = &self.lines[item.line].text;
                     (only_line && text[indent..].starts_with("- "))
                         .then(|| inline_scalar(text, indent + 2))
@@ -614,13 +666,24 @@ impl Doc {
 
     /// Item k gets wanted value k in its own quoting, keeping its comment; extra items go
     /// (their comments stay, on lines of their own); missing ones follow the last item.
-    fn edit_items_in_place(&mut self, indent: usize, items: &[Item], scalars: &[InlineScalar], wanted: &[String]) {
+    fn edit_items_in_place(
+        &mut self,
+        indent: usize,
+        items: &[Item],
+        scalars: &[InlineScalar],
+        wanted: &[String],
+    ) {
         for (n, (item, scalar)) in items.iter().zip(scalars).enumerate() {
             let text = self.lines[item.line].text.clone();
             match wanted.get(n) {
                 Some(value) if *value == scalar.value => {}
                 Some(value) => {
-                    let new = format!("{}{}{}", &text[..scalar.start], render_scalar(value, scalar.quote), &text[scalar.end..]);
+                    let new = format!(
+                        "{}{}{}",
+                        &text[..scalar.start],
+                        render_scalar(value, scalar.quote),
+                        &text[scalar.end..]
+                    );
                     self.splice(item.line, 1, vec![new]);
                 }
                 None => {
@@ -682,7 +745,12 @@ impl Doc {
     }
 
     /// Applies the splices, verifies the result, and builds the plan.
-    fn finish(mut self, path: &Path, original: Option<&str>, changes: Vec<String>) -> Result<Plan, CondarcError> {
+    fn finish(
+        mut self,
+        path: &Path,
+        original: Option<&str>,
+        changes: Vec<String>,
+    ) -> Result<Plan, CondarcError> {
         let source = original.unwrap_or("");
         if changes.is_empty() {
             return Ok(Plan {
@@ -692,7 +760,10 @@ impl Doc {
                 changed: false,
             });
         }
-        let mut splices: Vec<_> = std::mem::take(&mut self.splices).into_iter().enumerate().collect();
+        let mut splices: Vec<_> = std::mem::take(&mut self.splices)
+            .into_iter()
+            .enumerate()
+            .collect();
         // Bottom-up, so earlier line numbers stay valid; at one line, removals first, and
         // inserts in reverse so that they end up in the order they were planned.
         let appended = |i: &usize| self.key_appends.contains(i);
@@ -728,7 +799,11 @@ impl Doc {
         let updated = join_lines(&lines);
         self.verify(path, &updated)?;
         let name = path.display().to_string();
-        let old_header = if original.is_some() { format!("a/{name}") } else { "/dev/null".to_owned() };
+        let old_header = if original.is_some() {
+            format!("a/{name}")
+        } else {
+            "/dev/null".to_owned()
+        };
         let diff = similar::TextDiff::from_lines(source, &updated)
             .unified_diff()
             .context_radius(3)
@@ -758,7 +833,10 @@ impl Doc {
                 continue;
             }
             if new.get(key) != Some(value) {
-                return Err(unsafe_edit(format!("the value of `{}` would change", key_name(key))));
+                return Err(unsafe_edit(format!(
+                    "the value of `{}` would change",
+                    key_name(key)
+                )));
             }
         }
         for (key, wanted) in [
@@ -768,7 +846,11 @@ impl Doc {
             if new.get(key) != wanted.as_ref() {
                 return Err(CondarcError::UnsafeEdit {
                     path: path.to_owned(),
-                    key: if key == CHANNEL_SETTINGS { CHANNEL_SETTINGS } else { DEFAULT_CHANNELS },
+                    key: if key == CHANNEL_SETTINGS {
+                        CHANNEL_SETTINGS
+                    } else {
+                        DEFAULT_CHANNELS
+                    },
                     reason: "the edit would not give it the intended value".to_owned(),
                 });
             }
@@ -776,15 +858,30 @@ impl Doc {
         let old_order: Vec<&Value> = self.value.keys().filter(|k| new.contains_key(*k)).collect();
         let new_order: Vec<&Value> = new.keys().filter(|k| self.value.contains_key(*k)).collect();
         if old_order != new_order {
-            return Err(unsafe_edit("the order of the top-level keys would change".to_owned()));
+            return Err(unsafe_edit(
+                "the order of the top-level keys would change".to_owned(),
+            ));
         }
-        let mut remaining: Vec<&str> = new_lines.iter().filter_map(|l| comment_of(&l.text)).map(str::trim_end).collect();
-        for comment in self.lines.iter().filter_map(|l| comment_of(&l.text)).map(str::trim_end) {
+        let mut remaining: Vec<&str> = new_lines
+            .iter()
+            .filter_map(|l| comment_of(&l.text))
+            .map(str::trim_end)
+            .collect();
+        for comment in self
+            .lines
+            .iter()
+            .filter_map(|l| comment_of(&l.text))
+            .map(str::trim_end)
+        {
             match remaining.iter().position(|c| *c == comment) {
                 Some(i) => {
                     remaining.swap_remove(i);
                 }
-                None => return Err(unsafe_edit(format!("the comment `{comment}` would be lost"))),
+                None => {
+                    return Err(unsafe_edit(format!(
+                        "the comment `{comment}` would be lost"
+                    )));
+                }
             }
         }
         Ok(())
@@ -796,7 +893,8 @@ fn is_ours(key: &Value) -> bool {
 }
 
 fn key_name(key: &Value) -> String {
-    key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned)
+    key.as_str()
+        .map_or_else(|| format!("{key:?}"), str::to_owned)
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -844,11 +942,24 @@ fn parse_mapping(path: &Path, source: &str, lines: &[Line]) -> Result<Mapping, C
 
 /// A new entry, `channel` before `auth`, with the list item at `indent` and its keys at
 /// `key_indent`.
-fn render_entry_lines(indent: usize, key_indent: usize, pattern: &str, handler: &str) -> Vec<String> {
+fn render_entry_lines(
+    indent: usize,
+    key_indent: usize,
+    pattern: &str,
+    handler: &str,
+) -> Vec<String> {
     let gap = " ".repeat(key_indent.saturating_sub(indent + 1).max(1));
     vec![
-        format!("{}-{gap}channel: {}", " ".repeat(indent), render_scalar(pattern, Quote::Plain)),
-        format!("{}auth: {}", " ".repeat(indent + 1 + gap.len()), render_scalar(handler, Quote::Plain)),
+        format!(
+            "{}-{gap}channel: {}",
+            " ".repeat(indent),
+            render_scalar(pattern, Quote::Plain)
+        ),
+        format!(
+            "{}auth: {}",
+            " ".repeat(indent + 1 + gap.len()),
+            render_scalar(handler, Quote::Plain)
+        ),
     ]
 }
 
@@ -861,7 +972,9 @@ fn render_entries(entries: &[Value], indent: usize) -> Option<Vec<String>> {
             let key = render_scalar(key.as_str()?, Quote::Plain);
             let value = match value {
                 Value::String(s) => render_scalar(s, Quote::Plain),
-                Value::Bool(_) | Value::Number(_) | Value::Null => yaml_serde::to_string(value).ok()?.trim_end().to_owned(),
+                Value::Bool(_) | Value::Number(_) | Value::Null => {
+                    yaml_serde::to_string(value).ok()?.trim_end().to_owned()
+                }
                 _ => return None,
             };
             let lead = if n == 0 {

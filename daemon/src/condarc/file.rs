@@ -204,7 +204,8 @@ impl CondarcEditor {
         for _ in 0..MAX_SYMLINK_HOPS {
             match fs::symlink_metadata(&current) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    let link = fs::read_link(&current).map_err(|e| io_error(&current, "read the symlink", e))?;
+                    let link = fs::read_link(&current)
+                        .map_err(|e| io_error(&current, "read the symlink", e))?;
                     current = match current.parent() {
                         Some(dir) if link.is_relative() => dir.join(link),
                         _ => link,
@@ -258,14 +259,24 @@ impl CondarcEditor {
             if backup_is_replaceable(&bak)? {
                 let bak_dir = parent_dir(&bak);
                 check_dir_writable(&bak_dir, &self.path)?;
-                write_atomically(&bak, text.as_bytes(), mode.unwrap_or(NEW_FILE_MODE), &self.path)?;
+                write_atomically(
+                    &bak,
+                    text.as_bytes(),
+                    mode.unwrap_or(NEW_FILE_MODE),
+                    &self.path,
+                )?;
                 backup_written = true;
             }
             backup_path = Some(bak);
         } else if !backup && self.backup_path().exists() {
             backup_path = Some(self.backup_path());
         }
-        write_atomically(&target, plan.updated.as_bytes(), mode.unwrap_or(NEW_FILE_MODE), &self.path)?;
+        write_atomically(
+            &target,
+            plan.updated.as_bytes(),
+            mode.unwrap_or(NEW_FILE_MODE),
+            &self.path,
+        )?;
         Ok(Applied {
             changed: true,
             backup_path,
@@ -320,7 +331,8 @@ fn read_optional(path: &Path) -> Result<Option<String>, CondarcError> {
 #[cfg(unix)]
 fn lock_dir(dir: &Path, shown: &Path) -> Result<File, CondarcError> {
     use fs4::fs_std::FileExt;
-    let handle = File::open(dir).map_err(|e| io_error(dir, "open the directory of", e).with_path(shown))?;
+    let handle =
+        File::open(dir).map_err(|e| io_error(dir, "open the directory of", e).with_path(shown))?;
     FileExt::lock_exclusive(&handle).map_err(|e| io_error(shown, "lock the directory of", e))?;
     Ok(handle)
 }
@@ -357,13 +369,17 @@ impl CondarcError {
 fn check_writable(target: &Path, shown: &Path) -> Result<u32, CondarcError> {
     let meta = fs::metadata(target).map_err(|e| io_error(target, "inspect", e))?;
     if meta.permissions().readonly() {
-        return Err(CondarcError::ReadOnly { path: shown.to_owned() });
+        return Err(CondarcError::ReadOnly {
+            path: shown.to_owned(),
+        });
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if rustix::fs::access(target, rustix::fs::Access::WRITE_OK).is_err() {
-            return Err(CondarcError::ReadOnly { path: shown.to_owned() });
+            return Err(CondarcError::ReadOnly {
+                path: shown.to_owned(),
+            });
         }
         Ok(meta.permissions().mode() & 0o7777)
     }
@@ -396,7 +412,12 @@ fn check_dir_writable(dir: &Path, shown: &Path) -> Result<(), CondarcError> {
 
 /// Writes `bytes` to `path` through a temp file in the same directory: write, set the mode,
 /// fsync, rename over, fsync the directory. A reader sees the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32, shown: &Path) -> Result<(), CondarcError> {
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    shown: &Path,
+) -> Result<(), CondarcError> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -407,13 +428,16 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32, shown: &Path) -> Resul
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| match e.kind() {
-            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => CondarcError::DirectoryNotWritable {
-                path: shown.to_owned(),
-                dir: dir.clone(),
-            },
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                CondarcError::DirectoryNotWritable {
+                    path: shown.to_owned(),
+                    dir: dir.clone(),
+                }
+            }
             _ => io_error(path, "create a temporary file next to", e),
         })?;
-    temp.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
+    temp.write_all(bytes)
+        .map_err(|e| io_error(path, "write", e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -423,8 +447,11 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32, shown: &Path) -> Resul
     }
     #[cfg(not(unix))]
     let _ = mode;
-    temp.as_file().sync_all().map_err(|e| io_error(path, "flush", e))?;
-    temp.persist(path).map_err(|e| io_error(path, "replace", e.error))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| io_error(path, "flush", e))?;
+    temp.persist(path)
+        .map_err(|e| io_error(path, "replace", e.error))?;
     sync_dir(&dir).map_err(|e| io_error(&dir, "flush the directory", e))?;
     Ok(())
 }

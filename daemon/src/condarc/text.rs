@@ -59,7 +59,11 @@ pub(crate) fn is_trivia(text: &str) -> bool {
 
 pub(crate) fn is_document_marker(text: &str) -> bool {
     let starts = |m: &str| {
-        text.starts_with(m) && text[m.len()..].chars().next().is_none_or(|c| c == ' ' || c == '\t')
+        text.starts_with(m)
+            && text[m.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t')
     };
     starts("---") || starts("...")
 }
@@ -149,7 +153,9 @@ pub(crate) fn inline_scalar(text: &str, from: usize) -> Option<InlineScalar> {
         }
     };
     let tail = text[end..].trim_start_matches([' ', '\t']);
-    if !(tail.is_empty() || tail.starts_with('#') && end < text.len() && text[end..].starts_with([' ', '\t'])) {
+    if !(tail.is_empty()
+        || tail.starts_with('#') && end < text.len() && text[end..].starts_with([' ', '\t']))
+    {
         return None;
     }
     Some(InlineScalar {
@@ -164,7 +170,8 @@ pub(crate) fn inline_scalar(text: &str, from: usize) -> Option<InlineScalar> {
 /// a space or tab (`http://h/#x` is not a comment).
 fn comment_start(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    (0..bytes.len()).find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t'))
+    (0..bytes.len())
+        .find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t'))
 }
 
 /// The comment on a line, if any, found by a small scanner that skips quoted text. Used both to
@@ -176,7 +183,10 @@ pub(crate) fn comment_of(text: &str) -> Option<&str> {
     while i < bytes.len() {
         match bytes[i] {
             b'#' if prev_blank => return Some(&text[i..]),
-            b'\'' if prev_blank || matches!(bytes.get(i.wrapping_sub(1)), Some(b'[' | b'{' | b',')) => {
+            b'\''
+                if prev_blank
+                    || matches!(bytes.get(i.wrapping_sub(1)), Some(b'[' | b'{' | b',')) =>
+            {
                 i += 1;
                 while i < bytes.len() {
                     if bytes[i] == b'\'' {
@@ -189,7 +199,9 @@ pub(crate) fn comment_of(text: &str) -> Option<&str> {
                     i += 1;
                 }
             }
-            b'"' if prev_blank || matches!(bytes.get(i.wrapping_sub(1)), Some(b'[' | b'{' | b',')) => {
+            b'"' if prev_blank
+                || matches!(bytes.get(i.wrapping_sub(1)), Some(b'[' | b'{' | b',')) =>
+            {
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' {
                     if bytes[i] == b'\\' {
@@ -211,17 +223,19 @@ pub(crate) fn comment_of(text: &str) -> Option<&str> {
 pub(crate) fn key_at(text: &str, at: usize) -> Option<(String, usize)> {
     let rest = text.get(at..)?;
     let (key, after) = if rest.starts_with(['"', '\'']) {
-        let scalar = inline_key_quoted(rest)?;
-        scalar
+        inline_key_quoted(rest)?
     } else {
         let colon = find_key_colon(rest)?;
-        (rest[..colon].trim_end_matches([' ', '\t']).to_owned(), colon)
+        (
+            rest[..colon].trim_end_matches([' ', '\t']).to_owned(),
+            colon,
+        )
     };
     let after_colon = rest[after..].strip_prefix(':')?;
     if !(after_colon.is_empty() || after_colon.starts_with([' ', '\t'])) {
         return None;
     }
-    if key.is_empty() || key.starts_with(['-', '#', '[', '{', '?', '&', '*', '!', '|', '>']) && !key.starts_with("-") {
+    if key.is_empty() || key.starts_with(['#', '[', '{', '?', '&', '*', '!', '|', '>']) {
         return None;
     }
     Some((key, at + after + 1))
@@ -280,7 +294,9 @@ pub(crate) fn render_scalar(value: &str, quote: Quote) -> String {
 
 fn plain_is_safe(value: &str) -> bool {
     !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~:/?&=+%@*$!()".contains(c))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/?&=+%@*$!()".contains(c))
         && !value.starts_with(['-', '?', ':', '*', '&', '!', '%', '@'])
         && !value.ends_with(':')
         && !value.contains(": ")
@@ -312,7 +328,10 @@ mod tests {
     #[test]
     fn inline_scalars_keep_their_quoting() {
         let s = inline_scalar("  - 'https://x/main'  # c", 4).unwrap();
-        assert_eq!((s.quote, s.value.as_str()), (Quote::Single, "https://x/main"));
+        assert_eq!(
+            (s.quote, s.value.as_str()),
+            (Quote::Single, "https://x/main")
+        );
         assert_eq!(inline_scalar("auth: [a]", 5), None);
         let p = inline_scalar("auth: anaconda-auth # c", 5).unwrap();
         assert_eq!(&"auth: anaconda-auth # c"[p.start..p.end], "anaconda-auth");
@@ -320,7 +339,10 @@ mod tests {
 
     #[test]
     fn keys_are_found_plain_and_quoted() {
-        assert_eq!(key_at("default_channels:", 0), Some(("default_channels".into(), 17)));
+        assert_eq!(
+            key_at("default_channels:", 0),
+            Some(("default_channels".into(), 17))
+        );
         assert_eq!(key_at("'auth': x", 0).map(|k| k.0), Some("auth".into()));
         assert_eq!(key_at("- item", 0), None);
         assert_eq!(key_at("http://x", 0), None);
@@ -328,7 +350,10 @@ mod tests {
 
     #[test]
     fn risky_plain_values_get_quoted() {
-        assert_eq!(render_scalar("https://repo.anaconda.cloud/*", Quote::Plain), "https://repo.anaconda.cloud/*");
+        assert_eq!(
+            render_scalar("https://repo.anaconda.cloud/*", Quote::Plain),
+            "https://repo.anaconda.cloud/*"
+        );
         assert_eq!(render_scalar("yes", Quote::Plain), "\"yes\"");
         assert_eq!(render_scalar("it's", Quote::Single), "'it''s'");
     }
