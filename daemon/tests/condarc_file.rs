@@ -4,7 +4,9 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-use anacondad::condarc::{CondarcEditor, CondarcError, CondarcSettings, CondarcState};
+use anacondad::condarc::{
+    CondarcEditor, CondarcError, CondarcSettings, CondarcState, plan, plan_for_path,
+};
 
 const MIRROR_CONDARC: &str = "\
 # my settings
@@ -574,5 +576,31 @@ ssl_verify: true
                 .unwrap()[2],
             "https://h.example:8443/repo/msys2"
         );
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_column_and_the_command_to_run_next() {
+        let path = Path::new("/home/u/.condarc");
+        let err = plan_for_path(
+            path,
+            Some("channels:\n  - defaults\n   bad: [\n"),
+            &settings(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/home/u/.condarc is not valid YAML at line 3, column 7 (mapping values are not allowed in this context): \
+             fix the YAML at line 3, column 7 of /home/u/.condarc, then run `anacondactl condarc apply`"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_top_level_key_is_refused_at_its_second_occurrence() {
+        let text = "default_channels:\n  - a\nchannels: []\ndefault_channels: []\n";
+        let err = plan(Some(text), &settings()).unwrap_err();
+        let CondarcError::Malformed { line, column, .. } = err else {
+            panic!("expected Malformed, got {err}");
+        };
+        assert_eq!((line, column), (4, 1));
     }
 }

@@ -188,7 +188,7 @@ impl Doc {
                     return Err(wrong(
                         CHANNEL_SETTINGS,
                         "a list of mappings (channel: ..., auth: ...)",
-                        kind_of(bad),
+                        item_kind_of(bad),
                     ));
                 }
             }
@@ -207,7 +207,7 @@ impl Doc {
                     return Err(wrong(
                         DEFAULT_CHANNELS,
                         "a list of channel URLs",
-                        kind_of(bad),
+                        item_kind_of(bad),
                     ));
                 }
             }
@@ -897,6 +897,18 @@ fn key_name(key: &Value) -> String {
         .map_or_else(|| format!("{key:?}"), str::to_owned)
 }
 
+fn item_kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "a list with an empty item",
+        Value::Bool(_) => "a list with a boolean item",
+        Value::Number(_) => "a list with a number item",
+        Value::String(_) => "a list with a plain string item",
+        Value::Sequence(_) => "a list with a nested list",
+        Value::Mapping(_) => "a list with a mapping item",
+        Value::Tagged(_) => "a list with a tagged item",
+    }
+}
+
 fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "empty",
@@ -910,14 +922,37 @@ fn kind_of(value: &Value) -> &'static str {
 }
 
 /// Parses the whole file; an empty or comments-only file is an empty mapping.
+/// yaml_serde reports a duplicate key at the start of the document; for a top-level key, the second
+/// occurrence is the line to fix (1-based).
+fn duplicate_key_line(problem: &str, lines: &[Line]) -> Option<usize> {
+    let key = problem
+        .strip_prefix("duplicate entry with key \"")?
+        .strip_suffix('"')?;
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| indent_of(&l.text) == 0 && !is_trivia(&l.text))
+        .filter(|(_, l)| key_at(&l.text, 0).is_some_and(|(k, _)| k == key))
+        .nth(1)
+        .map(|(i, _)| i + 1)
+}
+
 fn parse_mapping(path: &Path, source: &str, lines: &[Line]) -> Result<Mapping, CondarcError> {
     let value: Value = yaml_serde::from_str(source).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        let mut problem = e.to_string();
+        // The message repeats the location, which the error states on its own.
+        if let Some(at) = problem.rfind(" at line ") {
+            problem.truncate(at);
+        }
+        let (line, column) = duplicate_key_line(&problem, lines)
+            .map(|line| (line, 1))
+            .or_else(|| e.location().map(|l| (l.line(), l.column())))
+            .unwrap_or((1, 1));
         CondarcError::Malformed {
             path: path.to_owned(),
             line,
             column,
-            problem: e.to_string(),
+            problem,
         }
     })?;
     match value {
