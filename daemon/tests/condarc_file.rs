@@ -603,4 +603,26 @@ ssl_verify: true
         };
         assert_eq!((line, column), (4, 1));
     }
+
+    #[test]
+    fn check_points_out_a_later_entry_that_overrides_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".condarc");
+        let editor = CondarcEditor::new(&path);
+        editor.apply(&settings()).unwrap();
+        let configured = fs::read_to_string(&path).unwrap();
+        write(
+            &path,
+            &configured.replace(
+                "    auth: anacondad\n",
+                "    auth: anacondad\n  - channel: https://repo.anaconda.cloud/repo/main*\n    auth: anaconda-auth\n",
+            ),
+        );
+
+        let report = editor.check(&settings()).unwrap();
+
+        assert_eq!(report.state, CondarcState::Configured);
+        assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+        assert!(report.findings[0].contains("https://repo.anaconda.cloud/repo/main* overrides"));
+    }
 }

@@ -88,12 +88,29 @@ pub(crate) fn has_handler_entry(source: &str, handler: &str) -> bool {
 /// What check() needs to tell "not configured" from "drifted".
 pub(crate) struct Observed {
     pub(crate) entry_auths: Vec<Option<String>>,
+    /// Channels of entries after our last one on the same scheme, host and port.
+    pub(crate) later_same_origin: Vec<String>,
     pub(crate) default_channels: Option<Vec<String>>,
 }
 
 pub(crate) fn observe(path: &Path, source: &str, pattern: &str) -> Result<Observed, CondarcError> {
     let doc = Doc::parse(path, source)?;
+    let entries = doc.entries();
+    let origin_prefix = pattern.trim_end_matches('*');
+    let later_same_origin = entries
+        .iter()
+        .rposition(|e| entry_str(e, "channel") == Some(pattern))
+        .map(|last| {
+            entries[last + 1..]
+                .iter()
+                .filter_map(|e| entry_str(e, "channel"))
+                .filter(|c| c.starts_with(origin_prefix) && *c != pattern)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Observed {
+        later_same_origin,
         entry_auths: doc
             .entries()
             .iter()

@@ -59,10 +59,12 @@ pub enum CondarcState {
     Malformed,
 }
 
+/// The result of comparing a `.condarc` with the settings, for `condarc check` and `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
     pub state: CondarcState,
-    /// What differs from the wanted configuration, one line each.
+    /// What differs from the wanted configuration, one line each; a `Configured` file can
+    /// still carry a warning (a later entry that overrides ours).
     pub findings: Vec<String>,
 }
 
@@ -119,16 +121,25 @@ impl CondarcEditor {
             }
             Err(e) => return Err(e),
         };
+        let pattern = settings.channel_pattern()?;
+        let seen = observe(&self.path, &original, &pattern)?;
+        // conda uses the last matching entry, so a later entry for part of the same host
+        // takes those URLs away from our handler; applying cannot know the user's intent.
+        let shadowing: Vec<String> = seen
+            .later_same_origin
+            .iter()
+            .map(|channel| {
+                format!("the later channel_settings entry for {channel} overrides {pattern} for the URLs it matches")
+            })
+            .collect();
         if !plan.changed {
             return Ok(CheckReport {
                 state: CondarcState::Configured,
-                findings: Vec::new(),
+                findings: shadowing,
             });
         }
-        let pattern = settings.channel_pattern()?;
         let wanted_defaults = settings.default_channels()?;
-        let seen = observe(&self.path, &original, &pattern)?;
-        let mut findings = Vec::new();
+        let mut findings = shadowing;
         let mut ours_present = false;
         if seen.entry_auths.is_empty() {
             findings.push(format!("channel_settings has no entry for {pattern}"));
@@ -331,8 +342,7 @@ fn read_optional(path: &Path) -> Result<Option<String>, CondarcError> {
 #[cfg(unix)]
 fn lock_dir(dir: &Path, shown: &Path) -> Result<File, CondarcError> {
     use fs4::fs_std::FileExt;
-    let handle =
-        File::open(dir).map_err(|e| io_error(dir, "open the directory of", e).with_path(shown))?;
+    let handle = File::open(dir).map_err(|e| io_error(shown, "open the directory of", e))?;
     FileExt::lock_exclusive(&handle).map_err(|e| io_error(shown, "lock the directory of", e))?;
     Ok(handle)
 }
@@ -349,19 +359,6 @@ fn lock_dir(dir: &Path, shown: &Path) -> Result<File, CondarcError> {
         .map_err(|e| io_error(shown, "create the lock file for", e))?;
     FileExt::lock_exclusive(&handle).map_err(|e| io_error(shown, "lock", e))?;
     Ok(handle)
-}
-
-impl CondarcError {
-    fn with_path(self, path: &Path) -> Self {
-        match self {
-            CondarcError::Io { action, source, .. } => CondarcError::Io {
-                path: path.to_owned(),
-                action,
-                source,
-            },
-            other => other,
-        }
-    }
 }
 
 /// Refuses a file marked read-only (even for root, who could write it anyway: the mark is the

@@ -7,6 +7,9 @@
 //! the result and accepts it only if (a) it parses, (b) every other top-level key has the same
 //! value as before, (c) our two keys have exactly the intended values, and (d) every comment of
 //! the original is still there. Anything else is refused and the file is left untouched.
+//! The editor is line-level on purpose: it touches only the lines it must, so keeping the rest
+//! of the file is by construction rather than by a tree's printer, and the check above catches
+//! any layout it misjudges (it then refuses instead of guessing).
 //!
 //! Backups: before changing a file, the editor copies it to `<file>.bak` (as the seed workflow
 //! does) unless a `.bak` already exists that was not written from an anacondad-configured file;
