@@ -1,0 +1,464 @@
+//! The file side of the editor: symlinks, the advisory lock, backups and atomic writes.
+
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use super::edit::{self, has_handler_entry, observe};
+use super::{ANACONDAD_AUTH_HANDLER, CondarcError, CondarcSettings, Plan};
+
+/// Mode of a `.condarc` the editor creates: readable by all, like conda's own.
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// How many symlinks are followed before giving up (the kernel's own limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Edits one `.condarc` file (`~/.condarc` normally; tests point it at a temp dir).
+#[derive(Debug, Clone)]
+pub struct CondarcEditor {
+    path: PathBuf,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Whether the file was written.
+    pub changed: bool,
+    /// The `.bak` holding the file from before the change, when there is one (written now or
+    /// kept from an earlier change); `None` when nothing changed or the file is new.
+    pub backup_path: Option<PathBuf>,
+    /// Whether this call wrote the `.bak`.
+    pub backup_written: bool,
+    /// One line per change, empty when nothing changed.
+    pub changes: Vec<String>,
+    /// Unified diff of the change, empty when nothing changed.
+    pub diff: String,
+}
+
+impl Applied {
+    /// One line for the CLI.
+    pub fn summary(&self) -> String {
+        if self.changed {
+            self.changes.join("; ")
+        } else {
+            "already configured: nothing to change".to_owned()
+        }
+    }
+}
+
+/// How a `.condarc` relates to the settings we would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondarcState {
+    /// Applying would change nothing.
+    Configured,
+    /// Nothing of ours is there (no entry for our pattern, default_channels not ours).
+    NotConfigured,
+    /// Some of ours is there but not all of it, or it was changed.
+    Drifted,
+    /// The file cannot be read as a `.condarc`; findings say where.
+    Malformed,
+}
+
+/// The result of comparing a `.condarc` with the settings, for `condarc check` and `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub state: CondarcState,
+    /// What differs from the wanted configuration, one line each; a `Configured` file can
+    /// still carry a warning (a later entry that overrides ours).
+    pub findings: Vec<String>,
+}
+
+impl CondarcEditor {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        CondarcEditor { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `<file>.bak`, next to the path we were given (not next to a symlink's target).
+    pub fn backup_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".bak");
+        PathBuf::from(name)
+    }
+
+    /// What [`apply`](Self::apply) would do, without writing.
+    pub fn plan(&self, settings: &CondarcSettings) -> Result<Plan, CondarcError> {
+        let target = self.target()?;
+        let original = read_optional(&target)?;
+        edit::plan_for_path(&self.path, original.as_deref(), settings)
+    }
+
+    /// Writes the settings into the file (creating it if needed), after a backup.
+    pub fn apply(&self, settings: &CondarcSettings) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::plan_for_path(&self.path, original, settings)
+        })
+    }
+
+    /// Compares the file with the settings.
+    pub fn check(&self, settings: &CondarcSettings) -> Result<CheckReport, CondarcError> {
+        let target = self.target()?;
+        let Some(original) = read_optional(&target)? else {
+            return Ok(CheckReport {
+                state: CondarcState::NotConfigured,
+                findings: vec![format!("{} does not exist", self.path.display())],
+            });
+        };
+        let plan = match edit::plan_for_path(&self.path, Some(&original), settings) {
+            Ok(plan) => plan,
+            Err(
+                e @ (CondarcError::Malformed { .. }
+                | CondarcError::WrongType { .. }
+                | CondarcError::UnsafeEdit { .. }),
+            ) => {
+                return Ok(CheckReport {
+                    state: CondarcState::Malformed,
+                    findings: vec![e.to_string()],
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let pattern = settings.channel_pattern()?;
+        let seen = observe(&self.path, &original, &pattern)?;
+        // conda uses the last matching entry, so a later entry for part of the same host
+        // takes those URLs away from our handler; applying cannot know the user's intent.
+        let shadowing: Vec<String> = seen
+            .later_same_origin
+            .iter()
+            .map(|channel| {
+                format!("the later channel_settings entry for {channel} overrides {pattern} for the URLs it matches")
+            })
+            .collect();
+        if !plan.changed {
+            return Ok(CheckReport {
+                state: CondarcState::Configured,
+                findings: shadowing,
+            });
+        }
+        let wanted_defaults = settings.default_channels()?;
+        let mut findings = shadowing;
+        let mut ours_present = false;
+        if seen.entry_auths.is_empty() {
+            findings.push(format!("channel_settings has no entry for {pattern}"));
+        }
+        for auth in &seen.entry_auths {
+            ours_present = true;
+            match auth {
+                Some(a) if *a == settings.auth_handler => {}
+                Some(a) => findings.push(format!(
+                    "the channel_settings entry for {pattern} uses auth `{a}`, not `{}`",
+                    settings.auth_handler
+                )),
+                None => findings.push(format!(
+                    "the channel_settings entry for {pattern} has no auth (wanted `{}`)",
+                    settings.auth_handler
+                )),
+            }
+        }
+        if settings.set_default_channels {
+            match &seen.default_channels {
+                Some(list) if *list == wanted_defaults => ours_present = true,
+                Some(list) => {
+                    ours_present |= list.iter().any(|c| wanted_defaults.contains(c));
+                    findings.push(format!(
+                        "default_channels is {}, not {}",
+                        list.join(", "),
+                        wanted_defaults.join(", ")
+                    ));
+                }
+                None => findings.push(format!(
+                    "default_channels is not set (wanted {})",
+                    wanted_defaults.join(", ")
+                )),
+            }
+        }
+        Ok(CheckReport {
+            state: if ours_present {
+                CondarcState::Drifted
+            } else {
+                CondarcState::NotConfigured
+            },
+            findings,
+        })
+    }
+
+    /// Removes the `channel_settings` entries for the repository's `origin/*` pattern (token
+    /// uninstall), whatever handler they name; other entries and keys stay. When no entry is
+    /// left the `channel_settings` key goes too (an empty list means the same to conda), and
+    /// its comments stay on lines of their own.
+    pub fn remove_channel_settings(&self, repo_url: &str) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::remove_channel_settings_plan(&self.path, original, repo_url)
+        })
+    }
+
+    /// Gives `default_channels` the value it had in `<file>.bak` (`--restore-condarc`); when the
+    /// backup had none, the key is removed. The `.bak` itself is left as it is.
+    pub fn restore_default_channels_from_backup(&self) -> Result<Applied, CondarcError> {
+        let backup = self.backup_path();
+        let saved = read_optional(&backup)?.ok_or_else(|| CondarcError::NoBackup {
+            path: self.path.clone(),
+            backup: backup.clone(),
+        })?;
+        self.edit(false, |original| {
+            edit::restore_default_channels_plan(&self.path, original, &backup, &saved)
+        })
+    }
+
+    /// The real file behind `path`, following symlinks (also to a target not created yet), so
+    /// that writing replaces the target and the link stays a link.
+    fn target(&self) -> Result<PathBuf, CondarcError> {
+        let mut current = self.path.clone();
+        for _ in 0..MAX_SYMLINK_HOPS {
+            match fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let link = fs::read_link(&current)
+                        .map_err(|e| io_error(&current, "read the symlink", e))?;
+                    current = match current.parent() {
+                        Some(dir) if link.is_relative() => dir.join(link),
+                        _ => link,
+                    };
+                }
+                Ok(_) => return Ok(current),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(current),
+                Err(e) => return Err(io_error(&current, "inspect", e)),
+            }
+        }
+        Err(io_error(
+            &self.path,
+            "resolve",
+            std::io::Error::other("too many levels of symbolic links"),
+        ))
+    }
+
+    /// Plans and writes under the lock: re-reads the file once the lock is held so a
+    /// concurrent editor's change is never overwritten with a stale plan.
+    fn edit(
+        &self,
+        backup: bool,
+        make_plan: impl FnOnce(Option<&str>) -> Result<Plan, CondarcError>,
+    ) -> Result<Applied, CondarcError> {
+        let target = self.target()?;
+        let dir = parent_dir(&target);
+        let _lock = lock_dir(&dir, &self.path)?;
+        let original = read_optional(&target)?;
+        let plan = make_plan(original.as_deref())?;
+        if !plan.changed {
+            return Ok(Applied {
+                changed: false,
+                backup_path: None,
+                backup_written: false,
+                changes: Vec::new(),
+                diff: String::new(),
+            });
+        }
+        let mode = match &original {
+            Some(_) => {
+                let mode = check_writable(&target, &self.path)?;
+                Some(mode)
+            }
+            None => None,
+        };
+        check_dir_writable(&dir, &self.path)?;
+        let mut backup_path = None;
+        let mut backup_written = false;
+        if let (true, Some(text)) = (backup, &original) {
+            let bak = self.backup_path();
+            if backup_is_replaceable(&bak)? {
+                let bak_dir = parent_dir(&bak);
+                check_dir_writable(&bak_dir, &self.path)?;
+                write_atomically(
+                    &bak,
+                    text.as_bytes(),
+                    mode.unwrap_or(NEW_FILE_MODE),
+                    &self.path,
+                )?;
+                backup_written = true;
+            }
+            backup_path = Some(bak);
+        } else if !backup && self.backup_path().exists() {
+            backup_path = Some(self.backup_path());
+        }
+        write_atomically(
+            &target,
+            plan.updated.as_bytes(),
+            mode.unwrap_or(NEW_FILE_MODE),
+            &self.path,
+        )?;
+        Ok(Applied {
+            changed: true,
+            backup_path,
+            backup_written,
+            changes: plan.changes,
+            diff: plan.diff,
+        })
+    }
+}
+
+/// A `.bak` is replaced when there is none, or when it already holds an anacondad-configured
+/// file; any other `.bak` is the user's configuration from before anacondad and is kept.
+fn backup_is_replaceable(bak: &Path) -> Result<bool, CondarcError> {
+    match fs::read(bak) {
+        Ok(bytes) => Ok(std::str::from_utf8(&bytes)
+            .is_ok_and(|text| has_handler_entry(text, ANACONDAD_AUTH_HANDLER))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(io_error(bak, "read", e)),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn io_error(path: &Path, action: &'static str, source: std::io::Error) -> CondarcError {
+    CondarcError::Io {
+        path: path.to_owned(),
+        action,
+        source,
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, CondarcError> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| CondarcError::NotUtf8 {
+                path: path.to_owned(),
+            }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, "read", e)),
+    }
+}
+
+/// An exclusive advisory lock for edits in one directory. The directory is locked rather
+/// than the file because the file is replaced by rename, which would leave a lock on the old
+/// inode; it also covers a file that does not exist yet.
+#[cfg(unix)]
+fn lock_dir(dir: &Path, shown: &Path) -> Result<File, CondarcError> {
+    use fs4::fs_std::FileExt;
+    let handle = File::open(dir).map_err(|e| io_error(shown, "open the directory of", e))?;
+    FileExt::lock_exclusive(&handle).map_err(|e| io_error(shown, "lock the directory of", e))?;
+    Ok(handle)
+}
+
+/// Windows cannot open a directory as a file; a lock file next to the target stands in.
+#[cfg(not(unix))]
+fn lock_dir(dir: &Path, shown: &Path) -> Result<File, CondarcError> {
+    use fs4::fs_std::FileExt;
+    let handle = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".condarc.anacondad-lock"))
+        .map_err(|e| io_error(shown, "create the lock file for", e))?;
+    FileExt::lock_exclusive(&handle).map_err(|e| io_error(shown, "lock", e))?;
+    Ok(handle)
+}
+
+/// Refuses a file marked read-only (even for root, who could write it anyway: the mark is the
+/// user's wish) or one this user may not write; returns its mode to give the new file.
+fn check_writable(target: &Path, shown: &Path) -> Result<u32, CondarcError> {
+    let meta = fs::metadata(target).map_err(|e| io_error(target, "inspect", e))?;
+    if meta.permissions().readonly() {
+        return Err(CondarcError::ReadOnly {
+            path: shown.to_owned(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if rustix::fs::access(target, rustix::fs::Access::WRITE_OK).is_err() {
+            return Err(CondarcError::ReadOnly {
+                path: shown.to_owned(),
+            });
+        }
+        Ok(meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    Ok(NEW_FILE_MODE)
+}
+
+/// Refuses a directory without write permission before anything is written (a backup
+/// written into a directory that then refuses the file would be a half-done edit).
+fn check_dir_writable(dir: &Path, shown: &Path) -> Result<(), CondarcError> {
+    let refused = || CondarcError::DirectoryNotWritable {
+        path: shown.to_owned(),
+        dir: dir.to_owned(),
+    };
+    let meta = fs::metadata(dir).map_err(|e| io_error(dir, "inspect", e))?;
+    if meta.permissions().readonly() {
+        return Err(refused());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o222 == 0
+            || rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err()
+        {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory: write, set the mode,
+/// fsync, rename over, fsync the directory. A reader sees the old file or the new one.
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    shown: &Path,
+) -> Result<(), CondarcError> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "condarc".to_owned());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| match e.kind() {
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                CondarcError::DirectoryNotWritable {
+                    path: shown.to_owned(),
+                    dir: dir.clone(),
+                }
+            }
+            _ => io_error(path, "create a temporary file next to", e),
+        })?;
+    temp.write_all(bytes)
+        .map_err(|e| io_error(path, "write", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| io_error(path, "set the mode of", e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| io_error(path, "flush", e))?;
+    temp.persist(path)
+        .map_err(|e| io_error(path, "replace", e.error))?;
+    sync_dir(&dir).map_err(|e| io_error(&dir, "flush the directory", e))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
