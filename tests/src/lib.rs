@@ -1,1 +1,5 @@
 //! test support
+pub mod emulator;
+mod process;
+
+pub use process::{EmulatorProcess, spawn_emulator};
