@@ -2,4 +2,4 @@
 pub mod emulator;
 mod process;
 
-pub use process::{EmulatorProcess, spawn_emulator};
+pub use process::{EMULATOR_BIN_ENV, EmulatorProcess, emulator_binary, spawn_emulator};

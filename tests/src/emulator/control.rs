@@ -76,8 +76,8 @@ pub(crate) async fn faults_and_counters(
     response
 }
 
+// No `deny_unknown_fields`: serde cannot combine it with the flattened action.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct FaultRequest {
     path_prefix: String,
     #[serde(default)]
