@@ -1,7 +1,7 @@
 //! `anaconda-emulator`: serves a local stand-in of the Anaconda service until interrupted.
 //! The first line on stdout is the base URL; logs go to stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,6 +57,7 @@ fn load_seed(path: &std::path::Path) -> anyhow::Result<Seed> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

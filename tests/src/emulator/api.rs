@@ -12,11 +12,40 @@ use super::Shared;
 use super::state::{BearerCheck, State, after, whole_seconds};
 
 fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
+    ApiError {
         status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+        code: code.to_string(),
+        message: message.to_string(),
+    }
+    .into_response()
+}
+
+/// An API refusal in the service's shape, `{"error": {"code", "message"}}`; small, unlike a
+/// built `Response`, so it travels in a `Result`.
+struct ApiError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -28,7 +57,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The user behind the request's bearer credential, or the `auth_required` answer clients key on.
-fn authenticate(state: &State, headers: &HeaderMap) -> Result<String, Response> {
+fn authenticate(state: &State, headers: &HeaderMap) -> Result<String, ApiError> {
     let message = match state.check_bearer(bearer(headers)) {
         BearerCheck::User(username) => return Ok(username),
         BearerCheck::Missing => {
@@ -37,7 +66,7 @@ fn authenticate(state: &State, headers: &HeaderMap) -> Result<String, Response> 
         BearerCheck::Unknown => "the API key is not valid: log in again",
         BearerCheck::Expired => "the API key has expired: log in again",
     };
-    Err(api_error(
+    Err(ApiError::new(
         StatusCode::UNAUTHORIZED,
         "auth_required",
         message,
@@ -52,7 +81,7 @@ pub(crate) async fn create_api_key(
     let mut state = shared.lock();
     let username = match authenticate(&state, &headers) {
         Ok(u) => u,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let request: serde_json::Value = if body.is_empty() {
         json!({})
@@ -91,7 +120,7 @@ pub(crate) async fn account(AxumState(shared): AxumState<Shared>, headers: Heade
     let state = shared.lock();
     let username = match authenticate(&state, &headers) {
         Ok(u) => u,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let Some(user) = state.user(&username) else {
         return api_error(
@@ -126,7 +155,7 @@ pub(crate) async fn my_organizations(
     let state = shared.lock();
     let username = match authenticate(&state, &headers) {
         Ok(u) => u,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let orgs: Vec<_> = state
         .organizations
@@ -138,20 +167,20 @@ pub(crate) async fn my_organizations(
 }
 
 /// Checks the caller may manage `org`'s token; returns the refusal otherwise.
-fn org_access(state: &State, headers: &HeaderMap, org: &str) -> Result<(), Response> {
+fn org_access(state: &State, headers: &HeaderMap, org: &str) -> Result<(), ApiError> {
     let username = authenticate(state, headers)?;
     if state.organization(org).is_none() {
-        return Err(api_error(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "organization_not_found",
-            &format!("no organization named {org:?}: list yours with GET /api/organizations/my"),
+            format!("no organization named {org:?}: list yours with GET /api/organizations/my"),
         ));
     }
     if !state.is_member(&username, org) {
-        return Err(api_error(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            &format!("user {username:?} is not a member of organization {org:?}"),
+            format!("user {username:?} is not a member of organization {org:?}"),
         ));
     }
     Ok(())
@@ -163,8 +192,8 @@ pub(crate) async fn get_current_token(
     headers: HeaderMap,
 ) -> Response {
     let state = shared.lock();
-    if let Err(response) = org_access(&state, &headers, &org) {
-        return response;
+    if let Err(refusal) = org_access(&state, &headers, &org) {
+        return refusal.into_response();
     }
     match state.current_repo_token(&org) {
         Some((_, record)) => Json(json!({
@@ -187,8 +216,8 @@ pub(crate) async fn put_current_token(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(response) = org_access(&state, &headers, &org) {
-        return response;
+    if let Err(refusal) = org_access(&state, &headers, &org) {
+        return refusal.into_response();
     }
     let confirmed =
         serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["confirm"] == "yes");

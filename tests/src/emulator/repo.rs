@@ -18,8 +18,29 @@ pub const PACKAGE_FILENAME: &str = "anacondad-hello-1.0.0-0.tar.bz2";
 const PACKAGE_BYTES: &[u8] = include_bytes!("assets/anacondad-hello-1.0.0-0.tar.bz2");
 
 /// A 401/403 in the shape conda prints: `message` says what to do, `reason` what went wrong.
-fn refusal(status: StatusCode, reason: &str, message: &str) -> Response {
-    (status, Json(json!({"reason": reason, "message": message}))).into_response()
+fn refusal(status: StatusCode, reason: &'static str, message: &str) -> Refusal {
+    Refusal {
+        status,
+        reason,
+        message: message.to_string(),
+    }
+}
+
+/// A refusal kept small (unlike a built `Response`) so it travels in a `Result`.
+struct Refusal {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"reason": self.reason, "message": self.message})),
+        )
+            .into_response()
+    }
 }
 
 fn not_found(path: &str) -> Response {
@@ -63,7 +84,7 @@ enum Reader {
     User(String),
 }
 
-fn authenticate(state: &State, credential: Credential<'_>) -> Result<Reader, Response> {
+fn authenticate(state: &State, credential: Credential<'_>) -> Result<Reader, Refusal> {
     const LOGIN_HINT: &str = "run `anacondactl login` and `anacondactl token install` \
         (or `anaconda login` and `anaconda token install`) to get a working token";
     match credential {
@@ -186,7 +207,7 @@ fn serve(shared: &Shared, path_token: Option<&str>, rest: &str, headers: &Header
     let state = shared.lock();
     let reader = match authenticate(&state, credential(path_token, headers)) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let full_path = format!("/repo/{rest}");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -206,7 +227,8 @@ fn serve(shared: &Shared, path_token: Option<&str>, rest: &str, headers: &Header
                         "this credential does not give access to the channels of {org:?}: \
                          install a token for it (`anacondactl token install --org {org}`)"
                     ),
-                );
+                )
+                .into_response();
             }
             serve_file(true, tail, &full_path)
         }
