@@ -103,3 +103,81 @@ fn a_seed_with_a_typo_stops_the_emulator_with_the_name_to_fix() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn lifetime_and_approval_flags_shape_what_the_emulator_issues() {
+    let emu = spawn_emulator(&[
+        "--token-lifetime",
+        "120",
+        "--api-key-lifetime",
+        "60",
+        "--device-approval",
+        "manual",
+    ]);
+    let client = reqwest::Client::new();
+    let post = |path: &str| client.post(format!("{}{path}", emu.base_url));
+    let now = jiff::Timestamp::now().as_second();
+    let expiry = |v: &Value| {
+        v["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+            - now
+    };
+    let token: Value = post("/_emulator/orgs/acme/token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!((115..=125).contains(&expiry(&token)), "{token}");
+    let key: Value = post("/_emulator/api-keys")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!((55..=65).contains(&expiry(&key)), "{key}");
+
+    let auth: Value = post("/api/auth/oauth2/device/auth")
+        .form(&[
+            ("client_id", anacondad_tests::emulator::CLIENT_ID),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let poll: Value = post("/api/auth/oauth2/token")
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", auth["device_code"].as_str().unwrap()),
+            ("client_id", anacondad_tests::emulator::CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(poll["error"], "authorization_pending");
+}
+
+#[tokio::test]
+async fn a_stopped_in_process_emulator_no_longer_accepts_connections() {
+    let handle = anacondad_tests::emulator::start(Default::default())
+        .await
+        .unwrap();
+    let url = format!("{}/.well-known/openid-configuration", handle.base_url);
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    handle.stop().await;
+    let fresh = reqwest::Client::new();
+    assert!(fresh.get(&url).send().await.is_err());
+}

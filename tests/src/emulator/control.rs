@@ -1,4 +1,23 @@
 //! Test controls under `/_emulator/`, and the middleware that counts, logs and injects faults.
+//!
+//! All JSON over HTTP; control requests are never counted, logged or faulted.
+//! - `POST /_emulator/faults` `{"path_prefix": "/api/account", "method": "GET" (optional),
+//!   "count": 2 (default 1), "kind": "status", "status": 503}`; other kinds:
+//!   `{"kind": "hang", "millis": 5000}` (then answers normally), `{"kind": "malformed"}` (200 with
+//!   a body that is not JSON), `{"kind": "drop"}` (closes the connection unanswered). The prefix
+//!   matches the raw path or its masked form (`/t/abcd****/repo/...`). `DELETE` clears them all.
+//! - `GET /_emulator/counters[?prefix=/api/]` -> `{"total": n, "paths": {"<masked path>": n}}`.
+//! - `GET /_emulator/log` -> `{"entries": [{"seq", "method", "path", "status", "fault",
+//!   "authorization", "user_agent", "client_hostname"}]}`, secrets masked.
+//! - `POST /_emulator/reset` clears counters and log (not accounts or tokens).
+//! - `GET /_emulator/device` lists device codes; `POST /_emulator/device/{approve,deny,expire}`
+//!   `{"user_code": "ABCD-EFGH", "username": "demo" (optional)}`.
+//! - `POST /_emulator/expire` with exactly one of `repo_token`, `org` (its current token),
+//!   `api_key`, `access_token`, `refresh_token`.
+//! - `GET /_emulator/orgs/<org>/token` -> `{"token", "id", "expires_at"}` or 404;
+//!   `POST` reissues it (revoking the old one) `{"lifetime_secs": 60}` (optional).
+//! - `POST /_emulator/api-keys` `{"username", "lifetime_secs"}` (both optional) -> 201 `{"api_key", "expires_at"}`.
+//! - `POST /_emulator/login` `{"username"}` (optional) -> `{"access_token", "refresh_token", "id_token"}`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,8 +1,14 @@
 //! anaconda-emulator: a local stand-in of the hosted Anaconda service (login, API keys, account,
 //! organisations, repo tokens and the package repository), with test controls under `/_emulator/`.
 //!
-//! It answers as /work/shared/design/anaconda-service.md describes. Run it in-process with
+//! It answers as the design note anaconda-service.md describes. Run it in-process with
 //! [`start`], or as the `anaconda-emulator` binary (see `crate::spawn_emulator`).
+//!
+//! Endpoints (one loopback port): `/.well-known/openid-configuration`; OIDC under
+//! `/api/auth/oauth2/` (`device/auth`, `auth`, `token`); `/api/auth/api-keys`,
+//! `/api/iam/api-keys`, `/api/account`, `/api/organizations/my`,
+//! `/api/organizations/<org>/ce/current-token`; the repository under `/repo/` and
+//! `/t/<token>/repo/`; test controls under `/_emulator/` (see the `control` module).
 
 mod api;
 mod control;
