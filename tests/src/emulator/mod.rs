@@ -187,8 +187,9 @@ fn router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-/// Serves the emulator on `listener` until `shutdown` is cancelled. The caller binds, so a test
-/// or `main` chooses the address; `base_url` is what discovery and the device flow point back to.
+/// Serves `app` on `listener` until `shutdown` is cancelled, with TLS when an acceptor is given.
+/// The caller binds, so a test or `main` chooses the address. Each connection gets a child of
+/// `shutdown`, which the `drop` fault cancels to close that connection unanswered.
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
