@@ -9,6 +9,7 @@ declare -A provides=(
   [secret-tool]=libsecret-tools
   [setpriv]=util-linux
   [systemd-socket-activate]=systemd
+  [gdbus]=libglib2.0-bin
 )
 missing=()
 for cmd in "${!provides[@]}"; do

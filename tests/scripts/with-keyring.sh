@@ -13,4 +13,7 @@ export XDG_DATA_HOME=$keyring_home/data
 mkdir -p "$XDG_DATA_HOME"
 eval "$(printf 'anacondad-test' | gnome-keyring-daemon --daemonize --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
+# The daemon registers its bus name a moment after it forks; a client that asks earlier makes
+# D-Bus start a second, locked gnome-keyring.
+gdbus wait --session --timeout 10 org.freedesktop.secrets
 "$@"
