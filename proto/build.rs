@@ -18,6 +18,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip_protoc_run()
         // RPCs whose issue has not landed answer UNIMPLEMENTED instead of failing to build.
         .generate_default_stubs(true)
+        // Messages that carry secrets get a redacting Debug (src/redact.rs) instead.
+        .skip_debug([
+            "anacondad.v1.SetApiKeyRequest",
+            "anacondad.v1.InstallTokenRequest",
+            "anacondad.v1.GetCredentialResponse",
+        ])
         .compile_fds(fds)?;
     Ok(())
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::store::StorageMode;
+
 /// The process environment, captured once by `main`.
 #[derive(Debug, Clone, Default)]
 pub struct EnvSnapshot(BTreeMap<String, String>);
@@ -109,34 +111,13 @@ impl Paths {
     }
 }
 
-/// Where secrets go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageChoice {
-    /// The OS keychain when it answers, else the file keyring (and say so).
-    #[default]
-    Auto,
-    /// The OS keychain only; never fall back.
-    System,
-    /// anaconda-auth's file keyring.
-    File,
-}
-
-impl StorageChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::System => "system",
-            Self::File => "file",
-        }
-    }
-}
-
 /// The keys of `config.toml`; each can be overridden by `ANACONDAD_<KEY>` (upper case).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub storage: StorageChoice,
+    /// `auto`, `system` or `file`: where secrets go.
+    #[serde(deserialize_with = "storage_mode")]
+    pub storage: StorageMode,
     /// API and login host; `ANACONDA_AUTH_DOMAIN` is honoured too.
     pub domain: Option<String>,
     /// The package repository; `CONDA_TOKEN_REPO_URL` is honoured too.
@@ -154,12 +135,19 @@ pub struct Settings {
     /// Renew a repo token this share of its lifetime before it expires (clamped to 1..30 days
     /// and never more than half the lifetime).
     pub refresh_lead_fraction: f64,
+    /// The loopback port of the browser login's redirect; the service registers 8000.
+    pub browser_login_port: u16,
+}
+
+fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            storage: StorageChoice::Auto,
+            storage: StorageMode::Auto,
             domain: None,
             repo_url: None,
             ssl_verify: None,
@@ -168,6 +156,7 @@ impl Default for Settings {
             keychain_timeout_secs: 5,
             auth_handler: "anacondad".to_owned(),
             refresh_lead_fraction: 0.1,
+            browser_login_port: 8000,
         }
     }
 }
@@ -216,6 +205,7 @@ impl Settings {
         "keychain_timeout_secs",
         "auth_handler",
         "refresh_lead_fraction",
+        "browser_login_port",
     ];
 
     fn validate(self, path: &Path) -> Result<Self, ConfigError> {
@@ -246,7 +236,7 @@ impl Settings {
 fn env_value(key: &str, value: &str) -> toml::Value {
     match key {
         "ssl_verify" => toml::Value::Boolean(parse_bool(value).unwrap_or(true)),
-        "keychain_timeout_secs" => value
+        "keychain_timeout_secs" | "browser_login_port" => value
             .parse::<i64>()
             .map(toml::Value::Integer)
             .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
@@ -313,21 +303,21 @@ mod tests {
         let file = dir.path().join("config.toml");
         std::fs::write(&file, "storage = \"system\"\nkeychain_timeout_secs = 9\n").unwrap();
         let s = Settings::load(&file, &env(&[])).unwrap();
-        assert_eq!(s.storage, StorageChoice::System);
+        assert_eq!(s.storage, StorageMode::System);
         assert_eq!(s.keychain_timeout_secs, 9);
         let s = Settings::load(
             &file,
             &env(&[("ANACONDAD_STORAGE", "file"), ("ANACONDAD_SSL_VERIFY", "0")]),
         )
         .unwrap();
-        assert_eq!(s.storage, StorageChoice::File);
+        assert_eq!(s.storage, StorageMode::File);
         assert_eq!(s.ssl_verify, Some(false));
     }
 
     #[test]
     fn a_missing_file_means_defaults() {
         let s = Settings::load(Path::new("/nonexistent/config.toml"), &env(&[])).unwrap();
-        assert_eq!(s.storage, StorageChoice::Auto);
+        assert_eq!(s.storage, StorageMode::Auto);
         assert_eq!(s.auth_handler, "anacondad");
     }
 

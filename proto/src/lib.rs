@@ -8,6 +8,7 @@ pub mod v1 {
 
 #[cfg(unix)]
 mod connect;
+mod redact;
 #[cfg(unix)]
 pub mod socket;
 

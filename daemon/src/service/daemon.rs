@@ -13,7 +13,38 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
+use super::convert;
+use crate::condarc::CondarcEditor;
 use crate::context::DaemonContext;
+
+/// The state of conda's user file, as `status` shows it.
+async fn condarc_status(ctx: &DaemonContext) -> anacondad_proto::v1::CondarcStatus {
+    let target = ctx.condarc_target(None);
+    let path = target.path.display().to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        CondarcEditor::new(&target.path).check(&target.settings)
+    })
+    .await;
+    match report {
+        Ok(Ok(report)) => anacondad_proto::v1::CondarcStatus {
+            state: convert::condarc_state(report.state).into(),
+            path,
+            detail: report.findings.first().cloned().unwrap_or_default(),
+            orgs_without_token: Vec::new(),
+        },
+        Ok(Err(e)) => anacondad_proto::v1::CondarcStatus {
+            state: anacondad_proto::v1::CondarcState::Malformed.into(),
+            path,
+            detail: e.to_string(),
+            orgs_without_token: Vec::new(),
+        },
+        Err(e) => anacondad_proto::v1::CondarcStatus {
+            path,
+            detail: e.to_string(),
+            ..Default::default()
+        },
+    }
+}
 
 #[derive(Debug)]
 pub struct DaemonApi {
@@ -36,12 +67,17 @@ impl DaemonService for DaemonApi {
             pid: std::process::id(),
             uptime_seconds: ctx.uptime_seconds(),
             socket_path: ctx.paths.socket.display().to_string(),
-            storage: None,
-            login: None,
-            tokens: Vec::new(),
-            condarc: None,
+            storage: Some(convert::storage(&ctx.manager.storage_view())),
+            login: Some(convert::login(&ctx.manager.login_view().await)),
+            tokens: ctx
+                .manager
+                .list_tokens()
+                .await
+                .map(|t| t.iter().map(convert::token).collect())
+                .unwrap_or_default(),
+            condarc: Some(condarc_status(ctx).await),
             last_error: ctx.last_error().unwrap_or_default(),
-            repo_url: String::new(),
+            repo_url: ctx.manager.repo_url().to_string(),
         }))
     }
 

@@ -1,7 +1,13 @@
 //! The gRPC services, and the rules every call passes through (protocol version check, message
 //! size cap).
 
+mod account;
+mod condarc;
+mod convert;
+mod credentials;
 mod daemon;
+pub mod error;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -16,24 +22,18 @@ use tonic::{Request, Status};
 
 use crate::context::DaemonContext;
 
-/// Services whose issues have not landed yet answer every call with UNIMPLEMENTED.
-#[derive(Debug, Clone, Copy)]
-struct NotYet;
-
-impl anacondad_proto::v1::account_service_server::AccountService for NotYet {}
-impl anacondad_proto::v1::token_service_server::TokenService for NotYet {}
-impl anacondad_proto::v1::condarc_service_server::CondarcService for NotYet {}
-impl anacondad_proto::v1::credential_service_server::CredentialService for NotYet {}
-
 /// Every service, each with the message cap; serve them behind [`check_protocol`].
 pub fn routes(ctx: Arc<DaemonContext>) -> Routes {
-    let daemon = DaemonServiceServer::new(daemon::DaemonApi::new(ctx))
+    let daemon = DaemonServiceServer::new(daemon::DaemonApi::new(ctx.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let account = AccountServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let tokens = TokenServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let condarc = CondarcServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let credentials =
-        CredentialServiceServer::new(NotYet).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let account = AccountServiceServer::new(account::AccountApi::new(ctx.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let tokens = TokenServiceServer::new(tokens::TokenApi::new(ctx.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(ctx.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(ctx))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut routes = Routes::default();
     routes = routes
         .add_service(daemon)
@@ -56,9 +56,12 @@ pub fn check_protocol(req: Request<()>) -> Result<Request<()>, Status> {
         return Ok(req);
     }
     let theirs = value.to_str().unwrap_or("(unreadable)");
-    Err(Status::failed_precondition(format!(
-        "protocol mismatch: the client speaks anacondad protocol {theirs}, the running daemon \
+    Err(error::status(
+        tonic::Code::FailedPrecondition,
+        format!(
+            "protocol mismatch: the client speaks anacondad protocol {theirs}, the running daemon \
          speaks protocol {PROTOCOL_VERSION}; restart the daemon with `anacondactl daemon stop` \
          (the next command starts the installed one), or upgrade the client"
-    )))
+        ),
+    ))
 }
