@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -26,6 +26,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log in to Anaconda (device code by default; works on headless machines).
+    Login(LoginArgs),
+    /// Forget the API key (installed repo tokens stay).
+    Logout,
+    /// Show who you are logged in as.
+    Whoami,
+    /// Organisation repo tokens: install, list, remove, reissue.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The credential conda sends for a URL (used by the conda plugin).
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// conda's configuration: show the planned change, check it, apply it.
+    #[command(subcommand)]
+    Condarc(CondarcCommand),
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -33,6 +48,109 @@ pub enum Command {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Log in in a browser on this machine (authorization code with a loopback redirect).
+    #[arg(long, conflicts_with = "api_key_stdin")]
+    pub browser: bool,
+    /// Read an API key from standard input instead of logging in (CI, headless machines).
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Log in again even when the stored API key still works.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not try to open a browser; only print the URL.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// Which `.condarc` and which handler name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CondarcArgs {
+    /// The conda configuration file to edit [default: ~/.condarc].
+    #[arg(long, value_name = "PATH")]
+    pub condarc: Option<PathBuf>,
+    /// The conda auth handler to configure: `anacondad`, or `anaconda-auth` to keep the
+    /// existing conda plugin.
+    #[arg(long, value_name = "NAME")]
+    pub auth_handler: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Get a repo token for an organisation, store it, check it, and configure conda.
+    Install(InstallArgs),
+    /// Show the installed tokens (masked), their expiry and next renewal.
+    List,
+    /// Remove a token (and our conda settings once no token is left).
+    Uninstall(UninstallArgs),
+    /// Reissue an organisation's token now (revokes the current one everywhere).
+    Refresh {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// A token you already have (e.g. from an e-mail), with --org; `-` reads it from standard
+    /// input (safer: arguments are visible to other processes and kept in shell history).
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// The organisation (its short name); asked for when there are several.
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Answer yes to every question (reissuing an existing token, editing .condarc).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Do not touch conda's configuration.
+    #[arg(long)]
+    pub no_condarc: bool,
+    #[command(flatten)]
+    pub condarc: CondarcArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    #[arg(
+        long,
+        value_name = "ORG",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub org: Option<String>,
+    /// Remove every installed token.
+    #[arg(long)]
+    pub all: bool,
+    /// Leave .condarc alone even when no token remains.
+    #[arg(long)]
+    pub keep_condarc: bool,
+    /// Also restore default_channels from the backup made before anacondad first edited it.
+    #[arg(long, conflicts_with = "keep_condarc")]
+    pub restore_condarc: bool,
+    #[command(flatten)]
+    pub condarc: CondarcArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Print the Authorization header value for URL.
+    Get { url: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CondarcCommand {
+    /// Show what `apply` would change, as a diff.
+    Show(CondarcArgs),
+    /// Check that conda is configured; exits 6 when it is not.
+    Check(CondarcArgs),
+    /// Write the settings (after a backup to <file>.bak).
+    Apply {
+        #[command(flatten)]
+        condarc: CondarcArgs,
     },
 }
 

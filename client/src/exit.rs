@@ -67,6 +67,18 @@ impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
         use tonic::Code;
         let message = status.message().to_owned();
+        let from_daemon = status
+            .metadata()
+            .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
+        if from_daemon {
+            return match status.code() {
+                Code::Unauthenticated => Self::new(ExitKind::LoginRequired, message),
+                Code::FailedPrecondition if message.starts_with("protocol mismatch") => {
+                    Self::new(ExitKind::ProtocolMismatch, message)
+                }
+                _ => Self::failed(message),
+            };
+        }
         match status.code() {
             Code::FailedPrecondition if message.starts_with("protocol mismatch") => {
                 Self::new(ExitKind::ProtocolMismatch, message)

@@ -6,4 +6,5 @@ pub mod commands;
 pub mod connection;
 pub mod exit;
 pub mod launch;
+pub mod prompt;
 pub mod render;

@@ -22,6 +22,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Request metadata carrying the caller's [`PROTOCOL_VERSION`].
 pub const PROTOCOL_METADATA_KEY: &str = "anacondad-protocol";
 
+/// Status metadata the daemon puts on every error it makes itself, so a client can tell a
+/// daemon's answer (e.g. "the service is unreachable") from a broken connection to the daemon.
+pub const ORIGIN_METADATA_KEY: &str = "anacondad-origin";
+
 /// Largest message either side decodes. Every message of the contract is small; a cap far
 /// below tonic's 4 MiB default bounds what a misbehaving peer can make us allocate.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;

@@ -9,8 +9,7 @@ use crate::condarc::CondarcError;
 use crate::manager::ManagerError;
 use crate::store::StoreError;
 
-/// Metadata key on every status the daemon itself returns.
-pub const ORIGIN_METADATA_KEY: &str = "anacondad-origin";
+use anacondad_proto::ORIGIN_METADATA_KEY;
 
 /// A status made by the daemon.
 pub fn status(code: Code, message: impl Into<String>) -> Status {

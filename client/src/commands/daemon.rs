@@ -1,12 +1,12 @@
-//! What each command does: ask the daemon, print the answer.
+//! `anacondactl daemon status|start|stop|run`.
 
 use std::io::Write;
 use std::time::Duration;
 
 use anacondad_proto::v1::{ShutdownRequest, StatusRequest};
-use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, DaemonCommand};
+use super::Output;
+use crate::cli::DaemonCommand;
 use crate::connection::Target;
 use crate::exit::{CliError, ExitKind};
 use crate::render;
@@ -14,34 +14,7 @@ use crate::render;
 /// How long `daemon stop` waits for the daemon to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Output settings shared by every command.
-#[derive(Debug, Clone, Copy)]
-pub struct Output {
-    pub json: bool,
-}
-
-impl Output {
-    fn print_json(&self, value: &serde_json::Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
-    }
-}
-
-pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
-    let out = Output { json: cli.json };
-    match cli.command {
-        Command::Daemon(cmd) => daemon(cmd, &target, out).await,
-        Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
-            Ok(())
-        }
-    }
-}
-
-async fn daemon(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(), CliError> {
+pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(), CliError> {
     match cmd {
         DaemonCommand::Status => {
             let client = target.connect_or_start().await?;

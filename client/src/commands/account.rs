@@ -1,0 +1,185 @@
+//! `anacondactl login`, `logout`, `whoami`.
+
+use std::io::Read;
+
+use anacondad_proto::v1::{
+    LoginMethod, LoginRequest, LogoutRequest, SetApiKeyRequest, WhoamiRequest,
+    login_response::Event,
+};
+use zeroize::Zeroize;
+
+use super::Output;
+use crate::cli::LoginArgs;
+use crate::connection::Target;
+use crate::exit::CliError;
+use crate::render;
+
+pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), CliError> {
+    let client = target.connect_or_start().await?;
+    if args.api_key_stdin {
+        let mut key = String::new();
+        std::io::stdin()
+            .read_to_string(&mut key)
+            .map_err(|e| CliError::failed(format!("cannot read the API key from stdin: {e}")))?;
+        let request = SetApiKeyRequest {
+            api_key: key.trim().to_owned(),
+        };
+        key.zeroize();
+        if request.api_key.is_empty() {
+            return Err(CliError::failed(
+                "no API key on standard input: pipe it in, e.g. `anacondactl login --api-key-stdin < key.txt`",
+            ));
+        }
+        let answer = client.account().set_api_key(request).await?.into_inner();
+        if out.json {
+            out.print_json(&serde_json::json!({
+                "login": render::login_json(answer.login.as_ref()),
+                "storage": render::storage_json(answer.storage.as_ref()),
+            }));
+        } else {
+            println!("{}", render::login_line(answer.login.as_ref()));
+        }
+        warn_storage(out, answer.storage.as_ref());
+        return Ok(());
+    }
+    let method = if args.browser {
+        LoginMethod::Browser
+    } else {
+        LoginMethod::Device
+    };
+    let mut stream = client
+        .account()
+        .login(LoginRequest {
+            method: method.into(),
+            force: args.force,
+        })
+        .await?
+        .into_inner();
+    while let Some(message) = stream.message().await? {
+        match message.event {
+            Some(Event::Device(device)) => {
+                let url = if device.verification_uri_complete.is_empty() {
+                    &device.verification_uri
+                } else {
+                    &device.verification_uri_complete
+                };
+                out.say(format!(
+                    "To log in, open {url}\nand confirm the code {} (it expires {}).",
+                    device.user_code,
+                    render::time(device.expires_at)
+                ));
+                if !args.no_browser {
+                    open_browser(url);
+                }
+                out.say("Waiting for you to confirm ...");
+            }
+            Some(Event::Browser(browser)) => {
+                out.say(format!(
+                    "To log in, open this URL in a browser on this machine:\n{}",
+                    browser.authorization_url
+                ));
+                if !args.no_browser {
+                    open_browser(&browser.authorization_url);
+                }
+            }
+            Some(Event::Outcome(outcome)) => {
+                if out.json {
+                    out.print_json(&serde_json::json!({
+                        "username": outcome.username,
+                        "email": outcome.email,
+                        "api_key_expires_at": render::time(outcome.api_key_expires_at),
+                        "already_logged_in": outcome.already_logged_in,
+                        "storage": render::storage_json(outcome.storage.as_ref()),
+                    }));
+                } else if outcome.already_logged_in {
+                    println!(
+                        "Already logged in as {}; use --force to log in again.",
+                        outcome.username
+                    );
+                } else {
+                    println!(
+                        "Logged in as {} ({}). Your API key expires {}.",
+                        outcome.username,
+                        outcome.email,
+                        render::time(outcome.api_key_expires_at)
+                    );
+                }
+                warn_storage(out, outcome.storage.as_ref());
+                return Ok(());
+            }
+            None => {}
+        }
+    }
+    Err(CliError::failed(
+        "the daemon ended the login without an outcome; see `anacondactl daemon status`",
+    ))
+}
+
+/// Tries to open `url` in the user's browser when there is a graphical session; silently
+/// does nothing otherwise (the URL is printed anyway).
+fn open_browser(url: &str) {
+    let graphical = cfg!(target_os = "macos")
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !graphical {
+        return;
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let _no_browser_is_fine = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageStatus>) {
+    if let Some(warning) = storage.map(|s| &s.warning).filter(|w| !w.is_empty()) {
+        out.warn(warning);
+    }
+}
+
+pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
+    let client = target.connect_or_start().await?;
+    let answer = client
+        .account()
+        .logout(LogoutRequest {})
+        .await?
+        .into_inner();
+    if out.json {
+        out.print_json(&serde_json::json!({ "removed": answer.removed }));
+    } else if answer.removed {
+        println!("Logged out: the API key was removed. Installed repo tokens stay in place.");
+    } else {
+        println!("You were not logged in.");
+    }
+    Ok(())
+}
+
+pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
+    let client = target.connect_or_start().await?;
+    let who = client
+        .account()
+        .whoami(WhoamiRequest {})
+        .await?
+        .into_inner();
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "user_id": who.user_id,
+            "username": who.username,
+            "email": who.email,
+            "first_name": who.first_name,
+            "last_name": who.last_name,
+            "login": render::login_json(who.login.as_ref()),
+        }));
+    } else {
+        let name = format!("{} {}", who.first_name, who.last_name);
+        println!("{} <{}> {}", who.username, who.email, name.trim());
+        println!("{}", render::login_line(who.login.as_ref()));
+    }
+    Ok(())
+}

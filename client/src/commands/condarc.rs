@@ -1,0 +1,122 @@
+//! `anacondactl condarc show|check|apply`, and the condarc step of `token install`.
+
+use anacondad_proto::v1::{
+    ApplyCondarcRequest, ApplyCondarcResponse, CheckCondarcRequest, CondarcState,
+    PlanCondarcRequest,
+};
+
+use super::{Output, condarc_target};
+use crate::cli::{CondarcArgs, CondarcCommand};
+use crate::connection::{DaemonClient, Target};
+use crate::exit::{CliError, ExitKind};
+use crate::render;
+
+pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<(), CliError> {
+    let client = target.connect_or_start().await?;
+    match cmd {
+        CondarcCommand::Show(args) => {
+            let plan = client
+                .condarc()
+                .plan_condarc(PlanCondarcRequest {
+                    target: Some(condarc_target(&args)),
+                })
+                .await?
+                .into_inner();
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "path": plan.path,
+                    "changes": plan.changes,
+                    "summary": plan.summary,
+                    "diff": plan.diff,
+                }));
+            } else if plan.changes {
+                print!("{}", plan.diff);
+                if !plan.diff.ends_with('\n') {
+                    println!();
+                }
+            } else {
+                println!("{} is already configured: nothing to change.", plan.path);
+            }
+            Ok(())
+        }
+        CondarcCommand::Check(args) => {
+            let report = client
+                .condarc()
+                .check_condarc(CheckCondarcRequest {
+                    target: Some(condarc_target(&args)),
+                })
+                .await?
+                .into_inner();
+            let status = report.status.unwrap_or_default();
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "status": render::condarc_json(Some(&status)),
+                    "findings": report.findings,
+                }));
+            } else {
+                println!("{}", render::condarc_line(Some(&status)));
+                for finding in &report.findings {
+                    println!("  - {finding}");
+                }
+            }
+            if status.state() == CondarcState::Configured {
+                Ok(())
+            } else {
+                Err(CliError::new(
+                    ExitKind::Drift,
+                    format!(
+                        "{} is not configured as anacondad would: run `anacondactl condarc show` \
+                         to see the change, `anacondactl condarc apply` to make it",
+                        status.path
+                    ),
+                ))
+            }
+        }
+        CondarcCommand::Apply { condarc } => {
+            let applied = apply(&client, &condarc).await?;
+            if out.json {
+                out.print_json(&applied_json(&applied));
+            } else {
+                print_applied(&applied);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn apply(
+    client: &DaemonClient,
+    args: &CondarcArgs,
+) -> Result<ApplyCondarcResponse, CliError> {
+    Ok(client
+        .condarc()
+        .apply_condarc(ApplyCondarcRequest {
+            target: Some(condarc_target(args)),
+        })
+        .await?
+        .into_inner())
+}
+
+pub fn applied_json(applied: &ApplyCondarcResponse) -> serde_json::Value {
+    serde_json::json!({
+        "path": applied.path,
+        "changed": applied.changed,
+        "backup_path": applied.backup_path,
+        "summary": applied.summary,
+        "diff": applied.diff,
+    })
+}
+
+pub fn print_applied(applied: &ApplyCondarcResponse) {
+    if !applied.backup_path.is_empty() {
+        println!("Backing up config to {}", applied.backup_path);
+    }
+    if applied.changed {
+        for line in &applied.summary {
+            println!("  {line}");
+        }
+        println!("{} is configured.", applied.path);
+    } else {
+        println!("{} is already configured: nothing changed.", applied.path);
+    }
+}

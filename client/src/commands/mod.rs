@@ -1,0 +1,88 @@
+//! What each command does: ask the daemon, print the answer.
+
+mod account;
+mod condarc;
+mod credential;
+mod daemon;
+mod token;
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, CondarcArgs};
+use crate::connection::Target;
+use crate::exit::CliError;
+use crate::prompt::Prompter;
+
+/// Output settings shared by every command.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    fn print_json(&self, value: &serde_json::Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    }
+
+    /// A line for people: stdout normally, stderr with --json (so stdout stays parseable).
+    fn say(&self, line: impl AsRef<str>) {
+        if self.json {
+            eprintln!("{}", line.as_ref());
+        } else {
+            println!("{}", line.as_ref());
+        }
+    }
+
+    /// A warning, always on stderr.
+    fn warn(&self, line: impl AsRef<str>) {
+        eprintln!("warning: {}", line.as_ref());
+    }
+}
+
+pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
+    let out = Output { json: cli.json };
+    let prompter = Prompter::from_terminal();
+    match cli.command {
+        Command::Login(args) => account::login(args, &target, out).await,
+        Command::Logout => account::logout(&target, out).await,
+        Command::Whoami => account::whoami(&target, out).await,
+        Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
+        Command::Credential(cmd) => credential::run(cmd, &target, out).await,
+        Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
+        Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// The wire form of `--condarc` / `--auth-handler`; a relative path is taken from the CLI's
+/// working directory (the daemon's is elsewhere).
+fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {
+    let path = args
+        .condarc
+        .as_ref()
+        .map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(p))
+                    .unwrap_or_else(|_| PathBuf::from(p))
+            }
+        })
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    anacondad_proto::v1::CondarcTarget {
+        path,
+        auth_handler: args.auth_handler.clone().unwrap_or_default(),
+        set_default_channels: None,
+    }
+}

@@ -1,0 +1,419 @@
+//! `anacondactl token install|list|uninstall|refresh`: Anaconda's one-command token workflow.
+
+use std::io::Read;
+
+use anacondad_proto::v1::{
+    GetTokenStatusRequest, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
+    ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, UninstallTokenRequest,
+};
+use zeroize::Zeroize;
+
+use super::account::warn_storage;
+use super::{Output, condarc, condarc_target};
+use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
+use crate::connection::{DaemonClient, Target};
+use crate::exit::CliError;
+use crate::prompt::Prompter;
+use crate::render;
+
+pub async fn run(
+    cmd: TokenCommand,
+    target: &Target,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
+    let client = target.connect_or_start().await?;
+    match cmd {
+        TokenCommand::Install(args) => install(&client, args, out, prompter).await,
+        TokenCommand::List => list(&client, out).await,
+        TokenCommand::Uninstall(args) => uninstall(&client, args, out).await,
+        TokenCommand::Refresh { org } => {
+            let answer = client
+                .tokens()
+                .refresh_token(RefreshTokenRequest { org: org.clone() })
+                .await?
+                .into_inner();
+            let token = answer.token.unwrap_or_default();
+            let validation = answer.validation.unwrap_or_default();
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "token": render::token_json(&token),
+                    "validated": validation.ok,
+                    "validation_error": validation.error,
+                }));
+            } else {
+                println!(
+                    "A new token for {org} is installed and expires {}.",
+                    render::time(token.expires_at)
+                );
+            }
+            if validation.ok {
+                Ok(())
+            } else {
+                Err(validation_failed(&org, &validation.error))
+            }
+        }
+    }
+}
+
+fn validation_failed(org: &str, reason: &str) -> CliError {
+    CliError::failed(format!(
+        "the new token for {org} is stored, but the repository did not accept it: {reason}. \
+         Check your network and proxy, then run `anacondactl token refresh --org {org}` if it \
+         keeps failing"
+    ))
+}
+
+/// The token the user gave: `-` reads standard input.
+fn given_token(args: &InstallArgs) -> Result<Option<String>, CliError> {
+    match args.token.as_deref() {
+        None => Ok(None),
+        Some("-") => {
+            let mut token = String::new();
+            std::io::stdin()
+                .read_to_string(&mut token)
+                .map_err(|e| CliError::failed(format!("cannot read the token from stdin: {e}")))?;
+            let trimmed = token.trim().to_owned();
+            token.zeroize();
+            Ok(Some(trimmed))
+        }
+        Some(token) => Ok(Some(token.to_owned())),
+    }
+}
+
+async fn install(
+    client: &DaemonClient,
+    args: InstallArgs,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
+    let given = given_token(&args)?;
+    let (org, confirm) = if given.is_some() {
+        let org = args.org.clone().ok_or_else(|| {
+            CliError::failed(
+                "a token given on the command line needs its organization: add --org ORG",
+            )
+        })?;
+        (org, false)
+    } else {
+        let org = choose_org(client, &args, out, prompter).await?;
+        let confirm = confirm_reissue(client, &org, &args, out, prompter).await?;
+        (org, confirm)
+    };
+    let mut request = InstallTokenRequest {
+        org: org.clone(),
+        confirm_reissue: confirm,
+        token: given.unwrap_or_default(),
+        skip_validation: false,
+    };
+    let answer = client.tokens().install_token(request.clone()).await;
+    request.token.zeroize();
+    let answer = answer?.into_inner();
+    let token = answer.token.clone().unwrap_or_default();
+    let validation = answer.validation.clone().unwrap_or_default();
+    out.say(format!(
+        "Your conda token has been installed and expires {}. To view your token(s), you can use \
+         anacondactl token list",
+        render::time(token.expires_at)
+    ));
+    warn_storage(out, answer.storage.as_ref());
+    if !validation.ok {
+        if out.json {
+            out.print_json(&install_json(&answer, None));
+        }
+        return Err(validation_failed(&org, &validation.error));
+    }
+    if args.no_condarc {
+        if out.json {
+            out.print_json(&install_json(&answer, None));
+        } else {
+            println!("Success! Your token has been installed and validated.");
+        }
+        return Ok(());
+    }
+    configure_conda(client, &args, &answer, out, prompter).await
+}
+
+async fn choose_org(
+    client: &DaemonClient,
+    args: &InstallArgs,
+    out: Output,
+    prompter: Prompter,
+) -> Result<String, CliError> {
+    let orgs = client
+        .tokens()
+        .list_organizations(ListOrganizationsRequest {})
+        .await?
+        .into_inner()
+        .organizations;
+    if let Some(org) = &args.org {
+        if orgs.iter().any(|o| &o.name == org) {
+            return Ok(org.clone());
+        }
+        let known: Vec<&str> = orgs.iter().map(|o| o.name.as_str()).collect();
+        return Err(CliError::failed(format!(
+            "{org} is not one of your organizations with a repository subscription ({})",
+            if known.is_empty() {
+                "you have none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    match orgs.as_slice() {
+        [] => Err(CliError::failed(
+            "No organizations found. A repo token needs an organization with a business \
+             subscription; check your subscriptions on anaconda.com, or install a token you \
+             received with `anacondactl token install TOKEN --org ORG`",
+        )),
+        [only] => {
+            out.say(format!(
+                "Only one organization found, automatically selecting: {}",
+                only.name
+            ));
+            Ok(only.name.clone())
+        }
+        several => {
+            let rows: Vec<String> = several
+                .iter()
+                .map(|o| format!("{} ({})", o.title, o.name))
+                .collect();
+            let picked = prompter.select("Please select an organization", &rows, "--org ORG")?;
+            Ok(several[picked].name.clone())
+        }
+    }
+}
+
+/// Asks before a reissue revokes an existing token; true when the user agreed.
+async fn confirm_reissue(
+    client: &DaemonClient,
+    org: &str,
+    args: &InstallArgs,
+    out: Output,
+    prompter: Prompter,
+) -> Result<bool, CliError> {
+    let status = client
+        .tokens()
+        .get_token_status(GetTokenStatusRequest {
+            org: org.to_owned(),
+        })
+        .await?
+        .into_inner();
+    if !status.exists_on_service {
+        return Ok(false);
+    }
+    out.say(format!(
+        "An existing token already exists for the organization {org}."
+    ));
+    out.say(
+        "Reissuing a new token will revoke and deactivate any existing token access. This \
+         action can't be undone.",
+    );
+    if args.yes {
+        return Ok(true);
+    }
+    if prompter.confirm("Proceed?", "--yes")? {
+        Ok(true)
+    } else {
+        Err(CliError::failed(format!(
+            "Nothing changed: the existing token of {org} was left in place."
+        )))
+    }
+}
+
+async fn configure_conda(
+    client: &DaemonClient,
+    args: &InstallArgs,
+    answer: &InstallTokenResponse,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
+    let org = answer
+        .token
+        .as_ref()
+        .map(|t| t.org.clone())
+        .unwrap_or_default();
+    let finish_later =
+        format!("your token is installed; configure conda later with `anacondactl condarc apply`");
+    let plan = client
+        .condarc()
+        .plan_condarc(PlanCondarcRequest {
+            target: Some(condarc_target(&args.condarc)),
+        })
+        .await
+        .map_err(|e| {
+            let e = CliError::from(e);
+            CliError::new(e.kind, format!("{}; {finish_later}", e.message))
+        })?
+        .into_inner();
+    if !plan.changes {
+        if out.json {
+            out.print_json(&install_json(answer, None));
+        } else {
+            println!("Your .condarc ({}) is already configured.", plan.path);
+            println!(
+                "Success! Your token has been installed and validated, and conda has been \
+                 configured."
+            );
+        }
+        return Ok(());
+    }
+    out.say("Configuring your .condarc file");
+    for line in &plan.summary {
+        out.say(format!("  {line}"));
+    }
+    out.say("Prepared to set default channels in .condarc.");
+    let proceed = args.yes || prompter.confirm("Proceed?", "--yes (or --no-condarc)")?;
+    if !proceed {
+        if out.json {
+            out.print_json(&install_json(answer, None));
+        } else {
+            println!(
+                "Your token for {org} has been installed and validated; .condarc was left \
+                 unchanged. Configure conda later with `anacondactl condarc apply`."
+            );
+        }
+        return Ok(());
+    }
+    let applied = condarc::apply(client, &args.condarc)
+        .await
+        .map_err(|e| CliError::new(e.kind, format!("{}; {finish_later}", e.message)))?;
+    if out.json {
+        out.print_json(&install_json(answer, Some(&applied)));
+    } else {
+        if !applied.backup_path.is_empty() {
+            println!("Backing up config to {}", applied.backup_path);
+        }
+        println!(
+            "Success! Your token has been installed and validated, and conda has been configured."
+        );
+    }
+    Ok(())
+}
+
+fn install_json(
+    answer: &InstallTokenResponse,
+    applied: Option<&anacondad_proto::v1::ApplyCondarcResponse>,
+) -> serde_json::Value {
+    let validation = answer.validation.clone().unwrap_or_default();
+    serde_json::json!({
+        "token": answer.token.as_ref().map(render::token_json),
+        "reissued": answer.reissued,
+        "validated": validation.ok,
+        "validation_error": validation.error,
+        "storage": render::storage_json(answer.storage.as_ref()),
+        "condarc": applied.map(condarc::applied_json),
+    })
+}
+
+async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
+    let answer = client
+        .tokens()
+        .list_tokens(ListTokensRequest {})
+        .await?
+        .into_inner();
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "tokens": answer.tokens.iter().map(render::token_json).collect::<Vec<_>>(),
+            "storage": render::storage_json(answer.storage.as_ref()),
+        }));
+        return Ok(());
+    }
+    if answer.tokens.is_empty() {
+        println!("No tokens installed. Get one with `anacondactl token install`.");
+    } else {
+        let rows: Vec<[String; 6]> = answer
+            .tokens
+            .iter()
+            .map(|t| {
+                [
+                    t.org.clone(),
+                    t.channel_url.clone(),
+                    t.masked_token.clone(),
+                    render::time(t.expires_at),
+                    render::time(t.next_refresh_at),
+                    render::token_state(t).to_owned(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "ORG",
+                "CHANNEL",
+                "TOKEN",
+                "EXPIRES",
+                "NEXT RENEWAL",
+                "STATE",
+            ],
+            &rows,
+        );
+    }
+    warn_storage(out, answer.storage.as_ref());
+    Ok(())
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    println!("{}", line(header.to_vec()));
+    for row in rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+async fn uninstall(
+    client: &DaemonClient,
+    args: UninstallArgs,
+    out: Output,
+) -> Result<(), CliError> {
+    let answer = client
+        .tokens()
+        .uninstall_token(UninstallTokenRequest {
+            org: args.org.clone().unwrap_or_default(),
+            all: args.all,
+            condarc: Some(condarc_target(&args.condarc)),
+            keep_condarc: args.keep_condarc,
+            restore_default_channels: args.restore_condarc,
+        })
+        .await?
+        .into_inner();
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "removed": answer.removed_orgs,
+            "remaining": answer.remaining_orgs,
+            "condarc_changed": answer.condarc_changed,
+            "condarc_path": answer.condarc_path,
+            "condarc_changes": answer.condarc_changes,
+        }));
+        return Ok(());
+    }
+    if answer.removed_orgs.is_empty() {
+        println!("No tokens were installed.");
+    } else {
+        println!(
+            "Removed the token(s) of {}.",
+            answer.removed_orgs.join(", ")
+        );
+    }
+    if answer.condarc_changed {
+        println!("Updated {}:", answer.condarc_path);
+        for line in &answer.condarc_changes {
+            println!("  {line}");
+        }
+    }
+    Ok(())
+}

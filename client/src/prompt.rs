@@ -1,0 +1,73 @@
+//! Questions to the user: asked only on a terminal; without one, the command fails and names
+//! the flag that answers the question.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::exit::{CliError, ExitKind};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Prompter {
+    interactive: bool,
+}
+
+impl Prompter {
+    /// Interactive when both standard input and standard output are terminals.
+    pub fn from_terminal() -> Self {
+        Self {
+            interactive: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        }
+    }
+
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// Asks `Proceed? [y/n] (n): `; only `y`/`yes` is yes. `flag` names the option that
+    /// answers it without a terminal.
+    pub fn confirm(&self, question: &str, flag: &str) -> Result<bool, CliError> {
+        if !self.interactive {
+            return Err(CliError::new(
+                ExitKind::NeedsAnswer,
+                format!(
+                    "{question} needs an answer, and there is no terminal to ask on: pass {flag}"
+                ),
+            ));
+        }
+        let mut out = std::io::stdout().lock();
+        write!(out, "{question} [y/n] (n): ")
+            .and_then(|()| out.flush())
+            .map_err(io_err)?;
+        drop(out);
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(io_err)?;
+        Ok(matches!(
+            line.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
+
+    /// Lets the user pick one of `items` with the arrow keys.
+    pub fn select(&self, prompt: &str, items: &[String], flag: &str) -> Result<usize, CliError> {
+        if !self.interactive {
+            return Err(CliError::new(
+                ExitKind::NeedsAnswer,
+                format!(
+                    "{prompt} needs an answer, and there is no terminal to ask on: pass {flag}"
+                ),
+            ));
+        }
+        dialoguer::Select::new()
+            .with_prompt(prompt)
+            .items(items)
+            .default(0)
+            .interact()
+            .map_err(|e| CliError::failed(format!("no selection was made: {e}")))
+    }
+}
+
+fn io_err(e: std::io::Error) -> CliError {
+    CliError::failed(format!("cannot talk to the terminal: {e}"))
+}
