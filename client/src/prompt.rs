@@ -68,6 +68,13 @@ impl Prompter {
     }
 }
 
+fn needs_answer(what: &str, flag: &str) -> CliError {
+    CliError::new(
+        ExitKind::NeedsAnswer,
+        format!("{what}, and there is no terminal to ask on: pass {flag}"),
+    )
+}
+
 fn io_err(e: std::io::Error) -> CliError {
     CliError::failed(format!("cannot talk to the terminal: {e}"))
 }

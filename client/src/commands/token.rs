@@ -178,7 +178,13 @@ async fn choose_org(
                 .iter()
                 .map(|o| format!("{} ({})", o.title, o.name))
                 .collect();
-            let picked = prompter.select("Please select an organization", &rows, "--org ORG")?;
+            let names: Vec<&str> = several.iter().map(|o| o.name.as_str()).collect();
+            let picked = prompter.select(
+                "Please select an organization",
+                &rows,
+                &format!("you have several organizations ({})", names.join(", ")),
+                "--org ORG",
+            )?;
             Ok(several[picked].name.clone())
         }
     }
@@ -212,7 +218,9 @@ async fn confirm_reissue(
     if args.yes {
         return Ok(true);
     }
-    if prompter.confirm("Proceed?", "--yes")? {
+    let what =
+        format!("reissuing the token of {org} revokes the current one and needs your confirmation");
+    if prompter.confirm("Proceed?", &what, "--yes")? {
         Ok(true)
     } else {
         Err(CliError::failed(format!(
@@ -263,7 +271,12 @@ async fn configure_conda(
         out.say(format!("  {line}"));
     }
     out.say("Prepared to set default channels in .condarc.");
-    let proceed = args.yes || prompter.confirm("Proceed?", "--yes (or --no-condarc)")?;
+    let proceed = args.yes
+        || prompter.confirm(
+            "Proceed?",
+            "editing .condarc needs your confirmation",
+            "--yes (or --no-condarc to leave it alone)",
+        )?;
     if !proceed {
         if out.json {
             out.print_json(&install_json(answer, None));
