@@ -22,16 +22,11 @@ impl Prompter {
         self.interactive
     }
 
-    /// Asks `Proceed? [y/n] (n): `; only `y`/`yes` is yes. `flag` names the option that
-    /// answers it without a terminal.
-    pub fn confirm(&self, question: &str, flag: &str) -> Result<bool, CliError> {
+    /// Asks `<question> [y/n] (n): `; only `y`/`yes` is yes. Without a terminal, fails saying
+    /// that `what` needs confirming and that `flag` gives it.
+    pub fn confirm(&self, question: &str, what: &str, flag: &str) -> Result<bool, CliError> {
         if !self.interactive {
-            return Err(CliError::new(
-                ExitKind::NeedsAnswer,
-                format!(
-                    "{question} needs an answer, and there is no terminal to ask on: pass {flag}"
-                ),
-            ));
+            return Err(needs_answer(what, flag));
         }
         let mut out = std::io::stdout().lock();
         write!(out, "{question} [y/n] (n): ")
@@ -49,15 +44,17 @@ impl Prompter {
         ))
     }
 
-    /// Lets the user pick one of `items` with the arrow keys.
-    pub fn select(&self, prompt: &str, items: &[String], flag: &str) -> Result<usize, CliError> {
+    /// Lets the user pick one of `items` with the arrow keys. Without a terminal, fails saying
+    /// that `what` needs an answer and that `flag` gives it.
+    pub fn select(
+        &self,
+        prompt: &str,
+        items: &[String],
+        what: &str,
+        flag: &str,
+    ) -> Result<usize, CliError> {
         if !self.interactive {
-            return Err(CliError::new(
-                ExitKind::NeedsAnswer,
-                format!(
-                    "{prompt} needs an answer, and there is no terminal to ask on: pass {flag}"
-                ),
-            ));
+            return Err(needs_answer(what, flag));
         }
         dialoguer::Select::new()
             .with_prompt(prompt)

@@ -242,7 +242,7 @@ async fn configure_conda(
         .map(|t| t.org.clone())
         .unwrap_or_default();
     let finish_later =
-        format!("your token is installed; configure conda later with `anacondactl condarc apply`");
+        "your token is installed; configure conda later with `anacondactl condarc apply`";
     let plan = client
         .condarc()
         .plan_condarc(PlanCondarcRequest {
