@@ -84,7 +84,8 @@ impl From<tonic::Status> for CliError {
                 Self::new(ExitKind::ProtocolMismatch, message)
             }
             Code::Unauthenticated => Self::new(ExitKind::LoginRequired, message),
-            Code::Unavailable => Self::new(
+            // Not the daemon's own answer: the connection to it broke (e.g. it was killed).
+            Code::Unavailable | Code::Unknown | Code::Cancelled => Self::new(
                 ExitKind::Daemon,
                 format!(
                     "lost the connection to the daemon ({message}); run the command again, or \

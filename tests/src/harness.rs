@@ -51,10 +51,22 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A private home for one test, with its own XDG directories and socket.
+/// A private home for one test, with its own XDG directories and socket. When it is dropped,
+/// a daemon still serving its default socket (e.g. one `anacondactl` started) is killed.
 #[derive(Debug)]
 pub struct TestHome {
     dir: tempfile::TempDir,
+    extra_env: Vec<(OsString, OsString)>,
+}
+
+impl Drop for TestHome {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            if process_alive(pid) {
+                kill(pid, "KILL");
+            }
+        }
+    }
 }
 
 impl Default for TestHome {
@@ -73,7 +85,22 @@ impl TestHome {
         std::fs::create_dir(&runtime).expect("runtime dir");
         std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
             .expect("runtime dir mode");
-        Self { dir }
+        Self {
+            dir,
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// Adds a variable to the environment of every process this home starts.
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The pid written in the lock of this home's default socket, if any.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let lock = anacondad_proto::socket::lock_path(&self.socket());
+        std::fs::read_to_string(lock).ok()?.trim().parse().ok()
     }
 
     pub fn path(&self) -> &Path {
@@ -109,6 +136,7 @@ impl TestHome {
             ("XDG_DATA_HOME".into(), home.join("data").into()),
             ("ANACONDAD_BIN".into(), bin("anacondad").into()),
         ]);
+        env.extend(self.extra_env.iter().cloned());
         env
     }
 
