@@ -61,10 +61,10 @@ pub struct TestHome {
 
 impl Drop for TestHome {
     fn drop(&mut self) {
-        if let Some(pid) = self.daemon_pid() {
-            if process_alive(pid) {
-                kill(pid, "KILL");
-            }
+        if let Some(pid) = self.daemon_pid()
+            && process_alive(pid)
+        {
+            kill(pid, "KILL");
         }
     }
 }
