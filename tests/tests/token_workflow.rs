@@ -598,3 +598,86 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .expect("the record is standard base64")
 }
+
+#[test]
+fn install_can_name_another_condarc_and_the_existing_conda_plugin() {
+    let w = World::new();
+    w.login();
+    let other = w.home.path().join("conda/condarc.yml");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    std::fs::write(&other, "# shared settings\nssl_verify: true\n").unwrap();
+    let out = w.ctl(&[
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--condarc",
+        other.to_str().unwrap(),
+        "--auth-handler",
+        "anaconda-auth",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!w.condarc().exists(), "~/.condarc is left alone");
+    let written = std::fs::read_to_string(&other).unwrap();
+    assert!(
+        written.starts_with("# shared settings\nssl_verify: true\n"),
+        "{written}"
+    );
+    assert!(written.contains("    auth: anaconda-auth\n"), "{written}");
+    assert_eq!(
+        std::fs::read_to_string(other.with_extension("yml.bak")).unwrap(),
+        "# shared settings\nssl_verify: true\n"
+    );
+}
+
+#[test]
+fn uninstall_all_with_restore_puts_the_previous_default_channels_back() {
+    let w = World::new();
+    w.login();
+    let original = "default_channels:\n  - https://mirror.example/main\n";
+    std::fs::write(w.condarc(), original).unwrap();
+    assert!(
+        w.ctl(&["token", "install", "--org", "acme", "--yes"])
+            .status
+            .success()
+    );
+    assert!(
+        std::fs::read_to_string(w.condarc())
+            .unwrap()
+            .contains("/repo/main")
+    );
+    let out = w.ctl(&["--json", "token", "uninstall", "--all", "--restore-condarc"]);
+    let answer = json_output(&out);
+    assert_eq!(answer["removed"], json!(["acme"]));
+    assert_eq!(answer["condarc_changed"], true);
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
+}
+
+#[test]
+fn refresh_reissues_now_and_the_new_token_is_served() {
+    let w = World::new();
+    w.login();
+    assert!(
+        w.ctl(&[
+            "token",
+            "install",
+            "--org",
+            "globex",
+            "--yes",
+            "--no-condarc"
+        ])
+        .status
+        .success()
+    );
+    let before = w.org_token("globex").unwrap();
+    let out = w.ctl(&["token", "refresh", "--org", "globex"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = w.org_token("globex").unwrap();
+    assert_ne!(before, after);
+    assert_eq!(w.fetch_with(REPODATA, &format!("token {before}")), 401);
+    assert_eq!(
+        w.plugin_header("/repo/globex/x/noarch/repodata.json"),
+        format!("token {after}")
+    );
+}
