@@ -1,14 +1,12 @@
 //! Transcripts of `anacondactl token install`: the real CLI in a pseudo-terminal (answering its
 //! prompts) or without one, against the real daemon and the emulator over HTTP.
 
-use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use anacondad_tests::harness::{READY_TIMEOUT, TestHome};
+use anacondad_tests::harness::{DaemonProcess, TestHome};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Eof, Expect, Session};
@@ -54,20 +52,8 @@ solver: libmamba
 struct World {
     home: TestHome,
     emulator: EmulatorProcess,
-    _daemon: Daemon,
+    _daemon: DaemonProcess,
     http: reqwest::blocking::Client,
-}
-
-/// A daemon started by this test; killed and reaped on drop.
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl World {
@@ -92,8 +78,15 @@ impl World {
         Self::around(home, emulator)
     }
 
+    /// The home's processes get the emulator's URLs and the file store (the keychain has its
+    /// own tests).
     fn around(home: TestHome, emulator: EmulatorProcess) -> Self {
-        let daemon = start_daemon(&home, &emulator.base_url);
+        let base = emulator.base_url.clone();
+        let home = home
+            .with_env("ANACONDA_AUTH_DOMAIN", &base)
+            .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
+            .with_env("ANACONDAD_STORAGE", "file");
+        let daemon = home.start_daemon();
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
             .timeout(EXPECT_TIMEOUT)
@@ -115,17 +108,13 @@ impl World {
         self.home.path().join(".condarc")
     }
 
-    /// The environment of every process of this world: the home's, plus the emulator's URLs and
-    /// the file store (the keychain has its own tests).
-    fn env(&self) -> Vec<(OsString, OsString)> {
-        world_env(&self.home, self.base())
-    }
-
     /// `anacondactl <args>` without a terminal: standard input is empty.
     fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = self.home.ctl();
-        cmd.envs(self.env()).args(args);
-        cmd.output().expect("anacondactl runs")
+        self.home
+            .ctl()
+            .args(args)
+            .output()
+            .expect("anacondactl runs")
     }
 
     /// Logs in non-interactively with an API key minted for the demo user.
@@ -135,7 +124,6 @@ impl World {
         let mut child = self
             .home
             .ctl()
-            .envs(self.env())
             .args(["login", "--api-key-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -206,7 +194,7 @@ impl World {
     fn pty(&self, args: &[&str]) -> Transcript {
         let mut cmd = Command::new(anacondad_tests::harness::bin("anacondactl"));
         cmd.env_clear()
-            .envs(self.env())
+            .envs(self.home.env())
             // dialoguer draws its menu only on a terminal that says what it is.
             .env("TERM", "xterm")
             .args(args);
@@ -218,49 +206,6 @@ impl World {
             args: args.join(" "),
         }
     }
-}
-
-fn world_env(home: &TestHome, base: &str) -> Vec<(OsString, OsString)> {
-    let mut env = home.env();
-    env.extend([
-        ("ANACONDA_AUTH_DOMAIN".into(), base.into()),
-        (
-            "CONDA_TOKEN_REPO_URL".into(),
-            format!("{base}/repo/").into(),
-        ),
-        ("ANACONDAD_STORAGE".into(), "file".into()),
-    ]);
-    env
-}
-
-/// Starts `anacondad` on the home's socket with the emulator's URLs and waits for its ready line
-/// (the harness's `start_daemon` cannot add variables to the home's environment).
-fn start_daemon(home: &TestHome, base: &str) -> Daemon {
-    let log = home.path().join("daemon.log");
-    let mut child = home
-        .daemon_command()
-        .envs(world_env(home, base))
-        .args(["--foreground", "--spawned", "--socket"])
-        .arg(home.socket())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("the daemon log"))
-        .spawn()
-        .expect("anacondad starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let daemon = Daemon { child };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
-    assert!(
-        line.starts_with("ready "),
-        "anacondad did not become ready (said {line:?}); its log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    daemon
 }
 
 /// A CLI run in a pseudo-terminal, and everything it has printed so far.
