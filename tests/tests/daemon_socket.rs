@@ -378,3 +378,31 @@ fn systemd_socket_activation_is_accepted() {
     let _ = activator.kill();
     let _ = activator.wait();
 }
+
+#[test]
+fn readiness_is_notified_to_systemd() {
+    let home = TestHome::new();
+    let notify = home.path().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut daemon = home
+        .daemon_command()
+        .env("NOTIFY_SOCKET", &notify)
+        .args(["--foreground", "--socket"])
+        .arg(home.socket())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(daemon.id());
+    let mut buf = [0u8; 256];
+    let n = listener.recv(&mut buf).expect("a readiness message");
+    let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(message.contains("READY=1"), "{message}");
+    // Ready means serving.
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["pid"], daemon.id());
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

@@ -34,6 +34,20 @@ async fn blocking<T: Send + 'static>(
         .map_err(Status::from)
 }
 
+/// Checks `target`, as `condarc check` and `daemon status` show it: its state, the first
+/// finding as the detail, and every finding.
+pub(super) async fn check(target: CondarcTarget) -> Result<(CondarcStatus, Vec<String>), Status> {
+    let path = target.path.display().to_string();
+    let report = blocking(move || CondarcEditor::new(&target.path).check(&target.settings)).await?;
+    let status = CondarcStatus {
+        state: convert::condarc_state(report.state).into(),
+        path,
+        detail: report.findings.first().cloned().unwrap_or_default(),
+        orgs_without_token: Vec::new(),
+    };
+    Ok((status, report.findings))
+}
+
 impl CondarcApi {
     fn target(&self, wire: Option<&anacondad_proto::v1::CondarcTarget>) -> CondarcTarget {
         self.ctx.condarc_target(wire)

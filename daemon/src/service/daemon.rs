@@ -14,34 +14,20 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::condarc::CondarcEditor;
 use crate::context::DaemonContext;
 
-/// The state of conda's user file, as `status` shows it.
+/// The state of conda's user file, as `status` shows it; a file that cannot be read or
+/// parsed is reported, not an error of `status`.
 async fn condarc_status(ctx: &DaemonContext) -> anacondad_proto::v1::CondarcStatus {
     let target = ctx.condarc_target(None);
     let path = target.path.display().to_string();
-    let report = tokio::task::spawn_blocking(move || {
-        CondarcEditor::new(&target.path).check(&target.settings)
-    })
-    .await;
-    match report {
-        Ok(Ok(report)) => anacondad_proto::v1::CondarcStatus {
-            state: convert::condarc_state(report.state).into(),
-            path,
-            detail: report.findings.first().cloned().unwrap_or_default(),
-            orgs_without_token: Vec::new(),
-        },
-        Ok(Err(e)) => anacondad_proto::v1::CondarcStatus {
+    match super::condarc::check(target).await {
+        Ok((status, _)) => status,
+        Err(e) => anacondad_proto::v1::CondarcStatus {
             state: anacondad_proto::v1::CondarcState::Malformed.into(),
             path,
-            detail: e.to_string(),
+            detail: e.message().to_owned(),
             orgs_without_token: Vec::new(),
-        },
-        Err(e) => anacondad_proto::v1::CondarcStatus {
-            path,
-            detail: e.to_string(),
-            ..Default::default()
         },
     }
 }
