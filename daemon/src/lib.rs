@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod events;
 pub mod manager;
+pub mod scheduler;
 pub mod secret;
 #[cfg(unix)]
 pub mod server;

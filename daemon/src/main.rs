@@ -13,6 +13,7 @@ use anacondad::config::{EnvSnapshot, Paths, Settings};
 use anacondad::context::DaemonContext;
 use anacondad::events::EventBus;
 use anacondad::manager::{CredentialManager, ManagerOptions};
+use anacondad::scheduler::RefreshScheduler;
 use anacondad::secret::Secret;
 use anacondad::server::{self, BindError, BoundSocket};
 use anacondad::store::StoreOptions;
@@ -118,12 +119,14 @@ fn run(args: Args) -> anyhow::Result<()> {
             events,
             shutdown,
         ));
-        // Open the store now, so `status` can say where secrets live; a slow keychain probe
-        // must not delay readiness.
+        // Open the store now, so `status` can say where secrets live, then keep credentials
+        // fresh; a slow keychain probe must not delay readiness.
+        let scheduler = RefreshScheduler::new(manager.clone(), ctx.shutdown.clone());
         tokio::spawn(async move {
             if let Err(e) = manager.store().await {
                 tracing::warn!("the credential store is not usable yet: {e}");
             }
+            scheduler.run().await;
         });
         let notify_stdout = args.spawned;
         let ready = move || {

@@ -139,6 +139,13 @@ pub struct TokenStatusView {
     pub local: Option<TokenView>,
 }
 
+/// A credential the scheduler keeps fresh.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Renewal {
+    RepoToken(String),
+    ApiKey,
+}
+
 /// Which credential answers a URL.
 #[derive(Debug, Clone)]
 pub enum CredentialKind {
@@ -209,6 +216,8 @@ pub struct CredentialManager {
     org_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     refresh_lead_fraction: f64,
     username: Mutex<Option<String>>,
+    /// Woken whenever a renewal deadline may have moved (a token installed or removed).
+    deadlines_changed: Arc<tokio::sync::Notify>,
 }
 
 impl CredentialManager {
@@ -239,6 +248,7 @@ impl CredentialManager {
             org_locks: Mutex::new(HashMap::new()),
             refresh_lead_fraction: options.refresh_lead_fraction,
             username: Mutex::new(None),
+            deadlines_changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -461,8 +471,10 @@ impl CredentialManager {
         self.update_state(|s| {
             let d = s.domain_mut(&self.domain);
             d.api_key_expires_at = Some(api_key.expires_at);
+            d.api_key_obtained_at = Some(Timestamp::now());
             d.refresh_token_held = refresh_held;
         })?;
+        self.deadlines_changed.notify_one();
         let account = self.api.account(&api_key.key).await?;
         let username = account.user.username.clone().unwrap_or_default();
         self.remember_username(&username);
@@ -495,8 +507,10 @@ impl CredentialManager {
         self.update_state(|s| {
             let d = s.domain_mut(&self.domain);
             d.api_key_expires_at = Some(expires_at);
+            d.api_key_obtained_at = Some(Timestamp::now());
             d.refresh_token_held = false;
         })?;
+        self.deadlines_changed.notify_one();
         let username = account.user.username.clone().unwrap_or_default();
         self.remember_username(&username);
         self.events.publish(
@@ -649,6 +663,7 @@ impl CredentialManager {
             "",
             format!("a token for {org} was stored"),
         );
+        self.deadlines_changed.notify_one();
         let validation = if skip_validation {
             Validation::default()
         } else {
@@ -803,7 +818,121 @@ impl CredentialManager {
             });
         }
         let remaining = store.orgs(&self.domain).await?;
+        self.deadlines_changed.notify_one();
         Ok((removed, remaining))
+    }
+
+    // ----- renewal -----------------------------------------------------------------------
+
+    /// Notified whenever a renewal deadline may have moved.
+    pub fn deadlines_changed(&self) -> Arc<tokio::sync::Notify> {
+        self.deadlines_changed.clone()
+    }
+
+    /// What should be renewed, and when: every stored org token with its planned reissue time,
+    /// and the API key's renewal time when a refresh token lets us renew it.
+    pub async fn renewal_deadlines(&self) -> Result<Vec<(Renewal, Timestamp)>, ManagerError> {
+        let orgs: Vec<String> = self
+            .with_cache(|c| c.tokens.keys().cloned().collect())
+            .await?;
+        let mut deadlines = Vec::new();
+        for org in orgs {
+            if let Some(at) = self.org_state(&org).next_refresh_at {
+                deadlines.push((Renewal::RepoToken(org), at));
+            }
+        }
+        let domain = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.domains.get(&self.domain).cloned())
+            .unwrap_or_default();
+        if domain.refresh_token_held
+            && !self
+                .store
+                .get()
+                .is_some_and(|s| s.api_key_from_environment())
+            && let Some(expires_at) = domain.api_key_expires_at
+        {
+            const YEAR_SECS: i64 = 365 * 86_400;
+            let lifetime = domain
+                .api_key_obtained_at
+                .map_or(YEAR_SECS, |t| expires_at.as_second() - t.as_second())
+                .max(0) as f64;
+            let lead = refresh_lead_secs(lifetime, self.refresh_lead_fraction) as i64;
+            let at = Timestamp::from_second(expires_at.as_second() - lead).unwrap_or(expires_at);
+            deadlines.push((Renewal::ApiKey, at));
+        }
+        Ok(deadlines)
+    }
+
+    /// Carries out one renewal.
+    pub async fn renew(&self, renewal: &Renewal) -> Result<(), ManagerError> {
+        match renewal {
+            Renewal::RepoToken(org) => self.renew_repo_token(org).await,
+            Renewal::ApiKey => self.renew_api_key().await,
+        }
+    }
+
+    async fn renew_repo_token(&self, org: &str) -> Result<(), ManagerError> {
+        match self.install_token(org, true, None, false).await {
+            Ok(installed) => {
+                let message = match &installed.validation.error {
+                    None => format!("the token of {org} was renewed"),
+                    Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
+                };
+                self.events
+                    .publish(EventKind::TokenRefreshed, org, "", message);
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("renewing the token of {org} failed: {e}");
+                let _best_effort = self.update_state(|s| {
+                    s.org_mut(&self.domain, org).last_error = Some(message.clone());
+                });
+                self.events
+                    .publish(EventKind::TokenRefreshFailed, org, "", message);
+                Err(e)
+            }
+        }
+    }
+
+    /// Renews the API key with the refresh token, without the user. A refused refresh token
+    /// ends renewal: the user must log in again before the key lapses.
+    async fn renew_api_key(&self) -> Result<(), ManagerError> {
+        let store = self.store().await?;
+        let Some(refresh) = store.refresh_token(&self.domain).await? else {
+            let _best_effort =
+                self.update_state(|s| s.domain_mut(&self.domain).refresh_token_held = false);
+            return Ok(());
+        };
+        let tokens = match self.api.refresh_tokens(&refresh).await {
+            Ok(tokens) => tokens,
+            Err(e) if e.is_login_required() => {
+                store.remove_refresh_token(&self.domain).await?;
+                let _best_effort =
+                    self.update_state(|s| s.domain_mut(&self.domain).refresh_token_held = false);
+                self.events.publish(
+                    EventKind::LoginRequired,
+                    "",
+                    "",
+                    format!(
+                        "the API key for {} cannot be renewed any more: run `anacondactl login`                          before it expires",
+                        self.domain
+                    ),
+                );
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.complete_login(tokens).await?;
+        self.events.publish(
+            EventKind::ApiKeyRenewed,
+            "",
+            "",
+            format!("the API key for {} was renewed", self.domain),
+        );
+        Ok(())
     }
 
     // ----- credentials (the hot path) ------------------------------------------------------

@@ -34,6 +34,9 @@ pub struct OrgState {
 pub struct DomainState {
     /// The API key's JWT `exp`.
     pub api_key_expires_at: Option<Timestamp>,
+    /// When this daemon stored the API key (with `exp`, its lifetime, which sets when to renew).
+    #[serde(default)]
+    pub api_key_obtained_at: Option<Timestamp>,
     /// Whether a refresh token is stored (the token itself is a secret and lives in the token
     /// store, service `anacondad`).
     pub refresh_token_held: bool,

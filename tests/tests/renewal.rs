@@ -1,0 +1,152 @@
+//! The daemon renews credentials by itself: repo tokens before they expire (reissue, store,
+//! validate), the API key through the refresh token. Short lifetimes from the emulator make the
+//! deadlines come within seconds; the tests wait for the daemon's own events, bounded.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anacondad_proto::v1::daemon_service_client::DaemonServiceClient;
+use anacondad_proto::v1::{EventKind, WatchRequest};
+use anacondad_tests::harness::{TestHome, json_output};
+use anacondad_tests::spawn_emulator;
+use serde_json::{Value, json};
+
+const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn home_for(base: &str) -> TestHome {
+    TestHome::new()
+        .with_env("ANACONDA_AUTH_DOMAIN", base)
+        .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
+        .with_env("ANACONDAD_STORAGE", "file")
+}
+
+fn org_token(http: &reqwest::blocking::Client, base: &str, org: &str) -> String {
+    let body: Value = http
+        .get(format!("{base}/_emulator/orgs/{org}/token"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Waits for the first event of `kind` on the daemon's Watch stream.
+fn wait_for_event(home: &TestHome, kind: EventKind) -> anacondad_proto::v1::WatchResponse {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let channel = anacondad_proto::connect(&home.socket(), rustix::process::getuid().as_raw())
+            .await
+            .unwrap();
+        let mut events = DaemonServiceClient::new(channel)
+            .watch(WatchRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        tokio::time::timeout(EVENT_TIMEOUT, async {
+            while let Some(event) = events.message().await.unwrap() {
+                if event.kind() == kind {
+                    return event;
+                }
+            }
+            panic!("the event stream ended before {kind:?}");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {kind:?} event within {EVENT_TIMEOUT:?}"))
+    })
+}
+
+#[test]
+fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
+    let emu = spawn_emulator(&["--token-lifetime", "8"]);
+    let base = emu.base_url.clone();
+    let home = home_for(&base);
+    let http = reqwest::blocking::Client::new();
+    let key: Value = http
+        .post(format!("{base}/_emulator/api-keys"))
+        .json(&json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut login = home
+        .ctl()
+        .args(["login", "--api-key-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key["api_key"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success());
+    let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = org_token(&http, &base, "acme");
+    let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    let next = listed["tokens"][0]["next_refresh_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expires = listed["tokens"][0]["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        next < expires,
+        "renewal {next} is planned before expiry {expires}"
+    );
+
+    let event = wait_for_event(&home, EventKind::TokenRefreshed);
+    assert_eq!(event.org, "acme");
+    let second = org_token(&http, &base, "acme");
+    assert_ne!(first, second, "the service issued a new token");
+    let header = json_output(&home.run_ctl(&[
+        "--json",
+        "credential",
+        "get",
+        &format!("{base}/repo/main/noarch/repodata.json"),
+    ]))["header_value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(header, format!("token {second}"));
+    let status = http
+        .get(format!("{base}/repo/main/noarch/repodata.json"))
+        .header("Authorization", header)
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn the_api_key_is_renewed_with_the_refresh_token() {
+    let emu = spawn_emulator(&["--api-key-lifetime", "8", "--device-interval", "1"]);
+    let home = home_for(&emu.base_url);
+    let out = home.run_ctl(&["login", "--no-browser"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(before["login"]["can_renew"], true);
+
+    wait_for_event(&home, EventKind::ApiKeyRenewed);
+    let after = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(after["login"]["state"], "logged_in");
+    assert!(
+        after["login"]["api_key_expires_at"].as_str()
+            > before["login"]["api_key_expires_at"].as_str(),
+        "{before} -> {after}"
+    );
+    let who = json_output(&home.run_ctl(&["--json", "whoami"]));
+    assert_eq!(who["username"], "demo");
+}
