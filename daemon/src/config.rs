@@ -2,7 +2,7 @@
 //! `ANACONDAD_<KEY>` environment variables. Everything is resolved once in `main` from an
 //! [`EnvSnapshot`] and passed down, so tests run whole daemons in temporary homes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,6 +60,8 @@ pub struct Paths {
     pub anaconda_keyring: PathBuf,
     /// conda's user configuration file, `~/.condarc`.
     pub condarc: PathBuf,
+    /// Every user-writable file conda reads settings from, in conda's order.
+    pub conda_user_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,7 @@ impl Paths {
                 .path("ANACONDA_AUTH_KEYRING_PATH")
                 .unwrap_or_else(|| home.join(".anaconda/keyring")),
             condarc: home.join(".condarc"),
+            conda_user_files: user_condarc_files(&home, env),
             home,
         })
     }
@@ -109,6 +112,35 @@ impl Paths {
     pub fn state_file(&self) -> PathBuf {
         self.state_dir.join("state.json")
     }
+}
+
+/// The user-writable `.condarc` files on conda's search path, in conda's order (later wins).
+pub fn user_condarc_files(home: &Path, env: &EnvSnapshot) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(xdg) = env.path("XDG_CONFIG_HOME") {
+        dirs.push(xdg.join("conda"));
+    }
+    dirs.push(home.join(".config/conda"));
+    dirs.push(home.join(".conda"));
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        files.push(dir.join(".condarc"));
+        files.push(dir.join("condarc"));
+    }
+    files.push(home.join(".condarc"));
+    if let Some(condarc) = env.path("CONDARC") {
+        let name = condarc.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        // conda ignores a $CONDARC with any other name.
+        if matches!(name, ".condarc" | "condarc")
+            || name.ends_with(".yml")
+            || name.ends_with(".yaml")
+        {
+            files.push(condarc);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    files
 }
 
 /// The keys of `config.toml`; each can be overridden by `ANACONDAD_<KEY>` (upper case).
@@ -287,6 +319,29 @@ mod tests {
         assert_eq!(p.config_file, PathBuf::from("/c/anacondad/config.toml"));
         assert_eq!(p.state_file(), PathBuf::from("/st/anacondad/state.json"));
         assert_eq!(p.anaconda_keyring, PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn the_search_path_covers_the_user_files_in_condas_order() {
+        let files = user_condarc_files(Path::new("/h"), &env(&[("CONDARC", "/x/site.yml")]));
+        let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "/h/.config/conda/.condarc",
+                "/h/.config/conda/condarc",
+                "/h/.conda/.condarc",
+                "/h/.conda/condarc",
+                "/h/.condarc",
+                "/x/site.yml",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_condarc_variable_with_a_name_conda_ignores_is_ignored() {
+        let files = user_condarc_files(Path::new("/h"), &env(&[("CONDARC", "/x/settings.txt")]));
+        assert!(!files.iter().any(|f| f.ends_with("settings.txt")));
     }
 
     #[test]

@@ -28,9 +28,15 @@ pub struct DaemonContext {
     pub events: EventBus,
     /// Cancelled by SIGTERM, SIGINT or the `Shutdown` RPC; everything stops on it.
     pub shutdown: CancellationToken,
+    /// What conda's user file was when we last looked or wrote it; our own writes set it at
+    /// once, so the watcher tells an edit of the user's from ours.
+    pub condarc_baseline: CondarcBaseline,
     started: Instant,
     last_error: Mutex<Option<String>>,
 }
+
+/// The last known state of conda's user file, shared by the writers and the watcher.
+pub type CondarcBaseline = Arc<Mutex<Option<crate::condarc::CondarcState>>>;
 
 impl DaemonContext {
     pub fn new(
@@ -46,6 +52,7 @@ impl DaemonContext {
             manager,
             events,
             shutdown,
+            condarc_baseline: Arc::default(),
             started: Instant::now(),
             last_error: Mutex::new(None),
         }

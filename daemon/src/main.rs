@@ -17,6 +17,7 @@ use anacondad::scheduler::RefreshScheduler;
 use anacondad::secret::Secret;
 use anacondad::server::{self, BindError, BoundSocket};
 use anacondad::store::StoreOptions;
+use anacondad::watcher::CondarcWatcher;
 use anacondad_proto::socket::{SocketEnv, current_uid};
 use anyhow::Context as _;
 use clap::Parser;
@@ -122,6 +123,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Open the store now, so `status` can say where secrets live, then keep credentials
         // fresh; a slow keychain probe must not delay readiness.
         let scheduler = RefreshScheduler::new(manager.clone(), ctx.shutdown.clone());
+        let watcher = CondarcWatcher::new(
+            ctx.paths.conda_user_files.clone(),
+            ctx.paths.condarc.clone(),
+            ctx.condarc_target(None).settings,
+            manager.clone(),
+            ctx.events.clone(),
+            ctx.condarc_baseline.clone(),
+            ctx.shutdown.clone(),
+        );
+        tokio::spawn(watcher.run());
         tokio::spawn(async move {
             if let Err(e) = manager.store().await {
                 tracing::warn!("the credential store is not usable yet: {e}");

@@ -300,3 +300,53 @@ pub fn json_output(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// A subscription to a daemon's `Watch` stream, taken before a test provokes an event so the
+/// event cannot be missed.
+#[derive(Debug)]
+pub struct EventSubscription {
+    runtime: tokio::runtime::Runtime,
+    events: tonic::Streaming<anacondad_proto::v1::WatchResponse>,
+}
+
+impl TestHome {
+    /// Subscribes to the events of the daemon serving this home's socket.
+    pub fn subscribe_events(&self) -> EventSubscription {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let socket = self.socket();
+        let events = runtime.block_on(async {
+            let channel = anacondad_proto::connect(&socket, rustix::process::getuid().as_raw())
+                .await
+                .expect("the daemon is running");
+            anacondad_proto::v1::daemon_service_client::DaemonServiceClient::new(channel)
+                .watch(anacondad_proto::v1::WatchRequest {})
+                .await
+                .expect("Watch answers")
+                .into_inner()
+        });
+        EventSubscription { runtime, events }
+    }
+}
+
+impl EventSubscription {
+    /// The first event of `kind`, waiting at most `timeout`.
+    pub fn wait_for(
+        &mut self,
+        kind: anacondad_proto::v1::EventKind,
+        timeout: Duration,
+    ) -> anacondad_proto::v1::WatchResponse {
+        let events = &mut self.events;
+        self.runtime.block_on(async {
+            tokio::time::timeout(timeout, async {
+                while let Some(event) = events.message().await.expect("the event stream") {
+                    if event.kind() == kind {
+                        return event;
+                    }
+                }
+                panic!("the event stream ended before {kind:?}");
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no {kind:?} event within {timeout:?}"))
+        })
+    }
+}

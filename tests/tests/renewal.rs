@@ -6,8 +6,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anacondad_proto::v1::daemon_service_client::DaemonServiceClient;
-use anacondad_proto::v1::{EventKind, WatchRequest};
+use anacondad_proto::v1::EventKind;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::spawn_emulator;
 use serde_json::{Value, json};
@@ -29,31 +28,6 @@ fn org_token(http: &reqwest::blocking::Client, base: &str, org: &str) -> String 
         .json()
         .unwrap();
     body["token"].as_str().unwrap().to_owned()
-}
-
-/// Waits for the first event of `kind` on the daemon's Watch stream.
-fn wait_for_event(home: &TestHome, kind: EventKind) -> anacondad_proto::v1::WatchResponse {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let channel = anacondad_proto::connect(&home.socket(), rustix::process::getuid().as_raw())
-            .await
-            .unwrap();
-        let mut events = DaemonServiceClient::new(channel)
-            .watch(WatchRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        tokio::time::timeout(EVENT_TIMEOUT, async {
-            while let Some(event) = events.message().await.unwrap() {
-                if event.kind() == kind {
-                    return event;
-                }
-            }
-            panic!("the event stream ended before {kind:?}");
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no {kind:?} event within {EVENT_TIMEOUT:?}"))
-    })
 }
 
 #[test]
@@ -88,6 +62,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let mut events = home.subscribe_events();
     let first = org_token(&http, &base, "acme");
     let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
     let next = listed["tokens"][0]["next_refresh_at"]
@@ -103,7 +78,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
         "renewal {next} is planned before expiry {expires}"
     );
 
-    let event = wait_for_event(&home, EventKind::TokenRefreshed);
+    let event = events.wait_for(EventKind::TokenRefreshed, EVENT_TIMEOUT);
     assert_eq!(event.org, "acme");
     let second = org_token(&http, &base, "acme");
     assert_ne!(first, second, "the service issued a new token");
@@ -136,10 +111,11 @@ fn the_api_key_is_renewed_with_the_refresh_token() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let mut events = home.subscribe_events();
     let before = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     assert_eq!(before["login"]["can_renew"], true);
 
-    wait_for_event(&home, EventKind::ApiKeyRenewed);
+    events.wait_for(EventKind::ApiKeyRenewed, EVENT_TIMEOUT);
     let after = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     assert_eq!(after["login"]["state"], "logged_in");
     assert!(

@@ -78,8 +78,12 @@ impl CondarcService for CondarcApi {
     ) -> Result<Response<ApplyCondarcResponse>, Status> {
         let target = self.target(request.into_inner().target.as_ref());
         let path = target.path.display().to_string();
+        let ours = target.path == self.ctx.paths.condarc;
         let applied =
             blocking(move || CondarcEditor::new(&target.path).apply(&target.settings)).await?;
+        if ours && let Ok(mut baseline) = self.ctx.condarc_baseline.lock() {
+            *baseline = Some(crate::condarc::CondarcState::Configured);
+        }
         if applied.changed {
             self.ctx.events.publish(
                 anacondad_proto::v1::EventKind::CondarcChanged,

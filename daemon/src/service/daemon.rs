@@ -21,13 +21,18 @@ use crate::context::DaemonContext;
 async fn condarc_status(ctx: &DaemonContext) -> anacondad_proto::v1::CondarcStatus {
     let target = ctx.condarc_target(None);
     let path = target.path.display().to_string();
+    let orgs_without_token =
+        crate::watcher::orgs_without_token(&ctx.paths.conda_user_files, &ctx.manager).await;
     match super::condarc::check(target).await {
-        Ok((status, _)) => status,
+        Ok((status, _)) => anacondad_proto::v1::CondarcStatus {
+            orgs_without_token,
+            ..status
+        },
         Err(e) => anacondad_proto::v1::CondarcStatus {
             state: anacondad_proto::v1::CondarcState::Malformed.into(),
             path,
             detail: e.message().to_owned(),
-            orgs_without_token: Vec::new(),
+            orgs_without_token,
         },
     }
 }

@@ -117,6 +117,12 @@ impl TokenService for TokenApi {
         };
         if response.remaining_orgs.is_empty() && !req.keep_condarc {
             let target = self.ctx.condarc_target(req.condarc.as_ref());
+            if target.path == self.ctx.paths.condarc
+                && let Ok(mut baseline) = self.ctx.condarc_baseline.lock()
+            {
+                // Our own removal is no drift.
+                *baseline = None;
+            }
             let repo_url = self.ctx.manager.repo_url().to_string();
             let restore = req.restore_default_channels;
             let (path, changes) = tokio::task::spawn_blocking(move || {

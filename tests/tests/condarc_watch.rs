@@ -1,0 +1,109 @@
+//! The daemon notices changes to conda's configuration made behind its back: drift from what
+//! it configured, a file that stops parsing, and org channels that have no token.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anacondad_proto::v1::EventKind;
+use anacondad_tests::harness::{TestHome, json_output};
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use serde_json::{Value, json};
+
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A home with a token for acme installed and ~/.condarc configured.
+fn configured() -> (TestHome, EmulatorProcess) {
+    let emu = spawn_emulator(&[]);
+    let base = emu.base_url.clone();
+    let home = TestHome::new()
+        .with_env("ANACONDA_AUTH_DOMAIN", &base)
+        .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
+        .with_env("ANACONDAD_STORAGE", "file");
+    let key: Value = reqwest::blocking::Client::new()
+        .post(format!("{base}/_emulator/api-keys"))
+        .json(&json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut login = home
+        .ctl()
+        .args(["login", "--api-key-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key["api_key"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success());
+    let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (home, emu)
+}
+
+/// Saves `text` the way editors do: a new file renamed over the old one.
+fn save_like_an_editor(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn removing_our_settings_is_reported_as_drift() {
+    let (home, _emu) = configured();
+    let condarc = home.path().join(".condarc");
+    let mut events = home.subscribe_events();
+    save_like_an_editor(&condarc, "channels:\n  - conda-forge\n");
+    let event = events.wait_for(EventKind::CondarcDrifted, EVENT_TIMEOUT);
+    assert!(event.message.contains("condarc apply"), "{}", event.message);
+    assert_eq!(event.path, condarc.display().to_string());
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_ne!(status["condarc"]["state"], "configured", "{status}");
+    assert!(home.run_ctl(&["condarc", "apply"]).status.success());
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["condarc"]["state"], "configured");
+}
+
+#[test]
+fn a_condarc_that_stops_parsing_is_reported() {
+    let (home, _emu) = configured();
+    let condarc = home.path().join(".condarc");
+    let mut events = home.subscribe_events();
+    save_like_an_editor(&condarc, "channels: [oops\n");
+    let event = events.wait_for(EventKind::CondarcMalformed, EVENT_TIMEOUT);
+    assert!(event.message.contains("line"), "{}", event.message);
+}
+
+#[test]
+fn an_org_channel_without_a_token_is_reported() {
+    let (home, emu) = configured();
+    let condarc = home.path().join(".condarc");
+    let text = std::fs::read_to_string(&condarc).unwrap();
+    let mut events = home.subscribe_events();
+    std::fs::write(
+        &condarc,
+        format!(
+            "{text}channels:\n  - {}/repo/globex/internal\n  - defaults\n",
+            emu.base_url
+        ),
+    )
+    .unwrap();
+    let event = events.wait_for(EventKind::OrgWithoutToken, EVENT_TIMEOUT);
+    assert_eq!(event.org, "globex");
+    assert!(
+        event.message.contains("token install --org globex"),
+        "{}",
+        event.message
+    );
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["condarc"]["orgs_without_token"], json!(["globex"]));
+    assert_eq!(status["condarc"]["state"], "configured");
+}
