@@ -745,3 +745,101 @@ fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_channel() 
     assert_eq!(world.plugin_calls(), 2);
     assert_eq!(world.requests_to("/repo/"), 320);
 }
+
+#[test]
+fn cached_answers_expire_with_the_credential_or_after_a_minute_and_a_hung_anacondactl_times_out() {
+    let Some(site) = site_or_skip("cached_answers_expire_with_the_credential") else {
+        return;
+    };
+    let world = World::new(site);
+    // A stand-in anacondactl: logs its call, answers with the JSON in $FAKE_ANSWER, or hangs.
+    let fake = world.home.path().join("fake-anacondactl");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+             if [ \"$(cat \"$FAKE_ANSWER\")\" = hang ]; then exec sleep 30; fi\n\
+             cat \"$FAKE_ANSWER\"\n",
+            world.calls_log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = r#"
+import json, os, time, types
+import requests
+import conda_anacondad.auth as auth
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+
+clock = [1000.0]
+auth.time = types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time)
+
+def answer(expires_at, header="token t1"):
+    with open(os.environ["FAKE_ANSWER"], "w") as f:
+        f.write(json.dumps({"found": True, "header_value": header, "kind": "repo_token",
+                            "org": "acme", "expires_at": expires_at}) if expires_at is not None
+                else "hang")
+
+def header(path):
+    request = requests.Request("GET", "https://repo.example.com/repo/" + path).prepare()
+    return AnacondadAuth("x")(request).headers["Authorization"]
+
+calls = lambda: len(open(os.environ["CALLS_LOG"]).read().splitlines())
+out = {}
+
+answer(int(time.time()) + 3600)
+header("acme/a/noarch/repodata.json")
+clock[0] += 59
+header("acme/b/noarch/repodata.json")
+out["within_a_minute"] = calls()
+clock[0] += 2
+answer(int(time.time()) + 3600, "token t2")
+out["after_a_minute"] = [header("acme/c/noarch/repodata.json"), calls()]
+
+answer(int(time.time()) + 10, "token t3")
+header("org2/a/noarch/repodata.json")
+clock[0] += 11
+answer(int(time.time()) + 3600, "token t4")
+out["after_expiry"] = [header("org2/b/noarch/repodata.json"), calls()]
+
+answer(int(time.time()) - 5, "token t5")
+header("org3/a/noarch/repodata.json")
+header("org3/b/noarch/repodata.json")
+out["already_expired"] = calls()
+
+answer(None)
+started = time.time()
+try:
+    header("org4/a/noarch/repodata.json")
+    out["hang"] = "answered"
+except AnacondadAuthError as e:
+    out["hang"] = str(e)
+out["hang_seconds"] = time.time() - started
+print(json.dumps(out))
+"#;
+    let out = world
+        .python(false)
+        .env("ANACONDACTL", &fake)
+        .env("FAKE_ANSWER", world.home.path().join("fake-answer.json"))
+        .env("CALLS_LOG", &world.calls_log)
+        .env("CONDA_ANACONDAD_TIMEOUT", "1")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["within_a_minute"], 1, "{answer}");
+    assert_eq!(answer["after_a_minute"], json!(["token t2", 2]), "{answer}");
+    assert_eq!(answer["after_expiry"], json!(["token t4", 4]), "{answer}");
+    assert_eq!(answer["already_expired"], 6, "{answer}");
+    let hang = answer["hang"].as_str().unwrap();
+    assert!(
+        hang.contains("did not answer within 1 s") && hang.contains("anacondactl daemon status"),
+        "{hang}"
+    );
+    assert!(answer["hang_seconds"].as_f64().unwrap() < 10.0, "{answer}");
+}
