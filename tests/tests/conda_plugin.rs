@@ -1,0 +1,845 @@
+//! The conda auth-handler plugin (`packaging/conda-plugin`, handler `anacondad`) end to end: the
+//! package is built and installed with the test venv's pip, then driven through `requests` (the
+//! object conda hands a handler) against the emulator, with the real CLI and daemon behind it.
+//!
+//! Needs the venv of tests/scripts/setup-venv.sh (made on first use); without it these tests
+//! fail, unless ANACONDAD_SKIP_PYTHON_TESTS=1 says to skip them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anacondad_tests::harness::{TestHome, bin, process_alive};
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const SKIP_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv's path, or why there is none. Made once per test process.
+fn venv() -> &'static Result<PathBuf, String> {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let script = manifest_dir().join("scripts/setup-venv.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{} failed ({}): {}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        ))
+    })
+}
+
+/// The plugin installed (with `pip install --no-index --no-build-isolation --target`) into a
+/// directory for PYTHONPATH, next to a stand-in of the few conda modules the plugin imports.
+struct PluginSite {
+    python: PathBuf,
+    /// The installed plugin (with its dist-info, so its entry point is found).
+    lib: PathBuf,
+    /// A stand-in `conda` package: `conda.plugins`, `conda.plugins.types`, `conda.exceptions`.
+    fake_conda: PathBuf,
+}
+
+/// The installed plugin, or `None` when the Python tests are skipped on purpose. Any other
+/// reason it cannot be had is a failure.
+fn site_or_skip(test: &str) -> Option<&'static PluginSite> {
+    static SITE: OnceLock<Result<PluginSite, String>> = OnceLock::new();
+    let site = SITE.get_or_init(|| {
+        let venv = venv().as_ref().map_err(Clone::clone)?;
+        install_plugin(venv)
+    });
+    match site {
+        Ok(site) => Some(site),
+        Err(reason) if std::env::var_os(SKIP_ENV).is_some_and(|v| v == "1") => {
+            println!("SKIPPED {test} ({SKIP_ENV}=1): {reason}");
+            eprintln!("SKIPPED {test} ({SKIP_ENV}=1): {reason}");
+            None
+        }
+        Err(reason) => panic!(
+            "{test}: the Python venv with the conda plugin is needed ({reason}); set \
+             {SKIP_ENV}=1 to skip the Python tests"
+        ),
+    }
+}
+
+/// Builds and installs the plugin from a copy of its source (the build writes into the tree
+/// it builds, and the worktree must stay clean). The directory is per test process; those of
+/// processes that are gone are removed.
+fn install_plugin(venv: &Path) -> Result<PluginSite, String> {
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if let Ok(entries) = std::fs::read_dir(&scratch) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("conda-plugin-")
+                && pid.parse::<u32>().is_ok_and(|pid| !process_alive(pid))
+            {
+                let _stale = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let root = scratch.join(format!("conda-plugin-{}", std::process::id()));
+    let _fresh = std::fs::remove_dir_all(&root);
+    let source = root.join("source");
+    copy_tree(&manifest_dir().join("../packaging/conda-plugin"), &source)
+        .map_err(|e| format!("cannot copy packaging/conda-plugin: {e}"))?;
+    let lib = root.join("lib");
+    let pip = venv.join("bin/pip");
+    let output = Command::new(&pip)
+        .args([
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&lib)
+        .arg(&source)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", pip.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "pip install packaging/conda-plugin failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let fake_conda = root.join("fake-conda");
+    for (path, text) in FAKE_CONDA {
+        let path = fake_conda.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    }
+    Ok(PluginSite {
+        python: venv.join("bin/python"),
+        lib,
+        fake_conda,
+    })
+}
+
+/// Copies the plugin's source, leaving out build products.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if matches!(name_str.as_ref(), "build" | "dist" | "__pycache__")
+            || name_str.ends_with(".egg-info")
+        {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &to.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The parts of conda the plugin touches, with conda's own behaviour where it matters (a
+/// CondaError formats its message with `%`).
+const FAKE_CONDA: &[(&str, &str)] = &[
+    ("conda/__init__.py", ""),
+    (
+        "conda/exceptions.py",
+        "class CondaError(Exception):\n\
+         \x20   def __init__(self, message, caused_by=None, **kwargs):\n\
+         \x20       self.message = message\n\
+         \x20       self._kwargs = kwargs\n\
+         \x20       super().__init__(message)\n\
+         \x20   def __str__(self):\n\
+         \x20       return str(self.message % self._kwargs)\n",
+    ),
+    (
+        "conda/plugins/__init__.py",
+        "from .types import ChannelAuthBase, CondaAuthHandler\n\
+         def hookimpl(function):\n\
+         \x20   function.conda_hookimpl = True\n\
+         \x20   return function\n",
+    ),
+    (
+        "conda/plugins/types.py",
+        "from typing import NamedTuple\n\
+         from requests.auth import AuthBase\n\
+         class ChannelAuthBase(AuthBase):\n\
+         \x20   def __init__(self, channel_name):\n\
+         \x20       self.channel_name = channel_name\n\
+         class CondaAuthHandler(NamedTuple):\n\
+         \x20   name: str\n\
+         \x20   handler: type\n",
+    ),
+];
+
+/// Reads one JSON command per line and answers each with one JSON line: `get` fetches a path
+/// under the emulator with the plugin as auth; `burst` does that from many threads at once.
+/// Authorization values are reported only as SHA-256 digests.
+const DRIVER: &str = r#"
+import hashlib, json, sys, threading
+import requests
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+
+base = sys.argv[1]
+session = requests.Session()
+
+def digest(value):
+    return hashlib.sha256(value.encode()).hexdigest() if value else None
+
+def fetch(path, s):
+    try:
+        r = s.get(base + path, auth=AnacondadAuth("defaults"), timeout=30)
+    except AnacondadAuthError as e:
+        return {"error": {"type": type(e).__name__, "message": str(e)}}
+    except Exception as e:
+        return {"error": {"type": type(e).__name__, "message": str(e), "unexpected": True}}
+    return {
+        "status": r.status_code,
+        "history": [h.status_code for h in r.history],
+        "auth": digest(r.request.headers.get("Authorization")),
+    }
+
+def burst(paths, threads, per_thread):
+    results = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+    def work(i):
+        s = requests.Session()
+        start.wait()
+        for j in range(per_thread):
+            out = fetch(paths[(i + j) % len(paths)], s)
+            with lock:
+                results.append(out)
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ok = sum(1 for r in results if r.get("status") == 200 and not r["history"])
+    return {"total": len(results), "ok": ok, "other": [r for r in results if r.get("status") != 200][:5]}
+
+for line in sys.stdin:
+    command = json.loads(line)
+    if command["op"] == "get":
+        answer = fetch(command["path"], session)
+    else:
+        answer = burst(command["paths"], command["threads"], command["per_thread"])
+    print(json.dumps(answer), flush=True)
+"#;
+
+/// A test home and emulator, with `anacondactl` reached through a wrapper that logs each call.
+struct World {
+    site: &'static PluginSite,
+    home: TestHome,
+    emu: EmulatorProcess,
+    http: reqwest::blocking::Client,
+    wrapper: PathBuf,
+    calls_log: PathBuf,
+}
+
+impl World {
+    fn new(site: &'static PluginSite) -> Self {
+        Self::with_env(site, &[])
+    }
+
+    fn with_env(site: &'static PluginSite, env: &[(&str, &str)]) -> Self {
+        let emu = spawn_emulator(&["--device-interval", "1"]);
+        let mut home = TestHome::new()
+            .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
+            .with_env("CONDA_TOKEN_REPO_URL", format!("{}/repo/", emu.base_url))
+            .with_env("ANACONDAD_STORAGE", "file");
+        for (key, value) in env {
+            home = home.with_env(key, value);
+        }
+        let wrapper = home.path().join("anacondactl-logged");
+        let calls_log = home.path().join("anacondactl-calls.log");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                calls_log.display(),
+                bin("anacondactl").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self {
+            site,
+            home,
+            emu,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            wrapper,
+            calls_log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.emu.base_url)
+    }
+
+    fn control(&self, path: &str, body: Value) -> Value {
+        let response = self.http.post(self.url(path)).json(&body).send().unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().unwrap()
+    }
+
+    fn org_token(&self, org: &str) -> String {
+        let body: Value = self
+            .http
+            .get(self.url(&format!("/_emulator/orgs/{org}/token")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// How many requests the emulator has seen under `prefix`.
+    fn requests_to(&self, prefix: &str) -> u64 {
+        let body: Value = self
+            .http
+            .get(self.url(&format!("/_emulator/counters?prefix={prefix}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["total"].as_u64().unwrap()
+    }
+
+    fn ctl_ok(&self, args: &[&str]) {
+        let out = self.home.run_ctl(args);
+        assert!(
+            out.status.success(),
+            "anacondactl {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Logs in with an API key minted by the emulator for the demo user.
+    fn login(&self) {
+        let key = self.control("/_emulator/api-keys", json!({"username": "demo"}));
+        let mut child = self
+            .home
+            .ctl()
+            .args(["login", "--api-key-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(key["api_key"].as_str().unwrap().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn login_and_install(&self, org: &str) {
+        self.login();
+        self.ctl_ok(&["token", "install", "--org", org, "--yes", "--no-condarc"]);
+    }
+
+    /// The header the daemon serves for `path`, as a digest (what the driver reports).
+    fn served_digest(&self, path: &str) -> String {
+        let out = self
+            .home
+            .run_ctl(&["--json", "credential", "get", &self.url(path)]);
+        let answer = anacondad_tests::harness::json_output(&out);
+        digest(answer["header_value"].as_str().unwrap())
+    }
+
+    /// How many times the plugin has run `anacondactl`.
+    fn plugin_calls(&self) -> usize {
+        std::fs::read_to_string(&self.calls_log)
+            .map(|log| log.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// A Python process with the plugin installed, in this home's environment.
+    fn python(&self, with_fake_conda: bool) -> Command {
+        let mut path = self.site.lib.clone().into_os_string();
+        if with_fake_conda {
+            path.push(":");
+            path.push(&self.site.fake_conda);
+        }
+        let mut command = Command::new(&self.site.python);
+        command
+            .env_clear()
+            .envs(self.home.env())
+            .env("PYTHONPATH", path)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("ANACONDACTL", &self.wrapper);
+        command
+    }
+
+    fn driver(&self) -> Driver {
+        let stderr = self.home.path().join("driver-stderr.log");
+        let mut child = self
+            .python(false)
+            .args(["-c", DRIVER, &self.emu.base_url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        Driver {
+            stdin: child.stdin.take().unwrap(),
+            stdout: BufReader::new(child.stdout.take().unwrap()),
+            child,
+            stderr,
+        }
+    }
+}
+
+/// The Python driver of one test; killed on drop.
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: PathBuf,
+}
+
+impl Driver {
+    fn ask(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "the driver did not answer {command} ({e}: {line:?}); its stderr:\n{}",
+                std::fs::read_to_string(&self.stderr).unwrap_or_default()
+            )
+        })
+    }
+
+    fn get(&mut self, path: &str) -> Value {
+        self.ask(json!({"op": "get", "path": path}))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn digest(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// A plain 200 (no replay) sent with the header whose digest is `auth`.
+fn assert_ok(answer: &Value, auth: &str) {
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["history"], json!([]), "{answer}");
+    assert_eq!(answer["auth"], auth, "{answer}");
+}
+
+/// The plugin's own error (not a stray exception), and its message.
+fn plugin_error(answer: &Value) -> String {
+    assert_eq!(answer["error"]["type"], "AnacondadAuthError", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap().to_owned();
+    eprintln!("plugin error: {message}");
+    message
+}
+
+const MAIN: &str = "/repo/main/noarch/repodata.json";
+const MAIN_LINUX: &str = "/repo/main/linux-64/repodata.json";
+const ACME: &str = "/repo/acme/internal/noarch/repodata.json";
+const ACME_LINUX: &str = "/repo/acme/internal/linux-64/repodata.json";
+const ACME_OTHER: &str = "/repo/acme/tools/noarch/repodata.json";
+
+#[test]
+fn conda_finds_the_anacondad_handler_through_the_entry_point() {
+    let Some(site) = site_or_skip("conda_finds_the_anacondad_handler") else {
+        return;
+    };
+    let world = World::new(site);
+    let script = r#"
+import json
+from importlib.metadata import entry_points
+from conda.exceptions import CondaError
+from conda.plugins.types import ChannelAuthBase
+
+found = [ep for ep in entry_points(group="conda") if ep.name == "anacondad"]
+assert [ep.value for ep in found] == ["conda_anacondad.plugin"], found
+plugin = found[0].load()
+handlers = list(plugin.conda_auth_handlers())
+assert [h.name for h in handlers] == ["anacondad"], handlers
+handler = handlers[0].handler
+assert issubclass(handler, ChannelAuthBase), handler.__mro__
+
+# conda makes one handler per URL: making them runs nothing.
+for i in range(1000):
+    assert handler(f"channel-{i}").channel_name == f"channel-{i}"
+
+from conda_anacondad import AnacondadAuthError
+error = AnacondadAuthError("no credential for /repo/a%20b: run `anacondactl login`")
+assert isinstance(error, CondaError)
+print(json.dumps({"message": str(error)}))
+"#;
+    let out = world.python(true).args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answer["message"],
+        "no credential for /repo/a%20b: run `anacondactl login`"
+    );
+    assert_eq!(
+        world.plugin_calls(),
+        0,
+        "constructing handlers ran anacondactl"
+    );
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_and_path_token_urls_are_left_alone() {
+    let Some(site) = site_or_skip("plain_http_to_another_host_is_refused") else {
+        return;
+    };
+    let world = World::new(site);
+    let script = r#"
+import json, requests
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+
+def prepare(url):
+    return requests.Request("GET", url).prepare()
+
+out = {}
+try:
+    AnacondadAuth("x")(prepare("http://repo.example.com/repo/main/noarch/repodata.json"))
+    out["http"] = "sent"
+except AnacondadAuthError as e:
+    out["http"] = str(e)
+request = AnacondadAuth("x")(prepare("https://repo.example.com/t/abc/repo/main/noarch/repodata.json"))
+out["path_token"] = request.headers.get("Authorization")
+print(json.dumps(out))
+"#;
+    let out = world.python(false).args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let http = answer["http"].as_str().unwrap();
+    assert!(
+        http.contains("refusing to send an Anaconda credential")
+            && http.contains("http://repo.example.com/repo/main/noarch/repodata.json"),
+        "{http}"
+    );
+    assert_eq!(answer["path_token"], Value::Null);
+    assert_eq!(world.plugin_calls(), 0);
+}
+
+#[test]
+fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per_channel() {
+    let Some(site) = site_or_skip("the_default_and_an_org_channel_get_the_daemons_credential")
+    else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let main = world.served_digest(MAIN);
+    let acme = world.served_digest(ACME);
+    assert_eq!(main, digest(&format!("token {}", world.org_token("acme"))));
+
+    let mut driver = world.driver();
+    assert_ok(&driver.get(MAIN), &main);
+    assert_eq!(world.plugin_calls(), 1);
+    assert_ok(&driver.get(ACME), &acme);
+    assert_eq!(world.plugin_calls(), 2);
+    // Other URLs of the same channel or org come from the cache.
+    assert_ok(&driver.get(MAIN_LINUX), &main);
+    assert_ok(&driver.get(ACME_LINUX), &acme);
+    assert_ok(&driver.get(ACME_OTHER), &acme);
+    assert_eq!(world.plugin_calls(), 2);
+    // The plugin asks about the request URL, and only that goes on anacondactl's command line.
+    let log = std::fs::read_to_string(&world.calls_log).unwrap();
+    assert_eq!(
+        log,
+        format!(
+            "--json credential get {}\n--json credential get {}\n",
+            world.url(MAIN),
+            world.url(ACME)
+        )
+    );
+}
+
+#[test]
+fn a_token_reissued_behind_the_plugins_back_is_replaced_on_401_and_the_request_replayed_once() {
+    let Some(site) = site_or_skip("a_token_reissued_behind_the_plugins_back_is_replaced") else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let mut driver = world.driver();
+    let old = world.served_digest(ACME);
+    assert_ok(&driver.get(ACME), &old);
+
+    world.ctl_ok(&["token", "refresh", "--org", "acme"]);
+    let new = world.served_digest(ACME);
+    assert_ne!(old, new, "the refresh did not reissue the token");
+    assert_eq!(new, digest(&format!("token {}", world.org_token("acme"))));
+
+    // The cached (now revoked) token is sent first, refused, and the request sent again once.
+    let answer = driver.get(ACME_LINUX);
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["history"], json!([401]), "{answer}");
+    assert_eq!(answer["auth"], new, "{answer}");
+    assert_eq!(world.requests_to(ACME_LINUX), 2);
+    assert_eq!(world.plugin_calls(), 2);
+
+    // The fresh token is cached: the next URL of the org needs no lookup and no replay.
+    assert_ok(&driver.get(ACME_OTHER), &new);
+    assert_eq!(world.requests_to(ACME_OTHER), 1);
+    assert_eq!(world.plugin_calls(), 2);
+}
+
+#[test]
+fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_secret() {
+    let Some(site) = site_or_skip("when_the_daemon_has_no_newer_token_the_plugin_gives_up") else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let stored = world.org_token("acme");
+    let mut driver = world.driver();
+    assert_ok(&driver.get(ACME), &world.served_digest(ACME));
+
+    // Reissued at the service without the daemon knowing: its token is revoked, and it has no
+    // other to offer.
+    world.control("/_emulator/orgs/acme/token", json!({}));
+    let current = world.org_token("acme");
+    let message = plugin_error(&driver.get(ACME_LINUX));
+    assert!(
+        message.contains("HTTP 401") && message.contains("anacondactl token install --org acme"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&stored) && !message.contains(&current),
+        "{message}"
+    );
+    // One more lookup, and the request was not replayed with the same token.
+    assert_eq!(world.plugin_calls(), 2);
+    assert_eq!(world.requests_to(ACME_LINUX), 1);
+}
+
+#[test]
+fn with_no_credential_stored_the_plugin_error_says_which_anacondactl_command_to_run() {
+    let Some(site) = site_or_skip("with_no_credential_stored_the_plugin_error_says") else {
+        return;
+    };
+    let world = World::new(site);
+    let mut driver = world.driver();
+    let message = plugin_error(&driver.get(MAIN));
+    assert!(message.contains("anacondactl"), "{message}");
+    assert!(message.contains(&world.url(MAIN)), "{message}");
+    let message = plugin_error(&driver.get(ACME));
+    assert!(message.contains("anacondactl"), "{message}");
+    // Nothing reached the repository without a credential.
+    assert_eq!(world.requests_to("/repo/"), 0);
+}
+
+#[test]
+fn when_the_daemon_cannot_start_the_plugin_error_says_to_start_it() {
+    let Some(site) = site_or_skip("when_the_daemon_cannot_start_the_plugin_error_says") else {
+        return;
+    };
+    let world = World::with_env(site, &[("ANACONDAD_BIN", "/bin/false")]);
+    let mut driver = world.driver();
+    let message = plugin_error(&driver.get(MAIN));
+    assert!(
+        message.contains("not running") && message.contains("anacondactl daemon start"),
+        "{message}"
+    );
+    assert_eq!(world.requests_to("/repo/"), 0);
+}
+
+#[test]
+fn without_anacondactl_the_plugin_error_says_how_to_point_at_it() {
+    let Some(site) = site_or_skip("without_anacondactl_the_plugin_error_says") else {
+        return;
+    };
+    let world = World::new(site);
+    let script = r#"
+import requests
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+try:
+    requests.Request("GET", "https://repo.example.com/repo/main/noarch/repodata.json",
+                     auth=AnacondadAuth("x")).prepare()
+except AnacondadAuthError as e:
+    print(e)
+"#;
+    let out = world
+        .python(false)
+        .env_remove("ANACONDACTL")
+        .env("PATH", "/nonexistent")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("anacondactl was not found on PATH") && stdout.contains("ANACONDACTL"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_channel() {
+    let Some(site) = site_or_skip("sixteen_threads_of_twenty_requests_all_succeed") else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let mut driver = world.driver();
+    let answer = driver.ask(json!({
+        "op": "burst",
+        "paths": [MAIN, ACME, MAIN_LINUX, ACME_LINUX, ACME_OTHER],
+        "threads": 16,
+        "per_thread": 20,
+    }));
+    assert_eq!(answer["total"], 320, "{answer}");
+    assert_eq!(answer["ok"], 320, "{answer}");
+    // Threads that miss the cache together wait for one lookup per key (main, acme).
+    assert_eq!(world.plugin_calls(), 2);
+    assert_eq!(world.requests_to("/repo/"), 320);
+}
+
+#[test]
+fn cached_answers_expire_with_the_credential_or_after_a_minute_and_a_hung_anacondactl_times_out() {
+    let Some(site) = site_or_skip("cached_answers_expire_with_the_credential") else {
+        return;
+    };
+    let world = World::new(site);
+    // A stand-in anacondactl: logs its call, answers with the JSON in $FAKE_ANSWER, or hangs.
+    let fake = world.home.path().join("fake-anacondactl");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+             if [ \"$(cat \"$FAKE_ANSWER\")\" = hang ]; then exec sleep 30; fi\n\
+             cat \"$FAKE_ANSWER\"\n",
+            world.calls_log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = r#"
+import json, os, time, types
+import requests
+import conda_anacondad.auth as auth
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+
+clock = [1000.0]
+auth.time = types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time)
+
+def answer(expires_at, header="token t1"):
+    with open(os.environ["FAKE_ANSWER"], "w") as f:
+        f.write(json.dumps({"found": True, "header_value": header, "kind": "repo_token",
+                            "org": "acme", "expires_at": expires_at}) if expires_at is not None
+                else "hang")
+
+def header(path):
+    request = requests.Request("GET", "https://repo.example.com/repo/" + path).prepare()
+    return AnacondadAuth("x")(request).headers["Authorization"]
+
+calls = lambda: len(open(os.environ["CALLS_LOG"]).read().splitlines())
+out = {}
+
+answer(int(time.time()) + 3600)
+header("acme/a/noarch/repodata.json")
+clock[0] += 59
+header("acme/b/noarch/repodata.json")
+out["within_a_minute"] = calls()
+clock[0] += 2
+answer(int(time.time()) + 3600, "token t2")
+out["after_a_minute"] = [header("acme/c/noarch/repodata.json"), calls()]
+
+answer(int(time.time()) + 10, "token t3")
+header("org2/a/noarch/repodata.json")
+clock[0] += 11
+answer(int(time.time()) + 3600, "token t4")
+out["after_expiry"] = [header("org2/b/noarch/repodata.json"), calls()]
+
+answer(int(time.time()) - 5, "token t5")
+header("org3/a/noarch/repodata.json")
+header("org3/b/noarch/repodata.json")
+out["already_expired"] = calls()
+
+answer(None)
+started = time.time()
+try:
+    header("org4/a/noarch/repodata.json")
+    out["hang"] = "answered"
+except AnacondadAuthError as e:
+    out["hang"] = str(e)
+out["hang_seconds"] = time.time() - started
+print(json.dumps(out))
+"#;
+    let out = world
+        .python(false)
+        .env("ANACONDACTL", &fake)
+        .env("FAKE_ANSWER", world.home.path().join("fake-answer.json"))
+        .env("CALLS_LOG", &world.calls_log)
+        .env("CONDA_ANACONDAD_TIMEOUT", "1")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["within_a_minute"], 1, "{answer}");
+    assert_eq!(answer["after_a_minute"], json!(["token t2", 2]), "{answer}");
+    assert_eq!(answer["after_expiry"], json!(["token t4", 4]), "{answer}");
+    assert_eq!(answer["already_expired"], 6, "{answer}");
+    let hang = answer["hang"].as_str().unwrap();
+    assert!(
+        hang.contains("did not answer within 1 s") && hang.contains("anacondactl daemon status"),
+        "{hang}"
+    );
+    assert!(answer["hang_seconds"].as_f64().unwrap() < 10.0, "{answer}");
+}
