@@ -139,6 +139,29 @@ pub struct UninstallArgs {
 pub enum CredentialCommand {
     /// Print the Authorization header value for URL.
     Get { url: String },
+    /// Report that the repository refused the credential for URL; prints the one to retry
+    /// with (a newer token, or the other kind), or why there is none.
+    Rejected {
+        url: String,
+        /// The HTTP status the repository answered (401 or 403).
+        #[arg(long)]
+        status: u32,
+        /// The kind of credential that was refused.
+        #[arg(long, value_enum)]
+        kind: RejectedKind,
+        /// Hex SHA-256 of the refused header value (tells the daemon whether it already holds
+        /// a newer credential).
+        #[arg(long, value_name = "HEX")]
+        header_sha256: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RejectedKind {
+    #[value(name = "repo_token")]
+    RepoToken,
+    #[value(name = "api_key")]
+    ApiKey,
 }
 
 #[derive(Debug, Subcommand)]

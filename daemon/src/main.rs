@@ -103,7 +103,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let events = EventBus::new();
     let manager = Arc::new(build_manager(&env, &paths, &settings, events.clone())?);
     let socket = match activated {
-        Some(listener) => BoundSocket::from_activation(listener, &socket_path),
+        Some(listener) => BoundSocket::from_activation(listener, &socket_path)?,
         None => BoundSocket::bind(&socket_path, uid)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -995,21 +995,38 @@ impl CredentialManager {
                 Some(org) if !DEFAULT_CHANNELS.contains(&org.as_str()) => format!(
                     "no token for the organization {org}: run `anacondactl token install --org {org}`"
                 ),
-                _ => "no Anaconda credential is stored: run `anacondactl token install`".to_owned(),
+                _ => "no Anaconda credential is stored: run `anacondactl login`, then \
+                      `anacondactl token install`"
+                    .to_owned(),
             }),
         })
     }
 
-    /// The repository answered 401/403 with the credential we gave: note it, re-read the store
-    /// (another tool may have installed a newer token), and offer the other credential.
+    /// The repository answered 401/403 with a credential we gave. `rejected_sha256` (hex
+    /// SHA-256 of the refused header value) tells which one: when the store (re-read, since
+    /// another tool may have installed a newer token) holds a different one, that is the
+    /// answer; otherwise the refusal is recorded and the other kind of credential offered.
     pub async fn report_rejected(
         &self,
         url: &str,
         status: u32,
         kind: CredentialKind,
+        rejected_sha256: Option<&str>,
     ) -> Result<Result<Credential, String>, ManagerError> {
-        let before = self.credential_for(url).await?.ok();
         self.reload_cache().await?;
+        let current = self.credential_for(url).await?;
+        let current_was_refused = match (&current, rejected_sha256) {
+            (Ok(c), Some(fingerprint)) => {
+                sha256_hex(c.header_value.expose()).eq_ignore_ascii_case(fingerprint.trim())
+            }
+            // Without a fingerprint the refused one can only be taken to be the current one.
+            (Ok(_), None) => true,
+            (Err(_), _) => false,
+        };
+        if !current_was_refused {
+            return Ok(current);
+        }
+        let before = current.ok();
         if let Some(org) = before.as_ref().and_then(|c| c.org.clone())
             && matches!(kind, CredentialKind::RepoToken)
         {
@@ -1019,14 +1036,6 @@ impl CredentialManager {
             });
             self.events
                 .publish(EventKind::TokenRefreshFailed, &org, "", message);
-        }
-        let after = self.credential_for(url).await?;
-        let same = match (&before, &after) {
-            (Some(b), Ok(a)) => b.header_value == a.header_value,
-            _ => false,
-        };
-        if !same {
-            return Ok(after);
         }
         // Same credential again: offer the other kind, when there is one.
         let other = self
@@ -1078,6 +1087,12 @@ impl CredentialManager {
     pub fn store_timeout(&self) -> Duration {
         self.store_options.timeout
     }
+}
+
+/// Lower-case hex SHA-256 of `text`: how a client names a credential without sending it back.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// Seconds before expiry to reissue: `fraction` of the lifetime clamped to 1..30 days, never

@@ -97,14 +97,20 @@ impl BoundSocket {
         })
     }
 
-    /// Wraps a socket handed over by systemd (`LISTEN_FDS`); systemd owns its file.
-    pub fn from_activation(listener: std::os::unix::net::UnixListener, path: &Path) -> Self {
-        Self {
+    /// Wraps a socket handed over by systemd (`LISTEN_FDS`); systemd owns its file. The lock
+    /// is taken all the same, so `anacondactl daemon stop` can tell when this daemon has gone
+    /// and a daemon started by hand on the same path is refused.
+    pub fn from_activation(
+        listener: std::os::unix::net::UnixListener,
+        path: &Path,
+    ) -> Result<Self, BindError> {
+        let lock = take_lock(&lock_path(path), path)?;
+        Ok(Self {
             listener,
             path: path.to_path_buf(),
             inode: None,
-            _lock: None,
-        }
+            _lock: Some(lock),
+        })
     }
 
     pub fn path(&self) -> &Path {

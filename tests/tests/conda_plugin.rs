@@ -642,12 +642,13 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
     };
     let world = World::new(site);
     world.login_and_install("acme");
+    // Without an API key the daemon has nothing else to offer.
+    world.ctl_ok(&["logout"]);
     let stored = world.org_token("acme");
     let mut driver = world.driver();
     assert_ok(&driver.get(ACME), &world.served_digest(ACME));
 
-    // Reissued at the service without the daemon knowing: its token is revoked, and it has no
-    // other to offer.
+    // Reissued at the service without the daemon knowing: its token is revoked.
     world.control("/_emulator/orgs/acme/token", json!({}));
     let current = world.org_token("acme");
     let message = plugin_error(&driver.get(ACME_LINUX));
@@ -662,6 +663,30 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
     // One more lookup, and the request was not replayed with the same token.
     assert_eq!(world.plugin_calls(), 2);
     assert_eq!(world.requests_to(ACME_LINUX), 1);
+}
+
+#[test]
+fn a_refused_token_falls_back_to_the_api_key_for_one_replay() {
+    let Some(site) = site_or_skip("a_refused_token_falls_back_to_the_api_key") else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let mut driver = world.driver();
+    let token_digest = world.served_digest(ACME);
+    assert_ok(&driver.get(ACME), &token_digest);
+
+    // Revoked at the service without the daemon knowing; the daemon still has the API key.
+    world.control("/_emulator/orgs/acme/token", json!({}));
+    let answer = driver.get(ACME_LINUX);
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["history"], json!([401]), "{answer}");
+    assert_ne!(answer["auth"], token_digest, "{answer}");
+    assert_eq!(world.requests_to(ACME_LINUX), 2);
+    // The daemon recorded the refusal.
+    let list =
+        anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"][0]["state"], "rejected", "{list}");
 }
 
 #[test]

@@ -373,8 +373,26 @@ fn systemd_socket_activation_is_accepted() {
             .unwrap(),
     );
     assert_eq!(status["socket"], socket.display().to_string());
-    // The activator execs the daemon in its own process.
+    // The activator execs the daemon in its own process, which holds the socket's lock.
     assert_eq!(status["pid"], activator.id());
+    let lock = std::fs::read_to_string(socket_dir.join("anacondad.sock.lock")).unwrap();
+    assert_eq!(lock.trim(), activator.id().to_string());
+    let stop = home
+        .ctl()
+        .arg("--socket")
+        .arg(&socket)
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap();
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    assert!(
+        !anacondad_tests::harness::process_alive(activator.id()),
+        "`daemon stop` returns once the activated daemon has exited"
+    );
     let _ = activator.kill();
     let _ = activator.wait();
 }

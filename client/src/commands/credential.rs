@@ -1,20 +1,43 @@
-//! `anacondactl credential get URL`: what conda's plugin asks for every request.
+//! `anacondactl credential get|rejected URL`: what conda's plugin asks for every request, and
+//! after the repository refused a credential.
 
-use anacondad_proto::v1::GetCredentialRequest;
+use anacondad_proto::v1::{CredentialKind, GetCredentialRequest, ReportRejectedRequest};
 
 use super::Output;
-use crate::cli::CredentialCommand;
+use crate::cli::{CredentialCommand, RejectedKind};
 use crate::connection::Target;
 use crate::exit::CliError;
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
-    let CredentialCommand::Get { url } = cmd;
     let client = target.connect_or_start().await?;
-    let answer = client
-        .credentials()
-        .get_credential(GetCredentialRequest { url })
-        .await?
-        .into_inner();
+    let answer = match cmd {
+        CredentialCommand::Get { url } => client
+            .credentials()
+            .get_credential(GetCredentialRequest { url })
+            .await?
+            .into_inner(),
+        CredentialCommand::Rejected {
+            url,
+            status,
+            kind,
+            header_sha256,
+        } => client
+            .credentials()
+            .report_rejected(ReportRejectedRequest {
+                url,
+                http_status: status,
+                kind: match kind {
+                    RejectedKind::RepoToken => CredentialKind::RepoToken,
+                    RejectedKind::ApiKey => CredentialKind::ApiKey,
+                }
+                .into(),
+                rejected_header_sha256: header_sha256.unwrap_or_default(),
+            })
+            .await?
+            .into_inner()
+            .credential
+            .unwrap_or_default(),
+    };
     if !answer.found {
         if out.json {
             out.print_json(&serde_json::json!({ "found": false, "reason": answer.reason }));

@@ -67,7 +67,12 @@ impl CredentialService for CredentialApi {
         let answer = self
             .ctx
             .manager
-            .report_rejected(&req.url, req.http_status, kind)
+            .report_rejected(
+                &req.url,
+                req.http_status,
+                kind,
+                Some(req.rejected_header_sha256.as_str()).filter(|f| !f.is_empty()),
+            )
             .await?;
         Ok(Response::new(ReportRejectedResponse {
             credential: Some(response(answer)),

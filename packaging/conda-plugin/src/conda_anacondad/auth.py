@@ -6,6 +6,7 @@ conda builds a handler instance for every URL it fetches and calls them from man
 the same cache key are made one at a time, so a burst of requests costs one ``anacondactl`` call.
 """
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -103,16 +104,19 @@ class _CredentialCache:
                 entry = self._store(key, _ask_daemon(url))
             return entry
 
-    def renew(self, key: _CacheKey, url: str, rejected: str) -> _Credential:
-        """A credential after `rejected` was refused: the cached one when another thread has
-        already replaced it, else a fresh answer from the daemon."""
+    def renew(self, key: _CacheKey, url: str, rejected: str, status: int) -> _Credential:
+        """A credential after `rejected` was refused with `status`: the cached one when another
+        thread has already replaced it, else the daemon's answer to the refusal (a newer token,
+        or the other kind of credential)."""
         with self._key_lock(key):
             entry = self._cached(key)
             if entry is not None and entry.header_value != rejected:
                 return entry
             with self._lock:
                 self._entries.pop(key, None)
-            return self._store(key, _ask_daemon(url))
+            kind = "api_key" if rejected.startswith("Bearer ") else "repo_token"
+            fingerprint = hashlib.sha256(rejected.encode("utf-8")).hexdigest()
+            return self._store(key, _ask_daemon(url, rejected=(status, kind, fingerprint)))
 
     def _store(self, key: _CacheKey, entry: _Credential) -> _Credential:
         with self._lock:
@@ -207,16 +211,26 @@ def _reason(stdout: str, stderr: str) -> str:
     return text[:500] or "no reason given"
 
 
-def _ask_daemon(url: str) -> _Credential:
-    """One `anacondactl --json credential get URL`. The URL is not secret; the answer, which
-    is, comes back on stdout and is never logged."""
+def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _Credential:
+    """One `anacondactl --json credential get URL` (or, after a refusal, `credential rejected
+    URL --status N --kind K`). The URL is not secret; the answer, which is, comes back on stdout
+    and is never logged."""
     shown = _redacted(url)
     program = _anacondactl()
     timeout = _timeout()
     log.debug("asking anacondad for the credential of %s", shown)
+    if rejected is None:
+        command = [program, "--json", "credential", "get", shown]
+    else:
+        status, kind, fingerprint = rejected
+        # The refused header is named by its SHA-256, never passed itself.
+        command = [
+            program, "--json", "credential", "rejected", shown,
+            "--status", str(status), "--kind", kind, "--header-sha256", fingerprint,
+        ]
     try:
         done = subprocess.run(
-            [program, "--json", "credential", "get", shown],
+            command,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=timeout,
@@ -335,7 +349,7 @@ class AnacondadAuth(_AuthBase):
             log.debug("the replay of %s was rejected too", shown)
             raise AnacondadAuthError(_rejection_message(response, shown, renewed=True))
 
-        fresh = _CACHE.renew(key, request.url, rejected)
+        fresh = _CACHE.renew(key, request.url, rejected, response.status_code)
         if fresh.header_value == rejected:
             raise AnacondadAuthError(_rejection_message(response, shown, renewed=False))
 
