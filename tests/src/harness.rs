@@ -261,16 +261,35 @@ pub fn kill(pid: u32, signal: &str) {
         .status();
 }
 
-/// True while a process with this pid exists (and is not a zombie we could reap).
+/// True while any thread of the process with this pid still runs. (A killed multi-threaded
+/// process shows its main thread as a zombie while the others are still closing its files,
+/// its sockets among them.)
 pub fn process_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            // The state letter follows the parenthesised command name.
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| state != "Z" && state != "X")
-        })
-        .unwrap_or(false)
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .map(|stat| {
+                // The state letter follows the parenthesised command name.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .is_some_and(|state| state != "Z" && state != "X")
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Waits (bounded) until every thread of `pid` is gone, e.g. after `kill -9`.
+pub fn wait_until_dead(pid: u32, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while process_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} still runs after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Kills, at the end of a test, a daemon that `anacondactl` started by itself.

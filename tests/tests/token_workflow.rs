@@ -5,7 +5,7 @@
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use anacondad_tests::harness::{TestHome, json_output, kill, process_alive};
+use anacondad_tests::harness::{TestHome, json_output, kill, wait_until_dead};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use serde_json::{Value, json};
 
@@ -409,7 +409,7 @@ fn a_daemon_killed_right_after_the_reissue_leaves_the_new_token_stored() {
     kill(daemon, "KILL");
     let out = install.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(!process_alive(daemon));
+    wait_until_dead(daemon, Duration::from_secs(10));
     w.clear_faults();
 
     // The old token is revoked; the new one was stored before the daemon died.
