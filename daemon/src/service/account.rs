@@ -30,6 +30,29 @@ impl AccountApi {
 
 type LoginSender = mpsc::Sender<Result<LoginResponse, Status>>;
 
+fn abandoned() -> ManagerError {
+    ManagerError::InvalidArgument("the login was abandoned".to_owned())
+}
+
+/// Sends what the user must see; fails when the caller has hung up.
+async fn show(tx: &LoginSender, event: Event) -> Result<(), ManagerError> {
+    tx.send(Ok(LoginResponse { event: Some(event) }))
+        .await
+        .map_err(|_| abandoned())
+}
+
+/// Waits for `flow` unless the caller hangs up first (then the flow is dropped: its polling or
+/// loopback listener stops).
+async fn unless_abandoned<T>(
+    tx: &LoginSender,
+    flow: impl std::future::Future<Output = T>,
+) -> Result<T, ManagerError> {
+    tokio::select! {
+        result = flow => Ok(result),
+        () = tx.closed() => Err(abandoned()),
+    }
+}
+
 /// Runs one login to its end, telling the caller what to show on the way. Stops early when
 /// the caller hangs up.
 async fn run_login(
@@ -45,53 +68,33 @@ async fn run_login(
     let tokens = match method {
         LoginMethod::Browser => {
             let login = manager.api().start_browser_flow(browser_port).await?;
-            let event = Event::Browser(BrowserAuthorization {
-                authorization_url: login.authorization_url().to_string(),
-            });
-            if tx
-                .send(Ok(LoginResponse { event: Some(event) }))
-                .await
-                .is_err()
-            {
-                return Err(ManagerError::InvalidArgument(
-                    "the login was abandoned".to_owned(),
-                ));
-            }
-            tokio::select! {
-                tokens = manager.api().finish_browser_flow(login) => tokens?,
-                () = tx.closed() => {
-                    return Err(ManagerError::InvalidArgument("the login was abandoned".to_owned()));
-                }
-            }
+            show(
+                &tx,
+                Event::Browser(BrowserAuthorization {
+                    authorization_url: login.authorization_url().to_string(),
+                }),
+            )
+            .await?;
+            unless_abandoned(&tx, manager.api().finish_browser_flow(login)).await??
         }
         LoginMethod::Device | LoginMethod::Unspecified => {
             let device = manager.api().start_device_flow().await?;
             let expires_at =
                 jiff::Timestamp::now().as_second() + device.expires_in.as_secs() as i64;
-            let event = Event::Device(DeviceAuthorization {
-                user_code: device.user_code.clone(),
-                verification_uri: device.verification_uri.clone(),
-                verification_uri_complete: device
-                    .verification_uri_complete
-                    .clone()
-                    .unwrap_or_default(),
-                expires_at,
-            });
-            if tx
-                .send(Ok(LoginResponse { event: Some(event) }))
-                .await
-                .is_err()
-            {
-                return Err(ManagerError::InvalidArgument(
-                    "the login was abandoned".to_owned(),
-                ));
-            }
-            tokio::select! {
-                tokens = manager.api().poll_device_flow(&device) => tokens?,
-                () = tx.closed() => {
-                    return Err(ManagerError::InvalidArgument("the login was abandoned".to_owned()));
-                }
-            }
+            show(
+                &tx,
+                Event::Device(DeviceAuthorization {
+                    user_code: device.user_code.clone(),
+                    verification_uri: device.verification_uri.clone(),
+                    verification_uri_complete: device
+                        .verification_uri_complete
+                        .clone()
+                        .unwrap_or_default(),
+                    expires_at,
+                }),
+            )
+            .await?;
+            unless_abandoned(&tx, manager.api().poll_device_flow(&device)).await??
         }
     };
     manager.complete_login(tokens).await
