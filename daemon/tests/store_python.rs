@@ -75,7 +75,7 @@ fn venv_python() -> Option<PathBuf> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv"));
     let python = venv.join("bin/python");
     assert!(
-        python.exists() && venv.join(".anacondad-ready-1").exists(),
+        python.exists() && venv.join(".anacondad-ready").exists(),
         "no anaconda-auth venv at {}: {HOW_TO_RUN}",
         venv.display()
     );
