@@ -1,0 +1,156 @@
+//! Bad input and broken surroundings: each gets a clear message that says what to do, and
+//! nothing is lost.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use anacondad_tests::harness::{TestHome, json_output};
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use serde_json::{Value, json};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn home_for(emu: &EmulatorProcess) -> TestHome {
+    TestHome::new()
+        .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
+        .with_env("CONDA_TOKEN_REPO_URL", format!("{}/repo/", emu.base_url))
+        .with_env("ANACONDAD_STORAGE", "file")
+}
+
+fn login(home: &TestHome, emu: &EmulatorProcess) {
+    let key: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/api-keys", emu.base_url))
+        .json(&json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut child = home
+        .ctl()
+        .args(["login", "--api-key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key["api_key"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn with_the_service_unreachable_stored_credentials_keep_working() {
+    let emu = spawn_emulator(&[]);
+    let base = emu.base_url.clone();
+    let home = home_for(&emu);
+    login(&home, &emu);
+    assert!(
+        home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"])
+            .status
+            .success()
+    );
+    drop(emu);
+
+    let who = home.run_ctl(&["whoami"]);
+    assert_eq!(who.status.code(), Some(1));
+    let err = text(&who.stderr);
+    assert!(err.contains("127.0.0.1"), "names the host: {err}");
+    assert!(
+        err.contains("network") || err.contains("proxy"),
+        "says what to check: {err}"
+    );
+
+    // Nothing needs the network to answer conda or list what is stored.
+    let credential = home.run_ctl(&[
+        "credential",
+        "get",
+        &format!("{base}/repo/main/noarch/repodata.json"),
+    ]);
+    assert!(credential.status.success(), "{}", text(&credential.stderr));
+    assert!(text(&credential.stdout).starts_with("token "));
+    let list = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"][0]["org"], "acme");
+}
+
+#[test]
+fn a_malformed_answer_from_the_service_is_an_error_not_a_crash() {
+    let emu = spawn_emulator(&[]);
+    let home = home_for(&emu);
+    login(&home, &emu);
+    reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/faults", emu.base_url))
+        .json(&json!({"path_prefix": "/api/organizations/my", "count": 1, "kind": "malformed"}))
+        .send()
+        .unwrap();
+    let out = home.run_ctl(&["token", "install", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unexpected answer") && err.contains("/api/organizations/my"),
+        "{err}"
+    );
+    // The daemon is still there and serving.
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert!(status["pid"].is_u64());
+}
+
+#[test]
+fn a_corrupt_state_file_is_set_aside_and_the_daemon_starts() {
+    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
+    let state = home.state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("state.json"), "{ this is not json").unwrap();
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert!(status["pid"].is_u64());
+    let aside: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("state.json.unreadable"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the unreadable file is kept aside");
+    assert_eq!(
+        std::fs::read_to_string(state.join(&aside[0])).unwrap(),
+        "{ this is not json"
+    );
+}
+
+#[test]
+fn an_invalid_configuration_is_named_when_the_daemon_cannot_start() {
+    let home = TestHome::new();
+    let config = home.path().join("config/anacondad/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "storage = \"vault\"\n").unwrap();
+    let out = home.run_ctl(&["daemon", "status"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("exited at start") && err.contains("config.toml") && err.contains("vault"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_organization_is_refused_before_anything_is_reissued() {
+    let emu = spawn_emulator(&[]);
+    let home = home_for(&emu);
+    login(&home, &emu);
+    let out = home.run_ctl(&["token", "install", "--org", "initech", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("initech") && err.contains("acme, globex"),
+        "{err}"
+    );
+    let bad = home.run_ctl(&["token", "refresh", "--org", "../etc"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("not an organization name"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
