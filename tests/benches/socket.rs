@@ -4,8 +4,6 @@
 //!
 //! Run with: `cargo build --release --bins && cargo bench -p anacondad-tests --bench socket`
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anacondad_proto::v1::credential_service_client::CredentialServiceClient;
@@ -41,33 +39,10 @@ fn rss_kib(pid: u32) -> u64 {
 fn main() {
     let emu = spawn_emulator(&[]);
     let base = emu.base_url.clone();
-    let home = TestHome::new()
-        .with_env("ANACONDA_AUTH_DOMAIN", &base)
-        .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
-        .with_env("ANACONDAD_STORAGE", "file");
+    let home = TestHome::against(&emu);
     let daemon = home.start_daemon();
     // A stored token, so GetCredential answers with a real credential.
-    let key: serde_json::Value = reqwest::blocking::Client::new()
-        .post(format!("{base}/_emulator/api-keys"))
-        .json(&serde_json::json!({}))
-        .send()
-        .expect("emulator")
-        .json()
-        .expect("json");
-    let mut login = home
-        .ctl()
-        .args(["login", "--api-key-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("anacondactl");
-    login
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(key["api_key"].as_str().expect("key").as_bytes())
-        .expect("write");
-    assert!(login.wait().expect("login").success());
+    home.login_with_api_key(&emu.mint_api_key());
     let install = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
     assert!(install.status.success());
     let url = format!("{base}/repo/acme/internal/noarch/repodata.json");

@@ -91,6 +91,40 @@ impl TestHome {
         }
     }
 
+    /// A home whose daemon talks to `emulator` (domain and repository) and keeps secrets in the
+    /// file keyring (the keychain has tests of its own).
+    pub fn against(emulator: &crate::EmulatorProcess) -> Self {
+        Self::new()
+            .with_env("ANACONDA_AUTH_DOMAIN", &emulator.base_url)
+            .with_env("CONDA_TOKEN_REPO_URL", emulator.url("/repo/"))
+            .with_env("ANACONDAD_STORAGE", "file")
+    }
+
+    /// `anacondactl login --api-key-stdin`, the key on standard input; panics unless it worked.
+    pub fn login_with_api_key(&self, api_key: &str) {
+        use std::io::Write;
+        let mut child = self
+            .ctl()
+            .args(["login", "--api-key-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("anacondactl runs");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(api_key.as_bytes())
+            .expect("the key is written");
+        let out = child.wait_with_output().expect("anacondactl ends");
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Adds a variable to the environment of every process this home starts.
     pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.extra_env.push((key.into(), value.into()));

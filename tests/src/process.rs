@@ -33,6 +33,67 @@ impl EmulatorProcess {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// `<base_url><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// POSTs `body` to `path` (a test control under `/_emulator/`, usually) and returns the
+    /// JSON answer; panics unless it succeeded.
+    pub fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = http()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .expect("emulator");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().expect("a JSON answer")
+    }
+
+    /// GETs `path` and returns the JSON answer; panics unless it succeeded.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let response = http().get(self.url(path)).send().expect("emulator");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().expect("a JSON answer")
+    }
+
+    /// The organisation's current repo token on the service, if it has one.
+    pub fn org_token(&self, org: &str) -> Option<String> {
+        let response = http()
+            .get(self.url(&format!("/_emulator/orgs/{org}/token")))
+            .send()
+            .expect("emulator");
+        if response.status() == 404 {
+            return None;
+        }
+        let body: serde_json::Value = response.json().expect("a JSON answer");
+        Some(body["token"].as_str().expect("a token").to_owned())
+    }
+
+    /// A fresh API key of the emulator's login user (`demo` in the default world), minted by
+    /// the test controls.
+    pub fn mint_api_key(&self) -> String {
+        let minted = self.post("/_emulator/api-keys", serde_json::json!({}));
+        minted["api_key"].as_str().expect("an API key").to_owned()
+    }
+}
+
+/// A client for the test controls: no proxy, bounded waits.
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 impl Drop for EmulatorProcess {

@@ -10,7 +10,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use anacondad_tests::harness::{TestHome, bin, process_alive};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
@@ -250,7 +249,6 @@ struct World {
     site: &'static PluginSite,
     home: TestHome,
     emu: EmulatorProcess,
-    http: reqwest::blocking::Client,
     wrapper: PathBuf,
     calls_log: PathBuf,
 }
@@ -262,10 +260,7 @@ impl World {
 
     fn with_env(site: &'static PluginSite, env: &[(&str, &str)]) -> Self {
         let emu = spawn_emulator(&["--device-interval", "1"]);
-        let mut home = TestHome::new()
-            .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
-            .with_env("CONDA_TOKEN_REPO_URL", format!("{}/repo/", emu.base_url))
-            .with_env("ANACONDAD_STORAGE", "file");
+        let mut home = TestHome::against(&emu);
         for (key, value) in env {
             home = home.with_env(key, value);
         }
@@ -285,50 +280,29 @@ impl World {
             site,
             home,
             emu,
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
             wrapper,
             calls_log,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.emu.base_url)
+        self.emu.url(path)
     }
 
     fn control(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(self.url(path)).json(&body).send().unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().unwrap()
+        self.emu.post(path, body)
     }
 
     fn org_token(&self, org: &str) -> String {
-        let body: Value = self
-            .http
-            .get(self.url(&format!("/_emulator/orgs/{org}/token")))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        body["token"].as_str().unwrap().to_owned()
+        self.emu.org_token(org).expect("the org has a token")
     }
 
     /// How many requests the emulator has seen under `prefix`.
     fn requests_to(&self, prefix: &str) -> u64 {
-        let body: Value = self
-            .http
-            .get(self.url(&format!("/_emulator/counters?prefix={prefix}")))
-            .send()
+        self.emu
+            .get(&format!("/_emulator/counters?prefix={prefix}"))["total"]
+            .as_u64()
             .unwrap()
-            .json()
-            .unwrap();
-        body["total"].as_u64().unwrap()
     }
 
     fn ctl_ok(&self, args: &[&str]) {
@@ -344,28 +318,7 @@ impl World {
 
     /// Logs in with an API key minted by the emulator for the demo user.
     fn login(&self) {
-        let key = self.control("/_emulator/api-keys", json!({"username": "demo"}));
-        let mut child = self
-            .home
-            .ctl()
-            .args(["login", "--api-key-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(key["api_key"].as_str().unwrap().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.home.login_with_api_key(&self.emu.mint_api_key());
     }
 
     fn login_and_install(&self, org: &str) {

@@ -1,45 +1,20 @@
 //! The daemon notices changes to conda's configuration made behind its back: drift from what
 //! it configured, a file that stops parsing, and org channels that have no token.
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 use anacondad_proto::v1::EventKind;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A home with a token for acme installed and ~/.condarc configured.
 fn configured() -> (TestHome, EmulatorProcess) {
     let emu = spawn_emulator(&[]);
-    let base = emu.base_url.clone();
-    let home = TestHome::new()
-        .with_env("ANACONDA_AUTH_DOMAIN", &base)
-        .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
-        .with_env("ANACONDAD_STORAGE", "file");
-    let key: Value = reqwest::blocking::Client::new()
-        .post(format!("{base}/_emulator/api-keys"))
-        .json(&json!({}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut login = home
-        .ctl()
-        .args(["login", "--api-key-stdin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key["api_key"].as_str().unwrap().as_bytes())
-        .unwrap();
-    assert!(login.wait().unwrap().success());
+    let home = TestHome::against(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
     let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
     assert!(
         out.status.success(),

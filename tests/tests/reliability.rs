@@ -1,53 +1,23 @@
 //! Bad input and broken surroundings: each gets a clear message that says what to do, and
 //! nothing is lost.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn home_for(emu: &EmulatorProcess) -> TestHome {
-    TestHome::new()
-        .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
-        .with_env("CONDA_TOKEN_REPO_URL", format!("{}/repo/", emu.base_url))
-        .with_env("ANACONDAD_STORAGE", "file")
-}
-
 fn login(home: &TestHome, emu: &EmulatorProcess) {
-    let key: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/_emulator/api-keys", emu.base_url))
-        .json(&json!({}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut child = home
-        .ctl()
-        .args(["login", "--api-key-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key["api_key"].as_str().unwrap().as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    home.login_with_api_key(&emu.mint_api_key());
 }
 
 #[test]
 fn with_the_service_unreachable_stored_credentials_keep_working() {
     let emu = spawn_emulator(&[]);
     let base = emu.base_url.clone();
-    let home = home_for(&emu);
+    let home = TestHome::against(&emu);
     login(&home, &emu);
     assert!(
         home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"])
@@ -80,13 +50,12 @@ fn with_the_service_unreachable_stored_credentials_keep_working() {
 #[test]
 fn a_malformed_answer_from_the_service_is_an_error_not_a_crash() {
     let emu = spawn_emulator(&[]);
-    let home = home_for(&emu);
+    let home = TestHome::against(&emu);
     login(&home, &emu);
-    reqwest::blocking::Client::new()
-        .post(format!("{}/_emulator/faults", emu.base_url))
-        .json(&json!({"path_prefix": "/api/organizations/my", "count": 1, "kind": "malformed"}))
-        .send()
-        .unwrap();
+    emu.post(
+        "/_emulator/faults",
+        json!({"path_prefix": "/api/organizations/my", "count": 1, "kind": "malformed"}),
+    );
     let out = home.run_ctl(&["token", "install", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -137,7 +106,7 @@ fn an_invalid_configuration_is_named_when_the_daemon_cannot_start() {
 #[test]
 fn an_unknown_organization_is_refused_before_anything_is_reissued() {
     let emu = spawn_emulator(&[]);
-    let home = home_for(&emu);
+    let home = TestHome::against(&emu);
     login(&home, &emu);
     let out = home.run_ctl(&["token", "install", "--org", "initech", "--yes"]);
     assert_eq!(out.status.code(), Some(1));

@@ -2,60 +2,20 @@
 //! validate), the API key through the refresh token. Short lifetimes from the emulator make the
 //! deadlines come within seconds; the tests wait for the daemon's own events, bounded.
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 use anacondad_proto::v1::EventKind;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::spawn_emulator;
-use serde_json::{Value, json};
 
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn home_for(base: &str) -> TestHome {
-    TestHome::new()
-        .with_env("ANACONDA_AUTH_DOMAIN", base)
-        .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
-        .with_env("ANACONDAD_STORAGE", "file")
-}
-
-fn org_token(http: &reqwest::blocking::Client, base: &str, org: &str) -> String {
-    let body: Value = http
-        .get(format!("{base}/_emulator/orgs/{org}/token"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
     let emu = spawn_emulator(&["--token-lifetime", "8"]);
     let base = emu.base_url.clone();
-    let home = home_for(&base);
-    let http = reqwest::blocking::Client::new();
-    let key: Value = http
-        .post(format!("{base}/_emulator/api-keys"))
-        .json(&json!({}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut login = home
-        .ctl()
-        .args(["login", "--api-key-stdin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key["api_key"].as_str().unwrap().as_bytes())
-        .unwrap();
-    assert!(login.wait().unwrap().success());
+    let home = TestHome::against(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
     let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
     assert!(
         out.status.success(),
@@ -63,7 +23,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut events = home.subscribe_events();
-    let first = org_token(&http, &base, "acme");
+    let first = emu.org_token("acme").unwrap();
     let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
     let next = listed["tokens"][0]["next_refresh_at"]
         .as_str()
@@ -80,7 +40,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
 
     let event = events.wait_for(EventKind::TokenRefreshed, EVENT_TIMEOUT);
     assert_eq!(event.org, "acme");
-    let second = org_token(&http, &base, "acme");
+    let second = emu.org_token("acme").unwrap();
     assert_ne!(first, second, "the service issued a new token");
     let header = json_output(&home.run_ctl(&[
         "--json",
@@ -92,7 +52,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
         .unwrap()
         .to_owned();
     assert_eq!(header, format!("token {second}"));
-    let status = http
+    let status = reqwest::blocking::Client::new()
         .get(format!("{base}/repo/main/noarch/repodata.json"))
         .header("Authorization", header)
         .send()
@@ -104,7 +64,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
 #[test]
 fn the_api_key_is_renewed_with_the_refresh_token() {
     let emu = spawn_emulator(&["--api-key-lifetime", "8", "--device-interval", "1"]);
-    let home = home_for(&emu.base_url);
+    let home = TestHome::against(&emu);
     let out = home.run_ctl(&["login", "--no-browser"]);
     assert!(
         out.status.success(),

@@ -23,10 +23,7 @@ impl World {
 
     fn with_storage(storage: &str) -> Self {
         let emu = spawn_emulator(&["--device-interval", "1"]);
-        let home = TestHome::new()
-            .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
-            .with_env("CONDA_TOKEN_REPO_URL", format!("{}/repo/", emu.base_url))
-            .with_env("ANACONDAD_STORAGE", storage);
+        let home = TestHome::against(&emu).with_env("ANACONDAD_STORAGE", storage);
         Self {
             home,
             emu,
@@ -38,30 +35,15 @@ impl World {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.emu.base_url)
+        self.emu.url(path)
     }
 
     fn control(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(self.url(path)).json(&body).send().unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().unwrap()
+        self.emu.post(path, body)
     }
 
     fn org_token(&self, org: &str) -> Option<String> {
-        let response = self
-            .http
-            .get(self.url(&format!("/_emulator/orgs/{org}/token")))
-            .send()
-            .unwrap();
-        if response.status() == 404 {
-            return None;
-        }
-        let body: Value = response.json().unwrap();
-        Some(body["token"].as_str().unwrap().to_owned())
+        self.emu.org_token(org)
     }
 
     fn fault(&self, body: Value) {
@@ -78,26 +60,15 @@ impl World {
     }
 
     fn requests_to(&self, prefix: &str) -> u64 {
-        let body: Value = self
-            .http
-            .get(self.url(&format!("/_emulator/counters?prefix={prefix}")))
-            .send()
+        self.emu
+            .get(&format!("/_emulator/counters?prefix={prefix}"))["total"]
+            .as_u64()
             .unwrap()
-            .json()
-            .unwrap();
-        body["total"].as_u64().unwrap()
     }
 
     /// How many PUT requests the emulator logged since its last reset.
     fn puts(&self) -> usize {
-        let log: Value = self
-            .http
-            .get(self.url("/_emulator/log"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        log["entries"]
+        self.emu.get("/_emulator/log")["entries"]
             .as_array()
             .unwrap()
             .iter()
@@ -111,25 +82,7 @@ impl World {
 
     /// Logs in with an API key minted by the emulator for the demo user.
     fn login(&self) {
-        let key = self.control("/_emulator/api-keys", json!({"username": "demo"}));
-        let mut child = self
-            .home
-            .ctl()
-            .args(["login", "--api-key-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(key["api_key"].as_str().unwrap().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "login: {}", text(&out.stderr));
+        self.home.login_with_api_key(&self.emu.mint_api_key());
     }
 
     /// The Authorization header the conda plugin would send for `path`.

@@ -1,9 +1,8 @@
 //! Transcripts of `anacondactl token install`: the real CLI in a pseudo-terminal (answering its
 //! prompts) or without one, against the real daemon and the emulator over HTTP.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use anacondad_tests::harness::{DaemonProcess, TestHome};
@@ -59,33 +58,25 @@ struct World {
 impl World {
     /// The emulator's demo world: `acme` and `globex` may get a repo token, `initech` may not.
     fn demo() -> Self {
-        let home = TestHome::new();
-        let emulator = spawn_emulator(&["--device-interval", "1"]);
-        Self::around(home, emulator)
+        Self::around(spawn_emulator(&["--device-interval", "1"]))
     }
 
     /// An emulator that starts from `seed` (the `--state` JSON format).
     fn seeded(seed: &str) -> Self {
-        let home = TestHome::new();
-        let seed_file = home.path().join("emulator-seed.json");
-        std::fs::write(&seed_file, seed).expect("write the seed");
-        let emulator = spawn_emulator(&[
+        let seed_file = tempfile::NamedTempFile::new().expect("a seed file");
+        std::fs::write(seed_file.path(), seed).expect("write the seed");
+        Self::around(spawn_emulator(&[
             "--device-interval",
             "1",
             "--state",
-            seed_file.to_str().expect("a UTF-8 temp path"),
-        ]);
-        Self::around(home, emulator)
+            seed_file.path().to_str().expect("a UTF-8 temp path"),
+        ]))
     }
 
-    /// The home's processes get the emulator's URLs and the file store (the keychain has its
-    /// own tests).
-    fn around(home: TestHome, emulator: EmulatorProcess) -> Self {
-        let base = emulator.base_url.clone();
-        let home = home
-            .with_env("ANACONDA_AUTH_DOMAIN", &base)
-            .with_env("CONDA_TOKEN_REPO_URL", format!("{base}/repo/"))
-            .with_env("ANACONDAD_STORAGE", "file");
+    /// A home against `emulator` (file store; the keychain has its own tests), its daemon
+    /// started.
+    fn around(emulator: EmulatorProcess) -> Self {
+        let home = TestHome::against(&emulator);
         let daemon = home.start_daemon();
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
@@ -119,54 +110,16 @@ impl World {
 
     /// Logs in non-interactively with an API key minted for the demo user.
     fn login(&self) {
-        let minted = self.control_post("/_emulator/api-keys", json!({}));
-        let key = minted["api_key"].as_str().expect("an API key");
-        let mut child = self
-            .home
-            .ctl()
-            .args(["login", "--api-key-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("anacondactl login starts");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(key.as_bytes())
-            .expect("write the API key");
-        let output = child.wait_with_output().expect("anacondactl login ends");
-        assert_exit(&output, 0, "login --api-key-stdin");
+        self.home.login_with_api_key(&self.emulator.mint_api_key());
     }
 
     fn control_post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base()))
-            .json(&body)
-            .send()
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        assert!(
-            response.status().is_success(),
-            "POST {path}: {}",
-            response.status()
-        );
-        response.json().expect("a JSON answer")
+        self.emulator.post(path, body)
     }
 
     /// The org's current token on the service, or `None` when it has none.
     fn current_token(&self, org: &str) -> Option<String> {
-        let response = self
-            .http
-            .get(format!("{}/_emulator/orgs/{org}/token", self.base()))
-            .send()
-            .expect("the emulator answers");
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return None;
-        }
-        let body: Value = response.json().expect("a JSON answer");
-        Some(body["token"].as_str().expect("a token").to_owned())
+        self.emulator.org_token(org)
     }
 
     /// Issues a token for `org` on the service, as if it had been installed elsewhere before.
