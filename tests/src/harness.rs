@@ -51,6 +51,30 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The virtualenv of `tests/scripts/setup-venv.sh` (the real anaconda-auth, requests, a build
+/// backend), made on first use; or why it cannot be had. Once per test process.
+pub fn python_venv() -> &'static Result<PathBuf, String> {
+    static VENV: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-venv.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{} failed ({}): {}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        ))
+    })
+}
+
 /// A private home for one test, with its own XDG directories and socket. When it is dropped,
 /// a daemon still serving its default socket (e.g. one `anacondactl` started) is killed.
 #[derive(Debug)]

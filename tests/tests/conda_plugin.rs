@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 
-use anacondad_tests::harness::{TestHome, bin, process_alive};
+use anacondad_tests::harness::{TestHome, bin, process_alive, python_venv};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,29 +20,6 @@ const SKIP_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv's path, or why there is none. Made once per test process.
-fn venv() -> &'static Result<PathBuf, String> {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let script = manifest_dir().join("scripts/setup-venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed ({}): {}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(PathBuf::from(
-            String::from_utf8_lossy(&output.stdout).trim().to_string(),
-        ))
-    })
 }
 
 /// The plugin installed (with `pip install --no-index --no-build-isolation --target`) into a
@@ -60,7 +37,7 @@ struct PluginSite {
 fn site_or_skip(test: &str) -> Option<&'static PluginSite> {
     static SITE: OnceLock<Result<PluginSite, String>> = OnceLock::new();
     let site = SITE.get_or_init(|| {
-        let venv = venv().as_ref().map_err(Clone::clone)?;
+        let venv = python_venv().as_ref().map_err(Clone::clone)?;
         install_plugin(venv)
     });
     match site {

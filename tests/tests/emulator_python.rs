@@ -1,58 +1,36 @@
 //! Conformance of the emulator with the real Python client, anaconda-auth 0.15.3: device login,
 //! `whoami`, and the repo-token steps of `anaconda token install`.
 //!
-//! Needs the venv of tests/scripts/setup-venv.sh (made on first use). When it cannot be made the
-//! tests print why and return; set ANACONDAD_REQUIRE_PYTHON=1 (CI) to make that a failure.
+//! Needs the venv of tests/scripts/setup-venv.sh (made on first use); without it these tests
+//! fail, unless ANACONDAD_SKIP_PYTHON_TESTS=1 says to skip them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
+use anacondad_tests::harness::python_venv;
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use base64::Engine;
 use serde_json::Value;
 
-const REQUIRE_ENV: &str = "ANACONDAD_REQUIRE_PYTHON";
+const SKIP_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The venv's path, or why there is none. Made once per test process.
-fn venv() -> &'static Result<PathBuf, String> {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let script = manifest_dir().join("scripts/setup-venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed ({}): {}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(PathBuf::from(
-            String::from_utf8_lossy(&output.stdout).trim().to_string(),
-        ))
-    })
-}
-
-/// The venv, or `None` after printing why the test is skipped (a failure under CI).
+/// The venv, or `None` when the Python tests are skipped on purpose; a venv that cannot be
+/// made is a failure.
 fn venv_or_skip(test: &str) -> Option<PathBuf> {
-    match venv() {
+    if std::env::var_os(SKIP_ENV).is_some_and(|v| v == "1") {
+        eprintln!("SKIPPED {test}: {SKIP_ENV}=1");
+        return None;
+    }
+    match python_venv() {
         Ok(path) => Some(path.clone()),
-        Err(reason) if std::env::var_os(REQUIRE_ENV).is_some() => {
-            panic!("{test}: the Python venv is required ({REQUIRE_ENV}) but: {reason}")
-        }
-        Err(reason) => {
-            println!("SKIPPED {test}: cannot create the Python venv: {reason}");
-            eprintln!("SKIPPED {test}: cannot create the Python venv: {reason}");
-            None
-        }
+        Err(reason) => panic!(
+            "{test}: the Python venv of tests/scripts/setup-venv.sh is needed ({SKIP_ENV}=1 \
+             skips these tests): {reason}"
+        ),
     }
 }
 
