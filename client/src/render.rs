@@ -53,6 +53,7 @@ pub fn storage_json(s: Option<&StorageStatus>) -> Value {
             "location": s.location,
             "warning": s.warning,
             "configured": s.configured,
+            "notices": s.notices,
         }),
     }
 }
@@ -199,13 +200,13 @@ pub fn status_text(s: &StatusResponse) -> String {
         "  storage: {}\n",
         storage_line(s.storage.as_ref())
     ));
-    if let Some(warning) = s
-        .storage
-        .as_ref()
-        .map(|st| &st.warning)
-        .filter(|w| !w.is_empty())
-    {
-        out.push_str(&format!("  warning: {warning}\n"));
+    if let Some(storage) = &s.storage {
+        if !storage.warning.is_empty() {
+            out.push_str(&format!("  warning: {}\n", storage.warning));
+        }
+        for notice in &storage.notices {
+            out.push_str(&format!("  note:    {notice}\n"));
+        }
     }
     out.push_str(&format!("  login:   {}\n", login_line(s.login.as_ref())));
     if s.tokens.is_empty() {

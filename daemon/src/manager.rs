@@ -74,6 +74,7 @@ pub struct StorageView {
     pub location: String,
     pub warning: String,
     pub configured: String,
+    pub notices: Vec<String>,
 }
 
 /// The login state, without secrets.
@@ -216,6 +217,8 @@ pub struct CredentialManager {
     org_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     refresh_lead_fraction: f64,
     username: Mutex<Option<String>>,
+    /// How many of the store's notices answers have already carried.
+    notices_reported: Mutex<usize>,
     /// Woken whenever a renewal deadline may have moved (a token installed or removed).
     deadlines_changed: Arc<tokio::sync::Notify>,
 }
@@ -248,6 +251,7 @@ impl CredentialManager {
             org_locks: Mutex::new(HashMap::new()),
             refresh_lead_fraction: options.refresh_lead_fraction,
             username: Mutex::new(None),
+            notices_reported: Mutex::new(0),
             deadlines_changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -376,15 +380,26 @@ impl CredentialManager {
                     location,
                     warning: store.warning().unwrap_or_default().to_owned(),
                     configured,
+                    notices: store.notices(),
                 }
             }
             None => StorageView {
-                backend: None,
-                location: String::new(),
-                warning: String::new(),
                 configured,
+                ..StorageView::default()
             },
         }
+    }
+
+    /// [`Self::storage_view`] with only the notices no answer has carried yet: for the answers
+    /// of commands that store a secret, so each notice reaches the user once.
+    pub fn storage_view_news(&self) -> StorageView {
+        let mut view = self.storage_view();
+        if let Ok(mut reported) = self.notices_reported.lock() {
+            let all = std::mem::take(&mut view.notices);
+            view.notices = all.iter().skip(*reported).cloned().collect();
+            *reported = all.len();
+        }
+        view
     }
 
     /// The login state from what is stored; no network.

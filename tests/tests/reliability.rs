@@ -123,3 +123,48 @@ fn an_unknown_organization_is_refused_before_anything_is_reissued() {
         text(&bad.stderr)
     );
 }
+
+#[test]
+fn a_keyring_file_others_could_read_is_tightened_and_the_user_told_once() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    let keyring = home.path().join(".anaconda/keyring");
+    std::fs::create_dir_all(keyring.parent().unwrap()).unwrap();
+    std::fs::write(&keyring, "{}").unwrap();
+    std::fs::set_permissions(
+        &keyring,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let key = emu.mint_api_key();
+    let mut child = home
+        .ctl()
+        .args(["login", "--api-key-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), key.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("note:") && err.contains("0644"), "{err}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&keyring).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let install = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    assert!(install.status.success());
+    assert!(
+        !text(&install.stderr).contains("note:"),
+        "told once: {}",
+        text(&install.stderr)
+    );
+    let status = text(&home.run_ctl(&["daemon", "status"]).stdout);
+    assert!(
+        status.contains("note:") && status.contains("0644"),
+        "{status}"
+    );
+}

@@ -137,9 +137,15 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
+/// Says plainly where secrets went when that is not the keychain, and what the store did to
+/// its files (each notice once).
 pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageStatus>) {
-    if let Some(warning) = storage.map(|s| &s.warning).filter(|w| !w.is_empty()) {
-        out.warn(warning);
+    let Some(storage) = storage else { return };
+    if !storage.warning.is_empty() {
+        out.warn(&storage.warning);
+    }
+    for notice in &storage.notices {
+        eprintln!("note: {notice}");
     }
 }
 

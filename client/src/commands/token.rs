@@ -47,6 +47,7 @@ pub async fn run(
                     render::time(token.expires_at)
                 );
             }
+            warn_storage(out, answer.storage.as_ref());
             if validation.ok {
                 Ok(())
             } else {

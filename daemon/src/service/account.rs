@@ -120,7 +120,7 @@ impl AccountService for AccountApi {
                         username: outcome.username,
                         email: outcome.email,
                         api_key_expires_at: outcome.api_key_expires_at.map_or(0, |t| t.as_second()),
-                        storage: Some(convert::storage(&storage_manager.storage_view())),
+                        storage: Some(convert::storage(&storage_manager.storage_view_news())),
                         already_logged_in: outcome.already_logged_in,
                     })),
                 }),
@@ -163,7 +163,7 @@ impl AccountService for AccountApi {
         let manager = &self.ctx.manager;
         Ok(Response::new(SetApiKeyResponse {
             login: Some(convert::login(&manager.login_view().await)),
-            storage: Some(convert::storage(&manager.storage_view())),
+            storage: Some(convert::storage(&manager.storage_view_news())),
         }))
     }
 }

@@ -22,6 +22,7 @@ pub fn storage(view: &StorageView) -> pb::StorageStatus {
         location: view.location.clone(),
         warning: view.warning.clone(),
         configured: view.configured.clone(),
+        notices: view.notices.clone(),
     }
 }
 

@@ -82,7 +82,7 @@ impl TokenService for TokenApi {
             token: Some(convert::token(&installed.token)),
             reissued: installed.reissued,
             validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&self.ctx.manager.storage_view())),
+            storage: Some(convert::storage(&self.ctx.manager.storage_view_news())),
         }))
     }
 
@@ -155,6 +155,7 @@ impl TokenService for TokenApi {
         Ok(Response::new(RefreshTokenResponse {
             token: Some(convert::token(&installed.token)),
             validation: Some(convert::validation(&installed.validation)),
+            storage: Some(convert::storage(&self.ctx.manager.storage_view_news())),
         }))
     }
 }
