@@ -216,7 +216,6 @@ pub struct CredentialManager {
     /// One reissue per org at a time.
     org_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     refresh_lead_fraction: f64,
-    username: Mutex<Option<String>>,
     /// How many of the store's notices answers have already carried.
     notices_reported: Mutex<usize>,
     /// Woken whenever a renewal deadline may have moved (a token installed or removed).
@@ -250,7 +249,6 @@ impl CredentialManager {
             events,
             org_locks: Mutex::new(HashMap::new()),
             refresh_lead_fraction: options.refresh_lead_fraction,
-            username: Mutex::new(None),
             notices_reported: Mutex::new(0),
             deadlines_changed: Arc::new(tokio::sync::Notify::new()),
         })
@@ -420,12 +418,7 @@ impl CredentialManager {
             logged_in: api_key.is_some() && !lapsed,
             login_required: lapsed,
             domain: self.domain.clone(),
-            username: self
-                .username
-                .lock()
-                .ok()
-                .and_then(|u| u.clone())
-                .unwrap_or_default(),
+            username: domain_state.username.clone().unwrap_or_default(),
             api_key_expires_at: expires_at,
             api_key_from_environment: self
                 .store
@@ -553,9 +546,7 @@ impl CredentialManager {
             d.api_key_expires_at = None;
             d.refresh_token_held = false;
         })?;
-        if let Ok(mut u) = self.username.lock() {
-            *u = None;
-        }
+        let _best_effort = self.update_state(|s| s.domain_mut(&self.domain).username = None);
         self.events.publish(
             EventKind::LoggedOut,
             "",
@@ -565,9 +556,17 @@ impl CredentialManager {
         Ok(removed)
     }
 
+    /// Keeps who the API key belongs to, for `status` after a restart.
     fn remember_username(&self, username: &str) {
-        if let Ok(mut u) = self.username.lock() {
-            *u = Some(username.to_owned());
+        let known = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.domains.get(&self.domain)?.username.clone());
+        if known.as_deref() != Some(username) {
+            let _best_effort = self.update_state(|s| {
+                s.domain_mut(&self.domain).username = Some(username.to_owned());
+            });
         }
     }
 

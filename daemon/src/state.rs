@@ -34,6 +34,9 @@ pub struct OrgState {
 pub struct DomainState {
     /// The API key's JWT `exp`.
     pub api_key_expires_at: Option<Timestamp>,
+    /// Who the API key belongs to, as the service said last.
+    #[serde(default)]
+    pub username: Option<String>,
     /// When this daemon stored the API key (with `exp`, its lifetime, which sets when to renew).
     #[serde(default)]
     pub api_key_obtained_at: Option<Timestamp>,

@@ -510,6 +510,11 @@ fn device_login_through_the_daemon_stores_an_api_key() {
     assert_eq!(status["storage"]["backend"], "file");
     let again = text(&w.ctl(&["login"]).stdout);
     assert!(again.contains("Already logged in"), "{again}");
+    // A restarted daemon still knows who is logged in, without asking the service.
+    assert!(w.ctl(&["daemon", "stop"]).status.success());
+    let status = json_output(&w.ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["login"]["username"], "demo");
+    assert_eq!(status["login"]["state"], "logged_in");
 }
 
 #[test]
