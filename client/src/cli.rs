@@ -187,4 +187,7 @@ pub enum DaemonCommand {
     Stop,
     /// Run the daemon in the foreground of this terminal, logging to stderr.
     Run,
+    /// Print the daemon's events as they happen (renewals, conda configuration drift, logins)
+    /// until interrupted; with --json one JSON object per line.
+    Watch,
 }

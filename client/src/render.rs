@@ -2,7 +2,7 @@
 
 use anacondad_proto::v1::{
     CondarcState, CondarcStatus, LoginState, LoginStatus, StatusResponse, StorageBackend,
-    StorageStatus, TokenState, TokenSummary,
+    StorageStatus, TokenState, TokenSummary, WatchResponse,
 };
 use serde_json::{Value, json};
 
@@ -184,6 +184,36 @@ pub fn condarc_line(c: Option<&CondarcStatus>) -> String {
         line.push_str(&format!(": {}", c.detail));
     }
     line
+}
+
+fn event_kind(event: &WatchResponse) -> String {
+    enum_name(event.kind().as_str_name(), "EVENT_KIND_")
+}
+
+/// One event as a line: time, kind, org, message.
+pub fn event_line(event: &WatchResponse) -> String {
+    let org = if event.org.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", event.org)
+    };
+    format!(
+        "{} {}{org}: {}",
+        time(event.at),
+        event_kind(event),
+        event.message
+    )
+}
+
+/// One event as a JSON object (one per line with `daemon watch --json`).
+pub fn event_json(event: &WatchResponse) -> Value {
+    json!({
+        "at": json_time(event.at),
+        "kind": event_kind(event),
+        "org": event.org,
+        "path": event.path,
+        "message": event.message,
+    })
 }
 
 /// The human form of `daemon status`.

@@ -82,3 +82,52 @@ fn an_org_channel_without_a_token_is_reported() {
     assert_eq!(status["condarc"]["orgs_without_token"], json!(["globex"]));
     assert_eq!(status["condarc"]["state"], "configured");
 }
+
+#[test]
+fn daemon_watch_prints_the_events_as_json_lines() {
+    use std::io::BufRead;
+    let (home, _emu) = configured();
+    let mut watch = home
+        .ctl()
+        .args(["--json", "daemon", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = anacondad_tests::harness::KillOnDrop(watch.id());
+    let mut ready = String::new();
+    std::io::BufReader::new(watch.stderr.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("watching the events"), "{ready}");
+    save_like_an_editor(
+        &home.path().join(".condarc"),
+        "channels:\n  - conda-forge\n",
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let drifted = loop {
+        let line = rx.recv_timeout(EVENT_TIMEOUT).expect("an event line");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("one JSON object a line");
+        if event["kind"] == "condarc_drifted" {
+            break event;
+        }
+    };
+    assert!(
+        drifted["message"]
+            .as_str()
+            .unwrap()
+            .contains("condarc apply")
+    );
+    assert!(drifted["at"].is_string());
+    let _ = watch.kill();
+    let _ = watch.wait();
+}

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anacondad_proto::v1::{ShutdownRequest, StatusRequest};
+use anacondad_proto::v1::{ShutdownRequest, StatusRequest, WatchRequest};
 
 use super::Output;
 use crate::cli::DaemonCommand;
@@ -73,6 +73,24 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
                 out.print_json(&serde_json::json!({ "stopped": true, "running": false }));
             } else {
                 println!("anacondad stopped");
+            }
+            Ok(())
+        }
+        DaemonCommand::Watch => {
+            let client = target.connect_or_start().await?;
+            let mut events = client.daemon().watch(WatchRequest {}).await?.into_inner();
+            // The daemon subscribed before it answered: from here on nothing is missed.
+            eprintln!(
+                "watching the events of anacondad at {}; Ctrl-C stops",
+                client.socket().display()
+            );
+            while let Some(event) = events.message().await? {
+                if out.json {
+                    println!("{}", render::event_json(&event));
+                } else {
+                    println!("{}", render::event_line(&event));
+                }
+                let _ = std::io::stdout().flush();
             }
             Ok(())
         }
