@@ -101,21 +101,23 @@ async fn install(
         let confirm = confirm_reissue(client, &org, &args, out, prompter).await?;
         (org, confirm)
     };
-    let mut request = InstallTokenRequest {
+    let request = InstallTokenRequest {
         org: org.clone(),
         confirm_reissue: confirm,
         token: given.unwrap_or_default(),
         skip_validation: false,
     };
-    let answer = client.tokens().install_token(request.clone()).await;
-    request.token.zeroize();
-    let answer = answer?.into_inner();
+    let answer = client.tokens().install_token(request).await?.into_inner();
     let token = answer.token.clone().unwrap_or_default();
     let validation = answer.validation.clone().unwrap_or_default();
+    let expiry = if token.expires_at == 0 {
+        String::new()
+    } else {
+        format!(" and expires {}", render::time(token.expires_at))
+    };
     out.say(format!(
-        "Your conda token has been installed and expires {}. To view your token(s), you can use \
-         anacondactl token list",
-        render::time(token.expires_at)
+        "Your conda token has been installed{expiry}. To view your token(s), you can use \
+         anacondactl token list"
     ));
     warn_storage(out, answer.storage.as_ref());
     if !validation.ok {
