@@ -60,8 +60,8 @@ pub struct Paths {
     pub anaconda_keyring: PathBuf,
     /// conda's user configuration file, `~/.condarc`.
     pub condarc: PathBuf,
-    /// Every user-writable file conda reads settings from, in conda's order.
-    pub conda_user_files: Vec<PathBuf>,
+    /// Every user-writable place conda reads settings from.
+    pub conda_user_config: CondaUserConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ impl Paths {
                 .path("ANACONDA_AUTH_KEYRING_PATH")
                 .unwrap_or_else(|| home.join(".anaconda/keyring")),
             condarc: home.join(".condarc"),
-            conda_user_files: user_condarc_files(&home, env),
+            conda_user_config: CondaUserConfig::resolve(&home, env),
             home,
         })
     }
@@ -114,33 +114,87 @@ impl Paths {
     }
 }
 
-/// The user-writable `.condarc` files on conda's search path, in conda's order (later wins).
-pub fn user_condarc_files(home: &Path, env: &EnvSnapshot) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(xdg) = env.path("XDG_CONFIG_HOME") {
-        dirs.push(xdg.join("conda"));
-    }
-    dirs.push(home.join(".config/conda"));
-    dirs.push(home.join(".conda"));
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
-        files.push(dir.join(".condarc"));
-        files.push(dir.join("condarc"));
-    }
-    files.push(home.join(".condarc"));
-    if let Some(condarc) = env.path("CONDARC") {
-        let name = condarc.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // conda ignores a $CONDARC with any other name.
-        if matches!(name, ".condarc" | "condarc")
-            || name.ends_with(".yml")
-            || name.ends_with(".yaml")
+/// The user-writable places conda reads settings from: files, and `condarc.d/` directories
+/// whose `*.yml`/`*.yaml` files it reads in sorted order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CondaUserConfig {
+    /// In conda's order (later wins).
+    pub files: Vec<PathBuf>,
+    pub dropin_dirs: Vec<PathBuf>,
+}
+
+impl CondaUserConfig {
+    /// conda's search path, less the system-wide and environment locations.
+    pub fn resolve(home: &Path, env: &EnvSnapshot) -> Self {
+        let mut dirs = Vec::new();
+        if let Some(xdg) = env.path("XDG_CONFIG_HOME") {
+            dirs.push(xdg.join("conda"));
+        }
+        dirs.push(home.join(".config/conda"));
+        dirs.push(home.join(".conda"));
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut dropin_dirs = Vec::new();
+        for dir in dirs {
+            files.push(dir.join(".condarc"));
+            files.push(dir.join("condarc"));
+            dropin_dirs.push(dir.join("condarc.d"));
+        }
+        files.push(home.join(".condarc"));
+        if let Some(condarc) = env.path("CONDARC")
+            && is_condarc_name(&condarc)
         {
             files.push(condarc);
         }
+        let mut seen = BTreeSet::new();
+        files.retain(|f| seen.insert(f.clone()));
+        dropin_dirs.dedup();
+        Self { files, dropin_dirs }
     }
-    let mut seen = BTreeSet::new();
-    files.retain(|f| seen.insert(f.clone()));
-    files
+
+    /// True for a file conda would read from these places.
+    pub fn covers(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f == path)
+            || (path
+                .parent()
+                .is_some_and(|dir| self.dropin_dirs.iter().any(|d| d == dir))
+                && is_yaml(path))
+    }
+
+    /// Every file that exists now, the drop-ins of each directory sorted by name.
+    pub fn existing_files(&self) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = self.files.iter().filter(|f| f.is_file()).cloned().collect();
+        for dir in &self.dropin_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut dropins: Vec<PathBuf> = entries
+                .filter_map(|e| Some(e.ok()?.path()))
+                .filter(|p| is_yaml(p) && p.is_file())
+                .collect();
+            dropins.sort();
+            found.extend(dropins);
+        }
+        found
+    }
+
+    /// The directories to watch: those of the files and the drop-in directories.
+    pub fn watched_dirs(&self) -> BTreeSet<PathBuf> {
+        self.files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .chain(self.dropin_dirs.iter().cloned())
+            .collect()
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// conda ignores a `$CONDARC` whose name is not `.condarc`, `condarc` or `*.yml`/`*.yaml`.
+fn is_condarc_name(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    matches!(name, ".condarc" | "condarc") || is_yaml(path)
 }
 
 /// The keys of `config.toml`; each can be overridden by `ANACONDAD_<KEY>` (upper case).
@@ -323,8 +377,12 @@ mod tests {
 
     #[test]
     fn the_search_path_covers_the_user_files_in_condas_order() {
-        let files = user_condarc_files(Path::new("/h"), &env(&[("CONDARC", "/x/site.yml")]));
-        let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let config = CondaUserConfig::resolve(Path::new("/h"), &env(&[("CONDARC", "/x/site.yml")]));
+        let shown: Vec<String> = config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
         assert_eq!(
             shown,
             [
@@ -340,8 +398,30 @@ mod tests {
 
     #[test]
     fn a_condarc_variable_with_a_name_conda_ignores_is_ignored() {
-        let files = user_condarc_files(Path::new("/h"), &env(&[("CONDARC", "/x/settings.txt")]));
-        assert!(!files.iter().any(|f| f.ends_with("settings.txt")));
+        let config =
+            CondaUserConfig::resolve(Path::new("/h"), &env(&[("CONDARC", "/x/settings.txt")]));
+        assert!(!config.files.iter().any(|f| f.ends_with("settings.txt")));
+    }
+
+    #[test]
+    fn drop_in_files_count_and_are_read_in_name_order() {
+        let home = tempfile::tempdir().unwrap();
+        let config = CondaUserConfig::resolve(home.path(), &env(&[]));
+        let dropins = home.path().join(".conda/condarc.d");
+        std::fs::create_dir_all(&dropins).unwrap();
+        for name in ["b.yml", "a.yaml", "notes.txt"] {
+            std::fs::write(dropins.join(name), "channels: []\n").unwrap();
+        }
+        std::fs::write(home.path().join(".condarc"), "{}\n").unwrap();
+        let names: Vec<String> = config
+            .existing_files()
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [".condarc", "a.yaml", "b.yml"]);
+        assert!(config.covers(&dropins.join("c.yaml")));
+        assert!(!config.covers(&dropins.join("notes.txt")));
+        assert!(config.watched_dirs().contains(&dropins));
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         // fresh; a slow keychain probe must not delay readiness.
         let scheduler = RefreshScheduler::new(manager.clone(), ctx.shutdown.clone());
         let watcher = CondarcWatcher::new(
-            ctx.paths.conda_user_files.clone(),
+            ctx.paths.conda_user_config.clone(),
             ctx.paths.condarc.clone(),
             ctx.condarc_target(None).settings,
             manager.clone(),

@@ -4,7 +4,7 @@
 //! what we configured, a file that no longer parses, and org channels that have no token.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::condarc::{CondarcEditor, CondarcSettings, CondarcState};
+use crate::config::CondaUserConfig;
 use crate::context::CondarcBaseline;
 use crate::events::EventBus;
 use crate::manager::CredentialManager;
@@ -63,7 +64,7 @@ fn is_change(kind: &notify::EventKind) -> bool {
 /// Watches the user's conda configuration until shutdown.
 #[derive(Debug)]
 pub struct CondarcWatcher {
-    files: Vec<PathBuf>,
+    config: CondaUserConfig,
     primary: PathBuf,
     settings: CondarcSettings,
     manager: Arc<CredentialManager>,
@@ -73,9 +74,9 @@ pub struct CondarcWatcher {
 }
 
 impl CondarcWatcher {
-    /// `primary` is the file `token install` configures; `files` all that conda reads.
+    /// `primary` is the file `token install` configures; `config` all that conda reads.
     pub fn new(
-        files: Vec<PathBuf>,
+        config: CondaUserConfig,
         primary: PathBuf,
         settings: CondarcSettings,
         manager: Arc<CredentialManager>,
@@ -84,7 +85,7 @@ impl CondarcWatcher {
         shutdown: CancellationToken,
     ) -> Self {
         Self {
-            files,
+            config,
             primary,
             settings,
             manager,
@@ -105,7 +106,7 @@ impl CondarcWatcher {
     /// Runs until shutdown. A platform without file notifications logs why and returns.
     pub async fn run(self) {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-        let names: BTreeSet<PathBuf> = self.files.iter().cloned().collect();
+        let config = self.config.clone();
         let mut watcher =
             match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 // Only changes count: our own reads of the file (access events, atime) must not
@@ -115,7 +116,7 @@ impl CondarcWatcher {
                 }
                 if let Ok(event) = event
                     && is_change(&event.kind)
-                    && event.paths.iter().any(|p| names.contains(p))
+                    && event.paths.iter().any(|p| config.covers(p))
                 {
                     let _closed_is_fine = tx.send(());
                 }
@@ -126,12 +127,7 @@ impl CondarcWatcher {
                     return;
                 }
             };
-        let dirs: BTreeSet<PathBuf> = self
-            .files
-            .iter()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
-            .collect();
-        for dir in dirs.iter().filter(|d| d.is_dir()) {
+        for dir in self.config.watched_dirs().iter().filter(|d| d.is_dir()) {
             if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
                 tracing::warn!(dir = %dir.display(), "cannot watch: {e}");
             }
@@ -215,17 +211,21 @@ impl CondarcWatcher {
 
     /// Orgs whose channels conda uses but that have no stored token.
     pub async fn orgs_without_token(&self) -> Vec<String> {
-        orgs_without_token(&self.files, &self.manager).await
+        orgs_without_token(&self.config, &self.manager).await
     }
 }
 
-/// Orgs whose channels `files` use but for which `manager` holds no token.
-pub async fn orgs_without_token(files: &[PathBuf], manager: &CredentialManager) -> Vec<String> {
-    let files = files.to_vec();
+/// Orgs whose channels conda's user configuration uses but for which `manager` holds no token.
+pub async fn orgs_without_token(
+    config: &CondaUserConfig,
+    manager: &CredentialManager,
+) -> Vec<String> {
+    let config = config.clone();
     let repo = manager.repo_url().to_string();
-    let used = tokio::task::spawn_blocking(move || orgs_in_channels(&files, &repo))
-        .await
-        .unwrap_or_default();
+    let used =
+        tokio::task::spawn_blocking(move || orgs_in_channels(&config.existing_files(), &repo))
+            .await
+            .unwrap_or_default();
     let stored: BTreeSet<String> = manager
         .list_tokens()
         .await

@@ -131,3 +131,28 @@ fn daemon_watch_prints_the_events_as_json_lines() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+#[test]
+fn a_drop_in_file_in_condarc_d_is_watched_too() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    let dropins = home.path().join(".conda/condarc.d");
+    std::fs::create_dir_all(&dropins).unwrap();
+    home.login_with_api_key(&emu.mint_api_key());
+    let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut events = home.subscribe_events();
+    std::fs::write(
+        dropins.join("team.yml"),
+        format!("channels:\n  - {}\n", emu.url("/repo/globex/internal")),
+    )
+    .unwrap();
+    let event = events.wait_for(EventKind::OrgWithoutToken, EVENT_TIMEOUT);
+    assert_eq!(event.org, "globex");
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["condarc"]["orgs_without_token"], json!(["globex"]));
+}

@@ -22,7 +22,7 @@ async fn condarc_status(ctx: &DaemonContext) -> anacondad_proto::v1::CondarcStat
     let target = ctx.condarc_target(None);
     let path = target.path.display().to_string();
     let orgs_without_token =
-        crate::watcher::orgs_without_token(&ctx.paths.conda_user_files, &ctx.manager).await;
+        crate::watcher::orgs_without_token(&ctx.paths.conda_user_config, &ctx.manager).await;
     match super::condarc::check(target).await {
         Ok((status, _)) => anacondad_proto::v1::CondarcStatus {
             orgs_without_token,
