@@ -10,6 +10,7 @@ use anacondad_proto::socket::SocketEnv;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let socket_env = SocketEnv::from_process();
     let target = Target {
@@ -38,6 +39,22 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Lets a closed pipe end the process quietly, as for any Unix filter (`anacondactl token
+/// list | head -1`), instead of Rust's default of ignoring SIGPIPE and panicking on the failed
+/// write.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}
 
 /// `ANACONDAD_BIN`, else `anacondad` next to this executable, else `anacondad` on PATH.
 fn daemon_bin() -> PathBuf {

@@ -422,3 +422,27 @@ fn readiness_is_notified_to_systemd() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let home = TestHome::new();
+    let probe = r#"
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+done = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE, env=dict(os.environ))
+print(done.returncode)
+print(done.stderr.decode())
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", probe])
+        .arg(anacondad_tests::harness::bin("anacondactl"))
+        .args(["completions", "bash"])
+        .envs(home.env())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("-13"), "ended by SIGPIPE: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
