@@ -168,3 +168,48 @@ fn a_keyring_file_others_could_read_is_tightened_and_the_user_told_once() {
         "{status}"
     );
 }
+
+#[test]
+fn secrets_on_standard_input_are_checked_before_they_are_sent() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    let run_with_stdin = |args: &[&str], input: &[u8]| {
+        let mut child = home
+            .ctl()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // A reader that stops early closes the pipe: ignore the broken pipe here.
+        let _ = std::io::Write::write_all(&mut stdin, input);
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let empty = run_with_stdin(&["login", "--api-key-stdin"], b"\n");
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(text(&empty.stderr).contains("no API key on standard input"));
+    let huge = run_with_stdin(&["login", "--api-key-stdin"], &vec![b'x'; 100_000]);
+    assert_eq!(huge.status.code(), Some(1));
+    assert!(
+        text(&huge.stderr).contains("more than 16384 bytes"),
+        "{}",
+        text(&huge.stderr)
+    );
+
+    // A token received by mail, piped in: installed without a login, never echoed.
+    let token = emu.post("/_emulator/orgs/globex/token", json!({}))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = run_with_stdin(
+        &["token", "install", "-", "--org", "globex", "--no-condarc"],
+        format!("{token}\n").as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(&token) && !text(&out.stderr).contains(&token));
+    let list = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"][0]["org"], "globex");
+}

@@ -1,12 +1,9 @@
 //! `anacondactl login`, `logout`, `whoami`.
 
-use std::io::Read;
-
 use anacondad_proto::v1::{
     LoginMethod, LoginRequest, LogoutRequest, SetApiKeyRequest, WhoamiRequest,
     login_response::Event,
 };
-use zeroize::Zeroize;
 
 use super::Output;
 use crate::cli::LoginArgs;
@@ -17,19 +14,12 @@ use crate::render;
 pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
     if args.api_key_stdin {
-        let mut key = String::new();
-        std::io::stdin()
-            .read_to_string(&mut key)
-            .map_err(|e| CliError::failed(format!("cannot read the API key from stdin: {e}")))?;
         let request = SetApiKeyRequest {
-            api_key: key.trim().to_owned(),
+            api_key: super::read_secret_from_stdin(
+                "API key",
+                "anacondactl login --api-key-stdin < key.txt",
+            )?,
         };
-        key.zeroize();
-        if request.api_key.is_empty() {
-            return Err(CliError::failed(
-                "no API key on standard input: pipe it in, e.g. `anacondactl login --api-key-stdin < key.txt`",
-            ));
-        }
         let answer = client.account().set_api_key(request).await?.into_inner();
         if out.json {
             out.print_json(&serde_json::json!({

@@ -63,6 +63,35 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
     }
 }
 
+/// Longest secret read from standard input; API keys and tokens are far shorter.
+const MAX_STDIN_SECRET_BYTES: u64 = 16 * 1024;
+
+/// A secret (`what`: "the API key", "the token") read from standard input, trimmed; the read
+/// buffer is wiped. Fails on empty or oversized input, saying how to pass it.
+fn read_secret_from_stdin(what: &str, example: &str) -> Result<String, CliError> {
+    use std::io::Read;
+    use zeroize::Zeroize;
+    let mut raw = String::new();
+    let read = std::io::stdin()
+        .take(MAX_STDIN_SECRET_BYTES + 1)
+        .read_to_string(&mut raw);
+    let result = match read {
+        Err(e) => Err(CliError::failed(format!(
+            "cannot read {what} from standard input: {e}"
+        ))),
+        Ok(n) if n as u64 > MAX_STDIN_SECRET_BYTES => Err(CliError::failed(format!(
+            "standard input holds more than {MAX_STDIN_SECRET_BYTES} bytes, which is not {what}: \
+             pipe in only {what}, e.g. `{example}`"
+        ))),
+        Ok(_) if raw.trim().is_empty() => Err(CliError::failed(format!(
+            "no {what} on standard input: pipe it in, e.g. `{example}`"
+        ))),
+        Ok(_) => Ok(raw.trim().to_owned()),
+    };
+    raw.zeroize();
+    result
+}
+
 /// The wire form of `--condarc` / `--auth-handler`; a relative path is taken from the CLI's
 /// working directory (the daemon's is elsewhere).
 fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {

@@ -1,12 +1,9 @@
 //! `anacondactl token install|list|uninstall|refresh`: Anaconda's one-command token workflow.
 
-use std::io::Read;
-
 use anacondad_proto::v1::{
     GetTokenStatusRequest, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
     ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, UninstallTokenRequest,
 };
-use zeroize::Zeroize;
 
 use super::account::warn_storage;
 use super::{Output, condarc, condarc_target};
@@ -69,15 +66,11 @@ fn validation_failed(org: &str, reason: &str) -> CliError {
 fn given_token(args: &InstallArgs) -> Result<Option<String>, CliError> {
     match args.token.as_deref() {
         None => Ok(None),
-        Some("-") => {
-            let mut token = String::new();
-            std::io::stdin()
-                .read_to_string(&mut token)
-                .map_err(|e| CliError::failed(format!("cannot read the token from stdin: {e}")))?;
-            let trimmed = token.trim().to_owned();
-            token.zeroize();
-            Ok(Some(trimmed))
-        }
+        Some("-") => super::read_secret_from_stdin(
+            "token",
+            "anacondactl token install - --org ORG < token.txt",
+        )
+        .map(Some),
         Some(token) => Ok(Some(token.to_owned())),
     }
 }
