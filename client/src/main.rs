@@ -10,7 +10,7 @@ use anacondad_proto::socket::SocketEnv;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let socket_env = SocketEnv::from_process();
     let target = Target {
@@ -41,20 +41,19 @@ fn main() -> ExitCode {
 }
 
 /// Lets a closed pipe end the process quietly, as for any Unix filter (`anacondactl token
-/// list | head -1`), instead of Rust's default of ignoring SIGPIPE and panicking on the failed
-/// write.
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn restore_default_sigpipe() {
-    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
-    // disposition for SIGPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// list | head -1`), where Rust would panic on the failed write to stdout. SIGPIPE itself stays
+/// ignored: its default would also kill us on a write to a daemon connection that just closed.
+fn exit_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.contains("Broken pipe") || message.contains("BrokenPipe") {
+            // 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe.
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
 }
-
-#[cfg(not(unix))]
-fn restore_default_sigpipe() {}
 
 /// `ANACONDAD_BIN`, else `anacondad` next to this executable, else `anacondad` on PATH.
 fn daemon_bin() -> PathBuf {
