@@ -46,7 +46,12 @@ fn main() -> ExitCode {
 fn exit_quietly_on_broken_pipe() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let message = info.payload_as_str().unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or_default();
         if message.contains("Broken pipe") || message.contains("BrokenPipe") {
             // 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe.
             std::process::exit(141);
