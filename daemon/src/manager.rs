@@ -163,6 +163,28 @@ pub struct Credential {
     pub expires_at: Option<Timestamp>,
 }
 
+impl Credential {
+    /// `Authorization: token <repo token>` for `org`.
+    fn repo_token(org: &str, token: &Secret) -> Self {
+        Self {
+            header_value: Secret::new(format!("token {}", token.expose())),
+            kind: CredentialKind::RepoToken,
+            org: Some(org.to_owned()),
+            expires_at: None,
+        }
+    }
+
+    /// `Authorization: Bearer <api key>`.
+    fn api_key(key: &Secret) -> Self {
+        Self {
+            header_value: Secret::new(format!("Bearer {}", key.expose())),
+            kind: CredentialKind::ApiKey,
+            org: None,
+            expires_at: None,
+        }
+    }
+}
+
 /// The outcome of a completed login.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -982,27 +1004,21 @@ impl CredentialManager {
                     }
                 });
             match (org_token, &c.api_key) {
-                (Some((org, token)), _) => Some((
-                    CredentialKind::RepoToken,
-                    Some(org.clone()),
-                    Secret::new(format!("token {}", token.expose())),
-                )),
-                (None, Some(key)) => Some((
-                    CredentialKind::ApiKey,
-                    None,
-                    Secret::new(format!("Bearer {}", key.expose())),
-                )),
+                (Some((org, token)), _) => Some(Credential::repo_token(org, token)),
+                (None, Some(key)) => Some(Credential::api_key(key)),
                 (None, None) => None,
             }
         };
         Ok(match chosen {
-            Some((kind, org, header_value)) => {
-                let expires_at = org.as_deref().and_then(|o| self.org_state(o).expires_at);
+            Some(credential) => {
+                // Read after the cache lock is released: one lock at a time.
+                let expires_at = credential
+                    .org
+                    .as_deref()
+                    .and_then(|o| self.org_state(o).expires_at);
                 Ok(Credential {
-                    header_value,
-                    kind,
-                    org,
                     expires_at,
+                    ..credential
                 })
             }
             None => Err(match segment {
@@ -1054,18 +1070,12 @@ impl CredentialManager {
         // Same credential again: offer the other kind, when there is one.
         let other = self
             .with_cache(|c| match kind {
-                CredentialKind::RepoToken => c.api_key.as_ref().map(|k| Credential {
-                    header_value: Secret::new(format!("Bearer {}", k.expose())),
-                    kind: CredentialKind::ApiKey,
-                    org: None,
-                    expires_at: None,
-                }),
-                CredentialKind::ApiKey => c.tokens.iter().next().map(|(org, t)| Credential {
-                    header_value: Secret::new(format!("token {}", t.expose())),
-                    kind: CredentialKind::RepoToken,
-                    org: Some(org.clone()),
-                    expires_at: None,
-                }),
+                CredentialKind::RepoToken => c.api_key.as_ref().map(Credential::api_key),
+                CredentialKind::ApiKey => c
+                    .tokens
+                    .iter()
+                    .next()
+                    .map(|(org, token)| Credential::repo_token(org, token)),
             })
             .await?;
         Ok(other.ok_or_else(|| match (kind, before.and_then(|c| c.org)) {
