@@ -7,10 +7,11 @@
 //! `ANACONDAD_SKIP_KEYCHAIN_TESTS=1` is set.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::Write as _;
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use anacondad::secret::Secret;
@@ -35,23 +36,7 @@ fn keychain_session() -> bool {
             && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
         "{HOW_TO_RUN}"
     );
-    static READY: Once = Once::new();
-    READY.call_once(|| {
-        let status = Command::new("gdbus")
-            .args([
-                "wait",
-                "--session",
-                "--timeout",
-                "20",
-                "org.freedesktop.secrets",
-            ])
-            .status()
-            .expect("gdbus (libglib2.0-bin) is needed to wait for the Secret Service");
-        assert!(
-            status.success(),
-            "the Secret Service never appeared on the bus; {HOW_TO_RUN}"
-        );
-    });
+    common::wait_for_secret_service(HOW_TO_RUN);
     true
 }
 

@@ -9,10 +9,11 @@
 //! half also needs the keyring session unless `ANACONDAD_SKIP_KEYCHAIN_TESTS=1`.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Once;
 
 use anacondad::secret::Secret;
 use anacondad::store::record::ANACONDA_SERVICE;
@@ -107,7 +108,7 @@ impl World {
                 std::env::var_os("ANACONDAD_IN_KEYRING_SESSION").is_some(),
                 "the system-keyring tests need a Secret Service: {HOW_TO_RUN}"
             );
-            wait_for_secret_service();
+            common::wait_for_secret_service(HOW_TO_RUN);
         }
         let home = tempfile::tempdir().unwrap();
         let config_dir = home.path().join(".anaconda");
@@ -210,28 +211,6 @@ impl World {
             }
         }
     }
-}
-
-/// The daemonised gnome-keyring of with-keyring.sh may not own its bus name yet; a request
-/// before that would D-Bus-activate a second, locked instance.
-fn wait_for_secret_service() {
-    static READY: Once = Once::new();
-    READY.call_once(|| {
-        let status = Command::new("gdbus")
-            .args([
-                "wait",
-                "--session",
-                "--timeout",
-                "20",
-                "org.freedesktop.secrets",
-            ])
-            .status()
-            .expect("gdbus (libglib2.0-bin) is needed to wait for the Secret Service");
-        assert!(
-            status.success(),
-            "the Secret Service never appeared: {HOW_TO_RUN}"
-        );
-    });
 }
 
 async fn tokens_we_store_are_what_python_loads(storage: Storage, domain: &str) {
