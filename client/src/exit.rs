@@ -65,24 +65,24 @@ impl std::error::Error for CliError {}
 
 impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
+        use anacondad_proto::v1::ErrorReason;
         use tonic::Code;
         let message = status.message().to_owned();
+        if let Some(detail) = anacondad_proto::error_detail(&status) {
+            let kind = match detail.reason() {
+                ErrorReason::LoginRequired => ExitKind::LoginRequired,
+                ErrorReason::ProtocolMismatch => ExitKind::ProtocolMismatch,
+                _ => ExitKind::Failed,
+            };
+            return Self::new(kind, message);
+        }
         let from_daemon = status
             .metadata()
             .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
         if from_daemon {
-            return match status.code() {
-                Code::Unauthenticated => Self::new(ExitKind::LoginRequired, message),
-                Code::FailedPrecondition if message.starts_with("protocol mismatch") => {
-                    Self::new(ExitKind::ProtocolMismatch, message)
-                }
-                _ => Self::failed(message),
-            };
+            return Self::failed(message);
         }
         match status.code() {
-            Code::FailedPrecondition if message.starts_with("protocol mismatch") => {
-                Self::new(ExitKind::ProtocolMismatch, message)
-            }
             Code::Unauthenticated => Self::new(ExitKind::LoginRequired, message),
             // Not the daemon's own answer: the connection to it broke (e.g. it was killed).
             Code::Unavailable | Code::Unknown | Code::Cancelled => Self::new(
@@ -99,4 +99,9 @@ impl From<tonic::Status> for CliError {
             _ => Self::failed(message),
         }
     }
+}
+
+/// The reason a daemon's error status carries, when it carries one.
+pub fn reason(status: &tonic::Status) -> Option<anacondad_proto::v1::ErrorReason> {
+    anacondad_proto::error_detail(status).map(|d| d.reason())
 }

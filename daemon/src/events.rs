@@ -1,8 +1,12 @@
 //! The daemon's event bus: what `Watch` streams. Publishing never blocks; a watcher that falls
 //! behind misses old events and is told how many.
 
+use std::sync::Arc;
+
 use anacondad_proto::v1::{EventKind, WatchResponse};
 use tokio::sync::broadcast;
+
+use crate::clock::Clock;
 
 /// How many events a slow watcher may fall behind before it misses some.
 const EVENT_BACKLOG: usize = 256;
@@ -10,25 +14,22 @@ const EVENT_BACKLOG: usize = 256;
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<WatchResponse>,
-}
-
-impl Default for EventBus {
-    fn default() -> Self {
-        Self::new()
-    }
+    clock: Arc<dyn Clock>,
 }
 
 impl EventBus {
-    pub fn new() -> Self {
+    /// Events are stamped with `clock`'s time.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             sender: broadcast::channel(EVENT_BACKLOG).0,
+            clock,
         }
     }
 
     /// Sends an event to every current watcher (none is fine).
     pub fn publish(&self, kind: EventKind, org: &str, path: &str, message: impl Into<String>) {
         let event = WatchResponse {
-            at: jiff::Timestamp::now().as_second(),
+            at: self.clock.now().as_second(),
             kind: kind.into(),
             org: org.to_owned(),
             path: path.to_owned(),

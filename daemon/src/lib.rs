@@ -1,18 +1,27 @@
 //! anacondad: the per-user daemon that owns Anaconda credentials. It keeps tokens in the OS
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
-//! over a local gRPC socket.
+//! over a local gRPC socket. [`Daemon::run`] is the whole daemon; `docs/architecture.md` maps
+//! the modules.
 
+pub mod account;
 pub mod api;
+pub mod clock;
+pub mod conda;
 pub mod condarc;
 pub mod config;
-pub mod context;
+pub mod credentials;
+pub mod daemon;
+pub mod error;
 pub mod events;
-pub mod manager;
-pub mod scheduler;
+pub mod renewal;
+pub mod repo_url;
 pub mod secret;
 #[cfg(unix)]
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
-pub mod watcher;
+pub mod tokens;
+pub mod vault;
+
+pub use daemon::Daemon;

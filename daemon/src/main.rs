@@ -1,23 +1,17 @@
 //! `anacondad`: reads the environment and configuration once, takes the socket, and serves
 //! until SIGTERM, SIGINT or the `Shutdown` RPC.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anacondad::api::{AnacondaClient, ApiConfig, ProxyConfig};
-use anacondad::config::{EnvSnapshot, Paths, Settings};
-use anacondad::context::DaemonContext;
-use anacondad::events::EventBus;
-use anacondad::manager::{CredentialManager, ManagerOptions};
-use anacondad::scheduler::RefreshScheduler;
-use anacondad::secret::Secret;
-use anacondad::server::{self, BindError, BoundSocket};
-use anacondad::store::StoreOptions;
-use anacondad::watcher::CondarcWatcher;
+use anacondad::Daemon;
+use anacondad::clock::SystemClock;
+use anacondad::config::{DaemonConfig, EnvSnapshot};
+use anacondad::daemon::DaemonError;
+use anacondad::server::{BindError, BoundSocket};
 use anacondad_proto::socket::{SocketEnv, current_uid};
 use anyhow::Context as _;
 use clap::Parser;
@@ -62,9 +56,17 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = match e.downcast_ref::<BindError>() {
-                Some(BindError::AlreadyRunning { .. }) => EXIT_ALREADY_RUNNING,
-                _ => EXIT_FAILURE,
+            let already_running = matches!(
+                e.downcast_ref::<BindError>(),
+                Some(BindError::AlreadyRunning { .. })
+            ) || matches!(
+                e.downcast_ref::<DaemonError>(),
+                Some(DaemonError::Bind(BindError::AlreadyRunning { .. }))
+            );
+            let code = if already_running {
+                EXIT_ALREADY_RUNNING
+            } else {
+                EXIT_FAILURE
             };
             eprintln!("anacondad: {e:#}");
             ExitCode::from(code)
@@ -98,111 +100,43 @@ fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|| socket_env.default_socket_path()),
         _ => socket_env.resolve(args.socket.as_deref()),
     };
-    let paths = Paths::resolve(&env, socket_path.clone())?;
-    let settings = Settings::load(&paths.config_file, &env)?;
-    let events = EventBus::new();
-    let manager = Arc::new(build_manager(&env, &paths, &settings, events.clone())?);
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
     let socket = match activated {
-        Some(listener) => BoundSocket::from_activation(listener, &socket_path)?,
+        Some(listener) => BoundSocket::from_activation(listener, &socket_path, uid)?,
         None => BoundSocket::bind(&socket_path, uid)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let notify_stdout = args.spawned;
+    let ready = move || {
+        if notify_stdout {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "ready {} {}",
+                std::process::id(),
+                socket_path.display()
+            );
+            let _ = out.flush();
+        }
+        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(error = %e, "could not notify systemd of readiness");
+        }
+    };
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handlers(shutdown.clone())?;
-        let ctx = Arc::new(DaemonContext::new(
-            paths,
-            settings,
-            manager.clone(),
-            events,
-            shutdown,
-        ));
-        // Open the store now, so `status` can say where secrets live, then keep credentials
-        // fresh; a slow keychain probe must not delay readiness.
-        let scheduler = RefreshScheduler::new(manager.clone(), ctx.shutdown.clone());
-        let watcher = CondarcWatcher::new(
-            ctx.paths.conda_user_config.clone(),
-            ctx.paths.condarc.clone(),
-            ctx.condarc_target(None).settings,
-            manager.clone(),
-            ctx.events.clone(),
-            ctx.condarc_baseline.clone(),
-            ctx.shutdown.clone(),
-        );
-        tokio::spawn(watcher.run());
-        tokio::spawn(async move {
-            if let Err(e) = manager.store().await {
-                tracing::warn!("the credential store is not usable yet: {e}");
-            }
-            scheduler.run().await;
-        });
-        let notify_stdout = args.spawned;
-        let ready = move || {
-            if notify_stdout {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(
-                    out,
-                    "ready {} {}",
-                    std::process::id(),
-                    socket_path.display()
-                );
-                let _ = out.flush();
-            }
-            if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
-                tracing::warn!(error = %e, "could not notify systemd of readiness");
-            }
-        };
-        server::run(socket, ctx, uid, ready).await?;
+        Daemon::run(config, socket, Arc::new(SystemClock), shutdown, ready).await?;
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     });
-    // A keychain call that hung (locked keychain) holds a blocking thread; do not wait for it.
+    // Every task that must finish has (Daemon::run waits for them); a keychain call that hung
+    // (locked keychain) may still hold a blocking thread: do not wait for it.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
-}
-
-/// The API client and the credential manager, from the configuration and the existing
-/// client's environment variables (`ANACONDA_AUTH_*`, `CONDA_TOKEN_REPO_URL`, which win).
-fn build_manager(
-    env: &EnvSnapshot,
-    paths: &Paths,
-    settings: &Settings,
-    events: EventBus,
-) -> anyhow::Result<CredentialManager> {
-    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let mut api = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
-    if let Some(domain) = &settings.domain {
-        api.domain = domain.clone();
-    }
-    if let Some(repo_url) = &settings.repo_url {
-        api.repo_url = repo_url.clone();
-    }
-    if let Some(verify) = settings.ssl_verify {
-        api.ssl_verify = verify;
-    }
-    api.ca_bundle = settings.ca_bundle.clone();
-    if let Some(proxy) = &settings.proxy {
-        api.proxy = ProxyConfig::Url(Secret::new(proxy.clone()));
-    }
-    let env_map: HashMap<String, String> = env
-        .map()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    api.apply_env(&env_map);
-    let client = AnacondaClient::new(&api).context("configuring the Anaconda service client")?;
-    let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
-    store.env_api_key = env.get("ANACONDA_AUTH_API_KEY").map(Secret::new);
-    store.timeout = settings.keychain_timeout();
-    let options = ManagerOptions {
-        store,
-        state_file: paths.state_file(),
-        refresh_lead_fraction: settings.refresh_lead_fraction,
-    };
-    Ok(CredentialManager::new(client, options, events)?)
 }
 
 fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {

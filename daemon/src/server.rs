@@ -15,7 +15,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::DaemonContext;
+use crate::daemon::Daemon;
 use crate::service;
 
 /// How long open calls (e.g. `Watch` streams) get to finish once shutdown starts.
@@ -47,6 +47,8 @@ pub struct BoundSocket {
     path: PathBuf,
     /// The socket file's identity, so we never remove a successor's socket.
     inode: Option<(u64, u64)>,
+    /// The only user whose connections are served.
+    uid: u32,
     _lock: Option<File>,
 }
 
@@ -93,6 +95,7 @@ impl BoundSocket {
             listener,
             path: path.to_path_buf(),
             inode,
+            uid,
             _lock: Some(lock),
         })
     }
@@ -103,12 +106,14 @@ impl BoundSocket {
     pub fn from_activation(
         listener: std::os::unix::net::UnixListener,
         path: &Path,
+        uid: u32,
     ) -> Result<Self, BindError> {
         let lock = take_lock(&lock_path(path), path)?;
         Ok(Self {
             listener,
             path: path.to_path_buf(),
             inode: None,
+            uid,
             _lock: Some(lock),
         })
     }
@@ -189,14 +194,14 @@ fn owner_connections(
     })
 }
 
-/// Serves every gRPC service on `socket` until `ctx.shutdown` is cancelled, then gives open
+/// Serves every gRPC service on `socket` until `daemon.shutdown` is cancelled, then gives open
 /// calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
-pub async fn run(
+pub async fn serve(
     socket: BoundSocket,
-    ctx: Arc<DaemonContext>,
-    uid: u32,
+    daemon: Arc<Daemon>,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
+    let uid = socket.uid;
     let path = socket.path.clone();
     socket
         .listener
@@ -219,12 +224,12 @@ pub async fn run(
             path: path.clone(),
             source,
         })?;
-    let shutdown: CancellationToken = ctx.shutdown.clone();
+    let shutdown: CancellationToken = daemon.shutdown.clone();
     let server = tonic::transport::Server::builder()
         .layer(tonic::service::InterceptorLayer::new(
             service::check_protocol,
         ))
-        .add_routes(service::routes(ctx))
+        .add_routes(service::routes(daemon))
         .serve_with_incoming_shutdown(
             owner_connections(listener, uid),
             shutdown.clone().cancelled_owned(),

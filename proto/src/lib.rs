@@ -32,3 +32,13 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// The daemon's version, as reported by `Status`.
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The cause a daemon's error status carries, or `None` for a status the daemon did not make
+/// (a broken connection) or that predates the detail.
+pub fn error_detail(status: &tonic::Status) -> Option<v1::ErrorDetail> {
+    use prost::Message as _;
+    if status.details().is_empty() {
+        return None;
+    }
+    v1::ErrorDetail::decode(status.details()).ok()
+}

@@ -85,7 +85,9 @@ pub struct TestHome {
 
 impl Drop for TestHome {
     fn drop(&mut self) {
+        // An in-process daemon's pid is this test's own: it stops with its handle instead.
         if let Some(pid) = self.daemon_pid()
+            && pid != std::process::id()
             && process_alive(pid)
         {
             kill(pid, "KILL");
@@ -196,6 +198,53 @@ impl TestHome {
         ]);
         env.extend(self.extra_env.iter().cloned());
         env
+    }
+
+    /// `anacondactl login --browser`, playing the browser: follows the authorization URL the
+    /// CLI prints to the service, then the service's redirect to the daemon's loopback
+    /// listener. Returns the CLI's remaining output lines once it has exited successfully.
+    /// The daemon must listen on any free port (`ANACONDAD_BROWSER_LOGIN_PORT=0`, in `env` for
+    /// a daemon the CLI starts, or in the home's environment).
+    pub fn login_through_browser(&self, env: &[(&str, &str)]) -> Vec<String> {
+        let mut login = self
+            .ctl()
+            .envs(env.iter().copied())
+            .args(["login", "--browser", "--no-browser"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("anacondactl runs");
+        let mut lines = BufReader::new(login.stdout.take().expect("piped stdout")).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the CLI prints the URL")
+                .expect("a line");
+            if line.starts_with("http") {
+                break line;
+            }
+        };
+        assert!(url.contains("code_challenge_method=S256"), "{url}");
+        let browser = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let to_loopback = browser.get(&url).send().expect("the service answers");
+        assert!(
+            to_loopback.status().is_redirection(),
+            "{}",
+            to_loopback.status()
+        );
+        let location = to_loopback.headers()["location"]
+            .to_str()
+            .expect("a redirect")
+            .to_owned();
+        assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+        let done = browser.get(&location).send().expect("the daemon answers");
+        assert!(done.status().is_redirection(), "{}", done.status());
+        let rest: Vec<String> = lines.map(|l| l.expect("a line")).collect();
+        assert!(login.wait().expect("the CLI ends").success(), "{rest:?}");
+        rest
     }
 
     /// `anacondactl` with this home's environment and nothing else.

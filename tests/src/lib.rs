@@ -3,6 +3,7 @@
 
 pub mod emulator;
 pub mod harness;
+pub mod in_process;
 mod process;
 
 pub use process::{EMULATOR_BIN_ENV, EmulatorProcess, emulator_binary, spawn_emulator};

@@ -1,88 +1,187 @@
 //! The daemon renews credentials by itself: repo tokens before they expire (reissue, store,
-//! validate), the API key through the refresh token. Short lifetimes from the emulator make the
-//! deadlines come within seconds; the tests wait for the daemon's own events, bounded.
+//! validate), the API key through the refresh token. The whole daemon runs in this process on a
+//! temp socket with a clock the test moves, so a renewal a year ahead comes at once; the CLI,
+//! the socket and the emulator are real. Shutdown during a renewal waits until the new token is
+//! stored.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anacondad::clock::ManualClock;
 use anacondad_proto::v1::EventKind;
 use anacondad_tests::harness::{TestHome, json_output};
-use anacondad_tests::spawn_emulator;
+use anacondad_tests::in_process::InProcessDaemon;
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use jiff::Timestamp;
 
-const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-#[test]
-fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
-    let emu = spawn_emulator(&["--token-lifetime", "8"]);
-    let base = emu.base_url.clone();
-    let home = TestHome::against(&emu);
-    home.login_with_api_key(&emu.mint_api_key());
-    let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+fn ok(out: &std::process::Output) {
     assert!(
         out.status.success(),
-        "{}",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut events = home.subscribe_events();
-    let first = emu.org_token("acme").unwrap();
-    let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
-    let next = listed["tokens"][0]["next_refresh_at"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let expires = listed["tokens"][0]["expires_at"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        next < expires,
-        "renewal {next} is planned before expiry {expires}"
-    );
+}
 
+/// A logged-in home with a token for acme, served by an in-process daemon on `clock`.
+fn installed(emu: &EmulatorProcess, clock: &Arc<ManualClock>) -> (TestHome, InProcessDaemon) {
+    let home = TestHome::against(emu);
+    let daemon = InProcessDaemon::start(&home, clock.clone());
+    home.login_with_api_key(&emu.mint_api_key());
+    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
+    (home, daemon)
+}
+
+fn next_renewal(home: &TestHome) -> Timestamp {
+    let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    listed["tokens"][0]["next_refresh_at"]
+        .as_str()
+        .expect("a planned renewal")
+        .parse()
+        .expect("a time")
+}
+
+fn served_header(home: &TestHome, emu: &EmulatorProcess) -> String {
+    let url = emu.url("/repo/main/noarch/repodata.json");
+    json_output(&home.run_ctl(&["--json", "credential", "get", &url]))["header_value"]
+        .as_str()
+        .expect("a credential")
+        .to_owned()
+}
+
+fn repository_status(emu: &EmulatorProcess, header: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .get(emu.url("/repo/main/noarch/repodata.json"))
+        .header("Authorization", header)
+        .send()
+        .expect("the emulator answers")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_repo_token_is_reissued_when_its_renewal_comes_and_the_new_one_is_served() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = installed(&emu, &clock);
+    let first = emu.org_token("acme").unwrap();
+    let next = next_renewal(&home);
+    let expires: Timestamp = json_output(&home.run_ctl(&["--json", "token", "list"]))["tokens"][0]
+        ["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // A year-long token is renewed 30 days (the clamped lead) before it expires.
+    assert_eq!(expires.duration_since(next).as_secs(), 30 * 86_400);
+    let mut events = home.subscribe_events();
+
+    clock.set(next - jiff::SignedDuration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(emu.org_token("acme").unwrap(), first, "not renewed early");
+
+    clock.set(next + jiff::SignedDuration::from_secs(1));
     let event = events.wait_for(EventKind::TokenRefreshed, EVENT_TIMEOUT);
     assert_eq!(event.org, "acme");
     let second = emu.org_token("acme").unwrap();
     assert_ne!(first, second, "the service issued a new token");
-    let header = json_output(&home.run_ctl(&[
-        "--json",
-        "credential",
-        "get",
-        &format!("{base}/repo/main/noarch/repodata.json"),
-    ]))["header_value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let header = served_header(&home, &emu);
     assert_eq!(header, format!("token {second}"));
-    let status = reqwest::blocking::Client::new()
-        .get(format!("{base}/repo/main/noarch/repodata.json"))
-        .header("Authorization", header)
-        .send()
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    assert_eq!(repository_status(&emu, &header), 200);
+    assert!(
+        next_renewal(&home) > next,
+        "the next renewal is planned anew"
+    );
 }
 
 #[test]
 fn the_api_key_is_renewed_with_the_refresh_token() {
-    let emu = spawn_emulator(&["--api-key-lifetime", "8", "--device-interval", "1"]);
-    let home = TestHome::against(&emu);
-    let out = home.run_ctl(&["login", "--no-browser"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let home = TestHome::against(&emu).with_env("ANACONDAD_BROWSER_LOGIN_PORT", "0");
+    let _daemon = InProcessDaemon::start(&home, clock.clone());
+    home.login_through_browser(&[]);
     let mut events = home.subscribe_events();
     let before = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     assert_eq!(before["login"]["can_renew"], true);
+    let old_key = served_header(&home, &emu);
+    assert!(
+        old_key.starts_with("Bearer "),
+        "no token: the API key answers"
+    );
+    let expires: Timestamp = before["login"]["api_key_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
 
+    clock.set(expires - jiff::SignedDuration::from_hours(24 * 29));
     events.wait_for(EventKind::ApiKeyRenewed, EVENT_TIMEOUT);
     let after = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
-    assert_eq!(after["login"]["state"], "logged_in");
-    assert!(
-        after["login"]["api_key_expires_at"].as_str()
-            > before["login"]["api_key_expires_at"].as_str(),
-        "{before} -> {after}"
-    );
+    assert_eq!(after["login"]["can_renew"], true, "{after}");
+    let new_key = served_header(&home, &emu);
+    assert_ne!(new_key, old_key, "a new API key is served");
+    assert_eq!(repository_status(&emu, &new_key), 200);
     let who = json_output(&home.run_ctl(&["--json", "whoami"]));
     assert_eq!(who["username"], "demo");
+}
+
+#[test]
+fn shutdown_during_a_renewal_waits_until_the_new_token_is_stored() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, daemon) = installed(&emu, &clock);
+    let first = emu.org_token("acme").unwrap();
+    // The service takes its time answering the reissue.
+    emu.post(
+        "/_emulator/faults",
+        serde_json::json!({
+            "path_prefix": "/api/organizations/acme/ce/current-token",
+            "method": "PUT",
+            "kind": "hang",
+            "millis": 400,
+        }),
+    );
+    clock.set(next_renewal(&home) + jiff::SignedDuration::from_secs(1));
+    wait_for_reissue_request(&emu);
+
+    let stopping = Instant::now();
+    daemon.stop();
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(200),
+        "the daemon waited for the reissue ({:?})",
+        stopping.elapsed()
+    );
+    let second = emu.org_token("acme").unwrap();
+    assert_ne!(first, second, "the reissue went through");
+
+    // A new daemon serves what the stopped one stored: the token the service issued last.
+    let _again = InProcessDaemon::start(&home, clock.clone());
+    let header = served_header(&home, &emu);
+    assert_eq!(header, format!("token {second}"));
+    assert_eq!(repository_status(&emu, &header), 200);
+    let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    assert!(listed["tokens"][0]["expires_at"].is_string(), "{listed}");
+}
+
+/// Until the emulator has received the reissue `PUT` (it is then held by the fault).
+fn wait_for_reissue_request(emu: &EmulatorProcess) {
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while Instant::now() < deadline {
+        let log = emu.get("/_emulator/log");
+        let seen = log["entries"].as_array().into_iter().flatten().any(|e| {
+            e["method"] == "PUT"
+                && e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/acme/ce/current-token"))
+                && e["fault"].as_str().is_some_and(|f| !f.is_empty())
+        });
+        if seen {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the daemon did not start the renewal");
 }

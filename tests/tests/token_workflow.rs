@@ -651,49 +651,11 @@ fn refresh_reissues_now_and_the_new_token_is_served() {
 
 #[test]
 fn browser_login_completes_through_the_loopback_redirect() {
-    use std::io::BufRead;
     let w = World::new();
-    let home_env = w.home.env();
-    let mut login = std::process::Command::new(anacondad_tests::harness::bin("anacondactl"))
-        .env_clear()
-        .envs(home_env)
-        // Any free port: the real service registers 8000, the emulator takes any loopback one.
-        .env("ANACONDAD_BROWSER_LOGIN_PORT", "0")
-        .args(["login", "--browser", "--no-browser"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(login.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the CLI prints the URL").unwrap();
-        if line.starts_with("http") {
-            break line;
-        }
-    };
-    assert!(url.contains("code_challenge_method=S256"), "{url}");
-    // Play the browser: the service redirects to the daemon's loopback listener.
-    let browser = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let to_loopback = browser.get(&url).send().unwrap();
-    assert!(
-        to_loopback.status().is_redirection(),
-        "{}",
-        to_loopback.status()
-    );
-    let location = to_loopback.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
-    let done = browser.get(&location).send().unwrap();
-    assert!(done.status().is_redirection(), "{}", done.status());
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let out = login.wait().unwrap();
-    assert!(out.success(), "{rest:?}");
+    // Any free port: the real service registers 8000, the emulator takes any loopback one.
+    let rest = w
+        .home
+        .login_through_browser(&[("ANACONDAD_BROWSER_LOGIN_PORT", "0")]);
     assert!(
         rest.iter().any(|l| l.starts_with("Logged in as demo")),
         "{rest:?}"

@@ -1,7 +1,7 @@
 //! `anacondactl token install|list|uninstall|refresh`: Anaconda's one-command token workflow.
 
 use anacondad_proto::v1::{
-    GetTokenStatusRequest, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
+    ErrorReason, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
     ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, UninstallTokenRequest,
 };
 
@@ -9,7 +9,7 @@ use super::account::warn_storage;
 use super::{Output, condarc, condarc_target};
 use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
 use crate::connection::{DaemonClient, Target};
-use crate::exit::CliError;
+use crate::exit::{CliError, reason};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -82,25 +82,31 @@ async fn install(
     prompter: Prompter,
 ) -> Result<(), CliError> {
     let given = given_token(&args)?;
-    let (org, confirm) = if given.is_some() {
-        let org = args.org.clone().ok_or_else(|| {
-            CliError::failed(
+    let org = match (&given, &args.org) {
+        (_, Some(org)) => org.clone(),
+        (Some(_), None) => {
+            return Err(CliError::failed(
                 "a token given on the command line needs its organization: add --org ORG",
-            )
-        })?;
-        (org, false)
-    } else {
-        let org = choose_org(client, &args, out, prompter).await?;
-        let confirm = confirm_reissue(client, &org, &args, out, prompter).await?;
-        (org, confirm)
+            ));
+        }
+        (None, None) => choose_org(client, out, prompter).await?,
     };
-    let request = InstallTokenRequest {
+    let mut request = InstallTokenRequest {
         org: org.clone(),
-        confirm_reissue: confirm,
+        confirm_reissue: false,
         token: given.unwrap_or_default(),
         skip_validation: false,
     };
-    let answer = client.tokens().install_token(request).await?.into_inner();
+    let answer = loop {
+        match client.tokens().install_token(request.clone()).await {
+            Ok(answer) => break answer.into_inner(),
+            Err(status) if reason(&status) == Some(ErrorReason::ConfirmationRequired) => {
+                confirm_reissue(&org, &args, out, prompter)?;
+                request.confirm_reissue = true;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    };
     let token = answer.token.clone().unwrap_or_default();
     let validation = answer.validation.clone().unwrap_or_default();
     let expiry = if token.expires_at == 0 {
@@ -130,9 +136,10 @@ async fn install(
     configure_conda(client, &args, &answer, out, prompter).await
 }
 
+/// Without `--org`: the menu of the user's eligible organisations (the daemon checks a given
+/// `--org` itself).
 async fn choose_org(
     client: &DaemonClient,
-    args: &InstallArgs,
     out: Output,
     prompter: Prompter,
 ) -> Result<String, CliError> {
@@ -142,20 +149,6 @@ async fn choose_org(
         .await?
         .into_inner()
         .organizations;
-    if let Some(org) = &args.org {
-        if orgs.iter().any(|o| &o.name == org) {
-            return Ok(org.clone());
-        }
-        let known: Vec<&str> = orgs.iter().map(|o| o.name.as_str()).collect();
-        return Err(CliError::failed(format!(
-            "{org} is not one of your organizations with a repository subscription ({})",
-            if known.is_empty() {
-                "you have none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        )));
-    }
     match orgs.as_slice() {
         [] => Err(CliError::failed(
             "No organizations found. A repo token needs an organization with a business \
@@ -186,24 +179,14 @@ async fn choose_org(
     }
 }
 
-/// Asks before a reissue revokes an existing token; true when the user agreed.
-async fn confirm_reissue(
-    client: &DaemonClient,
+/// The daemon said the org has a token that a reissue would revoke: say so, and go on only
+/// with `--yes` or the user's yes.
+fn confirm_reissue(
     org: &str,
     args: &InstallArgs,
     out: Output,
     prompter: Prompter,
-) -> Result<bool, CliError> {
-    let status = client
-        .tokens()
-        .get_token_status(GetTokenStatusRequest {
-            org: org.to_owned(),
-        })
-        .await?
-        .into_inner();
-    if !status.exists_on_service {
-        return Ok(false);
-    }
+) -> Result<(), CliError> {
     out.say(format!(
         "An existing token already exists for the organization {org}."
     ));
@@ -212,12 +195,12 @@ async fn confirm_reissue(
          action can't be undone.",
     );
     if args.yes {
-        return Ok(true);
+        return Ok(());
     }
     let what =
         format!("reissuing the token of {org} revokes the current one and needs your confirmation");
     if prompter.confirm("Proceed?", &what, "--yes")? {
-        Ok(true)
+        Ok(())
     } else {
         Err(CliError::failed(format!(
             "Nothing changed: the existing token of {org} was left in place."

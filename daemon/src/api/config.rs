@@ -1,6 +1,6 @@
 //! How the API client is configured: hosts, TLS, proxy, timeouts, retries, identity.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -118,7 +118,7 @@ impl ApiConfig {
     pub fn from_env_map(
         client_version: impl Into<String>,
         hostname: impl Into<String>,
-        env: &HashMap<String, String>,
+        env: &BTreeMap<String, String>,
     ) -> Self {
         let mut config = Self::new(client_version, hostname);
         config.apply_env(env);
@@ -132,7 +132,7 @@ impl ApiConfig {
     /// path of a CA bundle. (anaconda-auth 0.15.3 itself maps only `0`/`1`; it passes `false`
     /// on to `requests` as a bundle path, which then fails; we read the words as users mean them.)
     /// Empty values are ignored.
-    pub fn apply_env(&mut self, env: &HashMap<String, String>) {
+    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) {
         let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         if let Some(domain) = get("ANACONDA_AUTH_DOMAIN") {
             self.domain = domain.to_owned();
@@ -141,16 +141,14 @@ impl ApiConfig {
             self.repo_url = repo.to_owned();
         }
         if let Some(verify) = get("ANACONDA_AUTH_SSL_VERIFY") {
-            match verify.to_ascii_lowercase().as_str() {
-                "0" | "false" | "no" | "off" => {
-                    self.ssl_verify = false;
+            let word = crate::config::parse_bool(verify)
+                .or_else(|| verify.eq_ignore_ascii_case("truststore").then_some(true));
+            match word {
+                Some(on) => {
+                    self.ssl_verify = on;
                     self.ca_bundle = None;
                 }
-                "1" | "true" | "yes" | "on" | "truststore" => {
-                    self.ssl_verify = true;
-                    self.ca_bundle = None;
-                }
-                _ => {
+                None => {
                     self.ssl_verify = true;
                     self.ca_bundle = Some(PathBuf::from(verify));
                 }
@@ -266,7 +264,7 @@ pub(crate) fn check_transport(url: &Url) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -29,8 +29,7 @@ pub use file::{Applied, CheckReport, CondarcEditor, CondarcState};
 /// The handler name our conda plugin registers; an entry with it marks a file anacondad wrote.
 pub const ANACONDAD_AUTH_HANDLER: &str = "anacondad";
 
-/// The channels under the repository URL that make up conda's `defaults`, in the seed's order.
-pub const DEFAULT_CHANNEL_NAMES: [&str; 3] = ["main", "r", "msys2"];
+pub use crate::repo_url::DEFAULT_CHANNEL_NAMES;
 
 /// What the editor writes into `.condarc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +61,7 @@ impl CondarcSettings {
 
     /// `main`, `r` and `msys2` under the repository URL.
     pub fn default_channels(&self) -> Result<Vec<String>, CondarcError> {
-        let url = parse_repo_url(&self.repo_url)?;
-        let base = url.as_str().trim_end_matches('/');
-        Ok(DEFAULT_CHANNEL_NAMES
-            .iter()
-            .map(|name| format!("{base}/{name}"))
-            .collect())
+        Ok(crate::repo_url::RepoUrl::new(parse_repo_url(&self.repo_url)?).default_channels())
     }
 }
 

@@ -2,9 +2,13 @@
 
 use anacondad_proto::v1 as pb;
 
+use crate::account::LoginView;
+use crate::conda::CondarcStatusView;
 use crate::condarc::CondarcState;
-use crate::manager::{LoginView, StorageView, TokenHealth, TokenView, Validation};
+use crate::credentials::{Answer, CredentialKind, NoCredential};
 use crate::store::BackendKind;
+use crate::tokens::{TokenHealth, TokenView, Validation};
+use crate::vault::StorageView;
 
 fn secs(t: Option<jiff::Timestamp>) -> i64 {
     t.map_or(0, |t| t.as_second())
@@ -26,13 +30,15 @@ pub fn storage(view: &StorageView) -> pb::StorageStatus {
     }
 }
 
-pub fn login(view: &LoginView) -> pb::LoginStatus {
+/// The login state as of `now`: a key that lapses within two weeks without a way to renew it
+/// is "expiring".
+pub fn login(view: &LoginView, now: jiff::Timestamp) -> pb::LoginStatus {
     let state = if view.login_required {
         pb::LoginState::LoginRequired
     } else if view.logged_in {
         let soon = view
             .api_key_expires_at
-            .is_some_and(|t| t.as_second() - jiff::Timestamp::now().as_second() < 14 * 86_400);
+            .is_some_and(|t| t.as_second() - now.as_second() < 14 * 86_400);
         if soon && !view.can_renew {
             pb::LoginState::Expiring
         } else {
@@ -87,5 +93,46 @@ pub fn condarc_state(state: CondarcState) -> pb::CondarcState {
         CondarcState::NotConfigured => pb::CondarcState::NotConfigured,
         CondarcState::Drifted => pb::CondarcState::Drifted,
         CondarcState::Malformed => pb::CondarcState::Malformed,
+    }
+}
+
+pub fn condarc_status(view: &CondarcStatusView) -> pb::CondarcStatus {
+    pb::CondarcStatus {
+        state: condarc_state(view.state).into(),
+        path: view.path.display().to_string(),
+        detail: view.findings.first().cloned().unwrap_or_default(),
+        orgs_without_token: view.orgs_without_token.clone(),
+    }
+}
+
+pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
+    let scope = answer.scope.unwrap_or_default();
+    match answer.outcome {
+        Ok(c) => pb::GetCredentialResponse {
+            found: true,
+            header_value: c.header_value.expose().to_owned(),
+            kind: match c.kind {
+                CredentialKind::RepoToken => pb::CredentialKind::RepoToken,
+                CredentialKind::ApiKey => pb::CredentialKind::ApiKey,
+            }
+            .into(),
+            org: c.org.unwrap_or_default(),
+            expires_at: secs(c.expires_at),
+            scope,
+            ..Default::default()
+        },
+        Err(none) => pb::GetCredentialResponse {
+            found: false,
+            reason: none.to_string(),
+            no_credential: match none {
+                NoCredential::NotOurRepository { .. } => pb::NoCredentialReason::NotOurRepository,
+                NoCredential::NothingStored => pb::NoCredentialReason::NothingStored,
+                NoCredential::NoTokenForOrg { .. } => pb::NoCredentialReason::NoTokenForOrg,
+                NoCredential::Rejected { .. } => pb::NoCredentialReason::Rejected,
+            }
+            .into(),
+            scope,
+            ..Default::default()
+        },
     }
 }

@@ -1,19 +1,24 @@
 //! The one mapping from daemon errors to gRPC statuses. Messages say what to do next and carry
-//! no secrets; every status the daemon makes is marked, so the CLI can tell it from a broken
-//! connection.
+//! no secrets; every status carries an [`ErrorDetail`] with the cause, so a client acts on the
+//! reason (exit code, prompt) without reading the message, and the origin marker that tells a
+//! daemon's answer from a broken connection.
 
+use anacondad_proto::ORIGIN_METADATA_KEY;
+use anacondad_proto::v1::{ErrorDetail, ErrorReason};
+use prost::Message as _;
 use tonic::{Code, Status};
 
 use crate::api::ApiError;
-use crate::condarc::CondarcError;
-use crate::manager::ManagerError;
+use crate::error::Error;
 use crate::store::StoreError;
 
-use anacondad_proto::ORIGIN_METADATA_KEY;
-
-/// A status made by the daemon.
-pub fn status(code: Code, message: impl Into<String>) -> Status {
-    let mut status = Status::new(code, message.into());
+/// A status made by the daemon, with its reason.
+pub fn status(code: Code, reason: ErrorReason, org: &str, message: impl Into<String>) -> Status {
+    let detail = ErrorDetail {
+        reason: reason.into(),
+        org: org.to_owned(),
+    };
+    let mut status = Status::with_details(code, message.into(), detail.encode_to_vec().into());
     status.metadata_mut().insert(
         ORIGIN_METADATA_KEY,
         tonic::metadata::MetadataValue::from_static("daemon"),
@@ -21,44 +26,66 @@ pub fn status(code: Code, message: impl Into<String>) -> Status {
     status
 }
 
-fn api_code(e: &ApiError) -> Code {
+fn api_code(e: &ApiError) -> (Code, ErrorReason) {
+    use ErrorReason as R;
     match e {
-        ApiError::LoginRequired { .. } => Code::Unauthenticated,
-        ApiError::Forbidden { .. } => Code::PermissionDenied,
-        ApiError::NotFound { .. } => Code::NotFound,
-        ApiError::Transient { .. } | ApiError::Tls { .. } => Code::Unavailable,
-        ApiError::OutcomeUnknown { .. } => Code::Aborted,
+        ApiError::LoginRequired { .. } => (Code::Unauthenticated, R::LoginRequired),
+        ApiError::DeviceCodeExpired | ApiError::AccessDenied | ApiError::LoginRejected { .. } => {
+            (Code::PermissionDenied, R::LoginRequired)
+        }
+        ApiError::Forbidden { .. } => (Code::PermissionDenied, R::Service),
+        ApiError::NotFound { .. } => (Code::NotFound, R::Service),
+        ApiError::Transient { .. } | ApiError::Tls { .. } => (Code::Unavailable, R::Service),
+        ApiError::OutcomeUnknown { .. } => (Code::Aborted, R::Service),
+        ApiError::InvalidResponse { .. } => (Code::Unavailable, R::Service),
         ApiError::InsecureTransport { .. }
         | ApiError::Config { .. }
-        | ApiError::CaBundle { .. } => Code::FailedPrecondition,
-        ApiError::DeviceCodeExpired | ApiError::AccessDenied | ApiError::LoginRejected { .. } => {
-            Code::PermissionDenied
+        | ApiError::CaBundle { .. }
+        | ApiError::Loopback { .. } => (Code::FailedPrecondition, R::Service),
+    }
+}
+
+fn store_code(e: &StoreError) -> Code {
+    match e {
+        StoreError::Timeout { .. } => Code::Unavailable,
+        StoreError::ApiKeyFromEnvironment => Code::FailedPrecondition,
+        StoreError::Backend { .. } | StoreError::Record { .. } | StoreError::Task { .. } => {
+            Code::Internal
         }
-        _ => Code::Internal,
     }
 }
 
-impl From<ManagerError> for Status {
-    fn from(e: ManagerError) -> Self {
-        let code = match &e {
-            ManagerError::NotLoggedIn { .. } => Code::Unauthenticated,
-            ManagerError::ConfirmationRequired { .. } => Code::FailedPrecondition,
-            ManagerError::UnknownOrganization { .. } | ManagerError::NoToken { .. } => {
-                Code::NotFound
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        use ErrorReason as R;
+        let (code, reason, org) = match &e {
+            Error::NotLoggedIn { .. } => (Code::Unauthenticated, R::LoginRequired, ""),
+            Error::ConfirmationRequired { org } => (
+                Code::FailedPrecondition,
+                R::ConfirmationRequired,
+                org.as_str(),
+            ),
+            Error::UnknownOrganization { org, .. } => {
+                (Code::NotFound, R::UnknownOrganization, org.as_str())
             }
-            ManagerError::InvalidArgument(_) => Code::InvalidArgument,
-            ManagerError::Api(api) => api_code(api),
-            ManagerError::Store(StoreError::Timeout { .. }) => Code::Unavailable,
-            ManagerError::Store(StoreError::ApiKeyFromEnvironment) => Code::FailedPrecondition,
-            ManagerError::Store(_) | ManagerError::State(_) => Code::Internal,
-            ManagerError::NewTokenNotStored { .. } => Code::DataLoss,
+            Error::NoToken { org } => (Code::NotFound, R::NoToken, org.as_str()),
+            Error::InvalidOrgName { .. }
+            | Error::EmptyToken
+            | Error::NotAnApiKey { .. }
+            | Error::NoUninstallTarget => (Code::InvalidArgument, R::InvalidArgument, ""),
+            Error::LoginAbandoned => (Code::Cancelled, R::Abandoned, ""),
+            Error::Api(api) => {
+                let (code, reason) = api_code(api);
+                (code, reason, "")
+            }
+            Error::Store(store) => (store_code(store), R::Storage, ""),
+            Error::NewTokenNotStored { org, .. } => {
+                (Code::DataLoss, R::NewTokenNotStored, org.as_str())
+            }
+            Error::State(_) => (Code::Internal, R::State, ""),
+            Error::Condarc(_) => (Code::FailedPrecondition, R::Condarc, ""),
+            Error::TaskLost { .. } => (Code::Unavailable, R::Unspecified, ""),
         };
-        status(code, e.to_string())
-    }
-}
-
-impl From<CondarcError> for Status {
-    fn from(e: CondarcError) -> Self {
-        status(Code::FailedPrecondition, e.to_string())
+        status(code, reason, org, e.to_string())
     }
 }

@@ -20,19 +20,19 @@ use anacondad_proto::{MAX_MESSAGE_BYTES, PROTOCOL_METADATA_KEY, PROTOCOL_VERSION
 use tonic::service::Routes;
 use tonic::{Request, Status};
 
-use crate::context::DaemonContext;
+use crate::daemon::Daemon;
 
 /// Every service, each with the message cap; serve them behind [`check_protocol`].
-pub fn routes(ctx: Arc<DaemonContext>) -> Routes {
-    let daemon = DaemonServiceServer::new(daemon::DaemonApi::new(ctx.clone()))
+pub fn routes(shared: Arc<Daemon>) -> Routes {
+    let daemon = DaemonServiceServer::new(daemon::DaemonApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let account = AccountServiceServer::new(account::AccountApi::new(ctx.clone()))
+    let account = AccountServiceServer::new(account::AccountApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let tokens = TokenServiceServer::new(tokens::TokenApi::new(ctx.clone()))
+    let tokens = TokenServiceServer::new(tokens::TokenApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(ctx.clone()))
+    let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(ctx))
+    let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut routes = Routes::default();
     routes = routes
@@ -58,6 +58,8 @@ pub fn check_protocol(req: Request<()>) -> Result<Request<()>, Status> {
     let theirs = value.to_str().unwrap_or("(unreadable)");
     Err(error::status(
         tonic::Code::FailedPrecondition,
+        anacondad_proto::v1::ErrorReason::ProtocolMismatch,
+        "",
         format!(
             "protocol mismatch: the client speaks anacondad protocol {theirs}, the running daemon \
          speaks protocol {PROTOCOL_VERSION}; restart the daemon with `anacondactl daemon stop` \

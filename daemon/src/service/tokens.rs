@@ -10,18 +10,21 @@ use anacondad_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use super::condarc::target_request;
 use super::convert;
-use crate::context::DaemonContext;
+use crate::daemon::Daemon;
+use crate::error::Error;
 use crate::secret::Secret;
+use crate::tokens::TokenSource;
 
 #[derive(Debug)]
 pub struct TokenApi {
-    ctx: Arc<DaemonContext>,
+    daemon: Arc<Daemon>,
 }
 
 impl TokenApi {
-    pub fn new(ctx: Arc<DaemonContext>) -> Self {
-        Self { ctx }
+    pub fn new(daemon: Arc<Daemon>) -> Self {
+        Self { daemon }
     }
 }
 
@@ -31,7 +34,7 @@ impl TokenService for TokenApi {
         &self,
         _: Request<ListOrganizationsRequest>,
     ) -> Result<Response<ListOrganizationsResponse>, Status> {
-        let orgs = self.ctx.manager.organizations().await?;
+        let orgs = self.daemon.tokens.organizations().await?;
         Ok(Response::new(ListOrganizationsResponse {
             organizations: orgs
                 .into_iter()
@@ -49,8 +52,8 @@ impl TokenService for TokenApi {
         request: Request<GetTokenStatusRequest>,
     ) -> Result<Response<GetTokenStatusResponse>, Status> {
         let view = self
-            .ctx
-            .manager
+            .daemon
+            .tokens
             .token_status(&request.into_inner().org)
             .await?;
         Ok(Response::new(GetTokenStatusResponse {
@@ -68,21 +71,27 @@ impl TokenService for TokenApi {
         request: Request<InstallTokenRequest>,
     ) -> Result<Response<InstallTokenResponse>, Status> {
         let req = request.into_inner();
-        let given = (!req.token.is_empty()).then(|| Secret::new(req.token.clone()));
+        let source = if req.token.is_empty() {
+            TokenSource::Reissue {
+                confirmed: req.confirm_reissue,
+            }
+        } else {
+            TokenSource::Given(Secret::new(req.token.clone()))
+        };
         let installed = self
-            .ctx
-            .manager
-            .install_token(&req.org, req.confirm_reissue, given, req.skip_validation)
+            .daemon
+            .tokens
+            .install(&req.org, source, req.skip_validation)
             .await?;
         if let Some(error) = &installed.validation.error {
-            self.ctx
+            self.daemon
                 .record_error(format!("validating the token of {}: {error}", req.org));
         }
         Ok(Response::new(InstallTokenResponse {
             token: Some(convert::token(&installed.token)),
             reissued: installed.reissued,
             validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&self.ctx.manager.storage_view_news())),
+            storage: Some(convert::storage(&self.daemon.vault.storage_view_news())),
         }))
     }
 
@@ -90,10 +99,10 @@ impl TokenService for TokenApi {
         &self,
         _: Request<ListTokensRequest>,
     ) -> Result<Response<ListTokensResponse>, Status> {
-        let tokens = self.ctx.manager.list_tokens().await?;
+        let tokens = self.daemon.tokens.list().await?;
         Ok(Response::new(ListTokensResponse {
             tokens: tokens.iter().map(convert::token).collect(),
-            storage: Some(convert::storage(&self.ctx.manager.storage_view())),
+            storage: Some(convert::storage(&self.daemon.vault.storage_view())),
         }))
     }
 
@@ -103,40 +112,21 @@ impl TokenService for TokenApi {
     ) -> Result<Response<UninstallTokenResponse>, Status> {
         let req = request.into_inner();
         if req.org.is_empty() && !req.all {
-            return Err(super::error::status(
-                tonic::Code::InvalidArgument,
-                "name the organization (--org ORG) or remove every token (--all)",
-            ));
+            return Err(Error::NoUninstallTarget.into());
         }
         let org = (!req.all).then_some(req.org.as_str());
-        let (removed, remaining) = self.ctx.manager.uninstall(org).await?;
+        let (removed, remaining) = self.daemon.tokens.uninstall(org).await?;
         let mut response = UninstallTokenResponse {
             removed_orgs: removed,
             remaining_orgs: remaining,
             ..Default::default()
         };
         if response.remaining_orgs.is_empty() && !req.keep_condarc {
-            let target = self.ctx.condarc_target(req.condarc.as_ref());
-            if target.path == self.ctx.paths.condarc
-                && let Ok(mut baseline) = self.ctx.condarc_baseline.lock()
-            {
-                // Our own removal is no drift.
-                *baseline = None;
-            }
-            let repo_url = self.ctx.manager.repo_url().to_string();
-            let restore = req.restore_default_channels;
-            let (path, changes) = tokio::task::spawn_blocking(move || {
-                let editor = crate::condarc::CondarcEditor::new(&target.path);
-                let mut changes = editor.remove_channel_settings(&repo_url)?.changes;
-                if restore {
-                    changes.extend(editor.restore_default_channels_from_backup()?.changes);
-                }
-                Ok::<_, crate::condarc::CondarcError>((target.path, changes))
-            })
-            .await
-            .map_err(|e| super::error::status(tonic::Code::Internal, e.to_string()))??;
+            let conda = &self.daemon.conda;
+            let target = conda.target(&target_request(req.condarc.as_ref()));
+            response.condarc_path = target.path.display().to_string();
+            let changes = conda.remove(target, req.restore_default_channels).await?;
             response.condarc_changed = !changes.is_empty();
-            response.condarc_path = path.display().to_string();
             response.condarc_changes = changes;
         }
         Ok(Response::new(response))
@@ -147,15 +137,11 @@ impl TokenService for TokenApi {
         request: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         let org = request.into_inner().org;
-        let installed = self
-            .ctx
-            .manager
-            .install_token(&org, true, None, false)
-            .await?;
+        let installed = self.daemon.tokens.refresh(&org).await?;
         Ok(Response::new(RefreshTokenResponse {
             token: Some(convert::token(&installed.token)),
             validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&self.ctx.manager.storage_view_news())),
+            storage: Some(convert::storage(&self.daemon.vault.storage_view_news())),
         }))
     }
 }

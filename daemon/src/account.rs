@@ -1,0 +1,331 @@
+//! [`Account`]: logging in (device and browser flows), storing an API key the user already
+//! has, renewing the key with the refresh token, logout and whoami. Every way of getting a key
+//! ends in one tail, [`Account::keep_api_key`].
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::api::{self, AnacondaClient, OidcTokens, jwt_expiry};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::secret::Secret;
+use crate::vault::Vault;
+use anacondad_proto::v1::EventKind;
+
+/// How the user proves who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// RFC 8628 device code: works on any machine, the browser may be elsewhere.
+    Device,
+    /// Authorization code with PKCE through a browser on this machine.
+    Browser,
+}
+
+/// What the user must see while a login waits for them.
+#[derive(Debug, Clone)]
+pub enum LoginPrompt {
+    Device {
+        user_code: String,
+        verification_uri: String,
+        verification_uri_complete: Option<String>,
+        expires_at: Timestamp,
+    },
+    Browser {
+        authorization_url: String,
+    },
+}
+
+/// The outcome of a completed login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub username: String,
+    pub email: String,
+    pub api_key_expires_at: Option<Timestamp>,
+    pub already_logged_in: bool,
+}
+
+/// The login state, without secrets and without asking the service.
+#[derive(Debug, Clone, Default)]
+pub struct LoginView {
+    pub logged_in: bool,
+    pub login_required: bool,
+    pub domain: String,
+    pub username: String,
+    pub api_key_expires_at: Option<Timestamp>,
+    pub api_key_from_environment: bool,
+    pub can_renew: bool,
+}
+
+/// The account behind the stored API key.
+#[derive(Debug, Clone, Default)]
+pub struct WhoamiView {
+    pub login: LoginView,
+    pub user_id: String,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug)]
+pub struct Account {
+    vault: Arc<Vault>,
+    api: Arc<AnacondaClient>,
+    events: EventBus,
+    clock: Arc<dyn Clock>,
+}
+
+impl Account {
+    pub fn new(
+        vault: Arc<Vault>,
+        api: Arc<AnacondaClient>,
+        events: EventBus,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            vault,
+            api,
+            events,
+            clock,
+        }
+    }
+
+    /// The login state from what is stored.
+    pub async fn login_view(&self) -> LoginView {
+        let snapshot = match self.vault.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(_) => self.vault.peek(),
+        };
+        let facts = &snapshot.facts;
+        let expires_at = snapshot
+            .api_key
+            .as_ref()
+            .and_then(|k| jwt_expiry(k).ok())
+            .or(facts.api_key_expires_at);
+        let lapsed = expires_at.is_some_and(|t| t <= self.clock.now());
+        LoginView {
+            logged_in: snapshot.api_key.is_some() && !lapsed,
+            login_required: lapsed,
+            domain: self.vault.domain().to_owned(),
+            username: facts.username.clone().unwrap_or_default(),
+            api_key_expires_at: expires_at,
+            api_key_from_environment: self.vault.api_key_from_environment(),
+            can_renew: facts.refresh_token_held,
+        }
+    }
+
+    /// Runs one login to its end, sending what the user must see to `prompts`. Ends early,
+    /// with [`Error::LoginAbandoned`], when the receiver of `prompts` goes away.
+    pub async fn login(
+        &self,
+        method: LoginMethod,
+        force: bool,
+        browser_port: u16,
+        prompts: &mpsc::Sender<LoginPrompt>,
+    ) -> Result<LoginOutcome> {
+        if !force && let Some(outcome) = self.already_logged_in().await? {
+            return Ok(outcome);
+        }
+        let show = |prompt| async move {
+            prompts
+                .send(prompt)
+                .await
+                .map_err(|_| Error::LoginAbandoned)
+        };
+        let tokens = match method {
+            LoginMethod::Browser => {
+                let login = self.api.start_browser_flow(browser_port).await?;
+                show(LoginPrompt::Browser {
+                    authorization_url: login.authorization_url().to_string(),
+                })
+                .await?;
+                unless_abandoned(prompts, self.api.finish_browser_flow(login)).await??
+            }
+            LoginMethod::Device => {
+                let device = self.api.start_device_flow().await?;
+                let lifetime =
+                    jiff::SignedDuration::try_from(device.expires_in).unwrap_or_default();
+                show(LoginPrompt::Device {
+                    user_code: device.user_code.clone(),
+                    verification_uri: device.verification_uri.clone(),
+                    verification_uri_complete: device.verification_uri_complete.clone(),
+                    expires_at: self
+                        .clock
+                        .now()
+                        .saturating_add(lifetime)
+                        .unwrap_or_default(),
+                })
+                .await?;
+                unless_abandoned(prompts, self.api.poll_device_flow(&device)).await??
+            }
+        };
+        self.complete_login(tokens).await
+    }
+
+    /// A stored API key the service accepts now, described; `None` when a login is needed.
+    async fn already_logged_in(&self) -> Result<Option<LoginOutcome>> {
+        let Some(key) = self.vault.snapshot().await?.api_key.clone() else {
+            return Ok(None);
+        };
+        match self.api.account(&key).await {
+            Ok(account) => {
+                let username = self.remember_username(&account).await;
+                Ok(Some(LoginOutcome {
+                    username,
+                    email: account.user.email.unwrap_or_default(),
+                    api_key_expires_at: jwt_expiry(&key).ok(),
+                    already_logged_in: true,
+                }))
+            }
+            Err(e) if e.is_login_required() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Mints the API key with the one-time access token and keeps it with the refresh token.
+    async fn complete_login(&self, tokens: OidcTokens) -> Result<LoginOutcome> {
+        let minted = self.api.create_api_key(&tokens.access_token).await?;
+        self.keep_api_key(
+            minted.key,
+            minted.expires_at,
+            tokens.refresh_token,
+            "logged in to",
+        )
+        .await
+    }
+
+    /// Stores an API key the user already has, once the service accepted it.
+    pub async fn set_api_key(&self, key: Secret) -> Result<LoginOutcome> {
+        let key = Secret::new(key.expose().trim());
+        let expires_at = jwt_expiry(&key).map_err(|e| Error::NotAnApiKey {
+            reason: e.to_string(),
+        })?;
+        self.keep_api_key(key, expires_at, None, "API key stored for")
+            .await
+    }
+
+    /// The one tail of every way to get a key: ask the service who it belongs to (a key it
+    /// refuses is not kept), store it (with the refresh token that renews it, if any), record
+    /// its facts, tell watchers.
+    async fn keep_api_key(
+        &self,
+        key: Secret,
+        expires_at: Timestamp,
+        refresh: Option<Secret>,
+        what: &str,
+    ) -> Result<LoginOutcome> {
+        let account = self.api.account(&key).await?;
+        self.vault.put_api_key(key, refresh).await?;
+        let now = self.clock.now();
+        self.vault
+            .record(|d| {
+                d.api_key_expires_at = Some(expires_at);
+                d.api_key_obtained_at = Some(now);
+            })
+            .await?;
+        let username = self.remember_username(&account).await;
+        self.events.publish(
+            EventKind::LoggedIn,
+            "",
+            "",
+            format!("{what} {} as {username}", self.vault.domain()),
+        );
+        Ok(LoginOutcome {
+            username,
+            email: account.user.email.unwrap_or_default(),
+            api_key_expires_at: Some(expires_at),
+            already_logged_in: false,
+        })
+    }
+
+    /// Renews the API key with the refresh token, without the user. A refused refresh token
+    /// ends renewal: the user must log in again before the key lapses.
+    pub async fn renew_api_key(&self) -> Result<()> {
+        let Some(refresh) = self.vault.refresh_token().await? else {
+            self.vault
+                .record_best_effort(|d| d.refresh_token_held = false)
+                .await;
+            return Ok(());
+        };
+        let tokens = match self.api.refresh_tokens(&refresh).await {
+            Ok(tokens) => tokens,
+            Err(e) if e.is_login_required() => {
+                self.vault.forget_refresh_token().await?;
+                self.events.publish(
+                    EventKind::LoginRequired,
+                    "",
+                    "",
+                    format!(
+                        "the API key for {} cannot be renewed any more: run `anacondactl login` \
+                         before it expires",
+                        self.vault.domain()
+                    ),
+                );
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.complete_login(tokens).await?;
+        self.events.publish(
+            EventKind::ApiKeyRenewed,
+            "",
+            "",
+            format!("the API key for {} was renewed", self.vault.domain()),
+        );
+        Ok(())
+    }
+
+    /// Forgets the API key and the refresh token; repo tokens stay (conda keeps working).
+    pub async fn logout(&self) -> Result<bool> {
+        let removed = self.vault.remove_api_key().await?;
+        self.events.publish(
+            EventKind::LoggedOut,
+            "",
+            "",
+            format!("logged out of {}", self.vault.domain()),
+        );
+        Ok(removed)
+    }
+
+    pub async fn whoami(&self) -> Result<WhoamiView> {
+        let key = self.vault.api_key().await?;
+        let account = self.api.account(&key).await?;
+        let username = self.remember_username(&account).await;
+        let user = account.user;
+        Ok(WhoamiView {
+            login: self.login_view().await,
+            user_id: user.id.unwrap_or_default(),
+            username,
+            email: user.email.unwrap_or_default(),
+            first_name: user.first_name.unwrap_or_default(),
+            last_name: user.last_name.unwrap_or_default(),
+        })
+    }
+
+    /// Keeps who the API key belongs to, for `status` after a restart; returns the name.
+    async fn remember_username(&self, account: &api::Account) -> String {
+        let username = account.user.username.clone().unwrap_or_default();
+        if self.vault.peek().facts.username.as_deref() != Some(username.as_str()) {
+            let name = username.clone();
+            self.vault
+                .record_best_effort(|d| d.username = Some(name))
+                .await;
+        }
+        username
+    }
+}
+
+/// Waits for `flow` unless the receiver of `prompts` goes away first (then the flow is
+/// dropped: its polling or loopback listener stops).
+async fn unless_abandoned<T>(
+    prompts: &mpsc::Sender<LoginPrompt>,
+    flow: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    tokio::select! {
+        result = flow => Ok(result),
+        () = prompts.closed() => Err(Error::LoginAbandoned),
+    }
+}

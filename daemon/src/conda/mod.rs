@@ -1,0 +1,235 @@
+//! [`Conda`]: conda's user configuration as the daemon keeps it. It owns which file `token
+//! install` configures, the settings written there, the baseline that tells the user's edits
+//! from ours, plan/apply/check/remove on that file, and (in [`watcher`]) the watch on every
+//! user file conda reads. The text editing itself is the `condarc` editor's.
+
+pub mod watcher;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::condarc::{Applied, CheckReport, CondarcEditor, CondarcSettings, CondarcState, Plan};
+use crate::config::CondaUserConfig;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::repo_url::{Channel, RepoUrl};
+use anacondad_proto::v1::EventKind;
+
+/// A `.condarc` file and the settings to keep in it.
+#[derive(Debug, Clone)]
+pub struct CondarcTarget {
+    pub path: PathBuf,
+    pub settings: CondarcSettings,
+}
+
+/// What a caller may change about a target; empty fields take the daemon's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct TargetRequest {
+    pub path: Option<PathBuf>,
+    pub auth_handler: Option<String>,
+    pub set_default_channels: Option<bool>,
+}
+
+/// The state of one `.condarc`, for `status` and `condarc check`.
+#[derive(Debug, Clone)]
+pub struct CondarcStatusView {
+    pub state: CondarcState,
+    pub path: PathBuf,
+    /// Every finding; the first is the one-line detail.
+    pub findings: Vec<String>,
+    /// Orgs whose channels conda's configuration uses but that have no stored token.
+    pub orgs_without_token: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Conda {
+    /// conda's user file, `~/.condarc`: the one `token install` configures.
+    primary: PathBuf,
+    /// Every user file conda reads.
+    user_config: CondaUserConfig,
+    repo: RepoUrl,
+    auth_handler: String,
+    events: EventBus,
+    /// What the primary file was when we last looked or wrote it. Our own writes set it at
+    /// once, so the watcher tells an edit of the user's from ours.
+    baseline: Mutex<Option<CondarcState>>,
+}
+
+impl Conda {
+    pub fn new(
+        primary: PathBuf,
+        user_config: CondaUserConfig,
+        repo: RepoUrl,
+        auth_handler: String,
+        events: EventBus,
+    ) -> Self {
+        Self {
+            primary,
+            user_config,
+            repo,
+            auth_handler,
+            events,
+            baseline: Mutex::new(None),
+        }
+    }
+
+    pub fn primary(&self) -> &PathBuf {
+        &self.primary
+    }
+
+    pub fn user_config(&self) -> &CondaUserConfig {
+        &self.user_config
+    }
+
+    /// The file and settings a request names, with the daemon's defaults for what it leaves
+    /// empty: conda's user file, our handler name, default channels set.
+    pub fn target(&self, request: &TargetRequest) -> CondarcTarget {
+        let mut settings = CondarcSettings::new(self.repo.as_str());
+        settings.auth_handler = request
+            .auth_handler
+            .clone()
+            .unwrap_or_else(|| self.auth_handler.clone());
+        settings.set_default_channels = request.set_default_channels.unwrap_or(true);
+        CondarcTarget {
+            path: request.path.clone().unwrap_or_else(|| self.primary.clone()),
+            settings,
+        }
+    }
+
+    pub async fn plan(&self, target: CondarcTarget) -> Result<Plan> {
+        blocking(move || CondarcEditor::new(&target.path).plan(&target.settings)).await
+    }
+
+    pub async fn apply(&self, target: CondarcTarget) -> Result<Applied> {
+        let ours = target.path == self.primary;
+        let path = target.path.display().to_string();
+        let applied =
+            blocking(move || CondarcEditor::new(&target.path).apply(&target.settings)).await?;
+        if ours {
+            self.set_baseline(Some(CondarcState::Configured));
+        }
+        if applied.changed {
+            self.events.publish(
+                EventKind::CondarcChanged,
+                "",
+                &path,
+                "anacondad configured conda",
+            );
+        }
+        Ok(applied)
+    }
+
+    pub async fn check(&self, target: CondarcTarget) -> Result<CheckReport> {
+        blocking(move || CondarcEditor::new(&target.path).check(&target.settings)).await
+    }
+
+    /// Takes our `channel_settings` entry out of `target` (and, with `restore`, puts back the
+    /// `default_channels` of the backup); returns the changes made.
+    pub async fn remove(&self, target: CondarcTarget, restore: bool) -> Result<Vec<String>> {
+        if target.path == self.primary {
+            // Our own removal is no drift.
+            self.set_baseline(None);
+        }
+        let repo = self.repo.to_string();
+        blocking(move || {
+            let editor = CondarcEditor::new(&target.path);
+            let mut changes = editor.remove_channel_settings(&repo)?.changes;
+            if restore {
+                changes.extend(editor.restore_default_channels_from_backup()?.changes);
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    /// The primary file's state with our default settings, and the orgs without a token; a
+    /// file that cannot be read or parsed is a state, not an error.
+    pub async fn status(&self, stored_orgs: &BTreeSet<String>) -> CondarcStatusView {
+        let target = self.target(&TargetRequest::default());
+        let path = target.path.clone();
+        let (state, findings) = match self.check(target).await {
+            Ok(report) => (report.state, report.findings),
+            Err(e) => (CondarcState::Malformed, vec![e.to_string()]),
+        };
+        CondarcStatusView {
+            state,
+            path,
+            findings,
+            orgs_without_token: self.orgs_without_token(stored_orgs).await,
+        }
+    }
+
+    /// Orgs whose channels conda's user configuration uses but that are not in `stored`.
+    pub async fn orgs_without_token(&self, stored: &BTreeSet<String>) -> Vec<String> {
+        let files = self.user_config.clone();
+        let repo = self.repo.clone();
+        let used =
+            tokio::task::spawn_blocking(move || orgs_in_channels(&files.existing_files(), &repo))
+                .await
+                .unwrap_or_default();
+        used.difference(stored).cloned().collect()
+    }
+
+    /// Records `now` as the baseline and returns the previous one.
+    pub(crate) fn set_baseline(&self, now: Option<CondarcState>) -> Option<CondarcState> {
+        let mut slot = self.baseline.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *slot, now)
+    }
+}
+
+/// Runs a file edit off the async runtime (it takes a lock and does blocking I/O).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::condarc::CondarcError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::TaskLost {
+            what: "the .condarc edit",
+        })?
+        .map_err(Error::from)
+}
+
+/// Organisations whose channels `files` name under `repo` (`<repo>/<org>/<channel>`).
+pub fn orgs_in_channels(files: &[PathBuf], repo: &RepoUrl) -> BTreeSet<String> {
+    let mut orgs = BTreeSet::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(&text) else {
+            continue;
+        };
+        for key in ["channels", "default_channels"] {
+            let Some(list) = value.get(key).and_then(|v| v.as_sequence()) else {
+                continue;
+            };
+            for channel in list.iter().filter_map(|c| c.as_str()) {
+                if let Some(Channel::Org(org)) = repo.channel_of_str(channel) {
+                    orgs.insert(org);
+                }
+            }
+        }
+    }
+    orgs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_channels_are_found_and_default_channels_are_not_orgs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".condarc");
+        std::fs::write(
+            &file,
+            "channels:\n  - https://repo.example/repo/globex/internal\n  - conda-forge\n\
+             default_channels:\n  - https://repo.example/repo/main\n",
+        )
+        .unwrap();
+        let repo = RepoUrl::new(url::Url::parse("https://repo.example/repo/").unwrap());
+        let orgs = orgs_in_channels(&[file], &repo);
+        assert_eq!(orgs.into_iter().collect::<Vec<_>>(), ["globex"]);
+    }
+}

@@ -1,0 +1,162 @@
+//! [`CondarcWatcher`]: notices when conda's configuration changes under us. It watches the
+//! parent directories of every user `.condarc` on conda's search path (editors replace files by
+//! rename, which a watch on the file itself would miss), and on each change reports drift from
+//! what we configured, a file that no longer parses, and org channels that have no token.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Conda, CondarcStatusView};
+use crate::condarc::CondarcState;
+use crate::events::EventBus;
+use crate::vault::Vault;
+use anacondad_proto::v1::EventKind;
+
+/// Changes closer together than this are handled as one (an editor's save is several events).
+const SETTLE_MILLIS: u64 = 200;
+
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
+/// Watches the user's conda configuration until shutdown.
+#[derive(Debug)]
+pub struct CondarcWatcher {
+    conda: Arc<Conda>,
+    vault: Arc<Vault>,
+    events: EventBus,
+    shutdown: CancellationToken,
+}
+
+impl CondarcWatcher {
+    pub fn new(
+        conda: Arc<Conda>,
+        vault: Arc<Vault>,
+        events: EventBus,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            conda,
+            vault,
+            events,
+            shutdown,
+        }
+    }
+
+    /// Runs until shutdown. A platform without file notifications logs why and returns.
+    pub async fn run(self) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let config = self.conda.user_config().clone();
+        let mut watcher =
+            match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // Only changes count: our own reads of the file (access events, atime) must not
+                // look like edits.
+                if let Ok(event) = event
+                    && is_change(&event.kind)
+                    && event.paths.iter().any(|p| config.covers(p))
+                {
+                    let _closed_is_fine = tx.send(());
+                }
+            }) {
+                Ok(watcher) => watcher,
+                Err(e) => {
+                    tracing::warn!("cannot watch conda's configuration: {e}");
+                    return;
+                }
+            };
+        for dir in self
+            .conda
+            .user_config()
+            .watched_dirs()
+            .iter()
+            .filter(|d| d.is_dir())
+        {
+            if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+                tracing::warn!(dir = %dir.display(), "cannot watch: {e}");
+            }
+        }
+        let first = self.look().await;
+        self.conda.set_baseline(Some(first.state));
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                got = rx.recv() => if got.is_none() { return },
+            }
+            // Let the burst of one save settle, then look once.
+            loop {
+                tokio::select! {
+                    () = self.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(SETTLE_MILLIS)) => break,
+                    got = rx.recv() => if got.is_none() { return },
+                }
+            }
+            let now = self.look().await;
+            let before = self.conda.set_baseline(Some(now.state));
+            self.report(before, &now);
+        }
+    }
+
+    async fn look(&self) -> CondarcStatusView {
+        let stored: BTreeSet<String> = match self.vault.snapshot().await {
+            Ok(snapshot) => snapshot.tokens.keys().cloned().collect(),
+            Err(_) => BTreeSet::new(),
+        };
+        self.conda.status(&stored).await
+    }
+
+    fn report(&self, was: Option<CondarcState>, now: &CondarcStatusView) {
+        let path = now.path.display().to_string();
+        self.events.publish(
+            EventKind::CondarcChanged,
+            "",
+            &path,
+            "conda's configuration changed",
+        );
+        let detail = now.findings.join("; ");
+        match now.state {
+            CondarcState::Malformed => self.events.publish(
+                EventKind::CondarcMalformed,
+                "",
+                &path,
+                format!("{path} no longer parses: {detail}"),
+            ),
+            CondarcState::Drifted | CondarcState::NotConfigured
+                if was == Some(CondarcState::Configured) =>
+            {
+                self.events.publish(
+                    EventKind::CondarcDrifted,
+                    "",
+                    &path,
+                    format!(
+                        "{path} no longer routes the repository through anacondad ({detail}); \
+                         run `anacondactl condarc apply` to restore it"
+                    ),
+                )
+            }
+            _ => {}
+        }
+        for org in &now.orgs_without_token {
+            self.events.publish(
+                EventKind::OrgWithoutToken,
+                org,
+                &path,
+                format!(
+                    "conda is configured with channels of {org}, which has no token: run \
+                     `anacondactl token install --org {org}`"
+                ),
+            );
+        }
+    }
+}

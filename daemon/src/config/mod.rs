@@ -1,0 +1,304 @@
+//! The daemon's configuration, resolved once: [`DaemonConfig::resolve`] takes an
+//! [`EnvSnapshot`] and the socket path, reads `config.toml`, applies `ANACONDAD_<KEY>`
+//! variables and then the existing client's variables (`ANACONDA_AUTH_*`,
+//! `CONDA_TOKEN_REPO_URL`, which win), and hands everything below `main` as values, so tests
+//! run whole daemons in temporary homes.
+
+mod keys;
+mod paths;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use paths::{CondaUserConfig, Paths};
+
+use crate::api::{ApiConfig, ProxyConfig};
+use crate::secret::Secret;
+use crate::store::{StorageMode, StoreOptions};
+
+/// The process environment, captured once by `main`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSnapshot(BTreeMap<String, String>);
+
+impl EnvSnapshot {
+    /// Reads this process's environment (variables that are not valid UTF-8 are skipped).
+    pub fn from_process() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    /// A value, treating an empty one as unset.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn path(&self, key: &str) -> Option<PathBuf> {
+        self.get(key).map(PathBuf::from)
+    }
+
+    pub fn map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvSnapshot {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot tell your home directory: set HOME")]
+    NoHome,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}; fix it or remove it to use the defaults")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{variable}={value} is not valid: {message}")]
+    InvalidVariable {
+        variable: String,
+        value: String,
+        message: String,
+    },
+}
+
+/// Everything a daemon runs with.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub paths: Paths,
+    pub settings: Settings,
+    /// The service client's configuration: the settings, then the existing client's variables.
+    pub api: ApiConfig,
+    pub store: StoreOptions,
+}
+
+impl DaemonConfig {
+    /// Resolves the whole configuration from `env`; `socket` is the already chosen socket path
+    /// and `hostname` this machine's name (only its hash leaves the machine).
+    pub fn resolve(
+        env: &EnvSnapshot,
+        socket: PathBuf,
+        hostname: &str,
+    ) -> Result<Self, ConfigError> {
+        let paths = Paths::resolve(env, socket)?;
+        let settings = Settings::load(&paths.config_file, env)?;
+        let mut api = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
+        if let Some(domain) = &settings.domain {
+            api.domain = domain.clone();
+        }
+        if let Some(repo_url) = &settings.repo_url {
+            api.repo_url = repo_url.clone();
+        }
+        if let Some(verify) = settings.ssl_verify {
+            api.ssl_verify = verify;
+        }
+        api.ca_bundle = settings.ca_bundle.clone();
+        if let Some(proxy) = &settings.proxy {
+            api.proxy = ProxyConfig::Url(Secret::new(proxy.clone()));
+        }
+        api.apply_env(env.map());
+        let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
+        store.env_api_key = env.get("ANACONDA_AUTH_API_KEY").map(Secret::new);
+        store.timeout = settings.keychain_timeout();
+        Ok(Self {
+            paths,
+            settings,
+            api,
+            store,
+        })
+    }
+}
+
+/// The keys of `config.toml`; each can be overridden by `ANACONDAD_<KEY>` (upper case).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `auto`, `system` or `file`: where secrets go.
+    #[serde(deserialize_with = "storage_mode")]
+    pub storage: StorageMode,
+    /// API and login host; `ANACONDA_AUTH_DOMAIN` is honoured too.
+    pub domain: Option<String>,
+    /// The package repository; `CONDA_TOKEN_REPO_URL` is honoured too.
+    pub repo_url: Option<String>,
+    /// `false` turns TLS verification off; `ANACONDA_AUTH_SSL_VERIFY` is honoured too.
+    pub ssl_verify: Option<bool>,
+    /// A PEM bundle of extra trusted certificate authorities.
+    pub ca_bundle: Option<PathBuf>,
+    /// Proxy URL for every request (else the usual `HTTPS_PROXY` variables apply).
+    pub proxy: Option<String>,
+    /// How long a keychain call may take before it is reported as hung (locked keychain).
+    pub keychain_timeout_secs: u64,
+    /// The conda auth handler written into `.condarc`.
+    pub auth_handler: String,
+    /// Renew a repo token this share of its lifetime before it expires (clamped to 1..30 days
+    /// and never more than half the lifetime).
+    pub refresh_lead_fraction: f64,
+    /// The loopback port of the browser login's redirect; the service registers 8000.
+    pub browser_login_port: u16,
+}
+
+fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            storage: StorageMode::Auto,
+            domain: None,
+            repo_url: None,
+            ssl_verify: None,
+            ca_bundle: None,
+            proxy: None,
+            keychain_timeout_secs: 5,
+            auth_handler: "anacondad".to_owned(),
+            refresh_lead_fraction: 0.1,
+            browser_login_port: 8000,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `path` (a missing file means defaults), then applies `ANACONDAD_<KEY>` overrides.
+    pub fn load(path: &Path, env: &EnvSnapshot) -> Result<Self, ConfigError> {
+        let mut table = match std::fs::read_to_string(path) {
+            Ok(text) => text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        for key in keys::field_names::<Self>() {
+            let variable = format!("ANACONDAD_{}", key.to_ascii_uppercase());
+            if let Some(value) = env.get(&variable) {
+                table.insert((*key).to_owned(), env_value(key, value));
+            }
+        }
+        let settings: Self =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: e.message().to_owned(),
+                })?;
+        settings.validate(path)
+    }
+
+    fn validate(self, path: &Path) -> Result<Self, ConfigError> {
+        if !(0.0..=0.5).contains(&self.refresh_lead_fraction) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "refresh_lead_fraction must be between 0 and 0.5, not {}",
+                    self.refresh_lead_fraction
+                ),
+            });
+        }
+        if self.keychain_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "keychain_timeout_secs must be at least 1".to_owned(),
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn keychain_timeout(&self) -> Duration {
+        Duration::from_secs(self.keychain_timeout_secs)
+    }
+}
+
+/// An environment value as the TOML value its key expects.
+fn env_value(key: &str, value: &str) -> toml::Value {
+    match key {
+        "ssl_verify" => toml::Value::Boolean(parse_bool(value).unwrap_or(true)),
+        "keychain_timeout_secs" | "browser_login_port" => value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+        "refresh_lead_fraction" => value
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+/// `false`, `0`, `no` and `off` (any case) are false; `true`, `1`, `yes`, `on` are true.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "false" | "0" | "no" | "off" => Some(false),
+        "true" | "1" | "yes" | "on" => Some(true),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn file_settings_are_overridden_by_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "storage = \"system\"\nkeychain_timeout_secs = 9\n").unwrap();
+        let s = Settings::load(&file, &env(&[])).unwrap();
+        assert_eq!(s.storage, StorageMode::System);
+        assert_eq!(s.keychain_timeout_secs, 9);
+        let s = Settings::load(
+            &file,
+            &env(&[("ANACONDAD_STORAGE", "file"), ("ANACONDAD_SSL_VERIFY", "0")]),
+        )
+        .unwrap();
+        assert_eq!(s.storage, StorageMode::File);
+        assert_eq!(s.ssl_verify, Some(false));
+    }
+
+    #[test]
+    fn a_missing_file_means_defaults() {
+        let s = Settings::load(Path::new("/nonexistent/config.toml"), &env(&[])).unwrap();
+        assert_eq!(s.storage, StorageMode::Auto);
+        assert_eq!(s.auth_handler, "anacondad");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "storag = \"system\"\n").unwrap();
+        let err = Settings::load(&file, &env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("config.toml") && err.contains("storag"),
+            "{err}"
+        );
+        std::fs::write(&file, "storage = \"vault\"\n").unwrap();
+        let err = Settings::load(&file, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("vault"), "{err}");
+    }
+}

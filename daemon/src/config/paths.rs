@@ -1,0 +1,227 @@
+//! Where the daemon's files live, and every user file conda reads settings from.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{ConfigError, EnvSnapshot};
+
+/// Every file and directory the daemon uses.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub home: PathBuf,
+    /// `$XDG_CONFIG_HOME/anacondad/config.toml`.
+    pub config_file: PathBuf,
+    /// `$XDG_STATE_HOME/anacondad`: the non-secret state file and the log of a spawned daemon.
+    pub state_dir: PathBuf,
+    pub socket: PathBuf,
+    /// anaconda-auth's file keyring (`ANACONDA_AUTH_KEYRING_PATH`, else `~/.anaconda/keyring`).
+    pub anaconda_keyring: PathBuf,
+    /// conda's user configuration file, `~/.condarc`.
+    pub condarc: PathBuf,
+    /// Every user-writable place conda reads settings from.
+    pub conda_user_config: CondaUserConfig,
+}
+
+impl Paths {
+    /// Applies the XDG rules to `env`; `socket` is the already resolved socket path.
+    pub fn resolve(env: &EnvSnapshot, socket: PathBuf) -> Result<Self, ConfigError> {
+        let home = env.path("HOME").ok_or(ConfigError::NoHome)?;
+        let config_home = env
+            .path("XDG_CONFIG_HOME")
+            .unwrap_or_else(|| home.join(".config"));
+        let state_home = env
+            .path("XDG_STATE_HOME")
+            .unwrap_or_else(|| home.join(".local/state"));
+        Ok(Self {
+            config_file: env
+                .path("ANACONDAD_CONFIG")
+                .unwrap_or_else(|| config_home.join("anacondad/config.toml")),
+            state_dir: state_home.join("anacondad"),
+            socket,
+            anaconda_keyring: env
+                .path("ANACONDA_AUTH_KEYRING_PATH")
+                .unwrap_or_else(|| home.join(".anaconda/keyring")),
+            condarc: home.join(".condarc"),
+            conda_user_config: CondaUserConfig::resolve(&home, env),
+            home,
+        })
+    }
+
+    /// The state file of non-secret token facts.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("state.json")
+    }
+}
+
+/// The user-writable places conda reads settings from: files, and `condarc.d/` directories
+/// whose `*.yml`/`*.yaml` files it reads in sorted order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CondaUserConfig {
+    /// In conda's order (later wins).
+    pub files: Vec<PathBuf>,
+    pub dropin_dirs: Vec<PathBuf>,
+}
+
+impl CondaUserConfig {
+    /// conda's search path, less the system-wide and environment locations.
+    pub fn resolve(home: &Path, env: &EnvSnapshot) -> Self {
+        let mut dirs = Vec::new();
+        if let Some(xdg) = env.path("XDG_CONFIG_HOME") {
+            dirs.push(xdg.join("conda"));
+        }
+        dirs.push(home.join(".config/conda"));
+        dirs.push(home.join(".conda"));
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut dropin_dirs = Vec::new();
+        for dir in dirs {
+            files.push(dir.join(".condarc"));
+            files.push(dir.join("condarc"));
+            dropin_dirs.push(dir.join("condarc.d"));
+        }
+        files.push(home.join(".condarc"));
+        if let Some(condarc) = env.path("CONDARC")
+            && is_condarc_name(&condarc)
+        {
+            files.push(condarc);
+        }
+        let mut seen = BTreeSet::new();
+        files.retain(|f| seen.insert(f.clone()));
+        dropin_dirs.dedup();
+        Self { files, dropin_dirs }
+    }
+
+    /// True for a file conda would read from these places.
+    pub fn covers(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f == path)
+            || (path
+                .parent()
+                .is_some_and(|dir| self.dropin_dirs.iter().any(|d| d == dir))
+                && is_yaml(path))
+    }
+
+    /// Every file that exists now, the drop-ins of each directory sorted by name.
+    pub fn existing_files(&self) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = self.files.iter().filter(|f| f.is_file()).cloned().collect();
+        for dir in &self.dropin_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut dropins: Vec<PathBuf> = entries
+                .filter_map(|e| Some(e.ok()?.path()))
+                .filter(|p| is_yaml(p) && p.is_file())
+                .collect();
+            dropins.sort();
+            found.extend(dropins);
+        }
+        found
+    }
+
+    /// The directories to watch: those of the files and the drop-in directories.
+    pub fn watched_dirs(&self) -> BTreeSet<PathBuf> {
+        self.files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .chain(self.dropin_dirs.iter().cloned())
+            .collect()
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// conda ignores a `$CONDARC` whose name is not `.condarc`, `condarc` or `*.yml`/`*.yaml`.
+fn is_condarc_name(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    matches!(name, ".condarc" | "condarc") || is_yaml(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn paths_follow_xdg_and_fall_back_to_home() {
+        let p = Paths::resolve(&env(&[("HOME", "/h")]), PathBuf::from("/s")).unwrap();
+        assert_eq!(
+            p.config_file,
+            PathBuf::from("/h/.config/anacondad/config.toml")
+        );
+        assert_eq!(p.state_dir, PathBuf::from("/h/.local/state/anacondad"));
+        assert_eq!(p.anaconda_keyring, PathBuf::from("/h/.anaconda/keyring"));
+        let p = Paths::resolve(
+            &env(&[
+                ("HOME", "/h"),
+                ("XDG_CONFIG_HOME", "/c"),
+                ("XDG_STATE_HOME", "/st"),
+                ("ANACONDA_AUTH_KEYRING_PATH", "/k"),
+            ]),
+            PathBuf::from("/s"),
+        )
+        .unwrap();
+        assert_eq!(p.config_file, PathBuf::from("/c/anacondad/config.toml"));
+        assert_eq!(p.state_file(), PathBuf::from("/st/anacondad/state.json"));
+        assert_eq!(p.anaconda_keyring, PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn the_search_path_covers_the_user_files_in_condas_order() {
+        let config = CondaUserConfig::resolve(Path::new("/h"), &env(&[("CONDARC", "/x/site.yml")]));
+        let shown: Vec<String> = config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "/h/.config/conda/.condarc",
+                "/h/.config/conda/condarc",
+                "/h/.conda/.condarc",
+                "/h/.conda/condarc",
+                "/h/.condarc",
+                "/x/site.yml",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_condarc_variable_with_a_name_conda_ignores_is_ignored() {
+        let config =
+            CondaUserConfig::resolve(Path::new("/h"), &env(&[("CONDARC", "/x/settings.txt")]));
+        assert!(!config.files.iter().any(|f| f.ends_with("settings.txt")));
+    }
+
+    #[test]
+    fn drop_in_files_count_and_are_read_in_name_order() {
+        let home = tempfile::tempdir().unwrap();
+        let config = CondaUserConfig::resolve(home.path(), &env(&[]));
+        let dropins = home.path().join(".conda/condarc.d");
+        std::fs::create_dir_all(&dropins).unwrap();
+        for name in ["b.yml", "a.yaml", "notes.txt"] {
+            std::fs::write(dropins.join(name), "channels: []\n").unwrap();
+        }
+        std::fs::write(home.path().join(".condarc"), "{}\n").unwrap();
+        let names: Vec<String> = config
+            .existing_files()
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [".condarc", "a.yaml", "b.yml"]);
+        assert!(config.covers(&dropins.join("c.yaml")));
+        assert!(!config.covers(&dropins.join("notes.txt")));
+        assert!(config.watched_dirs().contains(&dropins));
+    }
+
+    #[test]
+    fn missing_home_is_an_error() {
+        assert!(matches!(
+            Paths::resolve(&env(&[]), PathBuf::from("/s")),
+            Err(ConfigError::NoHome)
+        ));
+    }
+}

@@ -1,0 +1,239 @@
+//! [`Credentials`]: the hot path. For a request URL, which `Authorization` header conda sends
+//! ([`Answer::Found`]), or why there is none ([`Answer::None`]); and what to send instead when
+//! the repository refused one. Answers read the vault's snapshot and take no lock a disk write
+//! holds.
+//!
+//! The rule, one for every caller: an org's channels get that org's token, else the API key;
+//! the default channels (and the repository root) get any stored token, else the API key. A
+//! credential the repository refused for a scope is skipped there from then on.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use url::Url;
+
+use crate::api::mask_url;
+use crate::error::Result;
+use crate::events::EventBus;
+use crate::repo_url::Channel;
+use crate::secret::Secret;
+use crate::vault::{Snapshot, Vault};
+use anacondad_proto::v1::EventKind;
+
+/// Which credential answers a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    RepoToken,
+    ApiKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The full `Authorization` header value.
+    pub header_value: Secret,
+    pub kind: CredentialKind,
+    pub org: Option<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Credential {
+    /// `Authorization: token <repo token>` for `org`.
+    fn repo_token(org: &str, token: &Secret, snapshot: &Snapshot) -> Self {
+        Self {
+            header_value: Secret::new(format!("token {}", token.expose())),
+            kind: CredentialKind::RepoToken,
+            org: Some(org.to_owned()),
+            expires_at: snapshot.facts.orgs.get(org).and_then(|o| o.expires_at),
+        }
+    }
+
+    /// `Authorization: Bearer <api key>`.
+    fn api_key(key: &Secret, snapshot: &Snapshot) -> Self {
+        Self {
+            header_value: Secret::new(format!("Bearer {}", key.expose())),
+            kind: CredentialKind::ApiKey,
+            org: None,
+            expires_at: snapshot.facts.api_key_expires_at,
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        sha256_hex(self.header_value.expose())
+    }
+}
+
+/// Why no credential answers a URL; each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoCredential {
+    /// The URL (shown redacted) is not under the repository.
+    NotOurRepository { url: String, repo: String },
+    /// Nothing is stored for this site.
+    NothingStored,
+    /// An org channel, and neither the org's token nor an API key is stored.
+    NoTokenForOrg { org: String },
+    /// Every credential that could serve the URL was refused.
+    Rejected { org: Option<String>, status: u32 },
+}
+
+impl fmt::Display for NoCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotOurRepository { url, repo } => write!(
+                f,
+                "{url} is not under the repository {repo}; anacondad has no credential for it"
+            ),
+            Self::NothingStored => f.write_str(
+                "no Anaconda credential is stored: run `anacondactl login`, then \
+                 `anacondactl token install`",
+            ),
+            Self::NoTokenForOrg { org } => write!(
+                f,
+                "no token for the organization {org}: run `anacondactl token install --org {org}`"
+            ),
+            Self::Rejected {
+                org: Some(org),
+                status,
+            } => write!(
+                f,
+                "the repository rejected the token of {org} (HTTP {status}): run \
+                 `anacondactl token install --org {org}`"
+            ),
+            Self::Rejected { org: None, status } => write!(
+                f,
+                "the repository rejected the credential (HTTP {status}): run `anacondactl login` \
+                 or `anacondactl token install`"
+            ),
+        }
+    }
+}
+
+/// The answer for one URL, with the URL prefix it holds for (`None`: this URL only).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub outcome: Result<Credential, NoCredential>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Credentials {
+    vault: Arc<Vault>,
+    events: EventBus,
+}
+
+impl Credentials {
+    pub fn new(vault: Arc<Vault>, events: EventBus) -> Self {
+        Self { vault, events }
+    }
+
+    /// The credential conda should send for `url`, or why there is none.
+    pub async fn answer(&self, url: &str) -> Result<Answer> {
+        let snapshot = self.vault.snapshot().await?;
+        Ok(self.answer_from(&snapshot, url, None))
+    }
+
+    fn answer_from(&self, snapshot: &Snapshot, url: &str, refused_status: Option<u32>) -> Answer {
+        let repo = self.vault.repo();
+        let parsed = Url::parse(url).ok();
+        let Some(channel) = parsed.as_ref().and_then(|u| repo.channel_of(u)) else {
+            return Answer {
+                outcome: Err(NoCredential::NotOurRepository {
+                    url: parsed
+                        .as_ref()
+                        .map_or_else(|| "the URL".to_owned(), mask_url),
+                    repo: repo.to_string(),
+                }),
+                scope: None,
+            };
+        };
+        let scope = repo.scope(&channel);
+        let key = refusal_key(&scope, url);
+        let candidates = candidates(&channel, snapshot);
+        let usable = candidates
+            .iter()
+            .find(|c| !snapshot.refused.contains(&(key.clone(), c.fingerprint())));
+        let outcome = match (usable, &channel) {
+            (Some(credential), _) => Ok(credential.clone()),
+            (None, _) if !candidates.is_empty() => Err(NoCredential::Rejected {
+                org: candidates.iter().find_map(|c| c.org.clone()),
+                status: refused_status.unwrap_or(401),
+            }),
+            (None, Channel::Org(org)) => Err(NoCredential::NoTokenForOrg { org: org.clone() }),
+            (None, _) => Err(NoCredential::NothingStored),
+        };
+        Answer { outcome, scope }
+    }
+
+    /// The repository answered `status` (401/403) to a credential we gave for `url`;
+    /// `rejected_sha256` (hex SHA-256 of the refused header) says which. When the store (read
+    /// again: another tool may have installed a newer token) holds another credential, that is
+    /// the answer. Otherwise the refusal is remembered for the URL's scope, recorded for a repo
+    /// token, and the next credential of the rule is offered.
+    pub async fn rejected(
+        &self,
+        url: &str,
+        status: u32,
+        rejected_sha256: Option<&str>,
+    ) -> Result<Answer> {
+        let snapshot = self.vault.reload().await?;
+        let current = self.answer_from(&snapshot, url, Some(status));
+        let Ok(offered) = &current.outcome else {
+            return Ok(current);
+        };
+        let fingerprint = offered.fingerprint();
+        let refused_is_offered =
+            rejected_sha256.is_none_or(|given| given.trim().eq_ignore_ascii_case(&fingerprint));
+        if !refused_is_offered {
+            return Ok(current);
+        }
+        let key = refusal_key(&current.scope, url);
+        self.vault
+            .remember(|s| {
+                s.refused.insert((key, fingerprint));
+            })
+            .await;
+        if let Some(org) = &offered.org
+            && offered.kind == CredentialKind::RepoToken
+        {
+            let message = format!("the repository answered HTTP {status} for the token of {org}");
+            let recorded = message.clone();
+            self.vault
+                .record_best_effort(|d| {
+                    d.orgs.entry(org.clone()).or_default().last_error = Some(recorded);
+                })
+                .await;
+            self.events
+                .publish(EventKind::TokenRefreshFailed, org, "", message);
+        }
+        Ok(self.answer_from(&self.vault.peek(), url, Some(status)))
+    }
+}
+
+/// The credentials that may serve `channel`, the preferred first.
+fn candidates(channel: &Channel, snapshot: &Snapshot) -> Vec<Credential> {
+    let token = match channel {
+        Channel::Org(org) => snapshot.tokens.get_key_value(org),
+        Channel::Default(_) | Channel::Root => snapshot.tokens.iter().next(),
+    };
+    token
+        .map(|(org, token)| Credential::repo_token(org, token, snapshot))
+        .into_iter()
+        .chain(
+            snapshot
+                .api_key
+                .as_ref()
+                .map(|key| Credential::api_key(key, snapshot)),
+        )
+        .collect()
+}
+
+/// What a refusal is remembered under: the answer's scope, or the URL itself.
+fn refusal_key(scope: &Option<String>, url: &str) -> String {
+    scope.clone().unwrap_or_else(|| url.to_owned())
+}
+
+/// Lower-case hex SHA-256 of `text`: how a client names a credential without sending it back.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}

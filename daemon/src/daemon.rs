@@ -1,0 +1,205 @@
+//! [`Daemon`]: the whole daemon as a function of its inputs. [`Daemon::run`] takes the
+//! configuration, a bound socket, a clock and the shutdown signal; it builds every part, runs
+//! the watcher and the renewal scheduler under one task tracker, serves until shutdown, and
+//! then waits (bounded) for work that must not be cut: a reissue whose token is not stored yet.
+//!
+//! Who owns what: the [`Vault`] holds the site's secrets and facts; [`Account`] logs in and
+//! keeps the API key; [`Tokens`] installs and renews repo tokens; [`Credentials`] answers the
+//! hot path; [`Conda`] owns conda's user configuration. The services in `service` are thin
+//! adapters from gRPC to these.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::account::Account;
+use crate::api::{AnacondaClient, ApiError};
+use crate::clock::Clock;
+use crate::conda::Conda;
+use crate::conda::watcher::CondarcWatcher;
+use crate::config::DaemonConfig;
+use crate::credentials::Credentials;
+use crate::events::EventBus;
+use crate::renewal::{RefreshScheduler, RenewalPolicy, Renewals};
+use crate::repo_url::RepoUrl;
+use crate::state::StateError;
+use crate::tokens::Tokens;
+use crate::vault::{Site, Vault};
+
+/// How long shutdown waits for a reissue under way to store its token (the service's request
+/// timeout, plus a slow keychain).
+pub const CRITICAL_WORK_GRACE: Duration = Duration::from_secs(40);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("configuring the Anaconda service client: {0}")]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[cfg(unix)]
+    #[error(transparent)]
+    Bind(#[from] crate::server::BindError),
+}
+
+/// Every part of a running daemon, shared by the RPC handlers.
+#[derive(Debug)]
+pub struct Daemon {
+    pub config: DaemonConfig,
+    pub vault: Arc<Vault>,
+    pub account: Arc<Account>,
+    pub tokens: Arc<Tokens>,
+    pub credentials: Arc<Credentials>,
+    pub conda: Arc<Conda>,
+    pub events: EventBus,
+    pub clock: Arc<dyn Clock>,
+    /// Cancelled by SIGTERM, SIGINT or the `Shutdown` RPC; everything stops on it.
+    pub shutdown: CancellationToken,
+    /// Work that runs to its end: the watcher, the scheduler, and each reissue-and-store.
+    pub tasks: TaskTracker,
+    started: Instant,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Daemon {
+    /// Builds every part; reads the state file, opens nothing else yet.
+    pub fn build(
+        config: DaemonConfig,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, DaemonError> {
+        let api = Arc::new(AnacondaClient::new(&config.api)?);
+        let events = EventBus::new(clock.clone());
+        let site = Site {
+            domain: api.keyring_username().to_owned(),
+            repo: RepoUrl::new(api.repo_url().clone()),
+        };
+        let vault = Arc::new(Vault::open(
+            site.clone(),
+            config.store.clone(),
+            config.paths.state_file(),
+            clock.now(),
+        )?);
+        let tasks = TaskTracker::new();
+        let policy = RenewalPolicy {
+            lead_fraction: config.settings.refresh_lead_fraction,
+        };
+        let account = Arc::new(Account::new(
+            vault.clone(),
+            api.clone(),
+            events.clone(),
+            clock.clone(),
+        ));
+        let tokens = Arc::new(Tokens::new(
+            vault.clone(),
+            api,
+            events.clone(),
+            clock.clone(),
+            policy,
+            tasks.clone(),
+        ));
+        let credentials = Arc::new(Credentials::new(vault.clone(), events.clone()));
+        let conda = Arc::new(Conda::new(
+            config.paths.condarc.clone(),
+            config.paths.conda_user_config.clone(),
+            site.repo,
+            config.settings.auth_handler.clone(),
+            events.clone(),
+        ));
+        Ok(Arc::new(Self {
+            config,
+            vault,
+            account,
+            tokens,
+            credentials,
+            conda,
+            events,
+            clock,
+            shutdown,
+            tasks,
+            started: Instant::now(),
+            last_error: Mutex::new(None),
+        }))
+    }
+
+    /// Serves on `socket` until `shutdown`, with the watcher and the renewal scheduler
+    /// running; `ready` runs once the socket accepts calls. Returns once every task has ended,
+    /// or [`CRITICAL_WORK_GRACE`] after the server stopped.
+    #[cfg(unix)]
+    pub async fn run(
+        config: DaemonConfig,
+        socket: crate::server::BoundSocket,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+        ready: impl FnOnce(),
+    ) -> Result<(), DaemonError> {
+        let daemon = Self::build(config, clock, shutdown)?;
+        daemon.start_background();
+        let served = crate::server::serve(socket, daemon.clone(), ready).await;
+        daemon.stop().await;
+        Ok(served?)
+    }
+
+    /// The watcher, and the scheduler once the store is open (a slow keychain probe must not
+    /// delay readiness).
+    pub fn start_background(self: &Arc<Self>) {
+        let watcher = CondarcWatcher::new(
+            self.conda.clone(),
+            self.vault.clone(),
+            self.events.clone(),
+            self.shutdown.clone(),
+        );
+        self.tasks.spawn(watcher.run());
+        let scheduler = RefreshScheduler::new(
+            Renewals {
+                tokens: self.tokens.clone(),
+                account: self.account.clone(),
+            },
+            self.clock.clone(),
+            self.shutdown.clone(),
+        );
+        let vault = self.vault.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = vault.store().await {
+                tracing::warn!("the credential store is not usable yet: {e}");
+            }
+            scheduler.run().await;
+        });
+    }
+
+    /// Stops the background work and waits (bounded) for what must finish.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_millis(50), self.tasks.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::info!("waiting for work under way (a token being stored) before stopping");
+        if tokio::time::timeout(CRITICAL_WORK_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("work under way did not finish in time; stopping anyway");
+        }
+    }
+
+    pub fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Remembers a failure the user may need to act on; `Status` shows the latest.
+    pub fn record_error(&self, message: impl Into<String>) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

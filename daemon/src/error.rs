@@ -1,0 +1,70 @@
+//! [`Error`]: why a daemon operation failed, in words the user can act on. Each variant is one
+//! cause; `service::error` maps each to one gRPC status and one [`ErrorReason`] detail.
+//!
+//! [`ErrorReason`]: anacondad_proto::v1::ErrorReason
+
+use crate::api::ApiError;
+use crate::condarc::CondarcError;
+use crate::state::StateError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not logged in to {domain}: run `anacondactl login`")]
+    NotLoggedIn { domain: String },
+    #[error(
+        "the organization {org} already has a token; reissuing revokes it on every machine that \
+         uses it: confirm with --yes (or answer the prompt)"
+    )]
+    ConfirmationRequired { org: String },
+    #[error("{org} is not one of your organizations with a repository subscription ({known})")]
+    UnknownOrganization { org: String, known: String },
+    #[error(
+        "no token is stored for the organization {org}: run `anacondactl token install --org {org}`"
+    )]
+    NoToken { org: String },
+    #[error("{org:?} is not an organization name (letters, digits, '-', '_' and '.')")]
+    InvalidOrgName { org: String },
+    #[error("the token is empty")]
+    EmptyToken,
+    #[error("this is not an Anaconda API key ({reason}); copy the whole key and try again")]
+    NotAnApiKey { reason: String },
+    #[error("name the organization (--org ORG) or remove every token (--all)")]
+    NoUninstallTarget,
+    #[error("the login was abandoned")]
+    LoginAbandoned,
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the service issued a new token for {org} (the previous one is revoked), but it could not \
+         be stored: {source}. The daemon holds it in memory and serves it until it stops; fix the \
+         keychain, then run `anacondactl token install --org {org}` again"
+    )]
+    NewTokenNotStored {
+        org: String,
+        source: Box<StoreError>,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Condarc(#[from] CondarcError),
+    /// A task the daemon runs off the async runtime ended without an answer (it panicked, or
+    /// the daemon is stopping).
+    #[error("the daemon could not finish {what}; see its log, then run the command again")]
+    TaskLost { what: &'static str },
+}
+
+impl Error {
+    /// True when the user must log in (again) before this can work.
+    pub fn is_login_required(&self) -> bool {
+        match self {
+            Self::NotLoggedIn { .. } => true,
+            Self::Api(e) => e.is_login_required(),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

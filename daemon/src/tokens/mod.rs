@@ -1,0 +1,408 @@
+//! [`Tokens`]: organisations and their repo tokens. Which orgs may have one (checked here, for
+//! every client), install (reissue, store at once, validate), renewal, uninstall, and the
+//! descriptions `token list` shows.
+//!
+//! The order is the point: a reissue revokes the previous token everywhere, so the new one is
+//! stored the moment it arrives, in a task the daemon's shutdown waits for and a caller that
+//! hangs up cannot cancel.
+
+mod view;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::task::TaskTracker;
+
+pub use view::{Installed, TokenHealth, TokenStatusView, TokenView, Validation};
+
+use crate::api::{AnacondaClient, Organization, RepoTokenCheck};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::renewal::RenewalPolicy;
+use crate::secret::Secret;
+use crate::state::OrgState;
+use crate::vault::Vault;
+use anacondad_proto::v1::EventKind;
+
+/// Where a token to install comes from.
+#[derive(Debug)]
+pub enum TokenSource {
+    /// A new one from the service; `confirmed` allows revoking an existing one.
+    Reissue { confirmed: bool },
+    /// One the user received (by mail, from an admin): stored as it is.
+    Given(Secret),
+}
+
+#[derive(Debug)]
+pub struct Tokens {
+    vault: Arc<Vault>,
+    api: Arc<AnacondaClient>,
+    events: EventBus,
+    clock: Arc<dyn Clock>,
+    policy: RenewalPolicy,
+    /// Reissue-and-store runs here: shutdown waits for it, a caller's hang-up cannot cut it.
+    critical: TaskTracker,
+    /// One reissue per org at a time.
+    org_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Tokens {
+    pub fn new(
+        vault: Arc<Vault>,
+        api: Arc<AnacondaClient>,
+        events: EventBus,
+        clock: Arc<dyn Clock>,
+        policy: RenewalPolicy,
+        critical: TaskTracker,
+    ) -> Self {
+        Self {
+            vault,
+            api,
+            events,
+            clock,
+            policy,
+            critical,
+            org_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    pub fn policy(&self) -> RenewalPolicy {
+        self.policy
+    }
+
+    fn org_lock(&self, org: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.org_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(org.to_owned()).or_default().clone()
+    }
+
+    /// The user's organisations that may have a repo token (a non-starter subscription).
+    pub async fn organizations(&self) -> Result<Vec<Organization>> {
+        let key = self.vault.api_key().await?;
+        Ok(self.api.eligible_organizations(&key).await?)
+    }
+
+    /// `org` when it is one of [`Tokens::organizations`]; otherwise the error names them.
+    async fn eligible(&self, key: &Secret, org: &str) -> Result<()> {
+        let orgs = self.api.eligible_organizations(key).await?;
+        if orgs.iter().any(|o| o.name == org) {
+            return Ok(());
+        }
+        let known: Vec<&str> = orgs.iter().map(|o| o.name.as_str()).collect();
+        Err(Error::UnknownOrganization {
+            org: org.to_owned(),
+            known: if known.is_empty() {
+                "you have none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        })
+    }
+
+    pub async fn token_status(&self, org: &str) -> Result<TokenStatusView> {
+        let org = check_org_name(org)?;
+        let key = self.vault.api_key().await?;
+        let current = self.api.current_repo_token(&key, org).await?;
+        Ok(TokenStatusView {
+            org: org.to_owned(),
+            exists_on_service: current.is_some(),
+            service_token_id: current.as_ref().map(|c| c.id.clone()),
+            service_expires_at: current.map(|c| c.expires_at),
+            local: self.view(org).await?,
+        })
+    }
+
+    /// Installs a token for `org`. A reissue needs `org` to be eligible and, when the org has
+    /// a token already, `confirmed` ([`Error::ConfirmationRequired`] otherwise: ask, then call
+    /// again). A failure after the reissue keeps the new token stored.
+    pub async fn install(
+        &self,
+        org: &str,
+        source: TokenSource,
+        skip_validation: bool,
+    ) -> Result<Installed> {
+        let org = check_org_name(org)?;
+        let lock = self.org_lock(org);
+        let _one_at_a_time = lock.lock().await;
+        let (token, reissued) = match source {
+            TokenSource::Given(token) => {
+                let token = Secret::new(token.expose().trim());
+                if token.is_empty() {
+                    return Err(Error::EmptyToken);
+                }
+                self.vault.put_repo_token(org, token.clone()).await?;
+                // Nothing is known of a given token's expiry: no renewal is planned.
+                self.vault
+                    .record(|d| {
+                        d.orgs.insert(org.to_owned(), OrgState::default());
+                    })
+                    .await?;
+                (token, false)
+            }
+            TokenSource::Reissue { confirmed } => {
+                let key = self.vault.api_key().await?;
+                self.eligible(&key, org).await?;
+                let current = self.api.current_repo_token(&key, org).await?;
+                if current.is_some() && !confirmed {
+                    return Err(Error::ConfirmationRequired {
+                        org: org.to_owned(),
+                    });
+                }
+                (self.reissue_and_store(org, key).await?, true)
+            }
+        };
+        self.finish_install(org, &token, reissued, skip_validation)
+            .await
+    }
+
+    /// Reissues `org`'s token now (`token refresh`, and the scheduler): no question asked.
+    pub async fn refresh(&self, org: &str) -> Result<Installed> {
+        let org = check_org_name(org)?;
+        let lock = self.org_lock(org);
+        let _one_at_a_time = lock.lock().await;
+        let key = self.vault.api_key().await?;
+        let token = self.reissue_and_store(org, key).await?;
+        self.finish_install(org, &token, true, false).await
+    }
+
+    /// The scheduler's renewal of `org`'s token, with its events and the failure recorded.
+    pub async fn renew(&self, org: &str) -> Result<()> {
+        match self.refresh(org).await {
+            Ok(installed) => {
+                let message = match &installed.validation.error {
+                    None => format!("the token of {org} was renewed"),
+                    Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
+                };
+                self.events
+                    .publish(EventKind::TokenRefreshed, org, "", message);
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("renewing the token of {org} failed: {e}");
+                let recorded = message.clone();
+                self.vault
+                    .record_best_effort(|d| {
+                        d.orgs.entry(org.to_owned()).or_default().last_error = Some(recorded);
+                    })
+                    .await;
+                self.events
+                    .publish(EventKind::TokenRefreshFailed, org, "", message);
+                Err(e)
+            }
+        }
+    }
+
+    /// The irreversible step and the one that must follow it, as one task that runs to its end.
+    async fn reissue_and_store(&self, org: &str, key: Secret) -> Result<Secret> {
+        let api = self.api.clone();
+        let vault = self.vault.clone();
+        let clock = self.clock.clone();
+        let policy = self.policy;
+        let owned_org = org.to_owned();
+        let task = self.critical.spawn(async move {
+            let org = owned_org.as_str();
+            let issued = api.reissue_repo_token(&key, org).await?;
+            // From here on the previous token no longer works anywhere.
+            if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
+                return Err(Error::NewTokenNotStored {
+                    org: org.to_owned(),
+                    source: Box::new(source),
+                });
+            }
+            let now = clock.now();
+            let facts = OrgState {
+                issued_at: Some(now),
+                expires_at: Some(issued.expires_at),
+                next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
+                ..OrgState::default()
+            };
+            vault
+                .record(|d| {
+                    d.orgs.insert(org.to_owned(), facts);
+                })
+                .await?;
+            Ok(issued.token)
+        });
+        task.await.map_err(|_| Error::TaskLost {
+            what: "storing the new token",
+        })?
+    }
+
+    /// After the token is stored: tell watchers, validate, learn the token's id.
+    async fn finish_install(
+        &self,
+        org: &str,
+        token: &Secret,
+        reissued: bool,
+        skip_validation: bool,
+    ) -> Result<Installed> {
+        self.events.publish(
+            EventKind::TokenInstalled,
+            org,
+            "",
+            format!("a token for {org} was stored"),
+        );
+        let validation = if skip_validation {
+            Validation::default()
+        } else {
+            self.validate(org, token).await
+        };
+        // The reissue answer does not carry the new token's id; `token list` shows it.
+        if reissued
+            && let Ok(key) = self.vault.api_key().await
+            && let Ok(Some(current)) = self.api.current_repo_token(&key, org).await
+        {
+            self.vault
+                .record_best_effort(|d| {
+                    d.orgs.entry(org.to_owned()).or_default().token_id = Some(current.id);
+                })
+                .await;
+        }
+        let token = self.view(org).await?.ok_or_else(|| Error::NoToken {
+            org: org.to_owned(),
+        })?;
+        Ok(Installed {
+            token,
+            reissued,
+            validation,
+        })
+    }
+
+    /// Asks the repository whether it accepts `token`, and records the answer.
+    async fn validate(&self, org: &str, token: &Secret) -> Validation {
+        let now = self.clock.now();
+        let validation = match self.api.validate_repo_token(token).await {
+            Ok(RepoTokenCheck::Accepted) => Validation {
+                ok: true,
+                validated_at: Some(now),
+                error: None,
+            },
+            Ok(RepoTokenCheck::Rejected { status }) => Validation {
+                ok: false,
+                validated_at: None,
+                error: Some(format!(
+                    "the repository {} refused the token (HTTP {status})",
+                    self.vault.repo()
+                )),
+            },
+            Err(e) => Validation {
+                ok: false,
+                validated_at: None,
+                error: Some(e.to_string()),
+            },
+        };
+        let outcome = validation.clone();
+        self.vault
+            .record_best_effort(|d| {
+                let o = d.orgs.entry(org.to_owned()).or_default();
+                if outcome.ok {
+                    o.last_validated_at = outcome.validated_at;
+                    o.last_error = None;
+                } else {
+                    o.last_error = outcome.error;
+                }
+            })
+            .await;
+        validation
+    }
+
+    pub async fn list(&self) -> Result<Vec<TokenView>> {
+        let snapshot = self.vault.snapshot().await?;
+        let now = self.clock.now();
+        Ok(snapshot
+            .tokens
+            .iter()
+            .map(|(org, token)| {
+                TokenView::new(org, token, snapshot.org(org), self.vault.repo(), now)
+            })
+            .collect())
+    }
+
+    async fn view(&self, org: &str) -> Result<Option<TokenView>> {
+        let snapshot = self.vault.snapshot().await?;
+        let now = self.clock.now();
+        Ok(snapshot
+            .tokens
+            .get(org)
+            .map(|token| TokenView::new(org, token, snapshot.org(org), self.vault.repo(), now)))
+    }
+
+    /// Removes the token of `org` (or every token); returns the removed and the remaining orgs.
+    pub async fn uninstall(&self, org: Option<&str>) -> Result<(Vec<String>, Vec<String>)> {
+        let targets: Vec<String> = match org {
+            Some(org) => vec![check_org_name(org)?.to_owned()],
+            None => self
+                .vault
+                .snapshot()
+                .await?
+                .tokens
+                .keys()
+                .cloned()
+                .collect(),
+        };
+        let mut removed = Vec::new();
+        for org in &targets {
+            let lock = self.org_lock(org);
+            let _one_at_a_time = lock.lock().await;
+            if self.vault.remove_repo_token(org).await? {
+                removed.push(org.clone());
+            }
+            self.events.publish(
+                EventKind::TokenUninstalled,
+                org,
+                "",
+                format!("the token for {org} was removed"),
+            );
+        }
+        if let (Some(org), true) = (org, removed.is_empty()) {
+            return Err(Error::NoToken {
+                org: org.to_owned(),
+            });
+        }
+        let remaining = self
+            .vault
+            .snapshot()
+            .await?
+            .tokens
+            .keys()
+            .cloned()
+            .collect();
+        Ok((removed, remaining))
+    }
+}
+
+/// An org slug as it may appear in a URL path.
+fn check_org_name(org: &str) -> Result<&str> {
+    let org = org.trim();
+    let ok = !org.is_empty()
+        && org.len() <= 100
+        && org
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !org.starts_with('.');
+    if ok {
+        Ok(org)
+    } else {
+        Err(Error::InvalidOrgName {
+            org: org.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_names_are_checked_before_they_reach_a_url() {
+        assert!(check_org_name("acme").is_ok());
+        assert!(check_org_name("acme-corp_2.x").is_ok());
+        assert!(check_org_name("../etc").is_err());
+        assert!(check_org_name("a/b").is_err());
+        assert!(check_org_name("").is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! A whole daemon in this test process, on a temp socket, with a clock the test controls: the
+//! real server, services and scheduler, the real CLI binary as client, real HTTP to the
+//! emulator; only time is the test's.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anacondad::Daemon;
+use anacondad::clock::Clock;
+use anacondad::config::{DaemonConfig, EnvSnapshot};
+use anacondad::server::BoundSocket;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::TestHome;
+
+/// How long the daemon may take to serve, or to stop once asked.
+const IN_PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A daemon running on its own thread and runtime; stopped (and waited for) on drop.
+#[derive(Debug)]
+pub struct InProcessDaemon {
+    shutdown: CancellationToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl InProcessDaemon {
+    /// Serves `home`'s socket with `home`'s environment and `clock`; returns once it is ready.
+    pub fn start(home: &TestHome, clock: Arc<dyn Clock>) -> Self {
+        let env: EnvSnapshot = home
+            .env()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let socket_path = home.socket();
+        let config = DaemonConfig::resolve(&env, socket_path.clone(), "in-process-test")
+            .expect("the test home's configuration");
+        let socket = BoundSocket::bind(&socket_path, rustix::process::getuid().as_raw())
+            .expect("the test socket");
+        let shutdown = CancellationToken::new();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let stop = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            let ready = move || {
+                let _test_gone_is_fine = ready_tx.send(());
+            };
+            runtime
+                .block_on(Daemon::run(config, socket, clock, stop, ready))
+                .expect("the daemon ran");
+        });
+        ready_rx
+            .recv_timeout(IN_PROCESS_TIMEOUT)
+            .expect("the in-process daemon became ready");
+        Self {
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// What SIGTERM does to the real binary: cancel the shutdown signal. Returns once
+    /// [`Daemon::run`] has returned.
+    pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let (done_tx, done_rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = done_tx.send(thread.join());
+            });
+            match done_rx.recv_timeout(IN_PROCESS_TIMEOUT) {
+                Ok(joined) => joined.expect("the daemon thread did not panic"),
+                Err(_) => panic!("the in-process daemon did not stop in time"),
+            }
+        }
+    }
+}
+
+impl Drop for InProcessDaemon {
+    fn drop(&mut self) {
+        if self.thread.is_some() && !std::thread::panicking() {
+            self.stop_and_join();
+        } else {
+            self.shutdown.cancel();
+        }
+    }
+}
