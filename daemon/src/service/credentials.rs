@@ -35,6 +35,9 @@ fn response(answer: Result<Credential, String>) -> GetCredentialResponse {
             org: c.org.unwrap_or_default(),
             expires_at: c.expires_at.map_or(0, |t| t.as_second()),
             reason: String::new(),
+            // Filled once the daemon knows which prefix an answer covers; empty means "this
+            // URL's directory" to clients.
+            scope: String::new(),
         },
         Err(reason) => GetCredentialResponse {
             found: false,
