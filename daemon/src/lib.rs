@@ -3,6 +3,7 @@
 //! over a local gRPC socket.
 
 pub mod api;
+pub mod conda_config;
 pub mod condarc;
 pub mod config;
 pub mod context;
