@@ -65,21 +65,6 @@ pub fn conda_or_skip(test: &str) -> Option<&'static CondaVenvs> {
     }
 }
 
-/// The site-packages directory of a venv (`lib/python3.X/site-packages`).
-pub fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    std::fs::read_dir(&lib)
-        .ok()
-        .and_then(|entries| {
-            entries.flatten().map(|e| e.path()).find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("python"))
-            })
-        })
-        .map(|python| python.join("site-packages"))
-        .unwrap_or_else(|| panic!("{} has no lib/python*/site-packages", lib.display()))
-}
-
 /// One conda installation run in one test home.
 #[derive(Debug)]
 pub struct Conda<'a> {

@@ -55,7 +55,11 @@ impl World {
             .as_array()
             .expect("log entries")
             .iter()
-            .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/repo/")))
+            .filter(|e| {
+                e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/repo/") || p.starts_with("/t/"))
+            })
             .map(|e| {
                 (
                     e["path"].as_str().unwrap_or_default().to_owned(),
@@ -354,81 +358,108 @@ fn with_no_credential_stored_conda_says_which_command_to_run() {
     assert_eq!(world.repo_requests(), []);
 }
 
-/// Median of `runs` timed runs of `conda search` (each must succeed).
-fn median_search(conda: &Conda<'_>, args: &[&str], runs: usize) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let run = conda.run(args);
-            run.assert_success("conda search");
-            run.elapsed
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
-}
-
 #[test]
 fn conda_search_timings_with_our_handler_anaconda_auths_and_none() {
     let Some(venvs) = conda_or_skip("conda_search_timings") else {
         return;
     };
-    const RUNS: usize = 5;
+    const ROUNDS: usize = 7;
     let world = World::installed(venvs);
     let search = ["search", "--json", PACKAGE];
+    let conda_dir = world.home.path().join("conda");
 
-    let ours = world.conda();
-    let _warm = ours.run(&search);
-    world.repo_requests();
-    let with_ours = median_search(&ours, &search, RUNS);
-    let requests = world.repo_requests();
-    assert!(
-        !requests.is_empty() && requests.iter().all(|r| r.2.starts_with("token ")),
-        "our handler sent no repo token: {requests:?}"
+    // Each setup in its own $CONDARC, ~/.condarc emptied, so runs can be interleaved (the
+    // machine's load drifts; interleaving spreads it over every setup alike).
+    let user_condarc = world.home.path().join(".condarc");
+    let installed = std::fs::read_to_string(&user_condarc).expect("~/.condarc");
+    assert!(installed.contains("auth: anacondad"), "{installed}");
+    write(&user_condarc, "");
+    let ours_rc = write_rc(
+        &conda_dir.join("ours.yml"),
+        &format!("{installed}channels:\n  - defaults\n"),
     );
-
-    // The same channels with anaconda-auth's handler, which reads the record the daemon
-    // stored in anaconda-auth's own format (`~/.anaconda/keyring`).
-    let condarc = std::fs::read_to_string(ours.user_condarc()).expect("~/.condarc");
-    assert!(condarc.contains("auth: anacondad"), "{condarc}");
-    std::fs::write(
-        ours.user_condarc(),
-        condarc.replace("auth: anacondad", "auth: anaconda-auth"),
-    )
-    .expect("~/.condarc written");
-    let anaconda_auth = ours.with_env("ANACONDA_AUTH_DOMAIN", world.emu.domain());
-    let _warm = anaconda_auth.run(&search);
-    world.repo_requests();
-    let with_anaconda_auth = median_search(&anaconda_auth, &search, RUNS);
-    let requests = world.repo_requests();
-    assert!(
-        !requests.is_empty() && requests.iter().all(|r| r.2.starts_with("Bearer ")),
-        "anaconda-auth's handler sent no API key: {requests:?}"
+    // anaconda-auth's handler reads the record the daemon stored in anaconda-auth's own
+    // format (`~/.anaconda/keyring`).
+    let anaconda_auth_rc = write_rc(
+        &conda_dir.join("anaconda-auth.yml"),
+        &format!("{installed}channels:\n  - defaults\n")
+            .replace("auth: anacondad", "auth: anaconda-auth"),
     );
-
-    // No handler at all: conda without any plugin, the token in the channel URL.
+    // No handler: the token in the channel URLs of the same three channels, so every setup
+    // fetches the same files.
     let token = world.emu.org_token("acme").expect("acme has a token");
-    let none = Conda::new(&world.home, &venvs.without_plugin);
-    write(&none.condarc_env_file(), "");
-    std::fs::write(
-        none.user_condarc(),
-        format!(
-            "channels:\n  - {}\n",
-            world.emu.url(&format!("/t/{token}/repo/main"))
-        ),
-    )
-    .expect("~/.condarc written");
-    let _warm = none.run(&search);
-    let without = median_search(&none, &search, RUNS);
+    let token_urls: String = std::iter::once("channels:\n".to_string())
+        .chain(["main", "r", "msys2"].iter().map(|channel| {
+            format!(
+                "  - {}\n",
+                world.emu.url(&format!("/t/{token}/repo/{channel}"))
+            )
+        }))
+        .collect();
+    let none_rc = write_rc(&conda_dir.join("none.yml"), &token_urls);
 
+    let setups: Vec<(&str, Conda<'_>, &dyn Fn(&str) -> bool)> = vec![
+        (
+            "our handler",
+            Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &ours_rc),
+            &|auth: &str| auth.starts_with("token "),
+        ),
+        (
+            "anaconda-auth's handler",
+            Conda::new(&world.home, &venvs.with_plugin)
+                .with_env("CONDARC", &anaconda_auth_rc)
+                .with_env("ANACONDA_AUTH_DOMAIN", world.emu.domain()),
+            &|auth: &str| auth.starts_with("Bearer "),
+        ),
+        (
+            "no handler (same venv, both plugins installed)",
+            Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &none_rc),
+            &|auth: &str| auth.is_empty(),
+        ),
+        (
+            "no handler (conda without plugins)",
+            Conda::new(&world.home, &venvs.without_plugin).with_env("CONDARC", &none_rc),
+            &|auth: &str| auth.is_empty(),
+        ),
+    ];
+    // A first run of each fills conda's caches and shows what it sends.
+    world.repo_requests();
+    for (name, conda, sends) in &setups {
+        let run = conda.run(&search);
+        assert_eq!(found_in(&run).len(), 1, "{name}");
+        let requests = world.repo_requests();
+        assert!(
+            !requests.is_empty() && requests.iter().all(|r| sends(&r.2)),
+            "{name} sent something else: {requests:?}"
+        );
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    for _ in 0..ROUNDS {
+        for (i, (name, conda, _)) in setups.iter().enumerate() {
+            let run = conda.run(&search);
+            run.assert_success(name);
+            times[i].push(run.elapsed);
+        }
+    }
+    let report: Vec<String> = setups
+        .iter()
+        .zip(&mut times)
+        .map(|((name, _, _), times)| {
+            times.sort();
+            format!("{name} {:.2} s", times[ROUNDS / 2].as_secs_f64())
+        })
+        .collect();
     let report = format!(
-        "conda search, median of {RUNS}: our handler {:.2} s, anaconda-auth {:.2} s, \
-         no handler {:.2} s",
-        with_ours.as_secs_f64(),
-        with_anaconda_auth.as_secs_f64(),
-        without.as_secs_f64()
+        "conda search against the emulator, median of {ROUNDS} interleaved runs: {}",
+        report.join(", ")
     );
     println!("{report}");
     eprintln!("{report}");
+}
+
+fn write_rc(path: &std::path::Path, text: &str) -> std::path::PathBuf {
+    write(path, text);
+    path.to_path_buf()
 }
 
 #[test]
@@ -450,4 +481,64 @@ fn the_conda_without_our_plugin_has_no_anacondad_handler() {
     };
     assert_eq!(names(&venvs.with_plugin), "['anaconda-auth', 'anacondad']");
     assert_eq!(names(&venvs.without_plugin), "[]");
+}
+
+#[test]
+fn an_entry_in_a_lower_condarc_file_shadows_ours_as_conda_config_says_and_conda_sends_nothing() {
+    let Some(venvs) = conda_or_skip("an_entry_in_a_lower_condarc_file_shadows_ours") else {
+        return;
+    };
+    use anacondad::conda_config::Platform;
+    use anacondad::conda_config::effective::{SearchPathInput, Source, effective};
+
+    let world = World::installed(venvs);
+    let site_root = world.home.path().join("site-conda");
+    let conda = world.conda().with_env("CONDA_ROOT", &site_root);
+    // A site-wide drop-in (lower precedence than ~/.condarc) with a narrower glob and a
+    // handler this conda does not have: conda takes it for every request under /repo/.
+    let site = site_root.join("condarc.d/site.yml");
+    write(
+        &site,
+        &format!(
+            "channel_settings:\n  - channel: {}/repo/*\n    auth: site-sso\n",
+            world.emu.base_url
+        ),
+    );
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    assert!(said(&search).contains("401"), "{}", said(&search));
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| auth.is_empty() && *status == 401),
+        "{requests:?}"
+    );
+
+    let input = SearchPathInput {
+        env: conda
+            .env()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect(),
+        home: world.home.path().to_path_buf(),
+        conda_root: venvs.with_plugin.clone(),
+        platform: Platform::Unix,
+        system_dirs: None,
+    };
+    let config = effective(&input);
+    let url = world.emu.url("/repo/main/noarch/repodata.json");
+    let found = config.settings_for(&url, |s| s.auth() == Some("anacondad"));
+    assert!(found.ours_matches);
+    assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("site-sso"));
+    assert_eq!(found.shadowing_ours.len(), 1);
+    assert_eq!(found.shadowing_ours[0].source, Source::File(site));
 }
