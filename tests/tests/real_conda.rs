@@ -398,28 +398,28 @@ fn conda_search_timings_with_our_handler_anaconda_auths_and_none() {
         .collect();
     let none_rc = write_rc(&conda_dir.join("none.yml"), &token_urls);
 
-    let setups: Vec<(&str, Conda<'_>, &dyn Fn(&str) -> bool)> = vec![
+    let setups: Vec<Setup<'_>> = vec![
         (
             "our handler",
             Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &ours_rc),
-            &|auth: &str| auth.starts_with("token "),
+            |auth: &str| auth.starts_with("token "),
         ),
         (
             "anaconda-auth's handler",
             Conda::new(&world.home, &venvs.with_plugin)
                 .with_env("CONDARC", &anaconda_auth_rc)
                 .with_env("ANACONDA_AUTH_DOMAIN", world.emu.domain()),
-            &|auth: &str| auth.starts_with("Bearer "),
+            |auth: &str| auth.starts_with("Bearer "),
         ),
         (
             "no handler (same venv, both plugins installed)",
             Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &none_rc),
-            &|auth: &str| auth.is_empty(),
+            |auth: &str| auth.is_empty(),
         ),
         (
             "no handler (conda without plugins)",
             Conda::new(&world.home, &venvs.without_plugin).with_env("CONDARC", &none_rc),
-            &|auth: &str| auth.is_empty(),
+            |auth: &str| auth.is_empty(),
         ),
     ];
     // A first run of each fills conda's caches and shows what it sends.
@@ -456,6 +456,10 @@ fn conda_search_timings_with_our_handler_anaconda_auths_and_none() {
     println!("{report}");
     eprintln!("{report}");
 }
+
+/// One way of running conda for the timings: its name, the conda, and what its requests'
+/// `Authorization` looks like.
+type Setup<'a> = (&'static str, Conda<'a>, fn(&str) -> bool);
 
 fn write_rc(path: &std::path::Path, text: &str) -> std::path::PathBuf {
     write(path, text);

@@ -1,9 +1,12 @@
 """The auth handler: asks the daemon for the credential of each request URL, caches it per
-process, and replays a rejected request once with a fresh credential.
+process for the URL prefix the daemon says it covers, and replays a rejected request once with
+a fresh credential.
 
 conda builds a handler instance for every URL it fetches and calls them from many threads, so
 ``__init__`` does nothing costly and the cache lives at module level behind a lock. Lookups for
-the same cache key are made one at a time, so a burst of requests costs one ``anacondactl`` call.
+one directory are made one at a time, so a burst of requests costs one ``anacondactl`` call;
+every lookup has a deadline, and a failure is remembered briefly, so a daemon that is down or
+hung fails a conda command once, in seconds.
 """
 
 import hashlib
