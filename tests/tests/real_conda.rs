@@ -546,3 +546,48 @@ fn an_entry_in_a_lower_condarc_file_shadows_ours_as_conda_config_says_and_conda_
     assert_eq!(found.shadowing_ours.len(), 1);
     assert_eq!(found.shadowing_ours[0].source, Source::File(site));
 }
+
+#[test]
+fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing() {
+    let Some(venvs) = conda_or_skip("a_refused_token_with_nothing_else_stored") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    // Without an API key the daemon has nothing to offer once the token is refused.
+    let out = world.home.run_ctl(&["logout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world.emu.post("/_emulator/orgs/acme/token", json!({}));
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    let text = said(&search);
+    assert_eq!(
+        text.matches("the repository refused the repo token of acme (HTTP 401)")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("anacondactl token install --org acme"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("has no credential"),
+        "a refusal is no missing credential: {text}"
+    );
+    // The refused token was not sent twice for the same URL.
+    let requests = world.repo_requests();
+    for (path, _, _) in &requests {
+        assert_eq!(
+            requests.iter().filter(|r| &r.0 == path).count(),
+            1,
+            "{requests:?}"
+        );
+    }
+}
