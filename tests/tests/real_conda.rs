@@ -591,3 +591,32 @@ fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing()
         );
     }
 }
+
+#[test]
+fn conda_create_downloads_and_installs_the_package_with_the_orgs_token() {
+    let Some(venvs) = conda_or_skip("conda_create_downloads_and_installs_the_package") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    world.repo_requests();
+    let create = conda.run(&["create", "--yes", "--json", "-n", "demo", PACKAGE]);
+    create.assert_success("conda create");
+    let installed = world
+        .home
+        .path()
+        .join("conda/envs/demo/conda-meta/anacondad-hello-1.0.0-0.json");
+    assert!(installed.is_file(), "{} is missing", installed.display());
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    let download = format!(
+        "/repo/main/noarch/{}",
+        anacondad_tests::emulator::PACKAGE_FILENAME
+    );
+    let requests = world.repo_requests();
+    assert!(
+        requests.iter().any(|(path, status, auth)| *path == download
+            && *status == 200
+            && *auth == format!("token {}****", &token[..4])),
+        "{requests:?}"
+    );
+}

@@ -58,6 +58,23 @@ pub struct CondaInstall {
 }
 
 impl CondaInstall {
+    /// The search-path description of this conda run with `env` in `home`: the same files,
+    /// in the same order, as this installation reads.
+    pub fn search_path_input(
+        &self,
+        env: BTreeMap<String, String>,
+        home: PathBuf,
+        platform: Platform,
+    ) -> super::effective::SearchPathInput {
+        super::effective::SearchPathInput {
+            env,
+            home,
+            conda_root: self.prefix.clone(),
+            platform,
+            system_dirs: None,
+        }
+    }
+
     /// The command that installs our plugin into this conda's Python.
     pub fn plugin_install_command(&self) -> String {
         format!(

@@ -224,3 +224,24 @@ fn sharded_repodata_urls_get_no_canonical_name_as_in_conda() {
         "defaults"
     );
 }
+
+#[test]
+fn windows_search_path_starts_at_programdata_and_ends_with_condarc() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut windows = input(dir.path(), &[]);
+    windows.platform = Platform::Windows;
+    windows.system_dirs = None;
+    let templates = search_path_templates(&windows);
+    assert_eq!(
+        templates[..3],
+        [
+            "C:/ProgramData/conda/.condarc",
+            "C:/ProgramData/conda/condarc",
+            "C:/ProgramData/conda/condarc.d/"
+        ]
+    );
+    assert_eq!(templates.last().map(String::as_str), Some("$CONDARC"));
+    assert_eq!(templates.len(), 3 + 4 * 3 + 1 + 3 + 1);
+    let config = effective(&windows);
+    assert_eq!(values(&config.default_channels), DEFAULT_CHANNELS_WIN);
+}

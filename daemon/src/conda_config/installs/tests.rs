@@ -125,3 +125,35 @@ fn entry_point_groups_are_read_as_ini_sections() {
     assert_eq!(normalise("Conda_Anacondad"), "conda-anacondad");
     assert_eq!(normalise("a.-_b"), "a-b");
 }
+
+#[test]
+fn a_windows_installation_is_found_through_scripts_on_path_and_lib_site_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("miniconda3");
+    let site = prefix.join("Lib").join("site-packages");
+    write(prefix.join("Scripts").join("conda.exe"), "");
+    write(site.join("conda").join("__init__.py"), "");
+    write(
+        site.join("conda_anacondad-0.1.0.dist-info")
+            .join("entry_points.txt"),
+        "[conda]\nanacondad = conda_anacondad.plugin\n",
+    );
+    let search = InstallSearch {
+        env: [(
+            "PATH".to_string(),
+            format!("C:\\nowhere;{}", prefix.join("Scripts").display()),
+        )]
+        .into_iter()
+        .collect(),
+        home: dir.path().join("home"),
+        platform: Platform::Windows,
+        system_locations: Some(vec![]),
+    };
+    let found = find_installations(&search);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].found_by, [FoundBy::Path]);
+    assert_eq!(found[0].python, found[0].prefix.join("python.exe"));
+    assert!(found[0].has_anacondad_plugin);
+    // Without METADATA the name and version come from the directory's name.
+    assert_eq!(found[0].conda_version, None);
+}
