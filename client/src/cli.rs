@@ -138,11 +138,17 @@ pub struct UninstallArgs {
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
     /// Print the Authorization header value for URL.
-    Get { url: String },
+    Get {
+        url: String,
+        #[command(flatten)]
+        deadline: Deadline,
+    },
     /// Report that the repository refused the credential for URL; prints the one to retry
     /// with (a newer token, or the other kind), or why there is none.
     Rejected {
         url: String,
+        #[command(flatten)]
+        deadline: Deadline,
         /// The HTTP status the repository answered (401 or 403).
         #[arg(long)]
         status: u32,
@@ -155,6 +161,27 @@ pub enum CredentialCommand {
         header_sha256: Option<String>,
     },
 }
+
+/// How long a credential lookup may take in all, starting the daemon included. conda waits on
+/// every lookup, so a daemon that is hung (or stopped with SIGSTOP) must cost seconds, not a
+/// stalled conda.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Deadline {
+    /// Give up after this many milliseconds (connecting, starting the daemon and its answer).
+    #[arg(
+        long = "timeout-ms",
+        env = "ANACONDACTL_CREDENTIAL_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = DEFAULT_CREDENTIAL_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    pub timeout_ms: u64,
+}
+
+/// A running daemon answers in about 2 ms and one started on demand is ready within 2 s
+/// (`launch::READY_TIMEOUT`); 5 s leaves room for both and for a slow first keychain read, and
+/// bounds what a hung daemon costs a conda command (the plugin remembers the failure).
+pub const DEFAULT_CREDENTIAL_TIMEOUT_MS: u64 = 5000;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum RejectedKind {

@@ -82,6 +82,49 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The error for a daemon that took longer than `waited` to answer: it names the pid
+    /// holding the socket's lock and, where the system says so, that the process is stopped.
+    pub fn unresponsive(&self, waited: Duration) -> CliError {
+        let lock = anacondad_proto::socket::lock_path(&self.socket);
+        let pid = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        let waited = format!("{} ms", waited.as_millis());
+        let message = match pid {
+            Some(pid) if process_is_stopped(pid) => format!(
+                "the daemon (pid {pid}) did not answer within {waited}: it is stopped (SIGSTOP \
+                 or a debugger); resume it with `kill -CONT {pid}`, or end it with `kill {pid}` \
+                 and the next command starts a new one"
+            ),
+            Some(pid) => format!(
+                "the daemon (pid {pid}) did not answer within {waited}: it is hung or \
+                 overloaded; see its log, or end it with `kill {pid}` and the next command \
+                 starts a new one"
+            ),
+            None => format!(
+                "the daemon at {} did not answer within {waited}; see `anacondactl daemon \
+                 status`",
+                self.socket.display()
+            ),
+        };
+        CliError::new(ExitKind::Unresponsive, message)
+    }
+}
+
+/// True when the process is in the stopped state (`T` in `/proc/<pid>/stat`; Linux only, so
+/// elsewhere this says nothing).
+fn process_is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state letter follows the parenthesised command name.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state == "T")
+        })
+        .unwrap_or(false)
+}
+
 fn lock_is_free(lock: &Path) -> bool {
     match std::fs::File::open(lock) {
         Ok(file) => file.try_lock().is_ok(),

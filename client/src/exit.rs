@@ -19,6 +19,8 @@ pub enum ExitKind {
     Drift = 6,
     /// The CLI and the daemon speak different protocol versions.
     ProtocolMismatch = 7,
+    /// The daemon did not answer within the command's deadline (hung, or stopped by a signal).
+    Unresponsive = 8,
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
@@ -29,7 +31,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     4  a prompt was needed but there is no terminal (pass --yes / --org)\n  \
     5  login required: run `anacondactl login`\n  \
     6  `condarc check` found drift\n  \
-    7  the CLI and the daemon speak different protocol versions";
+    7  the CLI and the daemon speak different protocol versions\n  \
+    8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)";
 
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]

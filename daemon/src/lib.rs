@@ -7,6 +7,7 @@ pub mod account;
 pub mod api;
 pub mod clock;
 pub mod conda;
+pub mod conda_config;
 pub mod condarc;
 pub mod config;
 pub mod credentials;

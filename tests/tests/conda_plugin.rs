@@ -502,7 +502,7 @@ print(json.dumps(out))
 }
 
 #[test]
-fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per_channel() {
+fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per_directory() {
     let Some(site) = site_or_skip("the_default_and_an_org_channel_get_the_daemons_credential")
     else {
         return;
@@ -518,20 +518,34 @@ fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per
     assert_eq!(world.plugin_calls(), 1);
     assert_ok(&driver.get(ACME), &acme);
     assert_eq!(world.plugin_calls(), 2);
-    // Other URLs of the same channel or org come from the cache.
+    // Another file of the same directory comes from the cache. (The daemon sends no scope yet,
+    // so an answer covers its URL's directory and no more: every other directory is asked.)
+    let package = format!(
+        "/repo/main/noarch/{}",
+        anacondad_tests::emulator::PACKAGE_FILENAME
+    );
+    assert_ok(&driver.get(&package), &main);
+    assert_eq!(world.plugin_calls(), 2);
     assert_ok(&driver.get(MAIN_LINUX), &main);
     assert_ok(&driver.get(ACME_LINUX), &acme);
     assert_ok(&driver.get(ACME_OTHER), &acme);
-    assert_eq!(world.plugin_calls(), 2);
-    // The plugin asks about the request URL, and only that goes on anacondactl's command line.
+    assert_eq!(world.plugin_calls(), 5);
+    // The plugin asks about the request URL with a deadline, and only that goes on
+    // anacondactl's command line.
     let log = std::fs::read_to_string(&world.calls_log).unwrap();
+    let first_two: Vec<&str> = log.lines().take(2).collect();
     assert_eq!(
-        log,
-        format!(
-            "--json credential get {}\n--json credential get {}\n",
-            world.url(MAIN),
-            world.url(ACME)
-        )
+        first_two,
+        [
+            format!(
+                "--json credential get {} --timeout-ms 5000",
+                world.url(MAIN)
+            ),
+            format!(
+                "--json credential get {} --timeout-ms 5000",
+                world.url(ACME)
+            ),
+        ]
     );
 }
 
@@ -551,17 +565,22 @@ fn a_token_reissued_behind_the_plugins_back_is_replaced_on_401_and_the_request_r
     assert_ne!(old, new, "the refresh did not reissue the token");
     assert_eq!(new, digest(&format!("token {}", world.org_token("acme"))));
 
-    // The cached (now revoked) token is sent first, refused, and the request sent again once.
-    let answer = driver.get(ACME_LINUX);
+    // The cached (now revoked) token is sent first (for another file of the directory it was
+    // asked for), refused, and the request sent again once.
+    let package = format!(
+        "/repo/acme/internal/noarch/{}",
+        anacondad_tests::emulator::PACKAGE_FILENAME
+    );
+    let answer = driver.get(&package);
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["history"], json!([401]), "{answer}");
     assert_eq!(answer["auth"], new, "{answer}");
-    assert_eq!(world.requests_to(ACME_LINUX), 2);
+    assert_eq!(world.requests_to(&package), 2);
     assert_eq!(world.plugin_calls(), 2);
 
-    // The fresh token is cached: the next URL of the org needs no lookup and no replay.
-    assert_ok(&driver.get(ACME_OTHER), &new);
-    assert_eq!(world.requests_to(ACME_OTHER), 1);
+    // The fresh token is cached for that directory: no lookup and no replay there.
+    assert_ok(&driver.get(ACME), &new);
+    assert_eq!(world.requests_to(ACME), 2);
     assert_eq!(world.plugin_calls(), 2);
 }
 
@@ -590,8 +609,9 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
         !message.contains(&stored) && !message.contains(&current),
         "{message}"
     );
-    // One more lookup, and the request was not replayed with the same token.
-    assert_eq!(world.plugin_calls(), 2);
+    // A lookup for the new directory (which answered the revoked token), one after the
+    // refusal, and the request was not replayed with the same token.
+    assert_eq!(world.plugin_calls(), 3);
     assert_eq!(world.requests_to(ACME_LINUX), 1);
 }
 
@@ -681,7 +701,7 @@ except AnacondadAuthError as e:
 }
 
 #[test]
-fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_channel() {
+fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_directory() {
     let Some(site) = site_or_skip("sixteen_threads_of_twenty_requests_all_succeed") else {
         return;
     };
@@ -696,8 +716,8 @@ fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_channel() 
     }));
     assert_eq!(answer["total"], 320, "{answer}");
     assert_eq!(answer["ok"], 320, "{answer}");
-    // Threads that miss the cache together wait for one lookup per key (main, acme).
-    assert_eq!(world.plugin_calls(), 2);
+    // Threads that miss the cache together wait for one lookup per directory.
+    assert_eq!(world.plugin_calls(), 5);
     assert_eq!(world.requests_to("/repo/"), 320);
 }
 
@@ -729,47 +749,76 @@ from conda_anacondad import AnacondadAuth, AnacondadAuthError
 clock = [1000.0]
 auth.time = types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time)
 
-def answer(expires_at, header="token t1"):
+def answer(expires_at, header="token t1", scope=""):
     with open(os.environ["FAKE_ANSWER"], "w") as f:
         f.write(json.dumps({"found": True, "header_value": header, "kind": "repo_token",
-                            "org": "acme", "expires_at": expires_at}) if expires_at is not None
-                else "hang")
+                            "org": "acme", "expires_at": expires_at, "scope": scope})
+                if expires_at is not None else "hang")
 
 def header(path):
     request = requests.Request("GET", "https://repo.example.com/repo/" + path).prepare()
     return AnacondadAuth("x")(request).headers["Authorization"]
 
+def failure(path):
+    try:
+        header(path)
+        return "answered"
+    except AnacondadAuthError as e:
+        return str(e)
+
 calls = lambda: len(open(os.environ["CALLS_LOG"]).read().splitlines())
 out = {}
+repo = "https://repo.example.com/repo/"
 
-answer(int(time.time()) + 3600)
+# An answer covers the scope the daemon names, for a minute at most.
+answer(int(time.time()) + 3600, scope=repo + "acme/")
 header("acme/a/noarch/repodata.json")
 clock[0] += 59
 header("acme/b/noarch/repodata.json")
 out["within_a_minute"] = calls()
 clock[0] += 2
-answer(int(time.time()) + 3600, "token t2")
+answer(int(time.time()) + 3600, "token t2", scope=repo + "acme/")
 out["after_a_minute"] = [header("acme/c/noarch/repodata.json"), calls()]
 
-answer(int(time.time()) + 10, "token t3")
+answer(int(time.time()) + 10, "token t3", scope=repo + "org2/")
 header("org2/a/noarch/repodata.json")
 clock[0] += 11
-answer(int(time.time()) + 3600, "token t4")
+answer(int(time.time()) + 3600, "token t4", scope=repo + "org2/")
 out["after_expiry"] = [header("org2/b/noarch/repodata.json"), calls()]
 
-answer(int(time.time()) - 5, "token t5")
+answer(int(time.time()) - 5, "token t5", scope=repo + "org3/")
 header("org3/a/noarch/repodata.json")
 header("org3/b/noarch/repodata.json")
 out["already_expired"] = calls()
 
+# Without a scope an answer covers its URL's directory; a scope that does not cover the URL
+# asked about is not believed.
+answer(int(time.time()) + 3600, "token t6")
+header("org5/a/noarch/repodata.json")
+header("org5/a/noarch/other.json")
+out["no_scope_same_directory"] = calls()
+header("org5/a/linux-64/repodata.json")
+out["no_scope_other_directory"] = calls()
+answer(int(time.time()) + 3600, "token t7", scope="https://elsewhere.example.com/")
+header("org6/a/noarch/repodata.json")
+out["foreign_scope"] = [header("org6/b/noarch/repodata.json"), calls()]
+# The longest scope that covers a URL serves it.
+answer(int(time.time()) + 3600, "token t8", scope=repo + "org7/x/")
+header("org7/x/noarch/repodata.json")
+out["longest_scope"] = [header("org7/x/linux-64/repodata.json"), header("acme/d/r.json")]
+
 answer(None)
 started = time.time()
-try:
-    header("org4/a/noarch/repodata.json")
-    out["hang"] = "answered"
-except AnacondadAuthError as e:
-    out["hang"] = str(e)
+out["hang"] = failure("org4/a/noarch/repodata.json")
 out["hang_seconds"] = time.time() - started
+calls_after_hang = calls()
+# The failure is remembered: other URLs fail at once with the same words, no new lookup.
+started = time.time()
+out["remembered"] = [failure("org9/a/noarch/repodata.json") == out["hang"],
+                     calls() - calls_after_hang, time.time() - started]
+clock[0] += 11
+answer(int(time.time()) + 3600, "token t9", scope=repo)
+out["after_memory"] = [header("org9/a/noarch/repodata.json"), calls() - calls_after_hang]
 print(json.dumps(out))
 "#;
     let out = world
@@ -791,10 +840,26 @@ print(json.dumps(out))
     assert_eq!(answer["after_a_minute"], json!(["token t2", 2]), "{answer}");
     assert_eq!(answer["after_expiry"], json!(["token t4", 4]), "{answer}");
     assert_eq!(answer["already_expired"], 6, "{answer}");
+    assert_eq!(answer["no_scope_same_directory"], 7, "{answer}");
+    assert_eq!(answer["no_scope_other_directory"], 8, "{answer}");
+    assert_eq!(answer["foreign_scope"], json!(["token t7", 10]), "{answer}");
+    assert_eq!(
+        answer["longest_scope"],
+        json!(["token t8", "token t2"]),
+        "{answer}"
+    );
     let hang = answer["hang"].as_str().unwrap();
     assert!(
-        hang.contains("did not answer within 1 s") && hang.contains("anacondactl daemon status"),
+        hang.contains("unreachable")
+            && hang.contains("did not answer within 1 s")
+            && hang.contains("anacondactl daemon status"),
         "{hang}"
     );
-    assert!(answer["hang_seconds"].as_f64().unwrap() < 10.0, "{answer}");
+    // The plugin waits its own deadline plus a grace period for anacondactl, no more.
+    let hang_seconds = answer["hang_seconds"].as_f64().unwrap();
+    assert!((1.0..5.0).contains(&hang_seconds), "{answer}");
+    assert_eq!(answer["remembered"][0], true, "{answer}");
+    assert_eq!(answer["remembered"][1], 0, "{answer}");
+    assert!(answer["remembered"][2].as_f64().unwrap() < 0.5, "{answer}");
+    assert_eq!(answer["after_memory"], json!(["token t9", 1]), "{answer}");
 }

@@ -1,7 +1,12 @@
 //! `anacondactl credential get|rejected URL`: what conda's plugin asks for every request, and
-//! after the repository refused a credential.
+//! after the repository refused a credential. Both end within their deadline, whatever the
+//! daemon does.
 
-use anacondad_proto::v1::{CredentialKind, GetCredentialRequest, ReportRejectedRequest};
+use std::time::Duration;
+
+use anacondad_proto::v1::{
+    CredentialKind, GetCredentialRequest, GetCredentialResponse, ReportRejectedRequest,
+};
 
 use super::Output;
 use crate::cli::{CredentialCommand, RejectedKind};
@@ -9,9 +14,39 @@ use crate::connection::Target;
 use crate::exit::CliError;
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
+    let deadline = Duration::from_millis(match &cmd {
+        CredentialCommand::Get { deadline, .. } | CredentialCommand::Rejected { deadline, .. } => {
+            deadline.timeout_ms
+        }
+    });
+    let answer = tokio::time::timeout(deadline, ask(cmd, target))
+        .await
+        .map_err(|_| target.unresponsive(deadline))??;
+    if !answer.found {
+        if out.json {
+            out.print_json(&serde_json::json!({ "found": false, "reason": answer.reason }));
+        }
+        return Err(CliError::failed(answer.reason));
+    }
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "found": true,
+            "header_value": answer.header_value,
+            "kind": answer.kind().as_str_name().trim_start_matches("CREDENTIAL_KIND_").to_ascii_lowercase(),
+            "org": answer.org,
+            "expires_at": answer.expires_at,
+            "scope": answer.scope,
+        }));
+    } else {
+        println!("{}", answer.header_value);
+    }
+    Ok(())
+}
+
+async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialResponse, CliError> {
     let client = target.connect_or_start().await?;
-    let answer = match cmd {
-        CredentialCommand::Get { url } => client
+    Ok(match cmd {
+        CredentialCommand::Get { url, .. } => client
             .credentials()
             .get_credential(GetCredentialRequest { url })
             .await?
@@ -21,6 +56,7 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
             status,
             kind,
             header_sha256,
+            ..
         } => client
             .credentials()
             .report_rejected(ReportRejectedRequest {
@@ -37,23 +73,5 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
             .into_inner()
             .credential
             .unwrap_or_default(),
-    };
-    if !answer.found {
-        if out.json {
-            out.print_json(&serde_json::json!({ "found": false, "reason": answer.reason }));
-        }
-        return Err(CliError::failed(answer.reason));
-    }
-    if out.json {
-        out.print_json(&serde_json::json!({
-            "found": true,
-            "header_value": answer.header_value,
-            "kind": answer.kind().as_str_name().trim_start_matches("CREDENTIAL_KIND_").to_ascii_lowercase(),
-            "org": answer.org,
-            "expires_at": answer.expires_at,
-        }));
-    } else {
-        println!("{}", answer.header_value);
-    }
-    Ok(())
+    })
 }

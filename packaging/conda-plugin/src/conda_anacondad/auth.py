@@ -1,9 +1,12 @@
 """The auth handler: asks the daemon for the credential of each request URL, caches it per
-process, and replays a rejected request once with a fresh credential.
+process for the URL prefix the daemon says it covers, and replays a rejected request once with
+a fresh credential.
 
 conda builds a handler instance for every URL it fetches and calls them from many threads, so
 ``__init__`` does nothing costly and the cache lives at module level behind a lock. Lookups for
-the same cache key are made one at a time, so a burst of requests costs one ``anacondactl`` call.
+one directory are made one at a time, so a burst of requests costs one ``anacondactl`` call;
+every lookup has a deadline, and a failure is remembered briefly, so a daemon that is down or
+hung fails a conda command once, in seconds.
 """
 
 import hashlib
@@ -40,9 +43,17 @@ log = logging.getLogger("conda_anacondad")
 #: How long an answer is reused at most, so a token the daemon renewed is picked up soon even
 #: when the old one has not been rejected yet.
 CACHE_TTL_SECONDS = 60.0
-#: `anacondactl` may have to start the daemon, which may wait on a slow keychain.
-DEFAULT_TIMEOUT_SECONDS = 30.0
-#: Environment variables: the `anacondactl` to run, and how long to wait for it.
+#: How long a failed lookup is remembered: long enough that one conda command (which may ask
+#: for a dozen URLs) fails once, short enough that a long-lived process tries again soon after
+#: the user ran the command the message names.
+FAILURE_MEMORY_SECONDS = 10.0
+#: The whole lookup, starting the daemon included (`anacondactl credential get --timeout-ms`).
+#: A running daemon answers in milliseconds and a started one is ready within 2 s; a hung one
+#: must cost a conda command seconds, not minutes.
+DEFAULT_TIMEOUT_SECONDS = 5.0
+#: Extra time given to the `anacondactl` process beyond its own deadline before it is killed.
+_PROCESS_GRACE_SECONDS = 2.0
+#: Environment variables: the `anacondactl` to run, and the lookup deadline in seconds.
 ANACONDACTL_ENV = "ANACONDACTL"
 TIMEOUT_ENV = "CONDA_ANACONDAD_TIMEOUT"
 
@@ -51,6 +62,7 @@ _EXIT_FAILED = 1
 _EXIT_DAEMON = 3
 _EXIT_LOGIN_REQUIRED = 5
 _EXIT_PROTOCOL_MISMATCH = 7
+_EXIT_UNRESPONSIVE = 8
 
 _REJECTED = (401, 403)
 
@@ -59,6 +71,8 @@ class _Credential(NamedTuple):
     header_value: str
     kind: str
     org: str
+    #: The URL prefix the answer covers (the daemon's `scope`, else the request's directory).
+    scope: str
     #: `time.monotonic()` after which the answer must be asked for again.
     fresh_until: float
 
@@ -66,61 +80,137 @@ class _Credential(NamedTuple):
         return f"_Credential(kind={self.kind!r}, org={self.org!r}, header_value='****')"
 
 
-_CacheKey = Tuple[str, str]
+class _Failure(NamedTuple):
+    """A lookup that failed, remembered so the next requests fail at once with the same words
+    instead of each waiting on the daemon again."""
+
+    message: str
+    until: float
 
 
 class _CredentialCache:
-    """Credentials by (origin, channel segment), safe to share between threads."""
+    """Credentials by the URL prefix the daemon said they cover, safe to share between threads.
+
+    The plugin does not read meaning into URL paths: which credential a URL needs is the
+    daemon's decision, and its answer says which prefix it holds for (``scope``). Until the
+    first answer for a URL, lookups are grouped by the URL's directory, so a burst of requests
+    for one file list costs one ``anacondactl`` call.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: Dict[_CacheKey, _Credential] = {}
-        self._key_locks: Dict[_CacheKey, threading.Lock] = {}
+        #: By scope; the longest scope that prefixes a URL serves it.
+        self._entries: Dict[str, _Credential] = {}
+        #: By the directory of a URL whose lookup failed.
+        self._failures: Dict[str, _Failure] = {}
+        #: A failure that concerns every URL (the daemon unreachable or hung, not logged in).
+        self._global_failure: Optional[_Failure] = None
+        self._key_locks: Dict[str, threading.Lock] = {}
+        #: Held for a lookup until one has succeeded in this process: the first lookup may
+        #: start the daemon (one start, not one per thread), and when the daemon is hung only
+        #: one thread waits out the deadline while the others get the remembered failure.
+        self._first_lookup = threading.Lock()
+        self._daemon_answered = False
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._failures.clear()
+            self._global_failure = None
+            self._daemon_answered = False
 
-    def _cached(self, key: _CacheKey) -> Optional[_Credential]:
+    def _cached(self, url: str) -> Optional[_Credential]:
+        url = _redacted(url)
+        now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.fresh_until <= time.monotonic():
-                del self._entries[key]
-                entry = None
-            return entry
+            best = None
+            for scope, entry in list(self._entries.items()):
+                if entry.fresh_until <= now:
+                    del self._entries[scope]
+                elif url.startswith(scope) and (best is None or len(scope) > len(best.scope)):
+                    best = entry
+            return best
 
-    def _key_lock(self, key: _CacheKey) -> threading.Lock:
+    def _remembered_failure(self, key: str) -> Optional[str]:
+        now = time.monotonic()
+        with self._lock:
+            failure = self._global_failure
+            if failure is not None and failure.until > now:
+                return failure.message
+            failure = self._failures.get(key)
+            if failure is not None and failure.until > now:
+                return failure.message
+            return None
+
+    def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def get(self, key: _CacheKey, url: str) -> _Credential:
-        entry = self._cached(key)
+    def get(self, url: str) -> _Credential:
+        entry = self._cached(url)
         if entry is not None:
             return entry
+        key = _directory(url)
         # One lookup per key at a time: the threads that waited find the answer cached.
         with self._key_lock(key):
-            entry = self._cached(key)
-            if entry is None:
-                entry = self._store(key, _ask_daemon(url))
-            return entry
+            return self._lookup(url, key, None)
 
-    def renew(self, key: _CacheKey, url: str, rejected: str, status: int) -> _Credential:
+    def renew(self, url: str, rejected: str, status: int) -> _Credential:
         """A credential after `rejected` was refused with `status`: the cached one when another
         thread has already replaced it, else the daemon's answer to the refusal (a newer token,
         or the other kind of credential)."""
+        key = _directory(url)
         with self._key_lock(key):
-            entry = self._cached(key)
+            entry = self._cached(url)
             if entry is not None and entry.header_value != rejected:
                 return entry
-            with self._lock:
-                self._entries.pop(key, None)
+            if entry is not None:
+                with self._lock:
+                    self._entries.pop(entry.scope, None)
             kind = "api_key" if rejected.startswith("Bearer ") else "repo_token"
             fingerprint = hashlib.sha256(rejected.encode("utf-8")).hexdigest()
-            return self._store(key, _ask_daemon(url, rejected=(status, kind, fingerprint)))
+            return self._lookup(url, key, (status, kind, fingerprint), use_cache=False)
 
-    def _store(self, key: _CacheKey, entry: _Credential) -> _Credential:
+    def _lookup(self, url, key, rejected, use_cache=True) -> _Credential:
+        if use_cache:
+            entry = self._cached(url)
+            if entry is not None:
+                return entry
+        message = self._remembered_failure(key)
+        if message is not None:
+            raise AnacondadAuthError(message)
+        if self._daemon_answered:
+            return self._ask(url, key, rejected)
+        with self._first_lookup:
+            # Another thread may have got an answer, or a failure, while this one waited.
+            if use_cache:
+                entry = self._cached(url)
+                if entry is not None:
+                    return entry
+            message = self._remembered_failure(key)
+            if message is not None:
+                raise AnacondadAuthError(message)
+            return self._ask(url, key, rejected)
+
+    def _ask(self, url, key, rejected) -> _Credential:
+        try:
+            entry = _ask_daemon(url, rejected)
+        except _LookupFailed as failure:
+            if rejected is not None and not failure.everywhere:
+                # Nothing to replace a refused credential with: the caller says it was refused
+                # (not missing), and the next request may still ask again.
+                raise _NoReplacement(failure.message) from None
+            until = time.monotonic() + FAILURE_MEMORY_SECONDS
+            with self._lock:
+                if failure.everywhere:
+                    self._global_failure = _Failure(failure.message, until)
+                else:
+                    self._failures[key] = _Failure(failure.message, until)
+            raise AnacondadAuthError(failure.message) from None
         with self._lock:
-            self._entries[key] = entry
+            self._entries[entry.scope] = entry
+            self._failures.pop(key, None)
+            self._daemon_answered = True
         return entry
 
 
@@ -128,7 +218,8 @@ _CACHE = _CredentialCache()
 
 
 def clear_cache() -> None:
-    """Forgets every cached credential (the next request asks the daemon)."""
+    """Forgets every cached credential and remembered failure (the next request asks the
+    daemon)."""
     _CACHE.clear()
 
 
@@ -140,24 +231,21 @@ def _redacted(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
 
 
-def _cache_key(url: str) -> Optional[_CacheKey]:
-    """The cache key of a request URL, or None for a URL that carries its own token
-    (``/t/<token>/...``). URLs under a ``/repo/`` path share a key per first segment after it
-    (the organisation, or a default channel such as ``main``), which is what the daemon's
-    choice of credential depends on; any other URL is its own key."""
-    parts = urlsplit(url)
-    origin = f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
-    segments = parts.path.split("/")
-    if len(segments) > 2 and segments[1] == "t":
-        return None
-    if "repo" in segments:
-        at = segments.index("repo")
-        channel = segments[at + 1] if at + 1 < len(segments) else ""
-        return (origin, "/".join(segments[: at + 1]) + "/" + channel)
-    return (origin, parts.path)
+def _directory(url: str) -> str:
+    """The redacted URL up to and including its last ``/``: what an answer without a scope
+    covers, and the key that groups lookups and failures."""
+    shown = _redacted(url)
+    return shown[: shown.rindex("/") + 1] if shown.count("/") > 2 else shown + "/"
+
+
+def _carries_own_token(url: str) -> bool:
+    """True for a ``/t/<token>/...`` URL: conda put the token in the path itself, and a header
+    would only add a second credential."""
+    segments = urlsplit(url).path.split("/")
+    return len(segments) > 2 and segments[1] == "t"
 
 
 def _is_loopback(host: str) -> bool:
@@ -211,21 +299,39 @@ def _reason(stdout: str, stderr: str) -> str:
     return text[:500] or "no reason given"
 
 
+class _NoReplacement(AnacondadAuthError):
+    """The daemon has no other credential for a URL whose credential was just refused."""
+
+
+class _LookupFailed(Exception):
+    """Why no credential came back; `everywhere` when it concerns every URL (the daemon, the
+    login), not just this one."""
+
+    def __init__(self, message: str, everywhere: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.everywhere = everywhere
+
+
 def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _Credential:
     """One `anacondactl --json credential get URL` (or, after a refusal, `credential rejected
     URL --status N --kind K`). The URL is not secret; the answer, which is, comes back on stdout
     and is never logged."""
     shown = _redacted(url)
-    program = _anacondactl()
-    timeout = _timeout()
+    try:
+        program = _anacondactl()
+        timeout = _timeout()
+    except AnacondadAuthError as e:
+        raise _LookupFailed(str(e), everywhere=True) from None
     log.debug("asking anacondad for the credential of %s", shown)
+    deadline = ["--timeout-ms", str(max(1, int(timeout * 1000)))]
     if rejected is None:
-        command = [program, "--json", "credential", "get", shown]
+        command = [program, "--json", "credential", "get", shown, *deadline]
     else:
         status, kind, fingerprint = rejected
         # The refused header is named by its SHA-256, never passed itself.
         command = [
-            program, "--json", "credential", "rejected", shown,
+            program, "--json", "credential", "rejected", shown, *deadline,
             "--status", str(status), "--kind", kind, "--header-sha256", fingerprint,
         ]
     try:
@@ -233,19 +339,21 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             command,
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            timeout=timeout,
+            timeout=timeout + _PROCESS_GRACE_SECONDS,
             text=True,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise AnacondadAuthError(
-            f"anacondactl did not answer within {timeout:g} s for {shown}: check the daemon "
-            f"with `anacondactl daemon status` (or raise {TIMEOUT_ENV})"
+        raise _LookupFailed(
+            f"anacondad is unreachable: anacondactl did not answer within {timeout:g} s for "
+            f"{shown}: check the daemon with `anacondactl daemon status` (or raise {TIMEOUT_ENV})",
+            everywhere=True,
         ) from None
     except OSError as e:
-        raise AnacondadAuthError(
+        raise _LookupFailed(
             f"cannot run {program} ({e.strerror or e}): install anacondad, or set "
-            f"{ANACONDACTL_ENV} to the path of anacondactl"
+            f"{ANACONDACTL_ENV} to the path of anacondactl",
+            everywhere=True,
         ) from None
 
     if done.returncode == 0:
@@ -255,14 +363,20 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             if not answer.get("found") or not isinstance(header_value, str) or not header_value:
                 raise ValueError("no header_value")
         except (ValueError, KeyError, TypeError):
-            raise AnacondadAuthError(
+            raise _LookupFailed(
                 f"anacondactl gave an answer the plugin does not understand for {shown}: "
-                "make sure anacondactl and conda-anacondad come from the same anacondad release"
+                "make sure anacondactl and conda-anacondad come from the same anacondad release",
+                everywhere=True,
             ) from None
         expires_at = answer.get("expires_at") or 0
         lifetime = CACHE_TTL_SECONDS
         if isinstance(expires_at, (int, float)) and expires_at > 0:
             lifetime = max(0.0, min(lifetime, expires_at - time.time()))
+        scope = answer.get("scope")
+        # An answer covers what the daemon says it covers, and never a URL it was not asked
+        # about; without a scope, the request's directory.
+        if not (isinstance(scope, str) and scope.endswith("/") and shown.startswith(scope)):
+            scope = _directory(shown)
         log.debug(
             "anacondad answered for %s with a %s credential", shown, answer.get("kind") or "?"
         )
@@ -270,11 +384,16 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             header_value=header_value,
             kind=str(answer.get("kind") or ""),
             org=str(answer.get("org") or ""),
+            scope=scope,
             fresh_until=time.monotonic() + lifetime,
         )
 
     reason = _reason(done.stdout, done.stderr)
-    if done.returncode == _EXIT_DAEMON:
+    everywhere = True
+    if done.returncode == _EXIT_UNRESPONSIVE:
+        # anacondactl's reason names the process and what to run.
+        message = f"anacondad is unreachable: {reason}"
+    elif done.returncode == _EXIT_DAEMON:
         message = (
             f"the anacondad daemon is not running and could not be started ({reason}): "
             "start it with `anacondactl daemon start`, then see `anacondactl daemon status`"
@@ -287,6 +406,7 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             "with `anacondactl daemon stop` and `anacondactl daemon start`"
         )
     elif done.returncode == _EXIT_FAILED:
+        everywhere = False
         message = f"anacondad has no credential for {shown}: {reason}"
         if "anacondactl" not in reason:
             message += ": run `anacondactl login`, then `anacondactl token install`"
@@ -295,7 +415,7 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             f"anacondactl failed (exit {done.returncode}) for {shown}: {reason}: "
             "see `anacondactl daemon status`"
         )
-    raise AnacondadAuthError(message)
+    raise _LookupFailed(message, everywhere)
 
 
 class AnacondadAuth(_AuthBase):
@@ -312,8 +432,7 @@ class AnacondadAuth(_AuthBase):
 
     def __call__(self, request):
         url = request.url
-        key = _cache_key(url)
-        if key is None:
+        if _carries_own_token(url):
             return request
         parts = urlsplit(url)
         if parts.scheme != "https" and not (
@@ -323,8 +442,9 @@ class AnacondadAuth(_AuthBase):
                 f"refusing to send an Anaconda credential to {_redacted(url)} over "
                 f"{parts.scheme or 'an unknown scheme'}: use an https:// channel URL"
             )
-        credential = _CACHE.get(key, url)
+        credential = _CACHE.get(url)
         request.headers["Authorization"] = credential.header_value
+        request._anacondad_credential = credential
         body = getattr(request, "body", None)
         if hasattr(body, "tell"):
             try:
@@ -341,17 +461,22 @@ class AnacondadAuth(_AuthBase):
         if response.status_code not in _REJECTED:
             return response
         rejected = request.headers.get("Authorization")
-        key = _cache_key(request.url)
-        if not rejected or key is None:
+        if not rejected or _carries_own_token(request.url):
             return response
         shown = _redacted(request.url)
+        sent = getattr(request, "_anacondad_credential", None)
         if getattr(request, "_anacondad_replayed", False):
             log.debug("the replay of %s was rejected too", shown)
-            raise AnacondadAuthError(_rejection_message(response, shown, renewed=True))
+            raise AnacondadAuthError(_rejection_message(response, shown, sent, renewed=True))
 
-        fresh = _CACHE.renew(key, request.url, rejected, response.status_code)
+        try:
+            fresh = _CACHE.renew(request.url, rejected, response.status_code)
+        except _NoReplacement:
+            raise AnacondadAuthError(
+                _rejection_message(response, shown, sent, renewed=False)
+            ) from None
         if fresh.header_value == rejected:
-            raise AnacondadAuthError(_rejection_message(response, shown, renewed=False))
+            raise AnacondadAuthError(_rejection_message(response, shown, sent, renewed=False))
 
         if not _rewind(request):
             return response
@@ -365,6 +490,7 @@ class AnacondadAuth(_AuthBase):
         replay.prepare_cookies(replay._cookies)
         replay.headers["Authorization"] = fresh.header_value
         replay._anacondad_replayed = True
+        replay._anacondad_credential = fresh
         log.debug("replaying %s with a fresh %s credential", shown, fresh.kind or "?")
         # The adapter, not the session, sends the replay: hooks do not run again, so this is
         # the only replay, and its answer is checked here.
@@ -373,7 +499,7 @@ class AnacondadAuth(_AuthBase):
         answer.request = replay
         if answer.status_code in _REJECTED:
             answer.close()
-            raise AnacondadAuthError(_rejection_message(answer, shown, renewed=True))
+            raise AnacondadAuthError(_rejection_message(answer, shown, fresh, renewed=True))
         return answer
 
 
@@ -389,22 +515,29 @@ def _rewind(request) -> bool:
     return True
 
 
-def _rejection_message(response, shown: str, renewed: bool) -> str:
+def _rejection_message(response, shown: str, sent: Optional[_Credential], renewed: bool) -> str:
+    """A refusal is not a missing credential: say which credential was refused and what
+    replaces it. The organisation comes from the daemon's answer, not from the URL."""
     status = response.status_code
-    segments = urlsplit(response.request.url).path.split("/")
-    org = ""
-    if "repo" in segments and segments.index("repo") + 1 < len(segments):
-        org = segments[segments.index("repo") + 1]
-    if org and org not in ("main", "r", "msys2"):
+    kind = sent.kind if sent is not None else ""
+    org = sent.org if sent is not None else ""
+    if kind == "repo_token" and org:
+        what = f"the repo token of {org}"
         fix = (
-            f"run `anacondactl token install --org {org}` (or `anacondactl login` if your "
-            "login lapsed)"
+            f"run `anacondactl token install --org {org}` for a new token (or `anacondactl "
+            "login` if your login lapsed)"
         )
+    elif kind == "api_key":
+        what = "your API key"
+        fix = "run `anacondactl login` (and `anacondactl token install` for a repo token)"
     else:
+        what = "the credential from anacondad"
         fix = "run `anacondactl login`, then `anacondactl token install`"
-    what = (
-        "rejected the fresh credential from anacondad as well"
-        if renewed
-        else "rejected the credential and anacondad has no other one"
+    if renewed:
+        outcome = "and refused the replacement anacondad gave as well"
+    else:
+        outcome = "and anacondad has no other credential for it"
+    return (
+        f"the repository refused {what} (HTTP {status}) for {shown} {outcome}: {fix}; "
+        "`anacondactl token list` shows what is stored"
     )
-    return f"the repository answered HTTP {status} for {shown}: it {what}: {fix}"

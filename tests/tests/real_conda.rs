@@ -1,0 +1,622 @@
+//! The real conda (26.7.1, built from its source by tests/scripts/setup-venv.sh) with our
+//! plugin, against the emulator and the real daemon and CLI: what a conda user runs after
+//! `anacondactl login` and `anacondactl token install`.
+//!
+//! Without the venv's conda these tests fail, unless ANACONDAD_SKIP_REAL_CONDA=1 says to skip
+//! them.
+
+use std::time::Duration;
+
+use anacondad_tests::conda::{Conda, CondaRun, CondaVenvs, conda_or_skip};
+use anacondad_tests::harness::{TestHome, kill, process_alive, wait_until_dead};
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use serde_json::json;
+
+/// The package every channel of the emulator serves.
+const PACKAGE: &str = "anacondad-hello";
+
+/// An emulator and a home that has logged in and run `token install --org acme`, whose
+/// `~/.condarc` is exactly what that wrote.
+struct World {
+    venvs: &'static CondaVenvs,
+    emu: EmulatorProcess,
+    home: TestHome,
+}
+
+impl World {
+    fn installed(venvs: &'static CondaVenvs) -> Self {
+        let emu = spawn_emulator(&["--device-interval", "1"]);
+        let home = TestHome::against(&emu);
+        home.login_with_api_key(&emu.mint_api_key());
+        let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
+        assert!(
+            out.status.success(),
+            "token install: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { venvs, emu, home }
+    }
+
+    /// conda with our plugin, searching `defaults` (which a conda whose condarc files name no
+    /// channels needs said; `$CONDARC` says it, `~/.condarc` stays as `token install` left it).
+    fn conda(&self) -> Conda<'_> {
+        let conda = Conda::new(&self.home, &self.venvs.with_plugin);
+        write(&conda.condarc_env_file(), "channels:\n  - defaults\n");
+        conda
+    }
+
+    /// The repository requests the emulator saw since the last call: (path, status,
+    /// masked Authorization).
+    fn repo_requests(&self) -> Vec<(String, u64, String)> {
+        let log = self.emu.get("/_emulator/log");
+        self.emu.post("/_emulator/reset", json!({}));
+        log["entries"]
+            .as_array()
+            .expect("log entries")
+            .iter()
+            .filter(|e| {
+                e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/repo/") || p.starts_with("/t/"))
+            })
+            .map(|e| {
+                (
+                    e["path"].as_str().unwrap_or_default().to_owned(),
+                    e["status"].as_u64().unwrap_or_default(),
+                    e["authorization"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn daemon_pid(&self) -> u32 {
+        let pid = self
+            .home
+            .daemon_pid()
+            .expect("a daemon holds the socket lock");
+        assert!(process_alive(pid), "the daemon {pid} is not running");
+        pid
+    }
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
+    std::fs::write(path, text).expect("written");
+}
+
+/// The package records `conda search --json` found, by the channel URL they came from.
+fn found_in(run: &CondaRun) -> Vec<String> {
+    run.assert_success("conda search");
+    let answer = run.json();
+    answer[PACKAGE]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {PACKAGE} in {answer}"))
+        .iter()
+        .map(|record| record["channel"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// conda's output, both streams.
+fn said(run: &CondaRun) -> String {
+    format!("{}{}", run.stdout(), run.stderr())
+}
+
+#[test]
+fn conda_search_and_create_dry_run_use_the_default_channels_token_install_wrote() {
+    let Some(venvs) = conda_or_skip("conda_search_and_create_dry_run_use_the_default_channels")
+    else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    world.repo_requests();
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    let sent = format!("token {}****", &token[..4]);
+    assert!(
+        requests
+            .iter()
+            .any(|(path, status, _)| path == "/repo/main/noarch/repodata.json" && *status == 200),
+        "{requests:?}"
+    );
+    // Every request of the default channels carried the org's token, none went without.
+    assert!(
+        requests.iter().all(|(_, _, auth)| *auth == sent),
+        "{requests:?}"
+    );
+
+    let create = conda.run(&["create", "--dry-run", "--json", "-n", "demo", PACKAGE]);
+    create.assert_success("conda create --dry-run");
+    let answer = create.json();
+    let linked: Vec<&str> = answer["actions"]["LINK"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no LINK actions in {answer}"))
+        .iter()
+        .filter_map(|link| link["name"].as_str())
+        .collect();
+    assert_eq!(linked, [PACKAGE], "{answer}");
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, status, auth)| *auth == sent && *status != 401),
+        "conda create sent something else"
+    );
+}
+
+#[test]
+fn an_org_channel_is_searched_with_that_orgs_token() {
+    let Some(venvs) = conda_or_skip("an_org_channel_is_searched_with_that_orgs_token") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    world.repo_requests();
+    let channel = world.emu.url("/repo/acme/internal");
+    let search = conda.run(&[
+        "search",
+        "--json",
+        "--override-channels",
+        "-c",
+        &channel,
+        PACKAGE,
+    ]);
+    assert_eq!(found_in(&search), [format!("{channel}/noarch")]);
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(path, _, auth)| path.starts_with("/repo/acme/internal/")
+                && *auth == format!("token {}****", &token[..4])),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn a_token_revoked_at_the_service_is_refused_and_the_request_replayed_with_the_api_key() {
+    let Some(venvs) = conda_or_skip("a_token_revoked_at_the_service_is_refused") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    // Reissued at the service behind the daemon's back: the stored token is revoked.
+    world.emu.post("/_emulator/orgs/acme/token", json!({}));
+    world.repo_requests();
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    let refused: Vec<_> = requests.iter().filter(|r| r.1 == 401).collect();
+    assert!(!refused.is_empty(), "nothing was refused: {requests:?}");
+    // Each refused request was sent again, once, with the API key, and answered.
+    for (path, _, auth) in &refused {
+        assert!(auth.starts_with("token "), "{requests:?}");
+        let replays: Vec<_> = requests
+            .iter()
+            .filter(|(p, status, a)| p == path && *status != 401 && a.starts_with("Bearer "))
+            .collect();
+        assert_eq!(replays.len(), 1, "{path}: {requests:?}");
+    }
+    let list =
+        anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"][0]["state"], "rejected", "{list}");
+}
+
+#[test]
+fn with_the_daemon_stopped_a_conda_command_starts_it() {
+    let Some(venvs) = conda_or_skip("with_the_daemon_stopped_a_conda_command_starts_it") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    let first = world.daemon_pid();
+    let out = world.home.run_ctl(&["daemon", "stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until_dead(first, Duration::from_secs(10));
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let started = world.daemon_pid();
+    assert_ne!(started, first);
+}
+
+#[test]
+fn a_hung_daemon_fails_a_conda_command_once_within_seconds() {
+    let Some(venvs) = conda_or_skip("a_hung_daemon_fails_a_conda_command_once_within_seconds")
+    else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    let pid = world.daemon_pid();
+    kill(pid, "STOP");
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    // Resume it before any assertion can fail, so the home's cleanup finds a live process.
+    kill(pid, "CONT");
+    println!(
+        "conda search with a hung daemon failed after {:?}",
+        search.elapsed
+    );
+    eprintln!(
+        "conda search with a hung daemon failed after {:?}",
+        search.elapsed
+    );
+    assert!(!search.success(), "{}", said(&search));
+    let text = said(&search);
+    assert_eq!(
+        text.matches("did not answer within 5000 ms").count(),
+        1,
+        "one message, once:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("pid {pid}")) && text.contains(&format!("kill -CONT {pid}")),
+        "{text}"
+    );
+    // One deadline (5 s), not one per URL: conda's own start-up is the rest.
+    assert!(
+        search.elapsed < Duration::from_secs(15),
+        "{:?}",
+        search.elapsed
+    );
+    assert_eq!(
+        world.repo_requests(),
+        [],
+        "a request went out without a credential"
+    );
+}
+
+#[test]
+fn an_unstartable_daemon_fails_a_conda_command_at_once_with_one_message() {
+    let Some(venvs) = conda_or_skip("an_unstartable_daemon_fails_a_conda_command") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let pid = world.daemon_pid();
+    let out = world.home.run_ctl(&["daemon", "stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until_dead(pid, Duration::from_secs(10));
+    let conda = world.conda().with_env("ANACONDAD_BIN", "/bin/false");
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    println!(
+        "conda search with an unstartable daemon failed after {:?}",
+        search.elapsed
+    );
+    assert!(!search.success(), "{}", said(&search));
+    let text = said(&search);
+    assert_eq!(
+        text.matches("could not be started").count(),
+        1,
+        "one message, once:\n{text}"
+    );
+    assert!(text.contains("anacondactl daemon start"), "{text}");
+    assert!(
+        search.elapsed < Duration::from_secs(15),
+        "{:?}",
+        search.elapsed
+    );
+    assert_eq!(
+        world.repo_requests(),
+        [],
+        "a request went out without a credential"
+    );
+}
+
+#[test]
+fn with_no_credential_stored_conda_says_which_command_to_run() {
+    let Some(venvs) = conda_or_skip("with_no_credential_stored_conda_says_which_command") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    let out = world
+        .home
+        .run_ctl(&["token", "uninstall", "--org", "acme", "--keep-condarc"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = world.home.run_ctl(&["logout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    let text = said(&search);
+    assert_eq!(
+        text.matches("anacondad has no credential for").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("anacondactl login"), "{text}");
+    assert!(
+        !text.contains("refused"),
+        "a missing credential is no refusal: {text}"
+    );
+    assert_eq!(world.repo_requests(), []);
+}
+
+#[test]
+fn conda_search_timings_with_our_handler_anaconda_auths_and_none() {
+    let Some(venvs) = conda_or_skip("conda_search_timings") else {
+        return;
+    };
+    const ROUNDS: usize = 7;
+    let world = World::installed(venvs);
+    let search = ["search", "--json", PACKAGE];
+    let conda_dir = world.home.path().join("conda");
+
+    // Each setup in its own $CONDARC, ~/.condarc emptied, so runs can be interleaved (the
+    // machine's load drifts; interleaving spreads it over every setup alike).
+    let user_condarc = world.home.path().join(".condarc");
+    let installed = std::fs::read_to_string(&user_condarc).expect("~/.condarc");
+    assert!(installed.contains("auth: anacondad"), "{installed}");
+    write(&user_condarc, "");
+    let ours_rc = write_rc(
+        &conda_dir.join("ours.yml"),
+        &format!("{installed}channels:\n  - defaults\n"),
+    );
+    // anaconda-auth's handler reads the record the daemon stored in anaconda-auth's own
+    // format (`~/.anaconda/keyring`).
+    let anaconda_auth_rc = write_rc(
+        &conda_dir.join("anaconda-auth.yml"),
+        &format!("{installed}channels:\n  - defaults\n")
+            .replace("auth: anacondad", "auth: anaconda-auth"),
+    );
+    // No handler: the token in the channel URLs of the same three channels, so every setup
+    // fetches the same files.
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    let token_urls: String = std::iter::once("channels:\n".to_string())
+        .chain(["main", "r", "msys2"].iter().map(|channel| {
+            format!(
+                "  - {}\n",
+                world.emu.url(&format!("/t/{token}/repo/{channel}"))
+            )
+        }))
+        .collect();
+    let none_rc = write_rc(&conda_dir.join("none.yml"), &token_urls);
+
+    let setups: Vec<Setup<'_>> = vec![
+        (
+            "our handler",
+            Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &ours_rc),
+            |auth: &str| auth.starts_with("token "),
+        ),
+        (
+            "anaconda-auth's handler",
+            Conda::new(&world.home, &venvs.with_plugin)
+                .with_env("CONDARC", &anaconda_auth_rc)
+                .with_env("ANACONDA_AUTH_DOMAIN", world.emu.domain()),
+            |auth: &str| auth.starts_with("Bearer "),
+        ),
+        (
+            "no handler (same venv, both plugins installed)",
+            Conda::new(&world.home, &venvs.with_plugin).with_env("CONDARC", &none_rc),
+            |auth: &str| auth.is_empty(),
+        ),
+        (
+            "no handler (conda without plugins)",
+            Conda::new(&world.home, &venvs.without_plugin).with_env("CONDARC", &none_rc),
+            |auth: &str| auth.is_empty(),
+        ),
+    ];
+    // A first run of each fills conda's caches and shows what it sends.
+    world.repo_requests();
+    for (name, conda, sends) in &setups {
+        let run = conda.run(&search);
+        assert_eq!(found_in(&run).len(), 1, "{name}");
+        let requests = world.repo_requests();
+        assert!(
+            !requests.is_empty() && requests.iter().all(|r| sends(&r.2)),
+            "{name} sent something else: {requests:?}"
+        );
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    for _ in 0..ROUNDS {
+        for (i, (name, conda, _)) in setups.iter().enumerate() {
+            let run = conda.run(&search);
+            run.assert_success(name);
+            times[i].push(run.elapsed);
+        }
+    }
+    let report: Vec<String> = setups
+        .iter()
+        .zip(&mut times)
+        .map(|((name, _, _), times)| {
+            times.sort();
+            format!("{name} {:.2} s", times[ROUNDS / 2].as_secs_f64())
+        })
+        .collect();
+    let report = format!(
+        "conda search against the emulator, median of {ROUNDS} interleaved runs: {}",
+        report.join(", ")
+    );
+    println!("{report}");
+    eprintln!("{report}");
+}
+
+/// One way of running conda for the timings: its name, the conda, and what its requests'
+/// `Authorization` looks like.
+type Setup<'a> = (&'static str, Conda<'a>, fn(&str) -> bool);
+
+fn write_rc(path: &std::path::Path, text: &str) -> std::path::PathBuf {
+    write(path, text);
+    path.to_path_buf()
+}
+
+#[test]
+fn the_conda_without_our_plugin_has_no_anacondad_handler() {
+    let Some(venvs) = conda_or_skip("the_conda_without_our_plugin_has_no_anacondad_handler") else {
+        return;
+    };
+    let home = TestHome::new();
+    let code = "from conda.base.context import context\n\
+                print(sorted(h.name for h in context.plugin_manager.get_hook_results('auth_handlers')))";
+    let names = |venv| {
+        let out = Conda::new(&home, venv).python(code, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(names(&venvs.with_plugin), "['anaconda-auth', 'anacondad']");
+    assert_eq!(names(&venvs.without_plugin), "[]");
+}
+
+#[test]
+fn an_entry_in_a_lower_condarc_file_shadows_ours_as_conda_config_says_and_conda_sends_nothing() {
+    let Some(venvs) = conda_or_skip("an_entry_in_a_lower_condarc_file_shadows_ours") else {
+        return;
+    };
+    use anacondad::conda_config::Platform;
+    use anacondad::conda_config::effective::{SearchPathInput, Source, effective};
+
+    let world = World::installed(venvs);
+    let site_root = world.home.path().join("site-conda");
+    let conda = world.conda().with_env("CONDA_ROOT", &site_root);
+    // A site-wide drop-in (lower precedence than ~/.condarc) with a narrower glob and a
+    // handler this conda does not have: conda takes it for every request under /repo/.
+    let site = site_root.join("condarc.d/site.yml");
+    write(
+        &site,
+        &format!(
+            "channel_settings:\n  - channel: {}/repo/*\n    auth: site-sso\n",
+            world.emu.base_url
+        ),
+    );
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    assert!(said(&search).contains("401"), "{}", said(&search));
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| auth.is_empty() && *status == 401),
+        "{requests:?}"
+    );
+
+    let input = SearchPathInput {
+        env: conda
+            .env()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect(),
+        home: world.home.path().to_path_buf(),
+        conda_root: venvs.with_plugin.clone(),
+        platform: Platform::Unix,
+        system_dirs: None,
+    };
+    let config = effective(&input);
+    let url = world.emu.url("/repo/main/noarch/repodata.json");
+    let found = config.settings_for(&url, |s| s.auth() == Some("anacondad"));
+    assert!(found.ours_matches);
+    assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("site-sso"));
+    assert_eq!(found.shadowing_ours.len(), 1);
+    assert_eq!(found.shadowing_ours[0].source, Source::File(site));
+}
+
+#[test]
+fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing() {
+    let Some(venvs) = conda_or_skip("a_refused_token_with_nothing_else_stored") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    // Without an API key the daemon has nothing to offer once the token is refused.
+    let out = world.home.run_ctl(&["logout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world.emu.post("/_emulator/orgs/acme/token", json!({}));
+    world.repo_requests();
+
+    let search = conda.run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    let text = said(&search);
+    assert_eq!(
+        text.matches("the repository refused the repo token of acme (HTTP 401)")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("anacondactl token install --org acme"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("has no credential"),
+        "a refusal is no missing credential: {text}"
+    );
+    // The refused token was not sent twice for the same URL.
+    let requests = world.repo_requests();
+    for (path, _, _) in &requests {
+        assert_eq!(
+            requests.iter().filter(|r| &r.0 == path).count(),
+            1,
+            "{requests:?}"
+        );
+    }
+}
+
+#[test]
+fn conda_create_downloads_and_installs_the_package_with_the_orgs_token() {
+    let Some(venvs) = conda_or_skip("conda_create_downloads_and_installs_the_package") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    world.repo_requests();
+    let create = conda.run(&["create", "--yes", "--json", "-n", "demo", PACKAGE]);
+    create.assert_success("conda create");
+    let installed = world
+        .home
+        .path()
+        .join("conda/envs/demo/conda-meta/anacondad-hello-1.0.0-0.json");
+    assert!(installed.is_file(), "{} is missing", installed.display());
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    let download = format!(
+        "/repo/main/noarch/{}",
+        anacondad_tests::emulator::PACKAGE_FILENAME
+    );
+    let requests = world.repo_requests();
+    assert!(
+        requests.iter().any(|(path, status, auth)| *path == download
+            && *status == 200
+            && *auth == format!("token {}****", &token[..4])),
+        "{requests:?}"
+    );
+}
