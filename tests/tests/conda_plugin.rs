@@ -502,7 +502,7 @@ print(json.dumps(out))
 }
 
 #[test]
-fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per_directory() {
+fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per_channel() {
     let Some(site) = site_or_skip("the_default_and_an_org_channel_get_the_daemons_credential")
     else {
         return;
@@ -518,8 +518,8 @@ fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per
     assert_eq!(world.plugin_calls(), 1);
     assert_ok(&driver.get(ACME), &acme);
     assert_eq!(world.plugin_calls(), 2);
-    // Another file of the same directory comes from the cache. (The daemon sends no scope yet,
-    // so an answer covers its URL's directory and no more: every other directory is asked.)
+    // Every other URL of the same channel comes from the cache: the daemon's answer names its
+    // scope (`<repo>/main/`, `<repo>/acme/`), and the plugin asks nothing it covers.
     let package = format!(
         "/repo/main/noarch/{}",
         anacondad_tests::emulator::PACKAGE_FILENAME
@@ -529,7 +529,7 @@ fn the_default_and_an_org_channel_get_the_daemons_credential_with_one_lookup_per
     assert_ok(&driver.get(MAIN_LINUX), &main);
     assert_ok(&driver.get(ACME_LINUX), &acme);
     assert_ok(&driver.get(ACME_OTHER), &acme);
-    assert_eq!(world.plugin_calls(), 5);
+    assert_eq!(world.plugin_calls(), 2);
     // The plugin asks about the request URL with a deadline, and only that goes on
     // anacondactl's command line.
     let log = std::fs::read_to_string(&world.calls_log).unwrap();
@@ -609,9 +609,9 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
         !message.contains(&stored) && !message.contains(&current),
         "{message}"
     );
-    // A lookup for the new directory (which answered the revoked token), one after the
-    // refusal, and the request was not replayed with the same token.
-    assert_eq!(world.plugin_calls(), 3);
+    // The cached answer for acme's scope (the revoked token), one lookup after the refusal,
+    // and the request was not replayed with the same token.
+    assert_eq!(world.plugin_calls(), 2);
     assert_eq!(world.requests_to(ACME_LINUX), 1);
 }
 
@@ -701,7 +701,7 @@ except AnacondadAuthError as e:
 }
 
 #[test]
-fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_directory() {
+fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_channel() {
     let Some(site) = site_or_skip("sixteen_threads_of_twenty_requests_all_succeed") else {
         return;
     };
@@ -716,8 +716,8 @@ fn sixteen_threads_of_twenty_requests_all_succeed_with_one_lookup_per_directory(
     }));
     assert_eq!(answer["total"], 320, "{answer}");
     assert_eq!(answer["ok"], 320, "{answer}");
-    // Threads that miss the cache together wait for one lookup per directory.
-    assert_eq!(world.plugin_calls(), 5);
+    // Threads that miss the cache together wait for one lookup per channel scope.
+    assert_eq!(world.plugin_calls(), 2);
     assert_eq!(world.requests_to("/repo/"), 320);
 }
 
