@@ -35,6 +35,8 @@ fn response(answer: Result<Credential, String>) -> GetCredentialResponse {
             org: c.org.unwrap_or_default(),
             expires_at: c.expires_at.map_or(0, |t| t.as_second()),
             reason: String::new(),
+            // Not filled in yet: an empty scope tells a client to reuse nothing.
+            scope: String::new(),
         },
         Err(reason) => GetCredentialResponse {
             found: false,
