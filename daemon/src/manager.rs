@@ -75,6 +75,8 @@ pub struct StorageView {
     pub warning: String,
     pub configured: String,
     pub notices: Vec<String>,
+    /// True for the first view since the daemon started that carries `warning`.
+    pub warning_is_new: bool,
 }
 
 /// The login state, without secrets.
@@ -401,6 +403,7 @@ impl CredentialManager {
                     warning: store.warning().unwrap_or_default().to_owned(),
                     configured,
                     notices: store.notices(),
+                    warning_is_new: store.take_warning_news(),
                 }
             }
             None => StorageView {
