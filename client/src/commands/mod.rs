@@ -4,6 +4,7 @@ mod account;
 mod condarc;
 mod credential;
 mod daemon;
+mod service;
 mod token;
 
 use std::path::PathBuf;
@@ -55,6 +56,7 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
