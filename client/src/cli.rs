@@ -53,6 +53,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write the manual pages (anacondactl.1 and one per subcommand) into DIR; packaging runs
+    /// it on the built binary, so the pages always match this definition.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
