@@ -538,6 +538,8 @@ mod systemd {
     use super::*;
 
     const UNITS: [&str; 2] = ["anacondad.socket", "anacondad.service"];
+    /// Where the `.deb` puts the shipped units (a user's own units take precedence).
+    const PACKAGED_UNIT_DIR: &str = "/usr/lib/systemd/user";
 
     fn unit_dir(env: &ServiceEnv) -> PathBuf {
         env.config_home.join("systemd/user")
@@ -720,9 +722,13 @@ mod systemd {
                         .unwrap_or_else(|| "unknown".to_owned()),
                 };
                 // The contents depend on the binary's path; only the marker matters here.
+                let packaged = Path::new(PACKAGED_UNIT_DIR).join(unit);
                 let installed = match Found::of(file) {
-                    Found::Current | Found::Outdated => "installed",
-                    other => other.as_str(),
+                    Found::Current | Found::Outdated => "installed".to_owned(),
+                    Found::Absent if packaged.is_file() => {
+                        format!("packaged ({}), not by anacondactl", packaged.display())
+                    }
+                    other => other.as_str().to_owned(),
                 };
                 json!({
                     "name": unit,
