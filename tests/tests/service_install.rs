@@ -52,6 +52,11 @@ esac
     let stub = stub_dir.join("systemctl");
     std::fs::write(&stub, script).unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    eprintln!(
+        "note: systemctl is a recording stand-in here ({}), for the enable step only; the unit \
+         files are checked by systemd-analyze verify in the other tests",
+        stub.display()
+    );
     let path = format!("{}:/usr/bin:/bin", stub_dir.display());
     let home = home.with_env("PATH", path);
     let dir = home.path().join("config/systemd/user");

@@ -58,12 +58,22 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {
-            let mut command = Cli::command();
+            let mut command = completion_command();
             clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
             Ok(())
         }
         Command::Manpages { dir } => write_manpages(&dir),
     }
+}
+
+/// The command line as completions should offer it: the generators list hidden subcommands
+/// too, so the root is rebuilt from the visible ones (with the same global options).
+fn completion_command() -> clap::Command {
+    let full = Cli::command();
+    clap::Command::new("anacondactl")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
 }
 
 /// Writes `anacondactl.1` and a page per visible subcommand (`anacondactl-token-install.1`)
@@ -167,5 +177,31 @@ mod tests {
         let written = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(written, expected.len(), "{expected:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn completions_offer_every_visible_command_and_no_hidden_one() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut completion_command(),
+            "anacondactl",
+            &mut script,
+        );
+        let script = String::from_utf8(script).unwrap();
+        for visible in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
+            assert!(
+                script.contains(visible.get_name()),
+                "{}",
+                visible.get_name()
+            );
+        }
+        for option in ["--socket", "--json", "--dry-run", "--force", "--version"] {
+            assert!(script.contains(option), "{option}");
+        }
+        assert!(!script.contains("manpages"));
     }
 }
