@@ -362,7 +362,7 @@ impl Backend {
     ) -> Result<Value, CliError> {
         match self {
             Self::Systemd => systemd::install(env, daemon, force, target, report).await,
-            Self::Launchd => launchd::install(env, daemon, force, report),
+            Self::Launchd => launchd::install(env, daemon, force, target, report).await,
             Self::WindowsRun => windows_run::install(daemon, force, report),
         }
     }
@@ -508,14 +508,15 @@ fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Stops a daemon that the CLI started on demand, so the service manager can take its socket
-/// (a socket unit replaces the socket file; the old daemon would run on, unreachable).
+/// (a socket unit replaces the socket file, and the old daemon would run on, unreachable; a
+/// launchd agent's daemon would find the socket taken).
 async fn stop_on_demand_daemon(target: &Target, report: &mut Report) -> Result<(), CliError> {
     let Ok(client) = target.connect().await else {
         return Ok(());
     };
     if report.dry_run {
         report.say(format!(
-            "would stop the daemon running at {} (the socket unit takes its socket)",
+            "would stop the daemon running at {} (the service manager takes its socket)",
             target.socket.display()
         ));
         return Ok(());
@@ -526,7 +527,7 @@ async fn stop_on_demand_daemon(target: &Target, report: &mut Report) -> Result<(
         .await
         .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
     report.say(format!(
-        "stopped the daemon running at {} so that the socket unit takes its socket",
+        "stopped the daemon running at {} so that the service manager takes its socket",
         target.socket.display()
     ));
     Ok(())
@@ -799,10 +800,11 @@ mod launchd {
         .ok()
     }
 
-    pub(super) fn install(
+    pub(super) async fn install(
         env: &ServiceEnv,
         daemon: &Path,
         force: bool,
+        target: &Target,
         report: &mut Report,
     ) -> Result<Value, CliError> {
         let files = [file(env, daemon)];
@@ -816,6 +818,8 @@ mod launchd {
         if changed || loaded(env).is_none() {
             // bootstrap refuses a label that is loaded already: unload an older copy first.
             report.run_tolerant(&bootout(env));
+            // The agent's daemon would exit 3 (socket taken) and retry every 30 s.
+            stop_on_demand_daemon(target, report).await?;
             let path = plist_path(env).display().to_string();
             report.run(&ManagerCommand::new(
                 "launchctl",
