@@ -44,10 +44,21 @@ pub enum Command {
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Make the daemon start by itself at login: systemd user units (Linux), a launchd agent
+    /// (macOS), a start-up entry (Windows).
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (anacondactl.1 and one per subcommand) into DIR; packaging runs
+    /// it on the built binary, so the pages always match this definition.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -217,4 +228,26 @@ pub enum DaemonCommand {
     /// Print the daemon's events as they happen (renewals, conda configuration drift, logins)
     /// until interrupted; with --json one JSON object per line.
     Watch,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write the service files for the installed anacondad and enable them; a second run
+    /// changes nothing. Files that anacondactl did not write are left alone (see --force).
+    Install {
+        /// Print the files and commands, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace service files that anacondactl did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Disable and remove exactly what `service install` wrote.
+    Uninstall {
+        /// Print what would be removed and run, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Whether each unit is installed, enabled and active.
+    Status,
 }

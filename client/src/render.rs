@@ -52,6 +52,7 @@ pub fn storage_json(s: Option<&StorageStatus>) -> Value {
             "backend": enum_name(s.backend().as_str_name(), "STORAGE_BACKEND_"),
             "location": s.location,
             "warning": s.warning,
+            "warning_is_new": s.warning_is_new,
             "configured": s.configured,
             "notices": s.notices,
         }),

@@ -105,8 +105,13 @@ async fn auto_falls_back_to_the_file_when_the_keychain_probe_hangs() {
     assert_eq!(store.backend_kind(), BackendKind::File);
     let warning = store.warning().unwrap();
     assert!(warning.contains(&path.display().to_string()), "{warning}");
-    assert!(warning.contains("storage = \"system\""), "{warning}");
-    assert!(warning.contains("may be locked"), "{warning}");
+    assert!(warning.contains("storage = \"file\""), "{warning}");
+    assert!(warning.contains("locked?"), "{warning}");
+    assert!(
+        store.fallback_cause().unwrap().contains("may be locked"),
+        "{:?}",
+        store.fallback_cause()
+    );
     store
         .set_api_key("anaconda.com", Secret::new("k"))
         .await
@@ -123,7 +128,40 @@ async fn auto_falls_back_to_the_file_when_there_is_no_secret_service() {
         .unwrap();
     assert_eq!(store.backend_kind(), BackendKind::File);
     let warning = store.warning().unwrap();
-    assert!(warning.contains("no OS keychain is available"), "{warning}");
+    assert!(warning.contains("is not available"), "{warning}");
+    // The cause stays out of the warning that every terminal sees, and is kept for the log.
+    assert!(
+        warning.len() < 320,
+        "{} characters: {warning}",
+        warning.len()
+    );
+    let cause = store.fallback_cause().unwrap();
+    assert!(cause.contains("no OS keychain is available"), "{cause}");
+    assert!(!warning.contains(cause), "{warning}");
+}
+
+#[tokio::test]
+async fn the_fallback_warning_is_news_for_the_first_answer_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions::new(StorageMode::Auto, dir.path().join("keyring"));
+    let store = TokenStore::open_with_keychain(options, unavailable)
+        .await
+        .unwrap();
+    assert!(store.take_warning_news());
+    assert!(!store.take_warning_news());
+    assert!(
+        store.warning().is_some(),
+        "the warning itself stays for status"
+    );
+
+    let file = StoreOptions::new(StorageMode::File, dir.path().join("chosen"));
+    let chosen = TokenStore::open_with_keychain(file, unavailable)
+        .await
+        .unwrap();
+    assert!(
+        !chosen.take_warning_news(),
+        "a chosen file is nothing to warn about"
+    );
 }
 
 #[tokio::test]

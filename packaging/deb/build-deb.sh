@@ -1,7 +1,8 @@
 #!/bin/sh
 # Assembles a .deb of anacondad from already built binaries, with dpkg-deb: the two binaries in
-# /usr/bin and the systemd user units in /usr/lib/systemd/user (not enabled; see
-# packaging/README.md).
+# /usr/bin, the systemd user units in /usr/lib/systemd/user (not enabled; see
+# packaging/README.md), anacondactl's manual pages and its bash, zsh and fish completions. The
+# pages and completions come from running the built anacondactl, so they match its --help.
 #
 #   cargo build --release --bins
 #   packaging/deb/build-deb.sh [--bin-dir DIR] [--out-dir DIR] [--version V] [--arch A] [--fast]
@@ -63,6 +64,24 @@ install -m 755 "$bin_dir/anacondad" "$bin_dir/anacondactl" "$pkg/usr/bin/"
 install -m 644 "$root/packaging/systemd/anacondad.socket" "$root/packaging/systemd/anacondad.service" \
     "$pkg/usr/lib/systemd/user/"
 install -m 644 "$root/packaging/README.md" "$pkg/usr/share/doc/anacondad/README.md"
+
+# Manual pages (gzipped, without a timestamp: the same binary gives the same package) and
+# completions, from the binary being packaged.
+man1="$pkg/usr/share/man/man1"
+install -d -m 755 "$man1" "$pkg/usr/share/bash-completion/completions" \
+    "$pkg/usr/share/zsh/vendor-completions" "$pkg/usr/share/fish/vendor_completions.d"
+if ! "$bin_dir/anacondactl" manpages "$man1" >/dev/null; then
+    echo "build-deb.sh: $bin_dir/anacondactl could not write its manual pages (built for another machine?)" >&2
+    exit 1
+fi
+chmod 644 "$man1"/*.1
+gzip -9n "$man1"/*.1
+"$bin_dir/anacondactl" completions bash >"$pkg/usr/share/bash-completion/completions/anacondactl"
+"$bin_dir/anacondactl" completions zsh >"$pkg/usr/share/zsh/vendor-completions/_anacondactl"
+"$bin_dir/anacondactl" completions fish >"$pkg/usr/share/fish/vendor_completions.d/anacondactl.fish"
+chmod 644 "$pkg/usr/share/bash-completion/completions/anacondactl" \
+    "$pkg/usr/share/zsh/vendor-completions/_anacondactl" \
+    "$pkg/usr/share/fish/vendor_completions.d/anacondactl.fish"
 cat >"$pkg/usr/share/doc/anacondad/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: anacondad
@@ -110,7 +129,8 @@ Description: per-user daemon that owns your Anaconda credentials
  anacondad keeps Anaconda organisation repo tokens and the API key in the OS
  keychain, renews them before they expire and keeps .condarc right.
  anacondactl is its command line. The systemd user units are installed but
- not enabled: run \`systemctl --user enable --now anacondad.socket\`.
+ not enabled: run \`anacondactl service install\` (or
+ \`systemctl --user enable --now anacondad.socket\`).
 CONTROL
 
 mkdir -p "$out_dir"

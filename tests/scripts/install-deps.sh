@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need (Debian/Ubuntu), only when one is missing:
 # a real Secret Service (gnome-keyring under a private D-Bus session), secret-tool, setpriv,
-# and systemd-socket-activate.
+# systemd-socket-activate, and man (for the installed package's manual page).
 set -euo pipefail
 declare -A provides=(
   [dbus-run-session]=dbus
@@ -10,6 +10,7 @@ declare -A provides=(
   [setpriv]=util-linux
   [systemd-socket-activate]=systemd
   [gdbus]=libglib2.0-bin
+  [man]=man-db
 )
 missing=()
 for cmd in "${!provides[@]}"; do

@@ -433,7 +433,7 @@ fn the_launch_agent_runs_the_daemon_in_the_foreground_and_restarts_it_after_fail
 }
 
 #[test]
-fn the_deb_script_packages_both_binaries_and_the_user_units() {
+fn the_deb_script_packages_both_binaries_the_user_units_the_manual_pages_and_completions() {
     let out = tempfile::tempdir().unwrap();
     let built = Command::new(packaging("deb/build-deb.sh"))
         .arg("--bin-dir")
@@ -467,6 +467,23 @@ fn the_deb_script_packages_both_binaries_and_the_user_units() {
         ("./usr/bin/anacondactl", "-rwxr-xr-x"),
         ("./usr/lib/systemd/user/anacondad.socket", "-rw-r--r--"),
         ("./usr/lib/systemd/user/anacondad.service", "-rw-r--r--"),
+        ("./usr/share/man/man1/anacondactl.1.gz", "-rw-r--r--"),
+        (
+            "./usr/share/man/man1/anacondactl-service-install.1.gz",
+            "-rw-r--r--",
+        ),
+        (
+            "./usr/share/bash-completion/completions/anacondactl",
+            "-rw-r--r--",
+        ),
+        (
+            "./usr/share/zsh/vendor-completions/_anacondactl",
+            "-rw-r--r--",
+        ),
+        (
+            "./usr/share/fish/vendor_completions.d/anacondactl.fish",
+            "-rw-r--r--",
+        ),
     ] {
         assert!(
             listing
@@ -531,7 +548,33 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
         );
     }
 
-    // The recipe's test commands, run on the built binaries as the package would put them on PATH.
+    // The rest of the build script, run as rattler-build would, on a prefix whose bin/ holds
+    // the built binaries (what the two `cargo install` lines put there).
+    let prefix = tempfile::tempdir().unwrap();
+    std::fs::create_dir(prefix.path().join("bin")).unwrap();
+    for binary in ["anacondad", "anacondactl"] {
+        std::os::unix::fs::symlink(bin(binary), prefix.path().join("bin").join(binary)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        prefix.path().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for line in script.iter().filter(|l| !l.starts_with("cargo install")) {
+        let run = Command::new("bash")
+            .args(["-euc", line])
+            .env("PREFIX", prefix.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "build step `{line}` failed: {}",
+            stdout_and_stderr(&run)
+        );
+    }
+
+    // The recipe's test commands, on that prefix.
     let commands: Vec<&str> = recipe["tests"][0]["script"]
         .as_sequence()
         .expect("a test script")
@@ -540,14 +583,14 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
         .collect();
     assert!(commands.contains(&"anacondad --version"), "{commands:?}");
     assert!(commands.contains(&"anacondactl --help"), "{commands:?}");
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
+    assert!(
+        commands.iter().any(|c| c.contains("man1/anacondactl.1")),
+        "the package's manual page is tested: {commands:?}"
     );
     for command in commands {
         let run = Command::new("sh")
             .args(["-c", command])
+            .env("PREFIX", prefix.path())
             .env("PATH", &path)
             .output()
             .unwrap();

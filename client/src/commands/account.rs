@@ -127,11 +127,12 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-/// Says plainly where secrets went when that is not the keychain, and what the store did to
-/// its files (each notice once).
+/// Says plainly where secrets went when that is not the keychain (once per daemon start: the
+/// daemon marks the first answer that carries it; `daemon status` shows it always), and what the
+/// store did to its files (each notice once).
 pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageStatus>) {
     let Some(storage) = storage else { return };
-    if !storage.warning.is_empty() {
+    if !storage.warning.is_empty() && storage.warning_is_new {
         out.warn(&storage.warning);
     }
     for notice in &storage.notices {
@@ -153,6 +154,7 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
     } else {
         println!("You were not logged in.");
     }
+    warn_storage(out, answer.storage.as_ref());
     Ok(())
 }
 

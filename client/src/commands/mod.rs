@@ -4,6 +4,7 @@ mod account;
 mod condarc;
 mod credential;
 mod daemon;
+mod service;
 mod token;
 
 use std::path::PathBuf;
@@ -55,12 +56,39 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {
-            let mut command = Cli::command();
+            let mut command = completion_command();
             clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
             Ok(())
         }
+        Command::Manpages { dir } => write_manpages(&dir),
     }
+}
+
+/// The command line as completions should offer it: the generators list hidden subcommands
+/// too, so the root is rebuilt from the visible ones (with the same global options).
+fn completion_command() -> clap::Command {
+    let full = Cli::command();
+    clap::Command::new("anacondactl")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+}
+
+/// Writes `anacondactl.1` and a page per visible subcommand (`anacondactl-token-install.1`)
+/// into `dir`, from the same definition as `--help`.
+fn write_manpages(dir: &std::path::Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+        .map_err(|e| {
+            CliError::failed(format!(
+                "cannot write the manual pages into {}: {e}",
+                dir.display()
+            ))
+        })?;
+    println!("{}", dir.display());
+    Ok(())
 }
 
 /// Longest secret read from standard input; API keys and tokens are far shorter.
@@ -113,5 +141,67 @@ fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {
         path,
         auth_handler: args.auth_handler.clone().unwrap_or_default(),
         set_default_channels: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_visible_subcommand_gets_a_manual_page_and_the_hidden_one_none() {
+        let dir = std::env::temp_dir().join(format!("anacondactl-man-{}", std::process::id()));
+        write_manpages(&dir).unwrap();
+        let mut command = Cli::command();
+        command.build();
+        let mut expected = vec!["anacondactl.1".to_owned()];
+        // clap's own `help` subcommands have no pages (generate_to turns them off).
+        let visible = |s: &&clap::Command| !s.is_hide_set() && s.get_name() != "help";
+        for sub in command.get_subcommands().filter(visible) {
+            expected.push(format!("anacondactl-{}.1", sub.get_name()));
+            for leaf in sub.get_subcommands().filter(visible) {
+                expected.push(format!(
+                    "anacondactl-{}-{}.1",
+                    sub.get_name(),
+                    leaf.get_name()
+                ));
+            }
+        }
+        for page in &expected {
+            let text =
+                std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+            assert!(text.contains(".SH SYNOPSIS"), "{page}:\n{text}");
+        }
+        assert!(expected.contains(&"anacondactl-service-install.1".to_owned()));
+        assert!(!dir.join("anacondactl-manpages.1").exists());
+        let written = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(written, expected.len(), "{expected:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn completions_offer_every_visible_command_and_no_hidden_one() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut completion_command(),
+            "anacondactl",
+            &mut script,
+        );
+        let script = String::from_utf8(script).unwrap();
+        for visible in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
+            assert!(
+                script.contains(visible.get_name()),
+                "{}",
+                visible.get_name()
+            );
+        }
+        for option in ["--socket", "--json", "--dry-run", "--force", "--version"] {
+            assert!(script.contains(option), "{option}");
+        }
+        assert!(!script.contains("manpages"));
     }
 }

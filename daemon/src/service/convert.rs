@@ -27,6 +27,7 @@ pub fn storage(view: &StorageView) -> pb::StorageStatus {
         warning: view.warning.clone(),
         configured: view.configured.clone(),
         notices: view.notices.clone(),
+        warning_is_new: view.warning_is_new,
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::record::{ANACONDA_SERVICE, LEGACY_DOMAINS, MODERN_DOMAIN, RECORD_VERSION};
@@ -153,7 +154,11 @@ const FILE_TIMEOUT_HINT: &str =
 /// concurrently (writes are serialised).
 pub struct TokenStore {
     backend: Arc<dyn SecretBackend>,
-    warning: Option<String>,
+    /// Set when `auto` fell back to the file.
+    fallback: Option<Fallback>,
+    /// Whether an answer has carried the fallback warning as news (see
+    /// [`TokenStore::take_warning_news`]).
+    warning_reported: AtomicBool,
     env_api_key: Option<Secret>,
     timeout: Duration,
     writes: tokio::sync::Mutex<()>,
@@ -163,11 +168,30 @@ impl fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenStore")
             .field("backend", &self.backend)
-            .field("warning", &self.warning)
+            .field("fallback", &self.fallback)
             .field("env_api_key", &self.env_api_key.is_some())
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// Why `auto` uses the file: the short warning for people and the full cause for the log.
+#[derive(Debug)]
+struct Fallback {
+    warning: String,
+    cause: String,
+}
+
+/// The fallback warning: where the secrets are, what the keychain did (`what`, e.g. "is not
+/// available"), and the two ways out. Secrets are not moved between stores, so going back to
+/// the keychain means logging in again.
+fn fallback_warning(keyring_path: &std::path::Path, what: &str) -> String {
+    format!(
+        "secrets are in the file {}: the OS keychain {what} (the daemon log says why). To keep \
+         the file and silence this, set storage = \"file\"; for the keychain, start or unlock \
+         one, then `anacondactl daemon stop` and log in again",
+        keyring_path.display()
+    )
 }
 
 type Connect = Box<dyn FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> + Send>;
@@ -191,7 +215,7 @@ impl TokenStore {
         F: FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> + Send + 'static,
     {
         let connect: Connect = Box::new(connect);
-        let (backend, warning) = match options.mode {
+        let (backend, fallback) = match options.mode {
             StorageMode::File => (open_file(&options).await?, None),
             StorageMode::System => {
                 let task = tokio::task::spawn_blocking(connect);
@@ -212,28 +236,36 @@ impl TokenStore {
                     match finish("probe the keychain", "system", options.probe_timeout, task).await
                     {
                         Ok(Ok(backend)) => Ok(backend),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_timeout) => Err(format!(
-                            "it did not answer within {}s, it may be locked",
-                            options.probe_timeout.as_secs_f32()
-                        )),
+                        Ok(Err(e)) => Err(("is not available".to_owned(), e.to_string())),
+                        Err(_timeout) => {
+                            let secs = options.probe_timeout.as_secs_f32();
+                            Err((
+                                format!("did not answer within {secs}s (locked?)"),
+                                format!("it did not answer within {secs}s, it may be locked"),
+                            ))
+                        }
                     };
                 match probed {
                     Ok(backend) => (backend, None),
-                    Err(reason) => {
+                    Err((what, cause)) => {
                         let file = open_file(&options).await?;
-                        let warning = format!(
-                            "secrets are stored in the file {} because the OS keychain is not usable: {reason}; set storage = \"system\" once a keychain is available",
+                        // The cause (a zbus error, a platform hint) goes to the log only: the
+                        // warning is repeated by the CLI and must stay short.
+                        tracing::warn!(
+                            cause = %cause,
+                            "the OS keychain is not usable; secrets go to {}",
                             options.keyring_path.display()
                         );
-                        (file, Some(warning))
+                        let warning = fallback_warning(&options.keyring_path, &what);
+                        (file, Some(Fallback { warning, cause }))
                     }
                 }
             }
         };
         Ok(Self {
             backend,
-            warning,
+            fallback,
+            warning_reported: AtomicBool::new(false),
             env_api_key: options.env_api_key,
             timeout: options.timeout,
             writes: tokio::sync::Mutex::new(()),
@@ -248,7 +280,8 @@ impl TokenStore {
     ) -> Self {
         Self {
             backend,
-            warning: None,
+            fallback: None,
+            warning_reported: AtomicBool::new(false),
             env_api_key,
             timeout,
             writes: tokio::sync::Mutex::new(()),
@@ -260,10 +293,23 @@ impl TokenStore {
         self.backend.kind()
     }
 
-    /// Set when `auto` fell back to the file: show it in `status` and with every command that
-    /// stores a secret.
+    /// Set when `auto` fell back to the file: what happened and what to do, short enough for a
+    /// terminal. `status` always shows it; other commands once (see
+    /// [`TokenStore::take_warning_news`]).
     pub fn warning(&self) -> Option<&str> {
-        self.warning.as_deref()
+        self.fallback.as_ref().map(|f| f.warning.as_str())
+    }
+
+    /// Why the keychain was not usable, in full (a D-Bus error, a platform hint): for the log
+    /// and diagnostics, not for every command's output.
+    pub fn fallback_cause(&self) -> Option<&str> {
+        self.fallback.as_ref().map(|f| f.cause.as_str())
+    }
+
+    /// True exactly once per opened store, for the first answer that carries the warning: the
+    /// CLI prints it then, and not with every later command of the same daemon.
+    pub fn take_warning_news(&self) -> bool {
+        self.fallback.is_some() && !self.warning_reported.swap(true, Ordering::SeqCst)
     }
 
     /// What the backend did to its storage on opening (e.g. tightened a 0644 keyring file).

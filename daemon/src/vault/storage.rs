@@ -10,6 +10,8 @@ pub struct StorageView {
     pub warning: String,
     pub configured: String,
     pub notices: Vec<String>,
+    /// True for the first view since the daemon started that carries `warning`.
+    pub warning_is_new: bool,
 }
 
 impl Vault {
@@ -34,6 +36,7 @@ impl Vault {
             warning: store.warning().unwrap_or_default().to_owned(),
             configured,
             notices: store.notices(),
+            warning_is_new: store.take_warning_news(),
         }
     }
 
