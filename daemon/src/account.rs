@@ -2,17 +2,13 @@
 //! has, renewing the key with the refresh token, logout and whoami. Every way of getting a key
 //! ends in one tail, [`Account::keep_api_key`].
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::api::{self, AnacondaClient, OidcTokens, jwt_expiry};
-use crate::clock::Clock;
+use crate::api::{self, OidcTokens, jwt_expiry};
+use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
-use crate::events::EventBus;
 use crate::secret::Secret;
-use crate::vault::Vault;
 use anacondad_proto::v1::EventKind;
 
 /// How the user proves who they are.
@@ -72,32 +68,19 @@ pub struct WhoamiView {
 
 #[derive(Debug)]
 pub struct Account {
-    vault: Arc<Vault>,
-    api: Arc<AnacondaClient>,
-    events: EventBus,
-    clock: Arc<dyn Clock>,
+    parts: SiteParts,
 }
 
 impl Account {
-    pub fn new(
-        vault: Arc<Vault>,
-        api: Arc<AnacondaClient>,
-        events: EventBus,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            vault,
-            api,
-            events,
-            clock,
-        }
+    pub fn new(parts: SiteParts) -> Self {
+        Self { parts }
     }
 
     /// The login state from what is stored.
     pub async fn login_view(&self) -> LoginView {
-        let snapshot = match self.vault.snapshot().await {
+        let snapshot = match self.parts.vault.snapshot().await {
             Ok(snapshot) => snapshot,
-            Err(_) => self.vault.peek(),
+            Err(_) => self.parts.vault.peek(),
         };
         let facts = &snapshot.facts;
         let expires_at = snapshot
@@ -105,14 +88,14 @@ impl Account {
             .as_ref()
             .and_then(|k| jwt_expiry(k).ok())
             .or(facts.api_key_expires_at);
-        let lapsed = expires_at.is_some_and(|t| t <= self.clock.now());
+        let lapsed = expires_at.is_some_and(|t| t <= self.parts.clock.now());
         LoginView {
             logged_in: snapshot.api_key.is_some() && !lapsed,
             login_required: lapsed,
-            domain: self.vault.domain().to_owned(),
+            domain: self.parts.vault.domain().to_owned(),
             username: facts.username.clone().unwrap_or_default(),
             api_key_expires_at: expires_at,
-            api_key_from_environment: self.vault.api_key_from_environment(),
+            api_key_from_environment: self.parts.vault.api_key_from_environment(),
             can_renew: facts.refresh_token_held,
         }
     }
@@ -137,15 +120,15 @@ impl Account {
         };
         let tokens = match method {
             LoginMethod::Browser => {
-                let login = self.api.start_browser_flow(browser_port).await?;
+                let login = self.parts.api.start_browser_flow(browser_port).await?;
                 show(LoginPrompt::Browser {
                     authorization_url: login.authorization_url().to_string(),
                 })
                 .await?;
-                unless_abandoned(prompts, self.api.finish_browser_flow(login)).await??
+                unless_abandoned(prompts, self.parts.api.finish_browser_flow(login)).await??
             }
             LoginMethod::Device => {
-                let device = self.api.start_device_flow().await?;
+                let device = self.parts.api.start_device_flow().await?;
                 let lifetime =
                     jiff::SignedDuration::try_from(device.expires_in).unwrap_or_default();
                 show(LoginPrompt::Device {
@@ -153,13 +136,14 @@ impl Account {
                     verification_uri: device.verification_uri.clone(),
                     verification_uri_complete: device.verification_uri_complete.clone(),
                     expires_at: self
+                        .parts
                         .clock
                         .now()
                         .saturating_add(lifetime)
                         .unwrap_or_default(),
                 })
                 .await?;
-                unless_abandoned(prompts, self.api.poll_device_flow(&device)).await??
+                unless_abandoned(prompts, self.parts.api.poll_device_flow(&device)).await??
             }
         };
         self.complete_login(tokens).await
@@ -167,10 +151,10 @@ impl Account {
 
     /// A stored API key the service accepts now, described; `None` when a login is needed.
     async fn already_logged_in(&self) -> Result<Option<LoginOutcome>> {
-        let Some(key) = self.vault.snapshot().await?.api_key.clone() else {
+        let Some(key) = self.parts.vault.snapshot().await?.api_key.clone() else {
             return Ok(None);
         };
-        match self.api.account(&key).await {
+        match self.parts.api.account(&key).await {
             Ok(account) => {
                 let username = self.remember_username(&account).await;
                 Ok(Some(LoginOutcome {
@@ -187,7 +171,7 @@ impl Account {
 
     /// Mints the API key with the one-time access token and keeps it with the refresh token.
     async fn complete_login(&self, tokens: OidcTokens) -> Result<LoginOutcome> {
-        let minted = self.api.create_api_key(&tokens.access_token).await?;
+        let minted = self.parts.api.create_api_key(&tokens.access_token).await?;
         self.keep_api_key(
             minted.key,
             minted.expires_at,
@@ -217,21 +201,22 @@ impl Account {
         refresh: Option<Secret>,
         what: &str,
     ) -> Result<LoginOutcome> {
-        let account = self.api.account(&key).await?;
-        self.vault.put_api_key(key, refresh).await?;
-        let now = self.clock.now();
-        self.vault
+        let account = self.parts.api.account(&key).await?;
+        self.parts.vault.put_api_key(key, refresh).await?;
+        let now = self.parts.clock.now();
+        self.parts
+            .vault
             .record(|d| {
                 d.api_key_expires_at = Some(expires_at);
                 d.api_key_obtained_at = Some(now);
             })
             .await?;
         let username = self.remember_username(&account).await;
-        self.events.publish(
+        self.parts.events.publish(
             EventKind::LoggedIn,
             "",
             "",
-            format!("{what} {} as {username}", self.vault.domain()),
+            format!("{what} {} as {username}", self.parts.vault.domain()),
         );
         Ok(LoginOutcome {
             username,
@@ -244,24 +229,25 @@ impl Account {
     /// Renews the API key with the refresh token, without the user. A refused refresh token
     /// ends renewal: the user must log in again before the key lapses.
     pub async fn renew_api_key(&self) -> Result<()> {
-        let Some(refresh) = self.vault.refresh_token().await? else {
-            self.vault
+        let Some(refresh) = self.parts.vault.refresh_token().await? else {
+            self.parts
+                .vault
                 .record_best_effort(|d| d.refresh_token_held = false)
                 .await;
             return Ok(());
         };
-        let tokens = match self.api.refresh_tokens(&refresh).await {
+        let tokens = match self.parts.api.refresh_tokens(&refresh).await {
             Ok(tokens) => tokens,
             Err(e) if e.is_login_required() => {
-                self.vault.forget_refresh_token().await?;
-                self.events.publish(
+                self.parts.vault.forget_refresh_token().await?;
+                self.parts.events.publish(
                     EventKind::LoginRequired,
                     "",
                     "",
                     format!(
                         "the API key for {} cannot be renewed any more: run `anacondactl login` \
                          before it expires",
-                        self.vault.domain()
+                        self.parts.vault.domain()
                     ),
                 );
                 return Err(e.into());
@@ -269,30 +255,30 @@ impl Account {
             Err(e) => return Err(e.into()),
         };
         self.complete_login(tokens).await?;
-        self.events.publish(
+        self.parts.events.publish(
             EventKind::ApiKeyRenewed,
             "",
             "",
-            format!("the API key for {} was renewed", self.vault.domain()),
+            format!("the API key for {} was renewed", self.parts.vault.domain()),
         );
         Ok(())
     }
 
     /// Forgets the API key and the refresh token; repo tokens stay (conda keeps working).
     pub async fn logout(&self) -> Result<bool> {
-        let removed = self.vault.remove_api_key().await?;
-        self.events.publish(
+        let removed = self.parts.vault.remove_api_key().await?;
+        self.parts.events.publish(
             EventKind::LoggedOut,
             "",
             "",
-            format!("logged out of {}", self.vault.domain()),
+            format!("logged out of {}", self.parts.vault.domain()),
         );
         Ok(removed)
     }
 
     pub async fn whoami(&self) -> Result<WhoamiView> {
-        let key = self.vault.api_key().await?;
-        let account = self.api.account(&key).await?;
+        let key = self.parts.vault.api_key().await?;
+        let account = self.parts.api.account(&key).await?;
         let username = self.remember_username(&account).await;
         let user = account.user;
         Ok(WhoamiView {
@@ -308,9 +294,10 @@ impl Account {
     /// Keeps who the API key belongs to, for `status` after a restart; returns the name.
     async fn remember_username(&self, account: &api::Account) -> String {
         let username = account.user.username.clone().unwrap_or_default();
-        if self.vault.peek().facts.username.as_deref() != Some(username.as_str()) {
+        if self.parts.vault.peek().facts.username.as_deref() != Some(username.as_str()) {
             let name = username.clone();
-            self.vault
+            self.parts
+                .vault
                 .record_best_effort(|d| d.username = Some(name))
                 .await;
         }

@@ -196,12 +196,7 @@ impl Credentials {
             && offered.kind == CredentialKind::RepoToken
         {
             let message = format!("the repository answered HTTP {status} for the token of {org}");
-            let recorded = message.clone();
-            self.vault
-                .record_best_effort(|d| {
-                    d.orgs.entry(org.clone()).or_default().last_error = Some(recorded);
-                })
-                .await;
+            self.vault.record_org_error(org, message.clone()).await;
             self.events
                 .publish(EventKind::TokenRefreshFailed, org, "", message);
         }

@@ -43,6 +43,16 @@ pub enum DaemonError {
     Bind(#[from] crate::server::BindError),
 }
 
+/// What every owner of one site's work shares: its vault, the service client, the event bus
+/// and the clock.
+#[derive(Debug, Clone)]
+pub struct SiteParts {
+    pub vault: Arc<Vault>,
+    pub api: Arc<AnacondaClient>,
+    pub events: EventBus,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Every part of a running daemon, shared by the RPC handlers.
 #[derive(Debug)]
 pub struct Daemon {
@@ -85,20 +95,14 @@ impl Daemon {
         let policy = RenewalPolicy {
             lead_fraction: config.settings.refresh_lead_fraction,
         };
-        let account = Arc::new(Account::new(
-            vault.clone(),
-            api.clone(),
-            events.clone(),
-            clock.clone(),
-        ));
-        let tokens = Arc::new(Tokens::new(
-            vault.clone(),
+        let parts = SiteParts {
+            vault: vault.clone(),
             api,
-            events.clone(),
-            clock.clone(),
-            policy,
-            tasks.clone(),
-        ));
+            events: events.clone(),
+            clock: clock.clone(),
+        };
+        let account = Arc::new(Account::new(parts.clone()));
+        let tokens = Arc::new(Tokens::new(parts, policy, tasks.clone()));
         let credentials = Arc::new(Credentials::new(vault.clone(), events.clone()));
         let conda = Arc::new(Conda::new(
             config.paths.condarc.clone(),

@@ -11,7 +11,7 @@ use anacondad_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::conda::{CondarcStatusView, TargetRequest};
+use crate::conda::{Conda, CondarcStatusView, CondarcTarget, TargetRequest};
 use crate::daemon::Daemon;
 
 #[derive(Debug)]
@@ -22,6 +22,14 @@ pub struct CondarcApi {
 impl CondarcApi {
     pub fn new(daemon: Arc<Daemon>) -> Self {
         Self { daemon }
+    }
+
+    /// The daemon's conda, and the target a request names with its path as shown.
+    fn target(&self, wire: Option<&WireTarget>) -> (&Conda, CondarcTarget, String) {
+        let conda = self.daemon.conda.as_ref();
+        let target = conda.target(&target_request(wire));
+        let shown = target.path.display().to_string();
+        (conda, target, shown)
     }
 }
 
@@ -41,9 +49,7 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<PlanCondarcRequest>,
     ) -> Result<Response<PlanCondarcResponse>, Status> {
-        let conda = &self.daemon.conda;
-        let target = conda.target(&target_request(request.into_inner().target.as_ref()));
-        let path = target.path.display().to_string();
+        let (conda, target, path) = self.target(request.into_inner().target.as_ref());
         let plan = conda.plan(target).await?;
         Ok(Response::new(PlanCondarcResponse {
             path,
@@ -57,9 +63,7 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<ApplyCondarcRequest>,
     ) -> Result<Response<ApplyCondarcResponse>, Status> {
-        let conda = &self.daemon.conda;
-        let target = conda.target(&target_request(request.into_inner().target.as_ref()));
-        let path = target.path.display().to_string();
+        let (conda, target, path) = self.target(request.into_inner().target.as_ref());
         let applied = conda.apply(target).await?;
         let backup_path = match (&applied.backup_path, applied.backup_written) {
             (Some(backup), true) => backup.display().to_string(),
@@ -78,8 +82,7 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<CheckCondarcRequest>,
     ) -> Result<Response<CheckCondarcResponse>, Status> {
-        let conda = &self.daemon.conda;
-        let target = conda.target(&target_request(request.into_inner().target.as_ref()));
+        let (conda, target, _) = self.target(request.into_inner().target.as_ref());
         let path = target.path.clone();
         let report = conda.check(target).await?;
         let view = CondarcStatusView {

@@ -15,10 +15,9 @@ use tokio_util::task::TaskTracker;
 
 pub use view::{Installed, TokenHealth, TokenStatusView, TokenView, Validation};
 
-use crate::api::{AnacondaClient, Organization, RepoTokenCheck};
-use crate::clock::Clock;
+use crate::api::{Organization, RepoTokenCheck};
+use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
-use crate::events::EventBus;
 use crate::renewal::RenewalPolicy;
 use crate::secret::Secret;
 use crate::state::OrgState;
@@ -36,10 +35,7 @@ pub enum TokenSource {
 
 #[derive(Debug)]
 pub struct Tokens {
-    vault: Arc<Vault>,
-    api: Arc<AnacondaClient>,
-    events: EventBus,
-    clock: Arc<dyn Clock>,
+    parts: SiteParts,
     policy: RenewalPolicy,
     /// Reissue-and-store runs here: shutdown waits for it, a caller's hang-up cannot cut it.
     critical: TaskTracker,
@@ -48,19 +44,9 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn new(
-        vault: Arc<Vault>,
-        api: Arc<AnacondaClient>,
-        events: EventBus,
-        clock: Arc<dyn Clock>,
-        policy: RenewalPolicy,
-        critical: TaskTracker,
-    ) -> Self {
+    pub fn new(parts: SiteParts, policy: RenewalPolicy, critical: TaskTracker) -> Self {
         Self {
-            vault,
-            api,
-            events,
-            clock,
+            parts,
             policy,
             critical,
             org_locks: Mutex::new(HashMap::new()),
@@ -68,7 +54,7 @@ impl Tokens {
     }
 
     pub fn vault(&self) -> &Arc<Vault> {
-        &self.vault
+        &self.parts.vault
     }
 
     pub fn policy(&self) -> RenewalPolicy {
@@ -82,13 +68,13 @@ impl Tokens {
 
     /// The user's organisations that may have a repo token (a non-starter subscription).
     pub async fn organizations(&self) -> Result<Vec<Organization>> {
-        let key = self.vault.api_key().await?;
-        Ok(self.api.eligible_organizations(&key).await?)
+        let key = self.parts.vault.api_key().await?;
+        Ok(self.parts.api.eligible_organizations(&key).await?)
     }
 
     /// `org` when it is one of [`Tokens::organizations`]; otherwise the error names them.
     async fn eligible(&self, key: &Secret, org: &str) -> Result<()> {
-        let orgs = self.api.eligible_organizations(key).await?;
+        let orgs = self.parts.api.eligible_organizations(key).await?;
         if orgs.iter().any(|o| o.name == org) {
             return Ok(());
         }
@@ -105,8 +91,8 @@ impl Tokens {
 
     pub async fn token_status(&self, org: &str) -> Result<TokenStatusView> {
         let org = check_org_name(org)?;
-        let key = self.vault.api_key().await?;
-        let current = self.api.current_repo_token(&key, org).await?;
+        let key = self.parts.vault.api_key().await?;
+        let current = self.parts.api.current_repo_token(&key, org).await?;
         Ok(TokenStatusView {
             org: org.to_owned(),
             exists_on_service: current.is_some(),
@@ -134,9 +120,10 @@ impl Tokens {
                 if token.is_empty() {
                     return Err(Error::EmptyToken);
                 }
-                self.vault.put_repo_token(org, token.clone()).await?;
+                self.parts.vault.put_repo_token(org, token.clone()).await?;
                 // Nothing is known of a given token's expiry: no renewal is planned.
-                self.vault
+                self.parts
+                    .vault
                     .record(|d| {
                         d.orgs.insert(org.to_owned(), OrgState::default());
                     })
@@ -144,9 +131,9 @@ impl Tokens {
                 (token, false)
             }
             TokenSource::Reissue { confirmed } => {
-                let key = self.vault.api_key().await?;
+                let key = self.parts.vault.api_key().await?;
                 self.eligible(&key, org).await?;
-                let current = self.api.current_repo_token(&key, org).await?;
+                let current = self.parts.api.current_repo_token(&key, org).await?;
                 if current.is_some() && !confirmed {
                     return Err(Error::ConfirmationRequired {
                         org: org.to_owned(),
@@ -164,7 +151,7 @@ impl Tokens {
         let org = check_org_name(org)?;
         let lock = self.org_lock(org);
         let _one_at_a_time = lock.lock().await;
-        let key = self.vault.api_key().await?;
+        let key = self.parts.vault.api_key().await?;
         let token = self.reissue_and_store(org, key).await?;
         self.finish_install(org, &token, true, false).await
     }
@@ -177,19 +164,19 @@ impl Tokens {
                     None => format!("the token of {org} was renewed"),
                     Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
                 };
-                self.events
+                self.parts
+                    .events
                     .publish(EventKind::TokenRefreshed, org, "", message);
                 Ok(())
             }
             Err(e) => {
                 let message = format!("renewing the token of {org} failed: {e}");
-                let recorded = message.clone();
-                self.vault
-                    .record_best_effort(|d| {
-                        d.orgs.entry(org.to_owned()).or_default().last_error = Some(recorded);
-                    })
+                self.parts
+                    .vault
+                    .record_org_error(org, message.clone())
                     .await;
-                self.events
+                self.parts
+                    .events
                     .publish(EventKind::TokenRefreshFailed, org, "", message);
                 Err(e)
             }
@@ -198,9 +185,9 @@ impl Tokens {
 
     /// The irreversible step and the one that must follow it, as one task that runs to its end.
     async fn reissue_and_store(&self, org: &str, key: Secret) -> Result<Secret> {
-        let api = self.api.clone();
-        let vault = self.vault.clone();
-        let clock = self.clock.clone();
+        let api = self.parts.api.clone();
+        let vault = self.parts.vault.clone();
+        let clock = self.parts.clock.clone();
         let policy = self.policy;
         let owned_org = org.to_owned();
         let task = self.critical.spawn(async move {
@@ -240,7 +227,7 @@ impl Tokens {
         reissued: bool,
         skip_validation: bool,
     ) -> Result<Installed> {
-        self.events.publish(
+        self.parts.events.publish(
             EventKind::TokenInstalled,
             org,
             "",
@@ -253,10 +240,11 @@ impl Tokens {
         };
         // The reissue answer does not carry the new token's id; `token list` shows it.
         if reissued
-            && let Ok(key) = self.vault.api_key().await
-            && let Ok(Some(current)) = self.api.current_repo_token(&key, org).await
+            && let Ok(key) = self.parts.vault.api_key().await
+            && let Ok(Some(current)) = self.parts.api.current_repo_token(&key, org).await
         {
-            self.vault
+            self.parts
+                .vault
                 .record_best_effort(|d| {
                     d.orgs.entry(org.to_owned()).or_default().token_id = Some(current.id);
                 })
@@ -274,8 +262,8 @@ impl Tokens {
 
     /// Asks the repository whether it accepts `token`, and records the answer.
     async fn validate(&self, org: &str, token: &Secret) -> Validation {
-        let now = self.clock.now();
-        let validation = match self.api.validate_repo_token(token).await {
+        let now = self.parts.clock.now();
+        let validation = match self.parts.api.validate_repo_token(token).await {
             Ok(RepoTokenCheck::Accepted) => Validation {
                 ok: true,
                 validated_at: Some(now),
@@ -286,7 +274,7 @@ impl Tokens {
                 validated_at: None,
                 error: Some(format!(
                     "the repository {} refused the token (HTTP {status})",
-                    self.vault.repo()
+                    self.parts.vault.repo()
                 )),
             },
             Err(e) => Validation {
@@ -296,7 +284,8 @@ impl Tokens {
             },
         };
         let outcome = validation.clone();
-        self.vault
+        self.parts
+            .vault
             .record_best_effort(|d| {
                 let o = d.orgs.entry(org.to_owned()).or_default();
                 if outcome.ok {
@@ -311,47 +300,39 @@ impl Tokens {
     }
 
     pub async fn list(&self) -> Result<Vec<TokenView>> {
-        let snapshot = self.vault.snapshot().await?;
-        let now = self.clock.now();
+        let snapshot = self.parts.vault.snapshot().await?;
+        let now = self.parts.clock.now();
         Ok(snapshot
             .tokens
             .iter()
             .map(|(org, token)| {
-                TokenView::new(org, token, snapshot.org(org), self.vault.repo(), now)
+                TokenView::new(org, token, snapshot.org(org), self.parts.vault.repo(), now)
             })
             .collect())
     }
 
     async fn view(&self, org: &str) -> Result<Option<TokenView>> {
-        let snapshot = self.vault.snapshot().await?;
-        let now = self.clock.now();
-        Ok(snapshot
-            .tokens
-            .get(org)
-            .map(|token| TokenView::new(org, token, snapshot.org(org), self.vault.repo(), now)))
+        let snapshot = self.parts.vault.snapshot().await?;
+        let now = self.parts.clock.now();
+        Ok(snapshot.tokens.get(org).map(|token| {
+            TokenView::new(org, token, snapshot.org(org), self.parts.vault.repo(), now)
+        }))
     }
 
     /// Removes the token of `org` (or every token); returns the removed and the remaining orgs.
     pub async fn uninstall(&self, org: Option<&str>) -> Result<(Vec<String>, Vec<String>)> {
         let targets: Vec<String> = match org {
             Some(org) => vec![check_org_name(org)?.to_owned()],
-            None => self
-                .vault
-                .snapshot()
-                .await?
-                .tokens
-                .keys()
-                .cloned()
-                .collect(),
+            None => self.stored_orgs().await?,
         };
         let mut removed = Vec::new();
         for org in &targets {
             let lock = self.org_lock(org);
             let _one_at_a_time = lock.lock().await;
-            if self.vault.remove_repo_token(org).await? {
+            if self.parts.vault.remove_repo_token(org).await? {
                 removed.push(org.clone());
             }
-            self.events.publish(
+            self.parts.events.publish(
                 EventKind::TokenUninstalled,
                 org,
                 "",
@@ -363,15 +344,13 @@ impl Tokens {
                 org: org.to_owned(),
             });
         }
-        let remaining = self
-            .vault
-            .snapshot()
-            .await?
-            .tokens
-            .keys()
-            .cloned()
-            .collect();
-        Ok((removed, remaining))
+        Ok((removed, self.stored_orgs().await?))
+    }
+
+    /// The orgs that have a stored token.
+    async fn stored_orgs(&self) -> Result<Vec<String>> {
+        let snapshot = self.parts.vault.snapshot().await?;
+        Ok(snapshot.tokens.keys().cloned().collect())
     }
 }
 

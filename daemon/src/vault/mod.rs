@@ -237,6 +237,14 @@ impl Vault {
         }
     }
 
+    /// Records the last failure concerning `org`'s token, as `status` and `token list` show it.
+    pub async fn record_org_error(&self, org: &str, message: String) {
+        self.record_best_effort(|d| {
+            d.orgs.entry(org.to_owned()).or_default().last_error = Some(message);
+        })
+        .await;
+    }
+
     /// Stores `org`'s token. It is served from memory from the first moment, so a token the
     /// service just issued is used even when the store then fails.
     pub async fn put_repo_token(&self, org: &str, token: Secret) -> Result<(), StoreError> {
