@@ -232,3 +232,119 @@ pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, SystemClock};
+    use crate::repo_url::RepoUrl;
+    use crate::store::{StorageMode, StoreOptions};
+    use crate::vault::Site;
+
+    const REPO: &str = "https://repo.example/repo/";
+
+    /// A vault in a temp dir (the keyring file) holding acme's and globex's tokens and a key.
+    async fn credentials(dir: &tempfile::TempDir) -> Credentials {
+        let site = Site {
+            domain: "example".to_owned(),
+            repo: RepoUrl::new(Url::parse(REPO).unwrap()),
+        };
+        let store = StoreOptions::new(StorageMode::File, dir.path().join("keyring"));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let vault =
+            Arc::new(Vault::open(site, store, dir.path().join("state.json"), clock.now()).unwrap());
+        for org in ["acme", "globex"] {
+            let token = Secret::new(format!("{org}-token"));
+            vault.put_repo_token(org, token).await.unwrap();
+        }
+        vault
+            .put_api_key(Secret::new("the-api-key"), None)
+            .await
+            .unwrap();
+        Credentials::new(vault, EventBus::new(clock))
+    }
+
+    fn header(answer: &Answer) -> &str {
+        answer.outcome.as_ref().unwrap().header_value.expose()
+    }
+
+    #[tokio::test]
+    async fn an_org_url_gets_that_orgs_token_and_its_channel_as_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let answer = c
+            .answer(&format!("{REPO}globex/internal/noarch/repodata.json"))
+            .await
+            .unwrap();
+        assert_eq!(header(&answer), "token globex-token");
+        assert_eq!(
+            answer.scope.as_deref(),
+            Some("https://repo.example/repo/globex/")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_org_without_a_token_gets_the_api_key_and_never_another_orgs_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let url = format!("{REPO}initech/internal/noarch/repodata.json");
+        let answer = c.answer(&url).await.unwrap();
+        assert_eq!(header(&answer), "Bearer the-api-key");
+        let refused = sha256_hex("Bearer the-api-key");
+        let after = c.rejected(&url, 403, Some(&refused)).await.unwrap();
+        assert_eq!(
+            after.outcome.unwrap_err(),
+            NoCredential::Rejected {
+                org: None,
+                status: 403
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_skipped_for_its_scope_from_then_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let url = format!("{REPO}acme/internal/linux-64/repodata.json");
+        let refused = sha256_hex("token acme-token");
+        let replay = c.rejected(&url, 401, Some(&refused)).await.unwrap();
+        assert_eq!(header(&replay), "Bearer the-api-key");
+        // The next caller (another conda process) gets the working credential first.
+        let other = format!("{REPO}acme/tools/noarch/repodata.json");
+        assert_eq!(
+            header(&c.answer(&other).await.unwrap()),
+            "Bearer the-api-key"
+        );
+        // Other orgs keep their tokens.
+        let globex = format!("{REPO}globex/internal/noarch/repodata.json");
+        assert_eq!(
+            header(&c.answer(&globex).await.unwrap()),
+            "token globex-token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_of_an_older_credential_is_answered_with_the_current_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let url = format!("{REPO}acme/internal/noarch/repodata.json");
+        let stale = sha256_hex("token an-older-acme-token");
+        let answer = c.rejected(&url, 401, Some(&stale)).await.unwrap();
+        assert_eq!(header(&answer), "token acme-token");
+    }
+
+    #[tokio::test]
+    async fn urls_outside_the_repository_are_refused_without_their_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let answer = c
+            .answer("https://user:pw@other.example/t/secret-token/repo/main/?key=1")
+            .await
+            .unwrap();
+        let reason = answer.outcome.unwrap_err().to_string();
+        assert!(reason.contains("is not under the repository"), "{reason}");
+        for secret in ["pw", "secret-token", "key=1"] {
+            assert!(!reason.contains(secret), "{reason}");
+        }
+    }
+}
