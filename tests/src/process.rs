@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// Environment variable naming the emulator binary, when it is not next to the test executable.
 pub const EMULATOR_BIN_ENV: &str = "ANACONDA_EMULATOR_BIN";
@@ -64,6 +65,25 @@ impl EmulatorProcess {
             response.status()
         );
         response.json().expect("a JSON answer")
+    }
+
+    /// Waits (bounded) until the emulator has received a `method` request whose path ends with
+    /// `path_suffix` and that a fault is holding or failing.
+    pub fn wait_for_faulted_request(&self, method: &str, path_suffix: &str, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let log = self.get("/_emulator/log");
+            let seen = log["entries"].as_array().into_iter().flatten().any(|e| {
+                e["method"] == method
+                    && e["path"].as_str().is_some_and(|p| p.ends_with(path_suffix))
+                    && e["fault"].as_str().is_some_and(|f| !f.is_empty())
+            });
+            if seen {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no faulted {method} request to ...{path_suffix} within {timeout:?}");
     }
 
     /// The organisation's current repo token on the service, if it has one.

@@ -145,7 +145,7 @@ fn shutdown_during_a_renewal_waits_until_the_new_token_is_stored() {
         }),
     );
     clock.set(next_renewal(&home) + jiff::SignedDuration::from_secs(1));
-    wait_for_reissue_request(&emu);
+    emu.wait_for_faulted_request("PUT", "/acme/ce/current-token", EVENT_TIMEOUT);
 
     let stopping = Instant::now();
     daemon.stop();
@@ -164,24 +164,4 @@ fn shutdown_during_a_renewal_waits_until_the_new_token_is_stored() {
     assert_eq!(repository_status(&emu, &header), 200);
     let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
     assert!(listed["tokens"][0]["expires_at"].is_string(), "{listed}");
-}
-
-/// Until the emulator has received the reissue `PUT` (it is then held by the fault).
-fn wait_for_reissue_request(emu: &EmulatorProcess) {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while Instant::now() < deadline {
-        let log = emu.get("/_emulator/log");
-        let seen = log["entries"].as_array().into_iter().flatten().any(|e| {
-            e["method"] == "PUT"
-                && e["path"]
-                    .as_str()
-                    .is_some_and(|p| p.ends_with("/acme/ce/current-token"))
-                && e["fault"].as_str().is_some_and(|f| !f.is_empty())
-        });
-        if seen {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the daemon did not start the renewal");
 }

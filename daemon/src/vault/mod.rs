@@ -226,6 +226,8 @@ impl Vault {
             })??;
         let facts = state.domain_mut(&self.site.domain).clone();
         self.swap(|s| s.facts = facts);
+        // Facts hold the renewal deadlines: the scheduler looks again.
+        self.deadlines_changed.notify_one();
         Ok(())
     }
 
