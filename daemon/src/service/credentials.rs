@@ -35,6 +35,7 @@ fn response(answer: Result<Credential, String>) -> GetCredentialResponse {
             org: c.org.unwrap_or_default(),
             expires_at: c.expires_at.map_or(0, |t| t.as_second()),
             reason: String::new(),
+            scope: String::new(),
         },
         Err(reason) => GetCredentialResponse {
             found: false,
