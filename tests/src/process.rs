@@ -89,6 +89,7 @@ impl EmulatorProcess {
 
 /// A client for the test controls: no proxy, bounded waits.
 fn http() -> reqwest::blocking::Client {
+    crate::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(30))

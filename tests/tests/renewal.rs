@@ -52,6 +52,7 @@ fn a_repo_token_is_reissued_before_it_expires_and_the_new_one_is_served() {
         .unwrap()
         .to_owned();
     assert_eq!(header, format!("token {second}"));
+    anacondad_tests::install_crypto_provider();
     let status = reqwest::blocking::Client::new()
         .get(format!("{base}/repo/main/noarch/repodata.json"))
         .header("Authorization", header)

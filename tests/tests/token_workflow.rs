@@ -24,6 +24,7 @@ impl World {
     fn with_storage(storage: &str) -> Self {
         let emu = spawn_emulator(&["--device-interval", "1"]);
         let home = TestHome::against(&emu).with_env("ANACONDAD_STORAGE", storage);
+        anacondad_tests::install_crypto_provider();
         Self {
             home,
             emu,
@@ -674,6 +675,7 @@ fn browser_login_completes_through_the_loopback_redirect() {
     };
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     // Play the browser: the service redirects to the daemon's loopback listener.
+    anacondad_tests::install_crypto_provider();
     let browser = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
