@@ -12,6 +12,9 @@ pub mod scheduler;
 pub mod secret;
 #[cfg(unix)]
 pub mod server;
+#[cfg(windows)]
+#[path = "transport/windows.rs"]
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -2,6 +2,7 @@
 //! the Anaconda service.
 
 pub mod emulator;
+#[cfg(unix)]
 pub mod harness;
 mod process;
 

@@ -75,16 +75,15 @@ impl KeychainBackend {
     }
 
     fn entry(&self, service: &str, username: &str) -> Result<Entry, KeychainError> {
-        // Python's label, so the item looks the same in a keychain UI whoever created it.
-        let label = format!("Password for '{username}' on '{service}'");
-        let modifiers: HashMap<&str, &str> = HashMap::from([("label", label.as_str())]);
-        let modifiers = cfg!(target_os = "linux").then_some(&modifiers);
+        // Python's label, so the item looks the same in a keychain UI whoever created it
+        // (the Secret Service takes it; macOS keeps its own).
+        #[cfg(not(windows))]
+        let (key, value) = ("label", format!("Password for '{username}' on '{service}'"));
+        // Credential Manager: the target Python's keyring uses for this pair.
         #[cfg(windows)]
-        let target = self.windows_target(service, username)?;
-        #[cfg(windows)]
-        let modifiers = Some(HashMap::from([("target", target.as_str())]));
-        #[cfg(windows)]
-        let modifiers = modifiers.as_ref();
+        let (key, value) = ("target", self.windows_target(service, username)?);
+        let modifiers: HashMap<&str, &str> = HashMap::from([(key, value.as_str())]);
+        let modifiers = (cfg!(target_os = "linux") || cfg!(windows)).then_some(&modifiers);
         self.store
             .build(service, username, modifiers)
             .map_err(|e| map_error(e, "open", service, username))
