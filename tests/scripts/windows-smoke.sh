@@ -24,10 +24,14 @@ fi
 
 target=x86_64-pc-windows-gnu
 start=$(date +%s)
-cross_cargo build --locked --target "$target" -p anacondad -p anacondactl -p anacondad-tests \
-  --bin anacondad --bin anacondactl --bin anaconda-emulator
-echo "windows-smoke: Windows build done in $(( $(date +%s) - start )) s" >&2
-bin=$cross_dir/$target/debug
+# ANACONDAD_WINDOWS_BIN: a directory of already built .exe files, to test those instead.
+bin=${ANACONDAD_WINDOWS_BIN:-}
+if [ -z "$bin" ]; then
+  cross_cargo build --locked --target "$target" -p anacondad -p anacondactl -p anacondad-tests \
+    --bin anacondad --bin anacondactl --bin anaconda-emulator
+  echo "windows-smoke: Windows build done in $(( $(date +%s) - start )) s" >&2
+  bin=$cross_dir/$target/debug
+fi
 
 work=$(mktemp -d)
 emulator_pid=""
@@ -42,17 +46,26 @@ export WINEPREFIX=$work/wineprefix WINEDEBUG=-all
 # No Mono or Gecko installer prompts in a headless prefix.
 export WINEDLLOVERRIDES="mscoree,mshtml="
 wineboot -i >/dev/null 2>&1 || true
+# Rust's standard library needs bcryptprimitives!ProcessPrng, which wine 8.0 does not have.
+system32=$WINEPREFIX/drive_c/windows/system32
+if [ ! -e "$system32/bcryptprimitives.dll" ]; then
+  echo "windows-smoke: this wine has no bcryptprimitives.dll; using tests/scripts/wine's" >&2
+  x86_64-w64-mingw32-gcc -O2 -shared -Wl,--kill-at -o "$system32/bcryptprimitives.dll" \
+    tests/scripts/wine/bcryptprimitives.c -ladvapi32
+fi
 
 fail() {
   echo "windows-smoke: FAILED: $*" >&2
-  for log in "$work"/local/anacondad/anacondad.log "$work"/daemon2.err; do
+  for log in "${local_app_data:-/nonexistent}"/anacondad/anacondad.log "$work"/daemon2.err; do
     [ -f "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }
   done
   exit 1
 }
-winpath() { winepath -w "$1" 2>/dev/null; }
 
-mkdir -p "$work/home" "$work/local"
+winvar() { winepath -u "$(wine cmd /c "echo %$1%" 2>/dev/null | tr -d '\r')" 2>/dev/null; }
+home=$(winvar USERPROFILE)
+local_app_data=$(winvar LOCALAPPDATA)
+[ -d "$home" ] || fail "wine's profile directory '$home' does not exist"
 wine "$bin/anaconda-emulator.exe" >"$work/emulator.out" 2>"$work/emulator.err" &
 emulator_pid=$!
 for _ in $(seq 1 600); do
@@ -64,10 +77,9 @@ url=$(head -1 "$work/emulator.out" | tr -d '\r')
 case "$url" in http://127.0.0.1:*) ;; *) fail "the emulator printed no URL (got '$url')" ;; esac
 echo "windows-smoke: emulator (Windows build) at $url" >&2
 
-# The Windows processes' environment: their own profile and local app data, the emulator as
-# the service, file storage for the first round.
-export USERPROFILE=$(winpath "$work/home")
-export LOCALAPPDATA=$(winpath "$work/local")
+# The Windows processes' environment: the emulator as the service, file storage for the first
+# round. Wine sets USERPROFILE and LOCALAPPDATA itself (the prefix's C:\users\<user>), which
+# the temporary prefix makes a temporary home.
 export ANACONDA_AUTH_DOMAIN=$url CONDA_TOKEN_REPO_URL=$url/repo/ ANACONDAD_STORAGE=file
 unset XDG_CONFIG_HOME XDG_STATE_HOME XDG_RUNTIME_DIR ANACONDAD_SOCKET
 ctl() { wine "$bin/anacondactl.exe" "$@" 2>>"$work/ctl.err" | tr -d '\r'; }
@@ -85,8 +97,8 @@ echo "windows-smoke: ok: login over $pipe" >&2
 
 # 2. token install with file storage: the token is stored and .condarc written.
 ctl token install --yes --org acme >"$work/install.out" || fail "token install: $(cat "$work/ctl.err")"
-[ -s "$work/home/.anaconda/keyring" ] || fail "token install stored nothing in the keyring file"
-grep -q 'auth: anacondad' "$work/home/.condarc" || fail ".condarc has no anacondad entry"
+[ -s "$home/.anaconda/keyring" ] || fail "token install stored nothing in the keyring file"
+grep -q 'auth: anacondad' "$home/.condarc" || fail ".condarc has no anacondad entry"
 echo "windows-smoke: ok: token install --yes --org acme (file storage, .condarc)" >&2
 
 # 3. credential get: the header is the org's current token at the service.
