@@ -1,15 +1,25 @@
-//! Starting the daemon when a command needs it: spawned detached, with its log in the state
+//! Starting the daemon when a command needs it: spawned detached (its own session on Unix; no
+//! console and its own process group on Windows), with its log in the platform's log
 //! directory, and waited for until it says it is ready (or fails, or takes too long).
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader};
+#[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
+#[cfg(windows)]
+use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::exit::{CliError, ExitKind};
+
+/// Win32 process creation flags (`winbase.h`).
+#[cfg(windows)]
+const DETACHED_PROCESS: u32 = 0x0000_0008;
+#[cfg(windows)]
+const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
 
 /// How long a freshly started daemon may take to accept calls.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -35,40 +45,43 @@ impl Launcher {
                 )
             })?;
         }
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.log_file)
-            .map_err(|e| {
-                CliError::new(
-                    ExitKind::Daemon,
-                    format!(
-                        "cannot open the daemon log {}: {e}",
-                        self.log_file.display()
-                    ),
-                )
-            })?;
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let log = options.open(&self.log_file).map_err(|e| {
+            CliError::new(
+                ExitKind::Daemon,
+                format!(
+                    "cannot open the daemon log {}: {e}",
+                    self.log_file.display()
+                ),
+            )
+        })?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut child = Command::new(&self.daemon_bin)
+        let mut command = Command::new(&self.daemon_bin);
+        command
             .arg("--foreground")
             .arg("--spawned")
             .arg("--socket")
             .arg(socket)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| {
-                CliError::new(
-                    ExitKind::Daemon,
-                    format!(
-                        "cannot start the daemon {}: {e}; install anacondad next to anacondactl \
+            .stderr(log);
+        // No fork or setsid on Windows: the daemon starts without a console (so closing ours
+        // does not end it) and in its own process group (so our Ctrl-C does not reach it).
+        #[cfg(windows)]
+        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+        let mut child = command.spawn().map_err(|e| {
+            CliError::new(
+                ExitKind::Daemon,
+                format!(
+                    "cannot start the daemon {}: {e}; install anacondad next to anacondactl \
                          or set ANACONDAD_BIN",
-                        self.daemon_bin.display()
-                    ),
-                )
-            })?;
+                    self.daemon_bin.display()
+                ),
+            )
+        })?;
         let stdout = child.stdout.take().ok_or_else(|| {
             CliError::new(ExitKind::Daemon, "the daemon's output could not be read")
         })?;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         uid: socket_env.uid,
         launcher: Launcher {
             daemon_bin: daemon_bin(),
-            log_file: state_dir().join("anacondad.log"),
+            log_file: log_dir().join("anacondad.log"),
         },
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -67,21 +67,18 @@ fn daemon_bin() -> PathBuf {
     }
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("anacondad")))
+        .and_then(|exe| {
+            exe.parent()
+                .map(|dir| dir.join(format!("anacondad{}", std::env::consts::EXE_SUFFIX)))
+        })
         .filter(|bin| bin.is_file())
         .unwrap_or_else(|| PathBuf::from("anacondad"))
 }
 
-/// `$XDG_STATE_HOME/anacondad`, else `~/.local/state/anacondad` (where the daemon keeps its
-/// state, and where a daemon started by us logs).
-fn state_dir() -> PathBuf {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("XDG_STATE_HOME")
-        .or_else(|| var("HOME").map(|h| h.join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("anacondad")
+/// Where a daemon started by us logs: the platform's log directory
+/// ([`anacondad_proto::dirs`]), else the temporary directory.
+fn log_dir() -> PathBuf {
+    anacondad_proto::dirs::UserDirs::from_process()
+        .map(|d| d.log_dir)
+        .unwrap_or_else(|| std::env::temp_dir().join("anacondad"))
 }

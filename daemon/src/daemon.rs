@@ -38,7 +38,6 @@ pub enum DaemonError {
     Api(#[from] ApiError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[cfg(unix)]
     #[error(transparent)]
     Bind(#[from] crate::server::BindError),
 }
@@ -130,7 +129,6 @@ impl Daemon {
     /// Serves on `socket` until `shutdown`, with the watcher and the renewal scheduler
     /// running; `ready` runs once the socket accepts calls. Returns once every task has ended,
     /// or [`CRITICAL_WORK_GRACE`] after the server stopped.
-    #[cfg(unix)]
     pub async fn run(
         config: DaemonConfig,
         socket: crate::server::BoundSocket,

@@ -19,6 +19,9 @@ pub mod repo_url;
 pub mod secret;
 #[cfg(unix)]
 pub mod server;
+#[cfg(windows)]
+#[path = "transport/windows.rs"]
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;

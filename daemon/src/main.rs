@@ -47,8 +47,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
+    #[cfg(unix)]
     if args.spawned {
         // Out of the launching terminal's session, so its hang-up or Ctrl-C does not reach us.
+        // (On Windows the CLI starts us detached, with no console, instead.)
         if let Err(e) = rustix::process::setsid() {
             tracing::warn!(error = %e, "could not start a new session");
         }
@@ -88,16 +90,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     let env = EnvSnapshot::from_process();
     let socket_env = SocketEnv::from_process();
     let uid = current_uid();
-    let mut activation = listenfd::ListenFd::from_env();
-    let activated = activation
-        .take_unix_listener(0)
-        .context("reading the socket passed by systemd (LISTEN_FDS)")?;
+    let activated = activated_listener()?;
     let socket_path = match (&activated, &args.socket) {
-        (Some(listener), None) => listener
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_pathname().map(PathBuf::from))
-            .unwrap_or_else(|| socket_env.default_socket_path()),
+        (Some(listener), None) => {
+            activated_path(listener).unwrap_or_else(|| socket_env.default_socket_path())
+        }
         _ => socket_env.resolve(args.socket.as_deref()),
     };
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
@@ -122,6 +119,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             );
             let _ = out.flush();
         }
+        #[cfg(target_os = "linux")]
         if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
             tracing::warn!(error = %e, "could not notify systemd of readiness");
         }
@@ -139,6 +137,39 @@ fn run(args: Args) -> anyhow::Result<()> {
     result
 }
 
+/// A listening socket handed over by a service manager.
+#[cfg(unix)]
+type ActivatedListener = std::os::unix::net::UnixListener;
+#[cfg(windows)]
+use anacondad::server::ActivatedListener;
+
+/// The socket systemd passed (`LISTEN_FDS`), if any; socket activation exists on Linux only.
+#[cfg(target_os = "linux")]
+fn activated_listener() -> anyhow::Result<Option<ActivatedListener>> {
+    listenfd::ListenFd::from_env()
+        .take_unix_listener(0)
+        .context("reading the socket passed by systemd (LISTEN_FDS)")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn activated_listener() -> anyhow::Result<Option<ActivatedListener>> {
+    Ok(None)
+}
+
+#[cfg(unix)]
+fn activated_path(listener: &ActivatedListener) -> Option<PathBuf> {
+    listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(PathBuf::from))
+}
+
+#[cfg(windows)]
+fn activated_path(listener: &ActivatedListener) -> Option<PathBuf> {
+    match *listener {}
+}
+
+#[cfg(unix)]
 fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -147,6 +178,26 @@ fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
             _ = int.recv() => tracing::info!("SIGINT received; stopping"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+#[cfg(windows)]
+fn spawn_signal_handlers(shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut ctrl_c = tokio::signal::windows::ctrl_c().context("installing the Ctrl-C handler")?;
+    let mut close = tokio::signal::windows::ctrl_close().context("installing the close handler")?;
+    let mut logoff =
+        tokio::signal::windows::ctrl_logoff().context("installing the log-off handler")?;
+    let mut stop =
+        tokio::signal::windows::ctrl_shutdown().context("installing the shutdown handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = ctrl_c.recv() => tracing::info!("Ctrl-C received; stopping"),
+            _ = close.recv() => tracing::info!("console closed; stopping"),
+            _ = logoff.recv() => tracing::info!("user logging off; stopping"),
+            _ = stop.recv() => tracing::info!("system shutting down; stopping"),
         }
         shutdown.cancel();
     });

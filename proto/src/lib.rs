@@ -8,11 +8,17 @@ pub mod v1 {
 
 #[cfg(unix)]
 mod connect;
+#[cfg(windows)]
+#[path = "connect_windows.rs"]
+mod connect;
+pub mod dirs;
+#[cfg(windows)]
+pub mod pipe;
 mod redact;
-#[cfg(unix)]
 pub mod socket;
 
-#[cfg(unix)]
+#[cfg(windows)]
+pub use connect::PipeStream;
 pub use connect::{ConnectError, DaemonChannel, ProtocolStamp, connect};
 
 /// Bumped on every incompatible change of the wire contract. Clients send it in

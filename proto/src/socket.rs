@@ -1,12 +1,19 @@
-//! Where the daemon's socket lives and what makes its directory safe to trust.
+//! Where the daemon's socket lives and what makes its directory safe to trust. On Windows the
+//! "socket" is a named pipe, `\\.\pipe\anacondad-<user SID>`, guarded by [`crate::pipe`].
 
+#[cfg(unix)]
 use std::fs;
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// File name of the socket inside its directory.
 pub const SOCKET_FILE_NAME: &str = "anacondad.sock";
+
+/// The pipe name's stem on Windows; the user's SID follows it.
+#[cfg(windows)]
+pub const PIPE_NAME_STEM: &str = "anacondad-";
 
 /// The inputs of the socket-path rule, read once by a binary's `main`.
 #[derive(Debug, Clone)]
@@ -15,8 +22,11 @@ pub struct SocketEnv {
     pub xdg_runtime_dir: Option<PathBuf>,
     /// `$TMPDIR`, when set and non-empty.
     pub tmpdir: Option<PathBuf>,
-    /// The calling user.
+    /// The calling user (0 on Windows, which has no uids; see [`SocketEnv::user_sid`]).
     pub uid: u32,
+    /// The calling user's SID: it names the user's pipe.
+    #[cfg(windows)]
+    pub user_sid: String,
 }
 
 impl SocketEnv {
@@ -31,11 +41,29 @@ impl SocketEnv {
             xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
             tmpdir: var("TMPDIR"),
             uid: current_uid(),
+            // Without a readable token (never seen) the user name still keeps users apart;
+            // the pipe's DACL and both ends' checks then fail closed.
+            #[cfg(windows)]
+            user_sid: crate::pipe::current_user_sid().unwrap_or_else(|_| {
+                std::env::var("USERNAME").unwrap_or_else(|_| "unknown-user".into())
+            }),
         }
     }
 
     /// `$XDG_RUNTIME_DIR/anacondad/anacondad.sock`, else `$TMPDIR/anacondad-<uid>/anacondad.sock`
+    /// (`/tmp` when `TMPDIR` is unset). On Windows: `\\.\pipe\anacondad-<user SID>`.
+    #[cfg(windows)]
+    pub fn default_socket_path(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "{}{PIPE_NAME_STEM}{}",
+            crate::pipe::PIPE_PREFIX,
+            self.user_sid
+        ))
+    }
+
+    /// `$XDG_RUNTIME_DIR/anacondad/anacondad.sock`, else `$TMPDIR/anacondad-<uid>/anacondad.sock`
     /// (`/tmp` when `TMPDIR` is unset).
+    #[cfg(not(windows))]
     pub fn default_socket_path(&self) -> PathBuf {
         let dir = match &self.xdg_runtime_dir {
             Some(runtime) => runtime.join("anacondad"),
@@ -58,8 +86,16 @@ impl SocketEnv {
 }
 
 /// The real uid of this process.
+#[cfg(unix)]
 pub fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
+}
+
+/// Windows has no uids: always 0. Users are told apart by SID there ([`crate::pipe`]), and
+/// the connect helper and the daemon ignore this value.
+#[cfg(windows)]
+pub fn current_uid() -> u32 {
+    0
 }
 
 /// Why a socket directory cannot be trusted.
@@ -83,10 +119,46 @@ pub enum SocketDirError {
     TooOpen { path: PathBuf, mode: u32 },
     #[error("cannot use socket directory {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} is not a named pipe: on Windows the socket is a pipe path such as \\\\.\\pipe\\anacondad-NAME; \
+         pass one with --socket or ANACONDAD_SOCKET, or unset them"
+    )]
+    NotAPipe { path: PathBuf },
+}
+
+/// Checks that `path` names a local named pipe (`\\.\pipe\NAME`, NAME non-empty).
+#[cfg(windows)]
+pub fn check_pipe_name(path: &Path) -> Result<(), SocketDirError> {
+    let text = path.to_string_lossy();
+    let prefix = crate::pipe::PIPE_PREFIX;
+    let valid = text
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        && text
+            .get(prefix.len()..)
+            .is_some_and(|name| !name.is_empty() && !name.contains('\\'));
+    if valid {
+        Ok(())
+    } else {
+        Err(SocketDirError::NotAPipe {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// The lock file of a pipe (`\\.\pipe\NAME`): `NAME.lock` in the user's temporary directory,
+/// since the pipe namespace holds no files. Held by the daemon serving the pipe, so a second
+/// daemon can say who serves it and a client can tell when the daemon has gone.
+#[cfg(windows)]
+pub fn lock_path(socket: &Path) -> PathBuf {
+    let mut name = socket.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    std::env::temp_dir().join(name)
 }
 
 /// The lock file next to `socket`: held by the daemon serving it, so a second daemon can tell
 /// it is not alone and a client can tell when the daemon has gone.
+#[cfg(not(windows))]
 pub fn lock_path(socket: &Path) -> PathBuf {
     let mut name = socket.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
@@ -94,6 +166,7 @@ pub fn lock_path(socket: &Path) -> PathBuf {
 }
 
 /// The directory that holds `socket`.
+#[cfg(unix)]
 pub fn socket_dir(socket: &Path) -> Result<&Path, SocketDirError> {
     socket
         .parent()
@@ -105,6 +178,7 @@ pub fn socket_dir(socket: &Path) -> Result<&Path, SocketDirError> {
 
 /// Checks that `dir` is a real directory (not a symlink), owned by `uid`, and closed to group
 /// and others (no bits in 0o077), so nobody else can plant or replace a socket in it.
+#[cfg(unix)]
 pub fn check_socket_dir(dir: &Path, uid: u32) -> Result<(), SocketDirError> {
     let meta = fs::symlink_metadata(dir).map_err(|source| SocketDirError::Io {
         path: dir.to_path_buf(),
@@ -140,6 +214,7 @@ pub fn check_socket_dir(dir: &Path, uid: u32) -> Result<(), SocketDirError> {
 /// Creates `dir` with mode 0700 when it is missing (its parents with the default mode), then
 /// checks it as [`check_socket_dir`] does. An existing directory is never loosened or
 /// tightened: one that fails the check is refused.
+#[cfg(unix)]
 pub fn prepare_socket_dir(dir: &Path, uid: u32) -> Result<(), SocketDirError> {
     match fs::symlink_metadata(dir) {
         Ok(_) => {}
@@ -172,7 +247,7 @@ pub fn prepare_socket_dir(dir: &Path, uid: u32) -> Result<(), SocketDirError> {
     check_socket_dir(dir, uid)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -225,6 +225,7 @@ impl TestHome {
             }
         };
         assert!(url.contains("code_challenge_method=S256"), "{url}");
+        crate::install_crypto_provider();
         let browser = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

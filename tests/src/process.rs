@@ -109,6 +109,7 @@ impl EmulatorProcess {
 
 /// A client for the test controls: no proxy, bounded waits.
 fn http() -> reqwest::blocking::Client {
+    crate::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(30))
@@ -140,6 +141,8 @@ pub fn emulator_binary() -> PathBuf {
 /// Starts the emulator binary with `args` (add `--port 0` implicitly), waits for its first stdout
 /// line and returns the process. Panics with the reason if it cannot start: this is test support.
 pub fn spawn_emulator(args: &[&str]) -> EmulatorProcess {
+    // Every test that talks HTTP starts here: its own clients need the crypto provider too.
+    crate::install_crypto_provider();
     let binary = emulator_binary();
     let mut command = Command::new(&binary);
     if !args.contains(&"--port") {

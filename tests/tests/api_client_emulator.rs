@@ -415,6 +415,7 @@ async fn browser_login_with_pkce_returns_through_the_loopback_listener() {
     assert_eq!(params["redirect_uri"], login.redirect_uri());
 
     // The browser: the emulator approves at once and redirects to the loopback listener.
+    anacondad_tests::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 fn client_trusting(ca_path: &std::path::Path) -> reqwest::Client {
     let pem = std::fs::read(ca_path).expect("the emulator wrote its CA before printing its URL");
+    anacondad_tests::install_crypto_provider();
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .build()
@@ -37,6 +38,7 @@ async fn tls_mode_serves_https_that_the_written_ca_verifies_for_both_names() {
                 .starts_with("https://")
         );
     }
+    anacondad_tests::install_crypto_provider();
     let untrusting = reqwest::Client::new();
     assert!(
         untrusting
@@ -60,6 +62,7 @@ async fn a_seed_file_defines_users_orgs_and_existing_tokens() {
     )
     .unwrap();
     let emu = spawn_emulator(&["--state", seed.path().to_str().unwrap()]);
+    anacondad_tests::install_crypto_provider();
     let client = reqwest::Client::new();
     let account: Value = client
         .get(format!("{}/api/account", emu.base_url))
@@ -114,6 +117,7 @@ async fn lifetime_and_approval_flags_shape_what_the_emulator_issues() {
         "--device-approval",
         "manual",
     ]);
+    anacondad_tests::install_crypto_provider();
     let client = reqwest::Client::new();
     let post = |path: &str| client.post(format!("{}{path}", emu.base_url));
     let now = jiff::Timestamp::now().as_second();
@@ -175,6 +179,7 @@ async fn a_stopped_in_process_emulator_no_longer_accepts_connections() {
         .await
         .unwrap();
     let url = format!("{}/.well-known/openid-configuration", handle.base_url);
+    anacondad_tests::install_crypto_provider();
     let client = reqwest::Client::new();
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     handle.stop().await;

@@ -117,6 +117,7 @@ impl Site {
 
 fn control_client(site: &Site) -> reqwest::blocking::Client {
     let pem = std::fs::read(site.home.path().join("emulator-ca.pem")).unwrap();
+    anacondad_tests::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .build()

@@ -78,6 +78,7 @@ impl World {
     fn around(emulator: EmulatorProcess) -> Self {
         let home = TestHome::against(&emulator);
         let daemon = home.start_daemon();
+        anacondad_tests::install_crypto_provider();
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
             .timeout(EXPECT_TIMEOUT)

@@ -180,6 +180,7 @@ impl AnacondaClient {
     /// A client whose polling intervals and retry backoff wait on `clock` (tests pass a
     /// [`super::ManualClock`]).
     pub fn with_clock(config: &ApiConfig, clock: Arc<dyn Clock>) -> Result<Self, ApiError> {
+        super::install_crypto_provider();
         let base_url = config.base_url()?;
         let repo_url = config.repo_base_url()?;
         let keyring_username = config.keyring_username()?;

@@ -19,6 +19,7 @@ mod hostname;
 mod jwt;
 mod oidc;
 mod repo;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -38,3 +39,4 @@ pub use hostname::hash_hostname;
 pub use jwt::{JwtError, jwt_expiry};
 pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
 pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
+pub use tls::install_crypto_provider;

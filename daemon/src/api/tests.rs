@@ -494,6 +494,7 @@ async fn an_unknown_oauth_error_ends_the_device_flow_with_its_code() {
 // ---------------------------------------------------------------- browser flow
 
 async fn browser_get(url: &str) -> reqwest::Response {
+    super::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

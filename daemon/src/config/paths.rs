@@ -23,20 +23,20 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// Applies the XDG rules to `env`; `socket` is the already resolved socket path.
+    /// Applies this platform's directory rules ([`anacondad_proto::dirs`]: XDG on Linux) to
+    /// `env`; `socket` is the already resolved socket path.
     pub fn resolve(env: &EnvSnapshot, socket: PathBuf) -> Result<Self, ConfigError> {
-        let home = env.path("HOME").ok_or(ConfigError::NoHome)?;
-        let config_home = env
-            .path("XDG_CONFIG_HOME")
-            .unwrap_or_else(|| home.join(".config"));
-        let state_home = env
-            .path("XDG_STATE_HOME")
-            .unwrap_or_else(|| home.join(".local/state"));
+        let dirs = anacondad_proto::dirs::UserDirs::resolve(
+            anacondad_proto::dirs::Platform::CURRENT,
+            |name| env.path(name),
+        )
+        .ok_or(ConfigError::NoHome)?;
+        let home = dirs.home;
         Ok(Self {
             config_file: env
                 .path("ANACONDAD_CONFIG")
-                .unwrap_or_else(|| config_home.join("anacondad/config.toml")),
-            state_dir: state_home.join("anacondad"),
+                .unwrap_or_else(|| dirs.config_dir.join("config.toml")),
+            state_dir: dirs.state_dir,
             socket,
             anaconda_keyring: env
                 .path("ANACONDA_AUTH_KEYRING_PATH")

@@ -75,13 +75,64 @@ impl KeychainBackend {
     }
 
     fn entry(&self, service: &str, username: &str) -> Result<Entry, KeychainError> {
-        // Python's label, so the item looks the same in a keychain UI whoever created it.
-        let label = format!("Password for '{username}' on '{service}'");
-        let modifiers: HashMap<&str, &str> = HashMap::from([("label", label.as_str())]);
-        let modifiers = cfg!(target_os = "linux").then_some(&modifiers);
+        // Python's label, so the item looks the same in a keychain UI whoever created it
+        // (the Secret Service takes it; macOS keeps its own).
+        #[cfg(not(windows))]
+        let (key, value) = ("label", format!("Password for '{username}' on '{service}'"));
+        // Credential Manager: the target Python's keyring uses for this pair.
+        #[cfg(windows)]
+        let (key, value) = ("target", self.windows_target(service, username)?);
+        let modifiers: HashMap<&str, &str> = HashMap::from([(key, value.as_str())]);
+        let modifiers = (cfg!(target_os = "linux") || cfg!(windows)).then_some(&modifiers);
         self.store
             .build(service, username, modifiers)
             .map_err(|e| map_error(e, "open", service, username))
+    }
+
+    /// The Credential Manager target Python's `keyring` (WinVaultKeyring) uses for
+    /// (`service`, `username`): the target `service` when it is free or holds this username,
+    /// else `username@service`, where Python keeps a second username of the same service.
+    #[cfg(windows)]
+    fn windows_target(&self, service: &str, username: &str) -> Result<String, KeychainError> {
+        let compound = format!("{username}@{service}");
+        let open = |target: &str| {
+            let modifiers = HashMap::from([("target", target)]);
+            self.store
+                .build(service, username, Some(&modifiers))
+                .map_err(|e| map_error(e, "open", service, username))
+        };
+        match open(service)?.get_attributes() {
+            Ok(attrs) if attrs.get("username").map(String::as_str) == Some(username) => {
+                Ok(service.to_owned())
+            }
+            Ok(_) => Ok(compound),
+            Err(KeyringError::NoEntry) => match open(&compound)?.get_attributes() {
+                Ok(_) => Ok(compound),
+                Err(KeyringError::NoEntry) => Ok(service.to_owned()),
+                Err(e) => Err(map_error(e, "open", service, username)),
+            },
+            Err(e) => Err(map_error(e, "open", service, username)),
+        }
+    }
+}
+
+/// The stored value's bytes. On Windows through the password call: Credential Manager items
+/// hold UTF-16 text, which is what Python's `keyring` writes and reads there; elsewhere the
+/// raw bytes, which are the UTF-8 text Python stores.
+fn read_value(entry: &Entry) -> keyring_core::Result<Vec<u8>> {
+    if cfg!(windows) {
+        entry.get_password().map(String::into_bytes)
+    } else {
+        entry.get_secret()
+    }
+}
+
+/// Stores `value` in the platform's text encoding (see [`read_value`]).
+fn write_value(entry: &Entry, value: &Secret) -> keyring_core::Result<()> {
+    if cfg!(windows) {
+        entry.set_password(value.expose())
+    } else {
+        entry.set_secret(value.expose().as_bytes())
     }
 }
 
@@ -186,12 +237,12 @@ impl SecretBackend for KeychainBackend {
 
     fn get(&self, service: &str, username: &str) -> Result<Option<Secret>, BackendError> {
         let entry = self.entry(service, username)?;
-        let bytes = match entry.get_secret() {
+        let bytes = match read_value(&entry) {
             Ok(bytes) => bytes,
             Err(KeyringError::NoEntry) => return Ok(None),
             Err(KeyringError::Ambiguous(entries)) => {
                 let chosen = &entries[preferred_index(&entries)];
-                match chosen.get_secret() {
+                match read_value(chosen) {
                     Ok(bytes) => bytes,
                     // Deleted by someone else between the search and the read.
                     Err(KeyringError::NoEntry) => return Ok(None),
@@ -206,15 +257,13 @@ impl SecretBackend for KeychainBackend {
     fn put(&self, service: &str, username: &str, value: &Secret) -> Result<(), BackendError> {
         let entry = self.entry(service, username)?;
         let write_err = |e| -> BackendError { map_error(e, "write", service, username).into() };
-        match entry.set_secret(value.expose().as_bytes()) {
+        match write_value(&entry, value) {
             Ok(()) => {}
             Err(KeyringError::Ambiguous(entries)) => {
                 // Collapse duplicates into the item Python would update, so both tools agree
                 // on one item from now on.
                 let keep = preferred_index(&entries);
-                entries[keep]
-                    .set_secret(value.expose().as_bytes())
-                    .map_err(write_err)?;
+                write_value(&entries[keep], value).map_err(write_err)?;
                 for (i, other) in entries.iter().enumerate() {
                     if i != keep {
                         match other.delete_credential() {

@@ -14,6 +14,7 @@ pub struct Emu {
 
 pub async fn start(config: EmulatorConfig) -> Emu {
     let handle = emulator::start(config).await.expect("emulator starts");
+    anacondad_tests::install_crypto_provider();
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = &handle.ca_pem {
         builder =

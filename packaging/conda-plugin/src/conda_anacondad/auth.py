@@ -16,8 +16,10 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -261,13 +263,32 @@ def _anacondactl() -> str:
     configured = os.environ.get(ANACONDACTL_ENV)
     if configured:
         return configured
-    found = shutil.which("anacondactl")
+    found = shutil.which("anacondactl") or _beside_python()
     if found is None:
         raise AnacondadAuthError(
             "anacondactl was not found on PATH: install anacondad, or set "
             f"{ANACONDACTL_ENV} to the path of anacondactl"
         )
     return found
+
+
+def _beside_python() -> Optional[str]:
+    """`anacondactl` installed into conda's own environment, which need not be on PATH (conda
+    run from its full path, or from a shortcut, on Windows): `Library\\bin` and `Scripts` of
+    the prefix on Windows (where `shutil.which` also finds `anacondactl.exe` through PATHEXT),
+    `bin` elsewhere."""
+    prefix = Path(sys.prefix)
+    if os.name == "nt":
+        candidates = [
+            prefix / "Library" / "bin" / "anacondactl.exe",
+            prefix / "Scripts" / "anacondactl.exe",
+        ]
+    else:
+        candidates = [prefix / "bin" / "anacondactl"]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
 
 
 def _timeout() -> float:
