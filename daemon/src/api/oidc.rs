@@ -259,8 +259,8 @@ impl AnacondaClient {
         }
         Err(oauth_error(&reply))
     }
-    /// A form POST to one of the identity provider's endpoints (RFC 6749 section 3.2 and
-    /// RFC 8628 section 3.1: both take `application/x-www-form-urlencoded`).
+    /// A form POST to the identity provider: its token and device-authorization endpoints
+    /// take `application/x-www-form-urlencoded` bodies.
     async fn post_form(
         &self,
         url: Url,
