@@ -122,14 +122,11 @@ impl AnacondaClient {
             }
         })?;
         let reply = self
-            .execute(&Call {
-                method: Method::POST,
-                url: endpoint,
-                bearer: None,
-                body: Body::Form(vec![("client_id", CLIENT_ID), ("scope", LOGIN_SCOPE)]),
-                retry: RetryMode::Safe,
-                api_headers: true,
-            })
+            .post_form(
+                endpoint,
+                vec![("client_id", CLIENT_ID), ("scope", LOGIN_SCOPE)],
+                RetryMode::Safe,
+            )
             .await?;
         if !reply.status.is_success() {
             return Err(oauth_error(&reply));
@@ -174,18 +171,15 @@ impl AnacondaClient {
             }
             self.clock.sleep(interval).await;
             let reply = self
-                .execute(&Call {
-                    method: Method::POST,
-                    url: token_endpoint.clone(),
-                    bearer: None,
-                    body: Body::Form(vec![
+                .post_form(
+                    token_endpoint.clone(),
+                    vec![
                         ("grant_type", DEVICE_GRANT_TYPE),
                         ("device_code", authorization.device_code.expose()),
                         ("client_id", CLIENT_ID),
-                    ]),
-                    retry: RetryMode::Safe,
-                    api_headers: true,
-                })
+                    ],
+                    RetryMode::Safe,
+                )
                 .await?;
             if reply.status.is_success() {
                 return tokens(&reply);
@@ -213,18 +207,15 @@ impl AnacondaClient {
     pub async fn refresh_tokens(&self, refresh_token: &Secret) -> Result<OidcTokens, ApiError> {
         let token_endpoint = self.oidc_configuration().await?.token_endpoint.clone();
         let reply = self
-            .execute(&Call {
-                method: Method::POST,
-                url: token_endpoint,
-                bearer: None,
-                body: Body::Form(vec![
+            .post_form(
+                token_endpoint,
+                vec![
                     ("grant_type", "refresh_token"),
                     ("refresh_token", refresh_token.expose()),
                     ("client_id", CLIENT_ID),
-                ]),
-                retry: RetryMode::NotAfterSend,
-                api_headers: true,
-            })
+                ],
+                RetryMode::NotAfterSend,
+            )
             .await?;
         if reply.status.is_success() {
             return tokens(&reply);
@@ -251,25 +242,40 @@ impl AnacondaClient {
     ) -> Result<OidcTokens, ApiError> {
         let token_endpoint = self.oidc_configuration().await?.token_endpoint.clone();
         let reply = self
-            .execute(&Call {
-                method: Method::POST,
-                url: token_endpoint,
-                bearer: None,
-                body: Body::Form(vec![
+            .post_form(
+                token_endpoint,
+                vec![
                     ("grant_type", "authorization_code"),
                     ("client_id", CLIENT_ID),
                     ("code", code.expose()),
                     ("redirect_uri", redirect_uri),
                     ("code_verifier", code_verifier.expose()),
-                ]),
-                retry: RetryMode::NotAfterSend,
-                api_headers: true,
-            })
+                ],
+                RetryMode::NotAfterSend,
+            )
             .await?;
         if reply.status.is_success() {
             return tokens(&reply);
         }
         Err(oauth_error(&reply))
+    }
+    /// A form POST to the identity provider: its token and device-authorization endpoints
+    /// take `application/x-www-form-urlencoded` bodies.
+    async fn post_form(
+        &self,
+        url: Url,
+        form: Vec<(&'static str, &str)>,
+        retry: RetryMode,
+    ) -> Result<Reply, ApiError> {
+        self.execute(&Call {
+            method: Method::POST,
+            url,
+            bearer: None,
+            body: Body::Form(form),
+            retry,
+            api_headers: true,
+        })
+        .await
     }
 }
 

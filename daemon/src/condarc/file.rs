@@ -38,11 +38,7 @@ pub struct Applied {
 impl Applied {
     /// One line for the CLI.
     pub fn summary(&self) -> String {
-        if self.changed {
-            self.changes.join("; ")
-        } else {
-            "already configured: nothing to change".to_owned()
-        }
+        super::summary(self.changed, &self.changes)
     }
 }
 

@@ -108,11 +108,16 @@ pub struct Plan {
 impl Plan {
     /// One line for the CLI: the changes, or that the file is already as it should be.
     pub fn summary(&self) -> String {
-        if self.changed {
-            self.changes.join("; ")
-        } else {
-            "already configured: nothing to change".to_owned()
-        }
+        summary(self.changed, &self.changes)
+    }
+}
+
+/// The changes joined for one line, or that there was nothing to change.
+fn summary(changed: bool, changes: &[String]) -> String {
+    if changed {
+        changes.join("; ")
+    } else {
+        "already configured: nothing to change".to_owned()
     }
 }
 

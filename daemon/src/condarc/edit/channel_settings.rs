@@ -1,0 +1,307 @@
+//! The `channel_settings` edits: give the repository's entry our auth handler (in place where
+//! the layout allows), add the entry, or remove it.
+
+use yaml_serde::{Mapping, Value};
+
+use super::{CHANNEL_SETTINGS, CONDA_INDENT, Doc, Item, entry_str};
+use crate::condarc::CondarcError;
+use crate::condarc::text::{
+    InlineScalar, Quote, indent_of, inline_scalar, is_trivia, key_at, render_scalar,
+};
+
+impl Doc {
+    pub(super) fn set_channel_auth(
+        &mut self,
+        pattern: &str,
+        handler: &str,
+        changes: &mut Vec<String>,
+    ) -> Result<(), CondarcError> {
+        let mut entries = self.entries();
+        let mut matched = Vec::new();
+        for (n, entry) in entries.iter_mut().enumerate() {
+            if entry_str(entry, "channel") != Some(pattern) {
+                continue;
+            }
+            let current = entry_str(entry, "auth").map(str::to_owned);
+            if current.as_deref() == Some(handler) {
+                continue;
+            }
+            changes.push(match &current {
+                Some(old) => format!(
+                    "channel_settings: the entry for {pattern} now uses auth `{handler}` instead of `{old}`"
+                ),
+                None => format!("channel_settings: the entry for {pattern} gets auth `{handler}`"),
+            });
+            if let Some(map) = entry.as_mapping_mut() {
+                map.insert(Value::from("auth"), Value::from(handler));
+            }
+            matched.push(n);
+        }
+        let any_entry = self
+            .entries()
+            .iter()
+            .any(|e| entry_str(e, "channel") == Some(pattern));
+        if any_entry && matched.is_empty() {
+            return Ok(());
+        }
+        let mut new_entry = Mapping::new();
+        new_entry.insert(Value::from("channel"), Value::from(pattern));
+        new_entry.insert(Value::from("auth"), Value::from(handler));
+        if !any_entry {
+            entries.push(Value::Mapping(new_entry));
+            changes.push(format!(
+                "channel_settings: add an entry for {pattern} with auth `{handler}`"
+            ));
+        }
+        self.wanted_channel_settings = Some(Value::Sequence(entries.clone()));
+
+        let block = self.block(CHANNEL_SETTINGS);
+        let Some(block) = block else {
+            let lines = std::iter::once(format!("{CHANNEL_SETTINGS}:"))
+                .chain(render_entry_lines(
+                    CONDA_INDENT,
+                    CONDA_INDENT,
+                    pattern,
+                    handler,
+                ))
+                .collect();
+            self.append_key(lines);
+            return Ok(());
+        };
+        if let Some((indent, items)) = self
+            .items(&block)
+            .filter(|(_, items)| items.len() == self.entries().len())
+        {
+            let mut in_place = Vec::new();
+            let mut ok = true;
+            for &n in &matched {
+                match self.entry_auth_splice(items[n], indent, handler) {
+                    Some(s) => in_place.push(s),
+                    None => ok = false,
+                }
+            }
+            if ok {
+                for (at, remove, lines) in in_place {
+                    self.splice(at, remove, lines);
+                }
+                if !any_entry {
+                    let key_indent = items
+                        .last()
+                        .and_then(|item| self.item_key_indent(*item, indent))
+                        .unwrap_or(indent + CONDA_INDENT);
+                    self.splice(
+                        block.last_content + 1,
+                        0,
+                        render_entry_lines(indent, key_indent, pattern, handler),
+                    );
+                }
+                return Ok(());
+            }
+        }
+        let indent = self.items(&block).map_or(CONDA_INDENT, |(i, _)| i);
+        let rendered = self.rendered_entries(&entries, indent)?;
+        self.rewrite_block(&block, Some(rendered), indent);
+        Ok(())
+    }
+
+    /// Column of the mapping keys of an item (`- channel: x` gives the column of `channel`).
+    fn item_key_indent(&self, item: Item, indent: usize) -> Option<usize> {
+        let text = &self.lines[item.line].text;
+        let after_dash = indent + 1;
+        let rest = &text[after_dash..];
+        if rest.trim().is_empty() || rest.trim_start().starts_with('#') {
+            let next = (item.line + 1..item.end).find(|&i| !is_trivia(&self.lines[i].text))?;
+            return Some(indent_of(&self.lines[next].text));
+        }
+        Some(after_dash + (rest.len() - rest.trim_start_matches(' ').len()))
+    }
+
+    /// The splice that gives one block-style entry `auth: handler`, editing only the `auth`
+    /// value (or adding an `auth` line after `channel`); `None` when the entry's layout is
+    /// beyond what can be edited in place.
+    fn entry_auth_splice(
+        &self,
+        item: Item,
+        indent: usize,
+        handler: &str,
+    ) -> Option<(usize, usize, Vec<String>)> {
+        let key_indent = self.item_key_indent(item, indent)?;
+        let first = &self.lines[item.line].text;
+        let after_dash = first.get(indent + 1..)?.trim_start();
+        let dash_alone = after_dash.is_empty() || after_dash.starts_with('#');
+        if after_dash.starts_with('{') {
+            return None;
+        }
+        // Keys of this entry: (line, key, offset after colon, whether later lines continue it).
+        let mut keys: Vec<(usize, String, usize, bool)> = Vec::new();
+        for i in item.line..item.end {
+            let text = &self.lines[i].text;
+            if i == item.line {
+                if !dash_alone {
+                    let (key, after) = key_at(text, key_indent)?;
+                    keys.push((i, key, after, false));
+                }
+            } else if is_trivia(text) {
+                continue;
+            } else if indent_of(text) == key_indent {
+                let (key, after) = key_at(text, key_indent)?;
+                keys.push((i, key, after, false));
+            } else if indent_of(text) > key_indent {
+                keys.last_mut()?.3 = true;
+            } else {
+                return None;
+            }
+        }
+        let simple =
+            |(line, _, after, continued): &(usize, String, usize, bool)| -> Option<InlineScalar> {
+                if *continued {
+                    return None;
+                }
+                inline_scalar(&self.lines[*line].text, *after)
+            };
+        if let Some(auth) = keys.iter().find(|k| k.1 == "auth") {
+            let scalar = simple(auth)?;
+            let text = &self.lines[auth.0].text;
+            let new = format!(
+                "{}{}{}",
+                &text[..scalar.start],
+                render_scalar(handler, scalar.quote),
+                &text[scalar.end..]
+            );
+            return Some((auth.0, 1, vec![new]));
+        }
+        let channel = keys.iter().find(|k| k.1 == "channel")?;
+        simple(channel)?;
+        Some((
+            channel.0 + 1,
+            0,
+            vec![format!(
+                "{}auth: {}",
+                " ".repeat(key_indent),
+                render_scalar(handler, Quote::Plain)
+            )],
+        ))
+    }
+
+    pub(super) fn remove_channel_entries(
+        &mut self,
+        pattern: &str,
+        changes: &mut Vec<String>,
+    ) -> Result<(), CondarcError> {
+        let entries = self.entries();
+        let remove: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| entry_str(e, "channel") == Some(pattern))
+            .map(|(n, _)| n)
+            .collect();
+        if remove.is_empty() {
+            return Ok(());
+        }
+        let kept: Vec<Value> = entries
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| !remove.contains(n))
+            .map(|(_, e)| e.clone())
+            .collect();
+        changes.push(format!("channel_settings: remove the entry for {pattern}"));
+        let Some(block) = self.block(CHANNEL_SETTINGS) else {
+            return Ok(());
+        };
+        if kept.is_empty() {
+            changes.push("channel_settings: remove the key, no entry is left".to_owned());
+            self.wanted_channel_settings = None;
+            let indent = self.items(&block).map_or(CONDA_INDENT, |(i, _)| i);
+            self.rewrite_block(&block, None, indent);
+            return Ok(());
+        }
+        self.wanted_channel_settings = Some(Value::Sequence(kept.clone()));
+        match self
+            .items(&block)
+            .filter(|(_, items)| items.len() == entries.len())
+        {
+            Some((indent, items)) => {
+                for &n in &remove {
+                    let item = items[n];
+                    let last = (item.line..item.end)
+                        .rev()
+                        .find(|&i| !is_trivia(&self.lines[i].text))
+                        .unwrap_or(item.line);
+                    let kept_lines = self.comments_as_lines(item.line, last, indent);
+                    self.splice(item.line, last + 1 - item.line, kept_lines);
+                }
+            }
+            None => {
+                let indent = CONDA_INDENT;
+                let rendered = self.rendered_entries(&kept, indent)?;
+                self.rewrite_block(&block, Some(rendered), indent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Block-style lines for whole entries; an entry with nested values cannot be written
+    /// back safely, so the edit is refused.
+    fn rendered_entries(
+        &self,
+        entries: &[Value],
+        indent: usize,
+    ) -> Result<Vec<String>, CondarcError> {
+        render_entries(entries, indent).ok_or_else(|| CondarcError::UnsafeEdit {
+            path: self.path.clone(),
+            key: CHANNEL_SETTINGS,
+            reason: "an entry holds nested values".to_owned(),
+        })
+    }
+}
+
+/// A new entry, `channel` before `auth`, with the list item at `indent` and its keys at
+/// `key_indent`.
+fn render_entry_lines(
+    indent: usize,
+    key_indent: usize,
+    pattern: &str,
+    handler: &str,
+) -> Vec<String> {
+    let gap = " ".repeat(key_indent.saturating_sub(indent + 1).max(1));
+    vec![
+        format!(
+            "{}-{gap}channel: {}",
+            " ".repeat(indent),
+            render_scalar(pattern, Quote::Plain)
+        ),
+        format!(
+            "{}auth: {}",
+            " ".repeat(indent + 1 + gap.len()),
+            render_scalar(handler, Quote::Plain)
+        ),
+    ]
+}
+
+/// Block-style lines for whole entries, keys in their order; `None` when a value is nested.
+fn render_entries(entries: &[Value], indent: usize) -> Option<Vec<String>> {
+    let mut lines = Vec::new();
+    for entry in entries {
+        let map = entry.as_mapping()?;
+        for (n, (key, value)) in map.iter().enumerate() {
+            let key = render_scalar(key.as_str()?, Quote::Plain);
+            let value = match value {
+                Value::String(s) => render_scalar(s, Quote::Plain),
+                Value::Bool(_) | Value::Number(_) | Value::Null => {
+                    yaml_serde::to_string(value).ok()?.trim_end().to_owned()
+                }
+                _ => return None,
+            };
+            let lead = if n == 0 {
+                format!("{}- ", " ".repeat(indent))
+            } else {
+                " ".repeat(indent + 2)
+            };
+            lines.push(format!("{lead}{key}: {value}"));
+        }
+        if map.is_empty() {
+            lines.push(format!("{}- {{}}", " ".repeat(indent)));
+        }
+    }
+    Some(lines)
+}
