@@ -35,6 +35,8 @@ fn response(answer: Result<Credential, String>) -> GetCredentialResponse {
             org: c.org.unwrap_or_default(),
             expires_at: c.expires_at.map_or(0, |t| t.as_second()),
             reason: String::new(),
+            // Empty: no reuse beyond this URL until the daemon computes the prefix it covers.
+            scope: String::new(),
         },
         Err(reason) => GetCredentialResponse {
             found: false,
