@@ -3,7 +3,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -28,12 +28,17 @@ impl Launcher {
     /// process's environment.
     pub fn start(&self, socket: &Path) -> Result<u32, CliError> {
         if let Some(dir) = self.log_file.parent() {
-            fs::create_dir_all(dir).map_err(|e| {
-                CliError::new(
-                    ExitKind::Daemon,
-                    format!("cannot create the log directory {}: {e}", dir.display()),
-                )
-            })?;
+            // The state directory: private, like the state file and log it holds.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    CliError::new(
+                        ExitKind::Daemon,
+                        format!("cannot create the log directory {}: {e}", dir.display()),
+                    )
+                })?;
         }
         let log = OpenOptions::new()
             .create(true)
@@ -99,15 +104,26 @@ impl Launcher {
                     ),
                 ))
             }
-            Err(_) => Err(CliError::new(
-                ExitKind::Daemon,
-                format!(
-                    "the daemon (pid {}) did not become ready within {} s; see its log {}",
-                    child.id(),
-                    READY_TIMEOUT.as_secs(),
-                    self.log_file.display()
-                ),
-            )),
+            Err(_) => {
+                // A daemon stuck before binding would otherwise stay behind, one per command.
+                let pid = child.id();
+                let _already_gone_is_fine = child.kill();
+                let _reaped = child.wait();
+                let tail = log_tail(&self.log_file, log_start);
+                Err(CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "the daemon (pid {pid}) did not become ready within {} s and was stopped{}; see its log {}",
+                        READY_TIMEOUT.as_secs(),
+                        if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (it last said: {tail})")
+                        },
+                        self.log_file.display()
+                    ),
+                ))
+            }
         }
     }
 }

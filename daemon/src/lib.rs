@@ -7,6 +7,7 @@ pub mod condarc;
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod fsutil;
 pub mod manager;
 pub mod scheduler;
 pub mod secret;
