@@ -53,7 +53,7 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
             "expires_at": answer.expires_at,
         }));
     } else {
-        println!("{}", answer.header_value);
+        crate::outln!("{}", answer.header_value);
     }
     Ok(())
 }
