@@ -9,6 +9,7 @@ pub mod v1 {
 #[cfg(unix)]
 mod connect;
 mod redact;
+pub use redact::redact_url;
 #[cfg(unix)]
 pub mod socket;
 

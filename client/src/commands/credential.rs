@@ -9,7 +9,29 @@ use crate::connection::Target;
 use crate::exit::CliError;
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
+    let url = match &cmd {
+        CredentialCommand::Get { url } | CredentialCommand::Rejected { url, .. } => url.clone(),
+    };
+    ask(cmd, target, out).await.map_err(|mut e| {
+        e.message = hide_url(&e.message, &url);
+        e
+    })
+}
+
+/// `text` with every copy of `url` in its redacted form: the daemon's reasons name the URL
+/// asked about, which may carry a token (`/t/<token>/`), a password or a signed query.
+fn hide_url(text: &str, url: &str) -> String {
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(url, &anacondad_proto::redact_url(url))
+}
+
+async fn ask(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
+    let url = match &cmd {
+        CredentialCommand::Get { url } | CredentialCommand::Rejected { url, .. } => url.clone(),
+    };
     let answer = match cmd {
         CredentialCommand::Get { url } => client
             .credentials()
@@ -40,7 +62,9 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
     };
     if !answer.found {
         if out.json {
-            out.print_json(&serde_json::json!({ "found": false, "reason": answer.reason }));
+            out.print_json(
+                &serde_json::json!({ "found": false, "reason": hide_url(&answer.reason, &url) }),
+            );
         }
         return Err(CliError::failed(answer.reason));
     }
@@ -56,4 +80,19 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
         crate::outln!("{}", answer.header_value);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_naming_the_url_shows_it_redacted() {
+        let url = "https://u:pw@other.example/t/tok-secret/repo/x?sig=1";
+        let shown = hide_url(&format!("{url} is not under the repository"), url);
+        assert_eq!(
+            shown,
+            "https://other.example/t/<redacted>/repo/x is not under the repository"
+        );
+    }
 }
