@@ -66,9 +66,10 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
                 }
                 Err(e) => return Err(e),
             };
+            let pid = target.daemon_pid();
             client.daemon().shutdown(ShutdownRequest {}).await?;
             let waiter = target.clone();
-            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(STOP_TIMEOUT))
+            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
                 .await
                 .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
             if out.json {
