@@ -104,7 +104,10 @@ fn process_runs(pid: u32) -> bool {
             })
         });
     }
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
     // Signal 0: only asks whether the process exists.
