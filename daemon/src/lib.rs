@@ -2,6 +2,8 @@
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
 //! over a local gRPC socket.
 
+#[cfg(unix)]
+pub mod accept;
 pub mod api;
 pub mod condarc;
 pub mod config;
