@@ -48,9 +48,12 @@ impl fmt::Debug for GetCredentialResponse {
 /// by `<redacted>`. Works on text that is not a valid URL too: it never echoes more of it.
 pub fn redact_url(url: &str) -> String {
     let without_tail = url.split(['?', '#']).next().unwrap_or_default();
+    // Only a real scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`) makes
+    // what follows an authority; otherwise the whole text is redacted as a path, so a token in
+    // front of a later `://` is not mistaken for a scheme and kept.
     let (scheme, rest) = match without_tail.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, without_tail),
+        Some((scheme, rest)) if is_scheme(scheme) => (Some(scheme), rest),
+        _ => (None, without_tail),
     };
     let (authority, path) = match (scheme, rest.find('/')) {
         (Some(_), Some(at)) => rest.split_at(at),
@@ -74,6 +77,12 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+fn is_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +102,16 @@ mod tests {
         assert_eq!(
             redact_url("https://repo.example/repo/main/noarch/repodata.json"),
             "https://repo.example/repo/main/noarch/repodata.json"
+        );
+    }
+
+    /// Found by the `api_answers` fuzz target: a `/t/<token>/` before a later `://` was taken
+    /// for part of a scheme and kept.
+    #[test]
+    fn a_token_in_front_of_a_later_scheme_separator_is_redacted() {
+        assert_eq!(
+            redact_url("https2fu:p@repo/t/tok-secret-123/x://host/t/tok-other-456/y"),
+            "https2fu:p@repo/t/<redacted>/x://host/t/<redacted>/y"
         );
     }
 
