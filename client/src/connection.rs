@@ -59,12 +59,19 @@ impl Target {
         )
     }
 
-    /// Waits until the daemon serving our socket has exited (its lock is free).
-    pub fn wait_until_stopped(&self, timeout: Duration) -> Result<(), CliError> {
+    /// The pid the daemon serving our socket wrote into its lock, if it can be read.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let lock = anacondad_proto::socket::lock_path(&self.socket);
+        std::fs::read_to_string(lock).ok()?.trim().parse().ok()
+    }
+
+    /// Waits until the daemon serving our socket has exited: its lock is free and, when its
+    /// pid is known, the process is gone (it lets go of the lock before its last threads end).
+    pub fn wait_until_stopped(&self, pid: Option<u32>, timeout: Duration) -> Result<(), CliError> {
         let lock = anacondad_proto::socket::lock_path(&self.socket);
         let deadline = Instant::now() + timeout;
         loop {
-            if lock_is_free(&lock) {
+            if lock_is_free(&lock) && pid.is_none_or(|pid| !process_runs(pid)) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -123,6 +130,39 @@ fn process_is_stopped(pid: u32) -> bool {
             rest.split_whitespace().next().map(|state| state == "T")
         })
         .unwrap_or(false)
+}
+
+/// Whether any thread of the process `pid` still runs. (An exiting process shows its main
+/// thread as a zombie while its other threads are still closing its files.)
+fn process_runs(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        return tasks.filter_map(Result::ok).any(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state letter follows the parenthesised command name.
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next());
+                !matches!(state, Some("Z" | "X"))
+            })
+        });
+    }
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return false;
+        };
+        // Signal 0: only asks whether the process exists.
+        rustix::process::test_kill_process(pid).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
+    }
 }
 
 fn lock_is_free(lock: &Path) -> bool {

@@ -5,7 +5,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader};
 #[cfg(unix)]
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 #[cfg(windows)]
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,12 @@ impl Launcher {
     /// process's environment.
     pub fn start(&self, socket: &Path) -> Result<u32, CliError> {
         if let Some(dir) = self.log_file.parent() {
-            fs::create_dir_all(dir).map_err(|e| {
+            // The state directory: private, like the state file and log it holds.
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            builder.mode(0o700);
+            builder.create(dir).map_err(|e| {
                 CliError::new(
                     ExitKind::Daemon,
                     format!("cannot create the log directory {}: {e}", dir.display()),
@@ -112,15 +117,26 @@ impl Launcher {
                     ),
                 ))
             }
-            Err(_) => Err(CliError::new(
-                ExitKind::Daemon,
-                format!(
-                    "the daemon (pid {}) did not become ready within {} s; see its log {}",
-                    child.id(),
-                    READY_TIMEOUT.as_secs(),
-                    self.log_file.display()
-                ),
-            )),
+            Err(_) => {
+                // A daemon stuck before binding would otherwise stay behind, one per command.
+                let pid = child.id();
+                let _already_gone_is_fine = child.kill();
+                let _reaped = child.wait();
+                let tail = log_tail(&self.log_file, log_start);
+                Err(CliError::new(
+                    ExitKind::Daemon,
+                    format!(
+                        "the daemon (pid {pid}) did not become ready within {} s and was stopped{}; see its log {}",
+                        READY_TIMEOUT.as_secs(),
+                        if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (it last said: {tail})")
+                        },
+                        self.log_file.display()
+                    ),
+                ))
+            }
         }
     }
 }

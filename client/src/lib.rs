@@ -8,3 +8,29 @@ pub mod exit;
 pub mod launch;
 pub mod prompt;
 pub mod render;
+
+/// `println!` for everything the CLI shows: the text goes through
+/// [`render::terminal_safe`] first.
+#[macro_export]
+macro_rules! outln {
+    () => { ::std::println!() };
+    ($($arg:tt)*) => {
+        ::std::println!("{}", $crate::render::terminal_safe(&::std::format!($($arg)*)))
+    };
+}
+
+/// `print!` through [`render::terminal_safe`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        ::std::print!("{}", $crate::render::terminal_safe(&::std::format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` through [`render::terminal_safe`].
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::render::terminal_safe(&::std::format!($($arg)*)))
+    };
+}

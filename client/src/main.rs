@@ -27,14 +27,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("anacondactl: cannot start: {e}");
+            anacondactl::errln!("anacondactl: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(anacondactl::commands::run(cli, target)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("anacondactl: {e}");
+            anacondactl::errln!("anacondactl: {e}");
             ExitCode::from(e.code())
         }
     }

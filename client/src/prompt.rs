@@ -29,9 +29,13 @@ impl Prompter {
             return Err(needs_answer(what, flag));
         }
         let mut out = std::io::stdout().lock();
-        write!(out, "{question} [y/n] (n): ")
-            .and_then(|()| out.flush())
-            .map_err(io_err)?;
+        write!(
+            out,
+            "{} [y/n] (n): ",
+            crate::render::terminal_safe(question)
+        )
+        .and_then(|()| out.flush())
+        .map_err(io_err)?;
         drop(out);
         let mut line = String::new();
         std::io::stdin()
@@ -56,9 +60,14 @@ impl Prompter {
         if !self.interactive {
             return Err(needs_answer(what, flag));
         }
+        // Org names and titles come from the service.
+        let shown: Vec<String> = items
+            .iter()
+            .map(|item| crate::render::one_line(item).into_owned())
+            .collect();
         dialoguer::Select::new()
-            .with_prompt(prompt)
-            .items(items)
+            .with_prompt(crate::render::terminal_safe(prompt))
+            .items(&shown)
             .default(0)
             .interact()
             .map_err(|e| CliError::failed(format!("no selection was made: {e}")))

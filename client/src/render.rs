@@ -5,6 +5,51 @@ use anacondad_proto::v1::{
     StorageStatus, TokenState, TokenSummary, WatchResponse,
 };
 use serde_json::{Value, json};
+use std::borrow::Cow;
+
+/// Whether `c` can steer a terminal or reorder what is shown: C0 controls (ESC starts cursor
+/// moves, colours and OSC 8 links), DEL, C1 controls (U+009B is a one-character CSI), and the
+/// bidirectional and line-separator marks that make text read differently from its bytes.
+fn is_steering(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn neutralise(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| is_steering(c) && !(keep_newlines && c == '\n');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            // Visible, and also a valid escape inside a JSON string.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for the terminal: every character that could move the cursor, change colours, make a
+/// link or reorder the line is shown as a visible `\uXXXX` instead; line breaks stay. Everything
+/// the CLI prints goes through this (the `outln!`/`errln!` macros), because much of it came
+/// from outside: the service's names, titles, device URI and code, and error reasons.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    neutralise(text, true)
+}
+
+/// One field from outside (a username, an org title, a user code) on one line: like
+/// [`terminal_safe`], and a line break in it is shown as `\u000a` too, so it cannot forge
+/// a line of our own.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    neutralise(text, false)
+}
 
 /// `2026-12-01 10:00:00 UTC`, or `never`/`unknown` for 0.
 pub fn time(unix: i64) -> String {
@@ -141,7 +186,15 @@ pub fn login_line(l: Option<&LoginStatus>) -> String {
     };
     match l.state() {
         LoginState::LoggedIn | LoginState::Expiring => {
-            let mut line = format!("logged in to {} as {}", l.domain, l.username);
+            let mut line = if l.username.is_empty() {
+                format!("logged in to {}", one_line(&l.domain))
+            } else {
+                format!(
+                    "logged in to {} as {}",
+                    one_line(&l.domain),
+                    one_line(&l.username)
+                )
+            };
             if l.api_key_expires_at != 0 {
                 line.push_str(&format!(", API key expires {}", time(l.api_key_expires_at)));
             }
@@ -268,6 +321,47 @@ pub fn status_text(s: &StatusResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_and_c1_controls_are_shown_not_sent() {
+        let hostile = "ev\u{1b}]8;;https://evil.example\u{7}il\u{1b}]8;;\u{7} \u{9b}2J\u{7f}\r";
+        let shown = terminal_safe(hostile);
+        assert!(!shown.chars().any(is_steering), "{shown:?}");
+        assert_eq!(
+            shown,
+            "ev\\u001b]8;;https://evil.example\\u0007il\\u001b]8;;\\u0007 \\u009b2J\\u007f\\u000d"
+        );
+    }
+
+    #[test]
+    fn line_breaks_stay_in_text_but_not_in_a_field() {
+        assert_eq!(terminal_safe("a\nb"), "a\nb");
+        assert_eq!(one_line("a\nb"), "a\\u000ab");
+        assert_eq!(terminal_safe("a\tb"), "a\\u0009b");
+    }
+
+    #[test]
+    fn plain_text_and_unicode_pass_unchanged() {
+        assert!(matches!(
+            terminal_safe("Zoë Ünal <zoe@example.com> 東京"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn bidi_overrides_are_neutralised() {
+        assert_eq!(one_line("a\u{202e}b"), "a\\u202eb");
+    }
+
+    #[test]
+    fn a_login_without_a_username_names_no_one() {
+        let line = login_line(Some(&LoginStatus {
+            state: LoginState::LoggedIn.into(),
+            domain: "anaconda.com".into(),
+            ..Default::default()
+        }));
+        assert_eq!(line, "logged in to anaconda.com");
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -3,6 +3,8 @@
 //! over a local gRPC socket. [`Daemon::run`] is the whole daemon; `docs/architecture.md` maps
 //! the modules.
 
+#[cfg(unix)]
+pub mod accept;
 pub mod account;
 pub mod api;
 pub mod clock;
@@ -14,6 +16,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod error;
 pub mod events;
+pub mod fsutil;
 pub mod renewal;
 pub mod repo_url;
 pub mod secret;

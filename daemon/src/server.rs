@@ -226,12 +226,13 @@ pub async fn serve(
         })?;
     let shutdown: CancellationToken = daemon.shutdown.clone();
     let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(crate::accept::KEEPALIVE_INTERVAL))
         .layer(tonic::service::InterceptorLayer::new(
             service::check_protocol,
         ))
         .add_routes(service::routes(daemon))
         .serve_with_incoming_shutdown(
-            owner_connections(listener, uid),
+            crate::accept::guard_under_file_limit(owner_connections(listener, uid)),
             shutdown.clone().cancelled_owned(),
         );
     tracing::info!(socket = %path.display(), "listening");

@@ -121,7 +121,7 @@ impl StateFile {
     /// inspection, never overwritten) and an empty state is returned with a warning: these
     /// facts are re-learnt from the service, while refusing to start would block the user.
     pub fn load(&self, now: Timestamp) -> Result<LoadedState, StateError> {
-        let text = match fs::read_to_string(&self.path) {
+        let text = match crate::fsutil::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(LoadedState {

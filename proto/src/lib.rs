@@ -15,6 +15,7 @@ pub mod dirs;
 #[cfg(windows)]
 pub mod pipe;
 mod redact;
+pub use redact::redact_url;
 pub mod socket;
 
 #[cfg(windows)]

@@ -2,9 +2,10 @@
 # The whole test suite, from a fresh clone: installs what it needs (apt packages, the Python
 # virtualenv with the real anaconda-auth and the real conda), builds the binaries, builds the
 # .deb from them and checks it installed (dpkg -i, `anacondactl --version`, `man anacondactl`,
-# then dpkg -r), runs every test inside a private D-Bus session with an unlocked gnome-keyring,
-# then checks the macOS and Windows builds and smoke-tests the Windows one under wine. Every
-# step runs; the exit status is the first failure's.
+# then dpkg -r), runs a bounded fuzz run of each target, runs every test inside a private D-Bus
+# session with an unlocked gnome-keyring, then checks the macOS and Windows builds and
+# smoke-tests the Windows one under wine. Every step runs; the exit status is the first
+# failure's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -13,6 +14,8 @@ ANACONDAD_TEST_VENV=$(tests/scripts/setup-venv.sh)
 export ANACONDAD_TEST_VENV
 cargo build --workspace --bins --locked
 status=0
+# A bounded run of each fuzz target (fuzz/, nightly); ANACONDAD_SKIP_FUZZ=1 skips it.
+tests/scripts/fuzz.sh || status=$?
 tests/scripts/deb-install-check.sh target/debug || status=$?
 tests/scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 # The platforms this machine cannot run natively: macOS and Windows type-checked and linted,

@@ -267,6 +267,30 @@ impl TestHome {
         self.ctl().args(args).output().expect("anacondactl runs")
     }
 
+    /// Runs `anacondactl <args>` to completion, failing the test (after killing it) when it
+    /// takes longer than `timeout`: for commands that must not hang.
+    pub fn run_ctl_within(&self, args: &[&str], timeout: Duration) -> Output {
+        let child = self
+            .ctl()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("anacondactl runs");
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(output) => output.expect("wait for anacondactl"),
+            Err(_) => {
+                kill(pid, "KILL");
+                panic!("anacondactl {args:?} did not finish within {timeout:?}")
+            }
+        }
+    }
+
     /// Starts a daemon on this home's default socket and waits until it is ready.
     pub fn start_daemon(&self) -> DaemonProcess {
         self.start_daemon_on(&self.socket())

@@ -27,7 +27,7 @@ pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), 
                 "storage": render::storage_json(answer.storage.as_ref()),
             }));
         } else {
-            println!("{}", render::login_line(answer.login.as_ref()));
+            crate::outln!("{}", render::login_line(answer.login.as_ref()));
         }
         warn_storage(out, answer.storage.as_ref());
         return Ok(());
@@ -54,8 +54,9 @@ pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), 
                     &device.verification_uri_complete
                 };
                 out.say(format!(
-                    "To log in, open {url}\nand confirm the code {} (it expires {}).",
-                    device.user_code,
+                    "To log in, open {}\nand confirm the code {} (it expires {}).",
+                    render::one_line(url),
+                    render::one_line(&device.user_code),
                     render::time(device.expires_at)
                 ));
                 if !args.no_browser {
@@ -82,12 +83,12 @@ pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), 
                         "storage": render::storage_json(outcome.storage.as_ref()),
                     }));
                 } else if outcome.already_logged_in {
-                    println!(
+                    crate::outln!(
                         "Already logged in as {}; use --force to log in again.",
                         outcome.username
                     );
                 } else {
-                    println!(
+                    crate::outln!(
                         "Logged in as {} ({}). Your API key expires {}.",
                         outcome.username,
                         outcome.email,
@@ -136,7 +137,7 @@ pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageSt
         out.warn(&storage.warning);
     }
     for notice in &storage.notices {
-        eprintln!("note: {notice}");
+        crate::errln!("note: {notice}");
     }
 }
 
@@ -150,9 +151,9 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
     if out.json {
         out.print_json(&serde_json::json!({ "removed": answer.removed }));
     } else if answer.removed {
-        println!("Logged out: the API key was removed. Installed repo tokens stay in place.");
+        crate::outln!("Logged out: the API key was removed. Installed repo tokens stay in place.");
     } else {
-        println!("You were not logged in.");
+        crate::outln!("You were not logged in.");
     }
     warn_storage(out, answer.storage.as_ref());
     Ok(())
@@ -176,8 +177,13 @@ pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
         }));
     } else {
         let name = format!("{} {}", who.first_name, who.last_name);
-        println!("{} <{}> {}", who.username, who.email, name.trim());
-        println!("{}", render::login_line(who.login.as_ref()));
+        crate::outln!(
+            "{} <{}> {}",
+            render::one_line(&who.username),
+            render::one_line(&who.email),
+            render::one_line(name.trim())
+        );
+        crate::outln!("{}", render::login_line(who.login.as_ref()));
     }
     Ok(())
 }

@@ -30,12 +30,12 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                     "diff": plan.diff,
                 }));
             } else if plan.changes {
-                print!("{}", plan.diff);
+                crate::out!("{}", plan.diff);
                 if !plan.diff.ends_with('\n') {
-                    println!();
+                    crate::outln!();
                 }
             } else {
-                println!("{} is already configured: nothing to change.", plan.path);
+                crate::outln!("{} is already configured: nothing to change.", plan.path);
             }
             Ok(())
         }
@@ -54,9 +54,9 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                     "findings": report.findings,
                 }));
             } else {
-                println!("{}", render::condarc_line(Some(&status)));
+                crate::outln!("{}", render::condarc_line(Some(&status)));
                 for finding in &report.findings {
-                    println!("  - {finding}");
+                    crate::outln!("  - {finding}");
                 }
             }
             if status.state() == CondarcState::Configured {
@@ -109,14 +109,14 @@ pub fn applied_json(applied: &ApplyCondarcResponse) -> serde_json::Value {
 
 pub fn print_applied(applied: &ApplyCondarcResponse) {
     if !applied.backup_path.is_empty() {
-        println!("Backing up config to {}", applied.backup_path);
+        crate::outln!("Backing up config to {}", applied.backup_path);
     }
     if applied.changed {
         for line in &applied.summary {
-            println!("  {line}");
+            crate::outln!("  {line}");
         }
-        println!("{} is configured.", applied.path);
+        crate::outln!("{} is configured.", applied.path);
     } else {
-        println!("{} is already configured: nothing changed.", applied.path);
+        crate::outln!("{} is already configured: nothing changed.", applied.path);
     }
 }

@@ -14,19 +14,26 @@ use crate::connection::Target;
 use crate::exit::CliError;
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
-    let deadline = Duration::from_millis(match &cmd {
-        CredentialCommand::Get { deadline, .. } | CredentialCommand::Rejected { deadline, .. } => {
-            deadline.timeout_ms
+    let (url, deadline) = match &cmd {
+        CredentialCommand::Get { url, deadline }
+        | CredentialCommand::Rejected { url, deadline, .. } => {
+            (url.clone(), Duration::from_millis(deadline.timeout_ms))
         }
-    });
+    };
+    let hide = |mut e: CliError| {
+        e.message = hide_url(&e.message, &url);
+        e
+    };
     let answer = tokio::time::timeout(deadline, ask(cmd, target))
         .await
-        .map_err(|_| target.unresponsive(deadline))??;
+        .map_err(|_| target.unresponsive(deadline))?
+        .map_err(hide)?;
     if !answer.found {
+        let reason = hide_url(&answer.reason, &url);
         if out.json {
-            out.print_json(&serde_json::json!({ "found": false, "reason": answer.reason }));
+            out.print_json(&serde_json::json!({ "found": false, "reason": reason }));
         }
-        return Err(CliError::failed(answer.reason));
+        return Err(CliError::failed(reason));
     }
     if out.json {
         out.print_json(&serde_json::json!({
@@ -38,9 +45,18 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
             "scope": answer.scope,
         }));
     } else {
-        println!("{}", answer.header_value);
+        crate::outln!("{}", answer.header_value);
     }
     Ok(())
+}
+
+/// `text` with every copy of `url` in its redacted form: the daemon's reasons name the URL
+/// asked about, which may carry a token (`/t/<token>/`), a password or a signed query.
+fn hide_url(text: &str, url: &str) -> String {
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(url, &anacondad_proto::redact_url(url))
 }
 
 async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialResponse, CliError> {
@@ -74,4 +90,19 @@ async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialRes
             .credential
             .unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_naming_the_url_shows_it_redacted() {
+        let url = "https://u:pw@other.example/t/tok-secret/repo/x?sig=1";
+        let shown = hide_url(&format!("{url} is not under the repository"), url);
+        assert_eq!(
+            shown,
+            "https://other.example/t/<redacted>/repo/x is not under the repository"
+        );
+    }
 }

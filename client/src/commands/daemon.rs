@@ -22,7 +22,7 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             if out.json {
                 out.print_json(&render::status_json(&status));
             } else {
-                print!("{}", render::status_text(&status));
+                crate::out!("{}", render::status_text(&status));
             }
             Ok(())
         }
@@ -39,14 +39,16 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
                     "socket": status.socket_path,
                 }));
             } else if already {
-                println!(
+                crate::outln!(
                     "anacondad is already running (pid {}) at {}",
-                    status.pid, status.socket_path
+                    status.pid,
+                    status.socket_path
                 );
             } else {
-                println!(
+                crate::outln!(
                     "anacondad started (pid {}) at {}",
-                    status.pid, status.socket_path
+                    status.pid,
+                    status.socket_path
                 );
             }
             Ok(())
@@ -58,21 +60,22 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
                     if out.json {
                         out.print_json(&serde_json::json!({ "stopped": false, "running": false }));
                     } else {
-                        println!("anacondad is not running at {}", target.socket.display());
+                        crate::outln!("anacondad is not running at {}", target.socket.display());
                     }
                     return Ok(());
                 }
                 Err(e) => return Err(e),
             };
+            let pid = target.daemon_pid();
             client.daemon().shutdown(ShutdownRequest {}).await?;
             let waiter = target.clone();
-            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(STOP_TIMEOUT))
+            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
                 .await
                 .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
             if out.json {
                 out.print_json(&serde_json::json!({ "stopped": true, "running": false }));
             } else {
-                println!("anacondad stopped");
+                crate::outln!("anacondad stopped");
             }
             Ok(())
         }
@@ -80,15 +83,15 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             let client = target.connect_or_start().await?;
             let mut events = client.daemon().watch(WatchRequest {}).await?.into_inner();
             // The daemon subscribed before it answered: from here on nothing is missed.
-            eprintln!(
+            crate::errln!(
                 "watching the events of anacondad at {}; Ctrl-C stops",
                 client.socket().display()
             );
             while let Some(event) = events.message().await? {
                 if out.json {
-                    println!("{}", render::event_json(&event));
+                    crate::outln!("{}", render::event_json(&event));
                 } else {
-                    println!("{}", render::event_line(&event));
+                    crate::outln!("{}", render::event_line(&event));
                 }
                 let _ = std::io::stdout().flush();
             }

@@ -24,7 +24,7 @@ pub struct Output {
 
 impl Output {
     fn print_json(&self, value: &serde_json::Value) {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         );
@@ -33,15 +33,15 @@ impl Output {
     /// A line for people: stdout normally, stderr with --json (so stdout stays parseable).
     fn say(&self, line: impl AsRef<str>) {
         if self.json {
-            eprintln!("{}", line.as_ref());
+            crate::errln!("{}", line.as_ref());
         } else {
-            println!("{}", line.as_ref());
+            crate::outln!("{}", line.as_ref());
         }
     }
 
     /// A warning, always on stderr.
     fn warn(&self, line: impl AsRef<str>) {
-        eprintln!("warning: {}", line.as_ref());
+        crate::errln!("warning: {}", line.as_ref());
     }
 }
 

@@ -521,9 +521,10 @@ async fn stop_on_demand_daemon(target: &Target, report: &mut Report) -> Result<(
         ));
         return Ok(());
     }
+    let pid = target.daemon_pid();
     client.daemon().shutdown(ShutdownRequest {}).await?;
     let waiter = target.clone();
-    tokio::task::spawn_blocking(move || waiter.wait_until_stopped(STOP_TIMEOUT))
+    tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
         .await
         .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
     report.say(format!(

@@ -39,7 +39,7 @@ pub async fn run(
                     "validation_error": validation.error,
                 }));
             } else {
-                println!(
+                crate::outln!(
                     "A new token for {org} is installed and expires {}.",
                     render::time(token.expires_at)
                 );
@@ -129,7 +129,7 @@ async fn install(
         if out.json {
             out.print_json(&install_json(&answer, None));
         } else {
-            println!("Success! Your token has been installed and validated.");
+            crate::outln!("Success! Your token has been installed and validated.");
         }
         return Ok(());
     }
@@ -237,8 +237,8 @@ async fn configure_conda(
         if out.json {
             out.print_json(&install_json(answer, None));
         } else {
-            println!("Your .condarc ({}) is already configured.", plan.path);
-            println!(
+            crate::outln!("Your .condarc ({}) is already configured.", plan.path);
+            crate::outln!(
                 "Success! Your token has been installed and validated, and conda has been \
                  configured."
             );
@@ -260,7 +260,7 @@ async fn configure_conda(
         if out.json {
             out.print_json(&install_json(answer, None));
         } else {
-            println!(
+            crate::outln!(
                 "Your token for {org} has been installed and validated; .condarc was left \
                  unchanged. Configure conda later with `anacondactl condarc apply`."
             );
@@ -274,9 +274,9 @@ async fn configure_conda(
         out.print_json(&install_json(answer, Some(&applied)));
     } else {
         if !applied.backup_path.is_empty() {
-            println!("Backing up config to {}", applied.backup_path);
+            crate::outln!("Backing up config to {}", applied.backup_path);
         }
-        println!(
+        crate::outln!(
             "Success! Your token has been installed and validated, and conda has been configured."
         );
     }
@@ -312,7 +312,7 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
         return Ok(());
     }
     if answer.tokens.is_empty() {
-        println!("No tokens installed. Get one with `anacondactl token install`.");
+        crate::outln!("No tokens installed. Get one with `anacondactl token install`.");
     } else {
         let rows: Vec<[String; 6]> = answer
             .tokens
@@ -361,9 +361,9 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
             .trim_end()
             .to_owned()
     };
-    println!("{}", line(header.to_vec()));
+    crate::outln!("{}", line(header.to_vec()));
     for row in rows {
-        println!("{}", line(row.iter().map(String::as_str).collect()));
+        crate::outln!("{}", line(row.iter().map(String::as_str).collect()));
     }
 }
 
@@ -394,17 +394,17 @@ async fn uninstall(
         return Ok(());
     }
     if answer.removed_orgs.is_empty() {
-        println!("No tokens were installed.");
+        crate::outln!("No tokens were installed.");
     } else {
-        println!(
+        crate::outln!(
             "Removed the token(s) of {}.",
             answer.removed_orgs.join(", ")
         );
     }
     if answer.condarc_changed {
-        println!("Updated {}:", answer.condarc_path);
+        crate::outln!("Updated {}:", answer.condarc_path);
         for line in &answer.condarc_changes {
-            println!("  {line}");
+            crate::outln!("  {line}");
         }
     }
     Ok(())

@@ -138,6 +138,14 @@ impl AnacondaClient {
             return Err(reply.invalid("expected 201 Created with a new API key", false));
         }
         let parsed: ApiKeyBody = reply.json(true)?;
+        if let Err(reason) = super::check_credential(parsed.api_key.expose()) {
+            return Err(reply.invalid(
+                format!(
+                    "the new API key is unusable ({reason}), so it was not stored: run `anacondactl login` again, and report it if it persists"
+                ),
+                false,
+            ));
+        }
         let expires_at = jwt_expiry(&parsed.api_key)
             .map_err(|e| reply.invalid(format!("the api_key is unusable: {e}"), false))?;
         Ok(ApiKey {

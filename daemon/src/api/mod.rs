@@ -14,6 +14,7 @@ mod browser;
 mod client;
 mod clock;
 mod config;
+mod credential_check;
 mod error;
 mod hostname;
 mod jwt;
@@ -34,6 +35,7 @@ pub use config::{
     ApiConfig, DEFAULT_CLIENT_NAME, DEFAULT_DOMAIN, DEFAULT_LOOPBACK_PORT, DEFAULT_REPO_URL,
     ProxyConfig, RetryPolicy,
 };
+pub use credential_check::{MAX_CREDENTIAL_BYTES, check_credential};
 pub use error::{ApiError, TransientCause, mask_url};
 pub use hostname::hash_hostname;
 pub use jwt::{JwtError, jwt_expiry};

@@ -284,6 +284,18 @@ fn tokens(reply: &Reply) -> Result<OidcTokens, ApiError> {
     if tokens.access_token.is_empty() {
         return Err(reply.invalid("empty access_token", false));
     }
+    let unusable = [Some(&tokens.access_token), tokens.refresh_token.as_ref()]
+        .into_iter()
+        .flatten()
+        .find_map(|t| super::check_credential(t.expose()).err());
+    if let Some(reason) = unusable {
+        return Err(reply.invalid(
+            format!(
+                "the login answer holds an unusable token ({reason}), so nothing was stored: run `anacondactl login` again, and report it if it persists"
+            ),
+            false,
+        ));
+    }
     Ok(tokens)
 }
 

@@ -117,8 +117,13 @@ impl AnacondaClient {
             .await?
             .check_api_status()?;
         let issued: IssuedRepoToken = reply.json(true)?;
-        if issued.token.is_empty() {
-            return Err(reply.invalid("the new token is empty", false));
+        if let Err(reason) = super::check_credential(issued.token.expose()) {
+            return Err(reply.invalid(
+                format!(
+                    "the new token is unusable ({reason}), so it was not stored; the previous token may no longer work: run `anacondactl token install` again, and report it if it persists"
+                ),
+                false,
+            ));
         }
         Ok(issued)
     }

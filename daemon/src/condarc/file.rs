@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::edit::{self, has_handler_entry, observe};
 use super::{ANACONDAD_AUTH_HANDLER, CondarcError, CondarcSettings, Plan};
+use crate::fsutil::read_regular_file;
 
 /// Mode of a `.condarc` the editor creates: readable by all, like conda's own.
 const NEW_FILE_MODE: u32 = 0o644;
@@ -297,10 +298,10 @@ impl CondarcEditor {
 /// A `.bak` is replaced when there is none, or when it already holds an anacondad-configured
 /// file; any other `.bak` is the user's configuration from before anacondad and is kept.
 fn backup_is_replaceable(bak: &Path) -> Result<bool, CondarcError> {
-    match fs::read(bak) {
-        Ok(bytes) => Ok(std::str::from_utf8(&bytes)
+    match read_regular_file(bak) {
+        Ok(Some(bytes)) => Ok(std::str::from_utf8(&bytes)
             .is_ok_and(|text| has_handler_entry(text, ANACONDAD_AUTH_HANDLER))),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Ok(None) => Ok(true),
         Err(e) => Err(io_error(bak, "read", e)),
     }
 }
@@ -320,14 +321,16 @@ fn io_error(path: &Path, action: &'static str, source: std::io::Error) -> Condar
     }
 }
 
+/// The file's text, `None` when it does not exist; a FIFO or other special file is refused
+/// rather than read (reading one would block for ever).
 fn read_optional(path: &Path) -> Result<Option<String>, CondarcError> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
+    match read_regular_file(path) {
+        Ok(Some(bytes)) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| CondarcError::NotUtf8 {
                 path: path.to_owned(),
             }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Ok(None) => Ok(None),
         Err(e) => Err(io_error(path, "read", e)),
     }
 }

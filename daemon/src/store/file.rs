@@ -145,9 +145,10 @@ impl FileKeyring {
     }
 
     fn read_all(&self, target: &Path) -> Result<Map<String, Value>, FileKeyringError> {
-        let text = match fs::read_to_string(target) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Map::new()),
+        // A FIFO or other special file there is refused rather than read (it would block).
+        let text = match crate::fsutil::read_regular_text(target) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(Map::new()),
             Err(source) => {
                 return Err(FileKeyringError::Read {
                     path: self.path.clone(),

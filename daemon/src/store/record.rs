@@ -315,6 +315,18 @@ mod tests {
         );
     }
 
+    /// Found by the `keychain_record` fuzz target: without correctly rounded float parsing an
+    /// unknown number changed a little on every rewrite.
+    #[test]
+    fn an_unknown_number_keeps_its_value_over_rewrites() {
+        let raw = format!(r#"{{"future":[{}e0]}}"#, "3".repeat(66));
+        let first = TokenRecord::decode(&b64(&raw), "anaconda.com").unwrap();
+        let second = TokenRecord::decode(&first.encode(), "anaconda.com").unwrap();
+        let third = TokenRecord::decode(&second.encode(), "anaconda.com").unwrap();
+        assert_eq!(first.to_json().expose(), second.to_json().expose());
+        assert_eq!(second.to_json().expose(), third.to_json().expose());
+    }
+
     #[test]
     fn a_record_without_domain_takes_the_keyring_username() {
         let record = TokenRecord::decode(&b64(r#"{"api_key":"k"}"#), "example.org:8443").unwrap();

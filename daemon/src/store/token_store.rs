@@ -5,9 +5,11 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::record::{ANACONDA_SERVICE, LEGACY_DOMAINS, MODERN_DOMAIN, RECORD_VERSION};
 use super::{
@@ -108,11 +110,13 @@ impl StoreOptions {
 /// Errors of the token store. None carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the {backend} store did not answer within {}s while trying to {operation}; {hint}", after.as_secs_f32())]
+    #[error("the {backend} store did not answer {} while trying to {operation}; {hint}", waited(*after, *earlier))]
     Timeout {
         backend: &'static str,
         operation: &'static str,
         after: Duration,
+        /// Not asked at all: an earlier call is still waiting for its answer.
+        earlier: bool,
         hint: &'static str,
     },
     #[error("{source}")]
@@ -140,6 +144,17 @@ pub enum StoreError {
     },
 }
 
+fn waited(after: Duration, earlier: bool) -> String {
+    if earlier {
+        format!(
+            "an earlier call (still waiting after {}s), so it was not asked again",
+            after.as_secs()
+        )
+    } else {
+        format!("within {}s", after.as_secs_f32())
+    }
+}
+
 impl StoreError {
     fn backend(operation: &'static str) -> impl FnOnce(BackendError) -> Self {
         move |source| Self::Backend { operation, source }
@@ -150,8 +165,104 @@ const KEYCHAIN_TIMEOUT_HINT: &str = "the keychain is probably locked and waiting
 const FILE_TIMEOUT_HINT: &str =
     "another process probably holds the keyring file's lock; find it, or retry later";
 
+/// At most one call in flight to a backend that may hang (a keychain that never answers):
+/// a second caller waits for the first without taking a thread, and once a call has outlived
+/// its timeout every later caller is refused at once until that call returns. A blocking call
+/// cannot be cancelled, so without this each call would strand one more thread (and, for a
+/// connect, one more D-Bus connection).
+#[derive(Debug)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    stalled_since: Mutex<Option<Instant>>,
+}
+
+impl Gate {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(1)),
+            stalled_since: Mutex::new(None),
+        })
+    }
+
+    /// How long the call in flight has been waiting past its timeout, if one is.
+    fn stalled_for(&self) -> Option<Duration> {
+        self.stalled_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|since| since.elapsed())
+    }
+
+    fn set_stalled(&self, stalled: bool) {
+        let mut since = self.stalled_since.lock().unwrap_or_else(|p| p.into_inner());
+        *since = match (stalled, *since) {
+            (true, Some(already)) => Some(already),
+            (true, None) => Some(Instant::now()),
+            (false, _) => None,
+        };
+    }
+
+    /// Runs `job` on a blocking thread once the gate is free, bounded by `timeout`.
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        operation: &'static str,
+        backend: &'static str,
+        timeout: Duration,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = self.enter(operation, backend, timeout).await?;
+        let gate = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit: OwnedSemaphorePermit = permit;
+            let value = job();
+            // It answered, however late: the next caller may ask again.
+            gate.set_stalled(false);
+            value
+        });
+        let outcome = finish(operation, backend, timeout, task).await;
+        if matches!(outcome, Err(StoreError::Timeout { .. })) {
+            self.set_stalled(true);
+        }
+        outcome
+    }
+
+    async fn enter(
+        &self,
+        operation: &'static str,
+        backend: &'static str,
+        timeout: Duration,
+    ) -> Result<OwnedSemaphorePermit, StoreError> {
+        let refused = |after| StoreError::Timeout {
+            backend,
+            operation,
+            after,
+            earlier: true,
+            hint: hint(backend),
+        };
+        if let Some(stalled) = self.stalled_for() {
+            return Arc::clone(&self.permits)
+                .try_acquire_owned()
+                .map_err(|_| refused(stalled + timeout));
+        }
+        match tokio::time::timeout(timeout, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(closed)) => Err(StoreError::Task {
+                operation,
+                detail: closed.to_string(),
+            }),
+            Err(_) => Err(refused(timeout)),
+        }
+    }
+}
+
+/// The gate of this process's keychain connection: whoever opens a store, one connect at a
+/// time (the manager retries opening on every call while the keychain does not answer).
+fn keychain_connect_gate() -> &'static Arc<Gate> {
+    static GATE: OnceLock<Arc<Gate>> = OnceLock::new();
+    GATE.get_or_init(Gate::new)
+}
+
 /// The daemon's token store. Cheap to share behind an `Arc`; every method may be called
-/// concurrently (writes are serialised).
+/// concurrently (writes are serialised, and at most one backend call is in flight).
 pub struct TokenStore {
     backend: Arc<dyn SecretBackend>,
     /// Set when `auto` fell back to the file.
@@ -162,6 +273,7 @@ pub struct TokenStore {
     env_api_key: Option<Secret>,
     timeout: Duration,
     writes: tokio::sync::Mutex<()>,
+    gate: Arc<Gate>,
 }
 
 impl fmt::Debug for TokenStore {
@@ -199,9 +311,11 @@ type Connect = Box<dyn FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> 
 impl TokenStore {
     /// Opens the store `options.mode` asks for, connecting to this platform's keychain.
     pub async fn open(options: StoreOptions) -> Result<Self, StoreError> {
-        Self::open_with_keychain(options, || {
-            Ok(Arc::new(KeychainBackend::connect()?) as Arc<dyn SecretBackend>)
-        })
+        Self::open_gated(
+            options,
+            Box::new(|| Ok(Arc::new(KeychainBackend::connect()?) as Arc<dyn SecretBackend>)),
+            Arc::clone(keychain_connect_gate()),
+        )
         .await
     }
 
@@ -214,12 +328,24 @@ impl TokenStore {
     where
         F: FnOnce() -> Result<Arc<dyn SecretBackend>, BackendError> + Send + 'static,
     {
-        let connect: Connect = Box::new(connect);
+        Self::open_gated(options, Box::new(connect), Gate::new()).await
+    }
+
+    async fn open_gated(
+        options: StoreOptions,
+        connect: Connect,
+        connect_gate: Arc<Gate>,
+    ) -> Result<Self, StoreError> {
         let (backend, fallback) = match options.mode {
             StorageMode::File => (open_file(&options).await?, None),
             StorageMode::System => {
-                let task = tokio::task::spawn_blocking(connect);
-                let backend = finish("connect to the keychain", "system", options.timeout, task)
+                let backend = connect_gate
+                    .run(
+                        "connect to the keychain",
+                        "system",
+                        options.timeout,
+                        connect,
+                    )
                     .await?
                     .map_err(StoreError::backend("connect to the keychain"))?;
                 (backend, None)
@@ -227,24 +353,25 @@ impl TokenStore {
             StorageMode::Auto => {
                 // The probe reads the default record: that is what would hang on a locked
                 // collection, while a search for a name that matches nothing would not.
-                let task = tokio::task::spawn_blocking(move || {
+                let probe = move || {
                     let backend = connect()?;
                     backend.get(ANACONDA_SERVICE, MODERN_DOMAIN)?;
                     Ok::<_, BackendError>(backend)
-                });
-                let probed =
-                    match finish("probe the keychain", "system", options.probe_timeout, task).await
-                    {
-                        Ok(Ok(backend)) => Ok(backend),
-                        Ok(Err(e)) => Err(("is not available".to_owned(), e.to_string())),
-                        Err(_timeout) => {
-                            let secs = options.probe_timeout.as_secs_f32();
-                            Err((
-                                format!("did not answer within {secs}s (locked?)"),
-                                format!("it did not answer within {secs}s, it may be locked"),
-                            ))
-                        }
-                    };
+                };
+                let probed = match connect_gate
+                    .run("probe the keychain", "system", options.probe_timeout, probe)
+                    .await
+                {
+                    Ok(Ok(backend)) => Ok(backend),
+                    Ok(Err(e)) => Err(("is not available".to_owned(), e.to_string())),
+                    Err(_timeout) => {
+                        let secs = options.probe_timeout.as_secs_f32();
+                        Err((
+                            format!("did not answer within {secs}s (locked?)"),
+                            format!("it did not answer within {secs}s, it may be locked"),
+                        ))
+                    }
+                };
                 match probed {
                     Ok(backend) => (backend, None),
                     Err((what, cause)) => {
@@ -269,6 +396,7 @@ impl TokenStore {
             env_api_key: options.env_api_key,
             timeout: options.timeout,
             writes: tokio::sync::Mutex::new(()),
+            gate: Gate::new(),
         })
     }
 
@@ -285,6 +413,7 @@ impl TokenStore {
             env_api_key,
             timeout,
             writes: tokio::sync::Mutex::new(()),
+            gate: Gate::new(),
         }
     }
 
@@ -293,11 +422,24 @@ impl TokenStore {
         self.backend.kind()
     }
 
-    /// Set when `auto` fell back to the file: what happened and what to do, short enough for a
-    /// terminal. `status` always shows it; other commands once (see
+    /// Set when `auto` fell back to the file (what happened and what to do, short enough for
+    /// a terminal), or while the backend does not answer (calls then fail at once and the
+    /// daemon answers from memory). `status` always shows it; other commands once (see
     /// [`TokenStore::take_warning_news`]).
-    pub fn warning(&self) -> Option<&str> {
-        self.fallback.as_ref().map(|f| f.warning.as_str())
+    pub fn warning(&self) -> Option<String> {
+        let stalled = self.not_answering_for().map(|for_| {
+            format!(
+                "the {} store has not answered for {}s, so the daemon answers from what it holds in memory and changes cannot be stored; {}",
+                self.backend.kind().as_str(),
+                (for_ + self.timeout).as_secs(),
+                hint(self.backend.kind().as_str())
+            )
+        });
+        match (self.fallback.as_ref().map(|f| &f.warning), stalled) {
+            (Some(fallback), Some(stalled)) => Some(format!("{fallback}; {stalled}")),
+            (Some(fallback), None) => Some(fallback.clone()),
+            (None, stalled) => stalled,
+        }
     }
 
     /// Why the keychain was not usable, in full (a D-Bus error, a platform hint): for the log
@@ -310,6 +452,11 @@ impl TokenStore {
     /// CLI prints it then, and not with every later command of the same daemon.
     pub fn take_warning_news(&self) -> bool {
         self.fallback.is_some() && !self.warning_reported.swap(true, Ordering::SeqCst)
+    }
+
+    /// How long a backend call has been waiting past its timeout; `None` while it answers.
+    pub fn not_answering_for(&self) -> Option<Duration> {
+        self.gate.stalled_for()
     }
 
     /// What the backend did to its storage on opening (e.g. tightened a 0644 keyring file).
@@ -505,8 +652,14 @@ impl TokenStore {
         F: FnOnce(&dyn SecretBackend) -> Result<T, StoreError> + Send + 'static,
     {
         let backend = Arc::clone(&self.backend);
-        let task = tokio::task::spawn_blocking(move || job(&*backend));
-        finish(operation, self.backend.kind().as_str(), self.timeout, task).await?
+        self.gate
+            .run(
+                operation,
+                self.backend.kind().as_str(),
+                self.timeout,
+                move || job(&*backend),
+            )
+            .await?
     }
 }
 
@@ -529,12 +682,17 @@ async fn finish<T>(
             backend,
             operation,
             after,
-            hint: if backend == "file" {
-                FILE_TIMEOUT_HINT
-            } else {
-                KEYCHAIN_TIMEOUT_HINT
-            },
+            earlier: false,
+            hint: hint(backend),
         }),
+    }
+}
+
+fn hint(backend: &str) -> &'static str {
+    if backend == "file" {
+        FILE_TIMEOUT_HINT
+    } else {
+        KEYCHAIN_TIMEOUT_HINT
     }
 }
 

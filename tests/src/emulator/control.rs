@@ -4,7 +4,8 @@
 //! - `POST /_emulator/faults` `{"path_prefix": "/api/account", "method": "GET" (optional),
 //!   "count": 2 (default 1), "kind": "status", "status": 503}`; other kinds:
 //!   `{"kind": "hang", "millis": 5000}` (then answers normally), `{"kind": "malformed"}` (200 with
-//!   a body that is not JSON), `{"kind": "drop"}` (closes the connection unanswered). The prefix
+//!   a body that is not JSON), `{"kind": "drop"}` (closes the connection unanswered),
+//!   `{"kind": "body", "status": 201 (default 200), "body": {...}}` (answers that JSON). The prefix
 //!   matches the raw path or its masked form (`/t/abcd****/repo/...`). `DELETE` clears them all.
 //! - `GET /_emulator/counters[?prefix=/api/]` -> `{"total": n, "paths": {"<masked path>": n}}`.
 //! - `GET /_emulator/log` -> `{"entries": [{"seq", "method", "path", "status", "fault",
@@ -81,6 +82,11 @@ pub(crate) async fn faults_and_counters(
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
             "{\"this is\": not json",
+        )
+            .into_response(),
+        Some(FaultAction::Body { status, body }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            Json(body),
         )
             .into_response(),
         Some(FaultAction::Drop) => {

@@ -101,6 +101,17 @@ pub enum FaultAction {
     Malformed,
     /// Close the connection without answering.
     Drop,
+    /// Answer with this status and JSON body instead of the real answer: a hostile or broken
+    /// service (a token with control characters, a megabyte-long key).
+    Body {
+        #[serde(default = "ok_status")]
+        status: u16,
+        body: serde_json::Value,
+    },
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 pub(crate) struct Fault {
@@ -566,6 +577,7 @@ impl State {
                 FaultAction::Hang { millis } => format!("hang {millis}ms"),
                 FaultAction::Malformed => "malformed".into(),
                 FaultAction::Drop => "drop".into(),
+                FaultAction::Body { status, .. } => format!("body {status}"),
             }),
             authorization: authorization.map(mask_authorization),
             user_agent: user_agent.map(str::to_string),

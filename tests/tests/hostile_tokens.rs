@@ -1,0 +1,89 @@
+//! A credential the service hands over is checked before it is stored: control characters,
+//! spaces and absurd lengths are refused with a clear error, and nothing is stored.
+
+use anacondad_tests::harness::{TestHome, json_output};
+use anacondad_tests::spawn_emulator;
+use serde_json::json;
+
+const PROMPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn keyring_text(home: &TestHome) -> String {
+    std::fs::read_to_string(home.path().join(".anaconda/keyring")).unwrap_or_default()
+}
+
+fn install_refuses(token: &str, reason: &str) {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
+    emu.post(
+        "/_emulator/faults",
+        json!({"path_prefix": "/api/organizations/acme/ce/current-token", "method": "PUT",
+               "kind": "body", "body": {"token": token, "expires_at": "2030-01-01T00:00:00Z"}}),
+    );
+    let out = home.run_ctl_within(
+        &["token", "install", "--org", "acme", "--yes", "--no-condarc"],
+        PROMPT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the new token is unusable") && err.contains(reason),
+        "{err}"
+    );
+    assert!(
+        err.contains("anacondactl token install"),
+        "says what to do: {err}"
+    );
+    assert!(
+        !err.contains("X-Injected") && !err.contains("aaaaaaaa"),
+        "no echo: {err}"
+    );
+    let list = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"], json!([]), "nothing stored: {list}");
+    let stored = keyring_text(&home);
+    assert!(
+        !stored.contains("X-Injected") && stored.len() < 10_000,
+        "{stored}"
+    );
+}
+
+#[test]
+fn a_reissued_token_with_a_line_break_is_refused_before_it_is_stored() {
+    install_refuses("tok\r\nX-Injected: 1", "a control character at byte 3");
+}
+
+#[test]
+fn a_reissued_token_with_an_escape_is_refused_before_it_is_stored() {
+    install_refuses("tok\u{1b}]8;;x\u{7}", "a control character at byte 3");
+}
+
+#[test]
+fn a_reissued_token_of_a_hundred_kilobytes_is_refused_before_it_is_stored() {
+    install_refuses(&"a".repeat(100_000), "100000 bytes long");
+}
+
+#[test]
+fn an_api_key_with_a_space_is_refused_at_login() {
+    let emu = spawn_emulator(&["--device-interval", "0"]);
+    let home = TestHome::against(&emu);
+    emu.post(
+        "/_emulator/faults",
+        json!({"path_prefix": "/api/auth/api-keys", "kind": "body", "status": 201,
+               "body": {"api_key": "eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9 X-Injected"}}),
+    );
+    let out = home.run_ctl_within(&["login", "--no-browser"], PROMPT);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the new API key is unusable") && err.contains("a space at byte"),
+        "{err}"
+    );
+    assert!(!err.contains("X-Injected"), "{err}");
+    assert!(!keyring_text(&home).contains("X-Injected"));
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_ne!(status["login"]["state"], "logged_in", "{status}");
+}
