@@ -13,7 +13,6 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use url::Url;
 
-use crate::api::mask_url;
 use crate::error::Result;
 use crate::events::EventBus;
 use crate::repo_url::Channel;
@@ -138,9 +137,7 @@ impl Credentials {
         let Some(channel) = parsed.as_ref().and_then(|u| repo.channel_of(u)) else {
             return Answer {
                 outcome: Err(NoCredential::NotOurRepository {
-                    url: parsed
-                        .as_ref()
-                        .map_or_else(|| "the URL".to_owned(), mask_url),
+                    url: anacondad_proto::redact_url(url),
                     repo: repo.to_string(),
                 }),
                 scope: None,

@@ -4,8 +4,10 @@
 
 pub(crate) mod atomic;
 pub mod file;
+mod gate;
 pub mod keychain;
 pub mod memory;
+mod options;
 pub mod record;
 mod token_store;
 
@@ -14,11 +16,12 @@ use crate::secret::Secret;
 pub use file::{FileKeyring, FileKeyringError};
 pub use keychain::{KeychainBackend, KeychainError};
 pub use memory::MemoryBackend;
-pub use record::{RecordError, RepoToken, TokenRecord};
-pub use token_store::{
+pub use options::{
     DEFAULT_OPERATION_TIMEOUT, DEFAULT_PROBE_TIMEOUT, REFRESH_TOKEN_SERVICE, StorageMode,
-    StoreError, StoreOptions, TokenStore, UnknownStorageMode,
+    StoreError, StoreOptions, UnknownStorageMode,
 };
+pub use record::{RecordError, RepoToken, TokenRecord};
+pub use token_store::TokenStore;
 
 /// Which backend holds the secrets; shown by `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
