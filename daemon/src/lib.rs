@@ -29,6 +29,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod transport;
 pub mod vault;
 
 pub use daemon::Daemon;
