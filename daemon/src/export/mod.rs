@@ -242,12 +242,13 @@ impl Exporter {
     /// Writes what `target` should hold and removes what it no longer should.
     async fn sync(&self, target: ExportTarget) -> Result<(), SyncError> {
         let _one_at_a_time = self.running.lock().await;
-        let snapshot = self.vault.snapshot().await?;
         let state = self.state_of(target);
         let enabled = self.enabled(target, &state);
         if !enabled && state.entries.is_empty() {
+            // Checked before the secrets are read: an export that is off costs nothing.
             return Ok(());
         }
+        let snapshot = self.vault.snapshot().await?;
         let store = self.store_for(target);
         let desired = if enabled {
             plan(target, &snapshot, self.vault.repo())
