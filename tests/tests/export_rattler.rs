@@ -240,3 +240,40 @@ fn turning_the_export_off_removes_only_what_the_daemon_wrote() {
     ok(&home.run_ctl(&["daemon", "status"]));
     assert!(!read_json(&file).contains_key(HOST));
 }
+
+#[test]
+fn a_credentials_file_that_is_not_json_is_reported_and_left_as_it_was() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    let file = home.path().join(".rattler/credentials.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "{\"prefix.dev\": {\"BearerToken\": ").unwrap();
+    let _daemon = home.start_daemon();
+    home.login_with_api_key(&emu.mint_api_key());
+    let out = home.run_ctl(&["export", "--for", "pixi"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("credentials.json") && err.contains("fix or move"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "{\"prefix.dev\": {\"BearerToken\": ",
+        "nothing of the user's file is lost"
+    );
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert!(
+        status["exports"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("credentials.json"),
+        "{status}"
+    );
+    // Once the file is fixed, the next change writes the export and clears the error.
+    std::fs::write(&file, "{}").unwrap();
+    ok(&home.run_ctl(&["export", "--for", "pixi"]));
+    assert!(read_json(&file).contains_key(HOST));
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["exports"][0]["last_error"], "", "{status}");
+}
