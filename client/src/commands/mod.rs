@@ -4,6 +4,7 @@ mod account;
 mod condarc;
 mod credential;
 mod daemon;
+mod export;
 mod service;
 mod token;
 
@@ -55,6 +56,7 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
+        Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {

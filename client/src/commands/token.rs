@@ -308,6 +308,7 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
         out.print_json(&serde_json::json!({
             "tokens": answer.tokens.iter().map(render::token_json).collect::<Vec<_>>(),
             "storage": render::storage_json(answer.storage.as_ref()),
+            "exports": answer.exports.iter().map(render::export_json).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
@@ -339,6 +340,12 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
             ],
             &rows,
         );
+    }
+    if !answer.exports.is_empty() {
+        crate::outln!("Exported to:");
+        for e in &answer.exports {
+            crate::out!("{}", render::export_lines(e, "  "));
+        }
     }
     warn_storage(out, answer.storage.as_ref());
     Ok(())
