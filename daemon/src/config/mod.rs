@@ -83,6 +83,9 @@ pub struct DaemonConfig {
     /// The service client's configuration: the settings, then the existing client's variables.
     pub api: ApiConfig,
     pub store: StoreOptions,
+    /// The environment the daemon was started with (conda's files and installations depend
+    /// on it when a caller sends none).
+    pub env: EnvSnapshot,
 }
 
 impl DaemonConfig {
@@ -118,6 +121,7 @@ impl DaemonConfig {
             settings,
             api,
             store,
+            env: env.clone(),
         })
     }
 }
