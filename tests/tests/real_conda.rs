@@ -891,3 +891,55 @@ fn an_entry_in_a_lower_condarc_file_that_shadows_ours_is_named_by_token_install_
     let check = world.ctl(&["condarc", "check"]);
     assert!(check.status.success(), "{}", check.text);
 }
+
+#[test]
+fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_variables() {
+    let Some(venvs) = conda_or_skip("the_site_chosen_at_login_is_served") else {
+        return;
+    };
+    let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
+    assert!(world.home.state_dir().join("site.json").is_file());
+    let first = world.daemon_pid();
+    let out = world.ctl(&["daemon", "stop"]);
+    assert!(out.status.success(), "{}", out.text);
+    wait_until_dead(first, Duration::from_secs(10));
+
+    // conda without the login's variables: the daemon its plugin starts serves the emulator.
+    let conda = Conda::new(&world.home, &venvs.with_plugin)
+        .without_env("ANACONDA_AUTH_DOMAIN")
+        .without_env("CONDA_TOKEN_REPO_URL");
+    world.repo_requests();
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let started = world.daemon_pid();
+    assert_ne!(started, first);
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, _, auth)| *auth == format!("token {}****", &token[..4]))
+    );
+
+    // A shell that names another site is told, not served the daemon's.
+    let other = world
+        .home
+        .ctl()
+        .env("CONDA_TOKEN_REPO_URL", "https://repo.other.example/repo/")
+        .args(["token", "list"])
+        .output()
+        .expect("anacondactl runs");
+    assert_eq!(other.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        said.contains(&format!(
+            "the running anacondad (pid {started}) serves another site"
+        )) && said.contains("https://repo.other.example/repo/")
+            && said.contains(&world.emu.url("/repo/"))
+            && said.contains("anacondactl daemon stop"),
+        "{said}"
+    );
+    // The same site, written another way, is no difference.
+    let same = world.ctl(&["token", "list"]);
+    assert!(same.status.success(), "{}", same.text);
+}
