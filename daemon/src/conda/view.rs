@@ -128,7 +128,9 @@ impl CondaView {
             out.push(format!(
                 "defaults is not in effect: conda's channels are [{}], so default_channels is \
                  never searched (since conda 25.3 an empty channels no longer means defaults); \
-                 run `anacondactl condarc apply` to add defaults to channels",
+                 `anacondactl condarc apply` adds defaults to channels where that puts it in \
+                 effect, else add it by hand to the file that sets channels (a `#!final` there \
+                 keeps later files from adding to it)",
                 self.channels.join(", ")
             ));
         }
