@@ -898,7 +898,6 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
         return;
     };
     let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
-    assert!(world.home.state_dir().join("site.json").is_file());
     let first = world.daemon_pid();
     let out = world.ctl(&["daemon", "stop"]);
     assert!(out.status.success(), "{}", out.text);
@@ -920,6 +919,7 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
             .iter()
             .all(|(_, _, auth)| *auth == format!("token {}****", &token[..4]))
     );
+    assert!(world.home.state_dir().join("site.json").is_file());
 
     // A shell that names another site is told, not served the daemon's.
     let other = world

@@ -260,6 +260,15 @@ async fn configure_conda(
     for line in &conda.findings {
         out.warn(line);
     }
+    if conda.installations.is_empty() {
+        out.warn(format!(
+            "no conda installation was found ($CONDA_EXE, conda on PATH, $CONDA_PREFIX, \
+             ~/miniconda3, ~/anaconda3, ~/miniforge3, /opt/conda), so nothing shows that conda \
+             can load the `{}` auth handler; `anacondactl condarc check` in a shell where \
+             conda runs tells",
+            conda.auth_handler
+        ));
+    }
     let proceed = args.yes
         || prompter.confirm(
             "Proceed?",
