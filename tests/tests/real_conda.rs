@@ -760,6 +760,13 @@ fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success
     let apply = world.ctl(&["condarc", "apply"]);
     assert!(apply.status.success(), "{}", apply.text);
     assert!(apply.text.contains(&command), "{}", apply.text);
+    assert!(
+        apply
+            .text
+            .contains("is written, but conda does not use it as it is"),
+        "{}",
+        apply.text
+    );
     let check = world.ctl(&["condarc", "check"]);
     assert_eq!(check.status.code(), Some(6), "{}", check.text);
     assert!(
