@@ -47,20 +47,34 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 })
                 .await?
                 .into_inner();
-            let status = report.status.unwrap_or_default();
+            let status = report.status.clone().unwrap_or_default();
+            let conda = report.conda.clone().unwrap_or_default();
             if out.json {
                 out.print_json(&serde_json::json!({
                     "status": render::condarc_json(Some(&status)),
                     "findings": report.findings,
+                    "conda": render::conda_view_json(report.conda.as_ref()),
                 }));
             } else {
                 crate::outln!("{}", render::condarc_line(Some(&status)));
                 for finding in &report.findings {
                     crate::outln!("  - {finding}");
                 }
+                for line in render::conda_view_lines(&conda) {
+                    crate::outln!("{line}");
+                }
             }
-            if status.state() == CondarcState::Configured {
+            if status.state() == CondarcState::Configured && conda.findings.is_empty() {
                 Ok(())
+            } else if status.state() == CondarcState::Configured {
+                Err(CliError::new(
+                    ExitKind::Drift,
+                    format!(
+                        "{} is configured, but conda does not use it as it is: {}",
+                        status.path,
+                        conda.findings.join("; ")
+                    ),
+                ))
             } else {
                 Err(CliError::new(
                     ExitKind::Drift,
@@ -74,10 +88,24 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
         }
         CondarcCommand::Apply { condarc } => {
             let applied = apply(&client, &condarc).await?;
+            // What still keeps conda from using the file, if anything.
+            let findings = client
+                .condarc()
+                .check_condarc(CheckCondarcRequest {
+                    target: Some(condarc_target(&condarc)),
+                })
+                .await
+                .map(|r| r.into_inner().conda.unwrap_or_default().findings)
+                .unwrap_or_default();
             if out.json {
-                out.print_json(&applied_json(&applied));
+                let mut value = applied_json(&applied);
+                value["conda_findings"] = serde_json::json!(findings);
+                out.print_json(&value);
             } else {
-                print_applied(&applied);
+                print_applied(&applied, findings.is_empty());
+            }
+            for line in &findings {
+                out.warn(line);
             }
             Ok(())
         }
@@ -107,7 +135,8 @@ pub fn applied_json(applied: &ApplyCondarcResponse) -> serde_json::Value {
     })
 }
 
-pub fn print_applied(applied: &ApplyCondarcResponse) {
+/// `in_use`: nothing keeps conda from using the file (else the warnings that follow say what).
+pub fn print_applied(applied: &ApplyCondarcResponse, in_use: bool) {
     if !applied.backup_path.is_empty() {
         crate::outln!("Backing up config to {}", applied.backup_path);
     }
@@ -115,8 +144,20 @@ pub fn print_applied(applied: &ApplyCondarcResponse) {
         for line in &applied.summary {
             crate::outln!("  {line}");
         }
-        crate::outln!("{} is configured.", applied.path);
-    } else {
+        if in_use {
+            crate::outln!("{} is configured.", applied.path);
+        } else {
+            crate::outln!(
+                "{} is written, but conda does not use it as it is:",
+                applied.path
+            );
+        }
+    } else if in_use {
         crate::outln!("{} is already configured: nothing changed.", applied.path);
+    } else {
+        crate::outln!(
+            "{} is as anacondad writes it, but conda does not use it as it is:",
+            applied.path
+        );
     }
 }

@@ -6,6 +6,7 @@ mod credential;
 mod daemon;
 mod export;
 mod service;
+mod site;
 mod token;
 
 use std::path::PathBuf;
@@ -49,6 +50,19 @@ impl Output {
 pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
     let out = Output { json: cli.json };
     let prompter = Prompter::from_terminal();
+    // Not on conda's path (`credential`), nor where the user deals with the daemon itself.
+    let site_matters = matches!(
+        &cli.command,
+        Command::Login(_)
+            | Command::Logout
+            | Command::Whoami
+            | Command::Token(_)
+            | Command::Condarc(_)
+            | Command::Daemon(crate::cli::DaemonCommand::Status)
+    );
+    if site_matters {
+        site::check(&target).await?;
+    }
     match cli.command {
         Command::Login(args) => account::login(args, &target, out).await,
         Command::Logout => account::logout(&target, out).await,
@@ -143,7 +157,32 @@ fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {
         path,
         auth_handler: args.auth_handler.clone().unwrap_or_default(),
         set_default_channels: None,
+        conda_environment: conda_environment(),
     }
+}
+
+/// The variables that decide which condas a user runs and which files conda reads, for the
+/// daemon to look with (it may have been started with another environment). Nothing that
+/// names a secret is sent.
+fn conda_environment() -> std::collections::HashMap<String, String> {
+    const NAMED: &[&str] = &[
+        "PATH",
+        "CONDARC",
+        "XDG_CONFIG_HOME",
+        "LOCALAPPDATA",
+        "APPDATA",
+        "ProgramData",
+        "USERPROFILE",
+    ];
+    let secret = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        ["TOKEN", "KEY", "PASSWORD", "SECRET", "AUTH"]
+            .iter()
+            .any(|w| upper.contains(w))
+    };
+    std::env::vars()
+        .filter(|(k, _)| (NAMED.contains(&k.as_str()) || k.starts_with("CONDA_")) && !secret(k))
+        .collect()
 }
 
 #[cfg(test)]
