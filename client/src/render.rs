@@ -130,6 +130,7 @@ pub fn token_json(t: &TokenSummary) -> Value {
         "last_validated_at": json_time(t.last_validated_at),
         "state": enum_name(t.state().as_str_name(), "TOKEN_STATE_"),
         "last_error": t.last_error,
+        "auto_renew": t.auto_renew,
     })
 }
 
@@ -158,6 +159,7 @@ pub fn status_json(s: &StatusResponse) -> Value {
         "tokens": s.tokens.iter().map(token_json).collect::<Vec<_>>(),
         "condarc": condarc_json(s.condarc.as_ref()),
         "last_error": s.last_error,
+        "notices": s.notices,
     })
 }
 
@@ -218,7 +220,31 @@ pub fn token_state(t: &TokenSummary) -> &'static str {
         TokenState::RefreshDue => "renewal due",
         TokenState::Expired => "expired",
         TokenState::Rejected => "rejected",
+        TokenState::Replaced => "replaced",
         TokenState::Unknown | TokenState::Unspecified => "unknown",
+    }
+}
+
+/// When the token is reissued next, or that it is not (turned off, or replaced).
+pub fn next_renewal(t: &TokenSummary) -> String {
+    if !t.auto_renew {
+        "off".to_owned()
+    } else if t.state() == TokenState::Replaced {
+        "none".to_owned()
+    } else {
+        time(t.next_refresh_at)
+    }
+}
+
+/// What went wrong with a token and what to run, when something did.
+pub fn token_problem(t: &TokenSummary) -> Option<String> {
+    match t.state() {
+        TokenState::Replaced | TokenState::Rejected | TokenState::Expired
+            if !t.last_error.is_empty() =>
+        {
+            Some(format!("{}: {}", t.org, one_line(&t.last_error)))
+        }
+        _ => None,
     }
 }
 
@@ -304,14 +330,26 @@ pub fn status_text(s: &StatusResponse) -> String {
                 t.masked_token,
                 token_state(t),
                 time(t.expires_at),
-                time(t.next_refresh_at)
+                next_renewal(t)
             ));
+            if let Some(problem) = token_problem(t) {
+                out.push_str(&format!("      {problem}\n"));
+            } else if t.auto_renew && t.next_refresh_at != 0 {
+                out.push_str(&format!(
+                    "      renewal revokes this token elsewhere; turn it off with \
+                     `anacondactl token auto-renew --org {} off`\n",
+                    t.org
+                ));
+            }
         }
     }
     out.push_str(&format!(
         "  condarc: {}\n",
         condarc_line(s.condarc.as_ref())
     ));
+    for notice in &s.notices {
+        out.push_str(&format!("  note:    {}\n", one_line(notice)));
+    }
     if !s.last_error.is_empty() {
         out.push_str(&format!("  last error: {}\n", s.last_error));
     }

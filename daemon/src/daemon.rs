@@ -162,9 +162,16 @@ impl Daemon {
             self.shutdown.clone(),
         );
         let vault = self.vault.clone();
+        let tokens = self.tokens.clone();
+        let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             if let Err(e) = vault.store().await {
                 tracing::warn!("the credential store is not usable yet: {e}");
+            }
+            // Renewal deadlines the state file lost come back from the service first.
+            tokio::select! {
+                () = tokens.rebuild_lost_facts() => {}
+                () = shutdown.cancelled() => return,
             }
             scheduler.run().await;
         });

@@ -338,6 +338,22 @@ impl TokenStore {
         .await
     }
 
+    /// Checks that the store takes a write now (the file is writable, the keychain unlocked),
+    /// by writing and removing a probe entry next to the refresh token: for a caller about to
+    /// do something irreversible whose result must be stored (a reissue, a new API key).
+    pub async fn check_writable(&self, domain: &str) -> Result<(), StoreError> {
+        let user = format!("write-check:{domain}");
+        let _writes = self.writes.lock().await;
+        self.run("check that the store takes a write", move |b| {
+            let probe = Secret::new("write check");
+            b.put(REFRESH_TOKEN_SERVICE, &user, &probe)
+                .and_then(|()| b.delete(REFRESH_TOKEN_SERVICE, &user))
+                .map(|_| ())
+                .map_err(StoreError::backend("check that the store takes a write"))
+        })
+        .await
+    }
+
     /// Logout: removes the whole record of `domain` (as `TokenInfo.delete`) and our refresh
     /// token. Returns whether anything was stored.
     pub async fn remove_all(&self, domain: &str) -> Result<bool, StoreError> {
