@@ -208,6 +208,10 @@ pub fn login_line(l: Option<&LoginStatus>) -> String {
         LoginState::LoginRequired => {
             format!("login required for {}: run `anacondactl login`", l.domain)
         }
+        LoginState::StoreUnreadable => format!(
+            "not known for {}: the credential store cannot be read (see the warning above)",
+            l.domain
+        ),
         LoginState::LoggedOut | LoginState::Unspecified => {
             format!("not logged in to {}", l.domain)
         }
@@ -319,7 +323,13 @@ pub fn status_text(s: &StatusResponse) -> String {
         }
     }
     out.push_str(&format!("  login:   {}\n", login_line(s.login.as_ref())));
-    if s.tokens.is_empty() {
+    let unreadable = s
+        .login
+        .as_ref()
+        .is_some_and(|l| l.state() == LoginState::StoreUnreadable);
+    if s.tokens.is_empty() && unreadable {
+        out.push_str("  tokens:  not known (the credential store cannot be read)\n");
+    } else if s.tokens.is_empty() {
         out.push_str("  tokens:  none\n");
     } else {
         out.push_str("  tokens:\n");

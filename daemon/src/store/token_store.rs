@@ -112,9 +112,15 @@ impl TokenStore {
             StorageMode::Auto => {
                 // The probe reads the default record: that is what would hang on a locked
                 // collection, while a search for a name that matches nothing would not.
+                // A locked collection may still answer a read of a missing record, so the
+                // probe also writes (and removes) an entry: a keychain that cannot keep a
+                // login is not chosen.
                 let probe = move || {
                     let backend = connect()?;
                     backend.get(ANACONDA_SERVICE, MODERN_DOMAIN)?;
+                    let user = "write-check:storage-probe";
+                    backend.put(REFRESH_TOKEN_SERVICE, user, &Secret::new("write check"))?;
+                    backend.delete(REFRESH_TOKEN_SERVICE, user)?;
                     Ok::<_, BackendError>(backend)
                 };
                 let probed = match connect_gate
