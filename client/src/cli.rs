@@ -119,6 +119,14 @@ pub enum TokenCommand {
         #[arg(long, value_name = "ORG")]
         org: String,
     },
+    /// Turn the scheduled reissue of an organisation's token on or off (a reissue revokes the
+    /// token on every other machine and CI job that uses it).
+    AutoRenew {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -130,6 +130,7 @@ pub fn token_json(t: &TokenSummary) -> Value {
         "last_validated_at": json_time(t.last_validated_at),
         "state": enum_name(t.state().as_str_name(), "TOKEN_STATE_"),
         "last_error": t.last_error,
+        "auto_renew": t.auto_renew,
     })
 }
 
@@ -159,6 +160,7 @@ pub fn status_json(s: &StatusResponse) -> Value {
         "condarc": condarc_json(s.condarc.as_ref()),
         "last_error": s.last_error,
         "exports": s.exports.iter().map(export_json).collect::<Vec<_>>(),
+        "notices": s.notices,
     })
 }
 
@@ -263,6 +265,10 @@ pub fn login_line(l: Option<&LoginStatus>) -> String {
         LoginState::LoginRequired => {
             format!("login required for {}: run `anacondactl login`", l.domain)
         }
+        LoginState::StoreUnreadable => format!(
+            "not known for {}: the credential store cannot be read (see the warning above)",
+            l.domain
+        ),
         LoginState::LoggedOut | LoginState::Unspecified => {
             format!("not logged in to {}", l.domain)
         }
@@ -275,7 +281,31 @@ pub fn token_state(t: &TokenSummary) -> &'static str {
         TokenState::RefreshDue => "renewal due",
         TokenState::Expired => "expired",
         TokenState::Rejected => "rejected",
+        TokenState::Replaced => "replaced",
         TokenState::Unknown | TokenState::Unspecified => "unknown",
+    }
+}
+
+/// When the token is reissued next, or that it is not (turned off, or replaced).
+pub fn next_renewal(t: &TokenSummary) -> String {
+    if !t.auto_renew {
+        "off".to_owned()
+    } else if t.state() == TokenState::Replaced {
+        "none".to_owned()
+    } else {
+        time(t.next_refresh_at)
+    }
+}
+
+/// What went wrong with a token and what to run, when something did.
+pub fn token_problem(t: &TokenSummary) -> Option<String> {
+    match t.state() {
+        TokenState::Replaced | TokenState::Rejected | TokenState::Expired
+            if !t.last_error.is_empty() =>
+        {
+            Some(format!("{}: {}", t.org, one_line(&t.last_error)))
+        }
+        _ => None,
     }
 }
 
@@ -350,7 +380,13 @@ pub fn status_text(s: &StatusResponse) -> String {
         }
     }
     out.push_str(&format!("  login:   {}\n", login_line(s.login.as_ref())));
-    if s.tokens.is_empty() {
+    let unreadable = s
+        .login
+        .as_ref()
+        .is_some_and(|l| l.state() == LoginState::StoreUnreadable);
+    if s.tokens.is_empty() && unreadable {
+        out.push_str("  tokens:  not known (the credential store cannot be read)\n");
+    } else if s.tokens.is_empty() {
         out.push_str("  tokens:  none\n");
     } else {
         out.push_str("  tokens:\n");
@@ -361,8 +397,17 @@ pub fn status_text(s: &StatusResponse) -> String {
                 t.masked_token,
                 token_state(t),
                 time(t.expires_at),
-                time(t.next_refresh_at)
+                next_renewal(t)
             ));
+            if let Some(problem) = token_problem(t) {
+                out.push_str(&format!("      {problem}\n"));
+            } else if t.auto_renew && t.next_refresh_at != 0 {
+                out.push_str(&format!(
+                    "      renewal revokes this token elsewhere; turn it off with \
+                     `anacondactl token auto-renew --org {} off`\n",
+                    t.org
+                ));
+            }
         }
     }
     out.push_str(&format!(
@@ -374,6 +419,9 @@ pub fn status_text(s: &StatusResponse) -> String {
         for e in &s.exports {
             out.push_str(&export_lines(e, "    "));
         }
+    }
+    for notice in &s.notices {
+        out.push_str(&format!("  note:    {}\n", one_line(notice)));
     }
     if !s.last_error.is_empty() {
         out.push_str(&format!("  last error: {}\n", s.last_error));

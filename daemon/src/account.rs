@@ -112,6 +112,8 @@ impl Account {
         if !force && let Some(outcome) = self.already_logged_in().await? {
             return Ok(outcome);
         }
+        // Before the user's effort: a key that cannot be kept is not worth minting.
+        self.parts.vault.check_writable("logging in").await?;
         let show = |prompt| async move {
             prompts
                 .send(prompt)
@@ -171,6 +173,11 @@ impl Account {
 
     /// Mints the API key with the one-time access token and keeps it with the refresh token.
     async fn complete_login(&self, tokens: OidcTokens) -> Result<LoginOutcome> {
+        // The store may have been locked while the user was in the browser.
+        self.parts
+            .vault
+            .check_writable("creating an API key")
+            .await?;
         let minted = self.parts.api.create_api_key(&tokens.access_token).await?;
         self.keep_api_key(
             minted.key,

@@ -112,6 +112,9 @@ impl fmt::Display for NoCredential {
 pub struct Answer {
     pub outcome: Result<Credential, NoCredential>,
     pub scope: Option<String>,
+    /// Set by [`Credentials::rejected`] when the refused credential was this org's token: the
+    /// caller asks the service what became of it.
+    pub refused_token_of: Option<String>,
 }
 
 #[derive(Debug)]
@@ -141,6 +144,7 @@ impl Credentials {
                     repo: repo.to_string(),
                 }),
                 scope: None,
+                refused_token_of: None,
             };
         };
         let scope = repo.scope(&channel);
@@ -158,7 +162,11 @@ impl Credentials {
             (None, Channel::Org(org)) => Err(NoCredential::NoTokenForOrg { org: org.clone() }),
             (None, _) => Err(NoCredential::NothingStored),
         };
-        Answer { outcome, scope }
+        Answer {
+            outcome,
+            scope,
+            refused_token_of: None,
+        }
     }
 
     /// The repository answered `status` (401/403) to a credential we gave for `url`;
@@ -189,6 +197,7 @@ impl Credentials {
                 s.refused.insert((key, fingerprint));
             })
             .await;
+        let mut refused_token_of = None;
         if let Some(org) = &offered.org
             && offered.kind == CredentialKind::RepoToken
         {
@@ -196,16 +205,29 @@ impl Credentials {
             self.vault.record_org_error(org, message.clone()).await;
             self.events
                 .publish(EventKind::TokenRefreshFailed, org, "", message);
+            refused_token_of = Some(org.clone());
         }
-        Ok(self.answer_from(&self.vault.peek(), url, Some(status)))
+        Ok(Answer {
+            refused_token_of,
+            ..self.answer_from(&self.vault.peek(), url, Some(status))
+        })
     }
 }
 
 /// The credentials that may serve `channel`, the preferred first.
 fn candidates(channel: &Channel, snapshot: &Snapshot) -> Vec<Credential> {
+    // A token the service replaced (reissued elsewhere, revoked, expired) is not offered:
+    // the credential that works comes first for every caller, until a new token is stored.
+    let live = |org: &String| {
+        snapshot
+            .facts
+            .orgs
+            .get(org)
+            .is_none_or(|facts| facts.replaced.is_none())
+    };
     let token = match channel {
-        Channel::Org(org) => snapshot.tokens.get_key_value(org),
-        Channel::Default(_) | Channel::Root => snapshot.tokens.iter().next(),
+        Channel::Org(org) => snapshot.tokens.get_key_value(org).filter(|(o, _)| live(o)),
+        Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| live(o)),
     };
     token
         .map(|(org, token)| Credential::repo_token(org, token, snapshot))

@@ -183,6 +183,7 @@ impl Daemon {
         );
         let vault = self.vault.clone();
         let exporter = self.exporter.clone();
+        let tokens = self.tokens.clone();
         let shutdown = self.shutdown.clone();
         let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
@@ -190,7 +191,12 @@ impl Daemon {
                 tracing::warn!("the credential store is not usable yet: {e}");
             }
             // The exports need to know where the secrets are (rattler's go beside them).
-            tasks.spawn(exporter.run(shutdown));
+            tasks.spawn(exporter.run(shutdown.clone()));
+            // Renewal deadlines the state file lost come back from the service first.
+            tokio::select! {
+                () = tokens.rebuild_lost_facts() => {}
+                () = shutdown.cancelled() => return,
+            }
             scheduler.run().await;
         });
     }

@@ -46,6 +46,20 @@ pub enum Error {
         org: String,
         source: Box<StoreError>,
     },
+    #[error(
+        "{action} was not attempted: the credential store cannot keep its result ({cause}). \
+         Nothing changed and the stored credentials still work; unlock the keychain or make the \
+         store writable, then run the command again"
+    )]
+    StoreNotWritable { action: String, cause: String },
+    #[error(
+        "the token of {org} was reissued elsewhere (the service's current token is {current_id}, \
+         not the one stored here), so anacondad did not reissue it back; the API key serves {org} \
+         meanwhile. Store the other machine's token with `anacondactl token install --org {org} \
+         TOKEN`, or reissue here with `anacondactl token install --org {org} --yes` \
+         (which revokes the other one)"
+    )]
+    ReissuedElsewhere { org: String, current_id: String },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]

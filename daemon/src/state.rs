@@ -27,6 +27,14 @@ pub struct OrgState {
     pub last_error: Option<String>,
     /// When the scheduler plans to reissue it.
     pub next_refresh_at: Option<Timestamp>,
+    /// Set when the service says the stored token is no longer its current one (reissued
+    /// elsewhere, expired, or none on the service): what happened and the command that fixes
+    /// it. While set, answers skip the token and the scheduler does not reissue it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
+    /// The user turned the scheduled reissue of this token off (`anacondactl token auto-renew`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_renew_off: bool,
 }
 
 /// What is known about one domain's credentials.

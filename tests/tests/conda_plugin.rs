@@ -633,10 +633,11 @@ fn a_refused_token_falls_back_to_the_api_key_for_one_replay() {
     assert_eq!(answer["history"], json!([401]), "{answer}");
     assert_ne!(answer["auth"], token_digest, "{answer}");
     assert_eq!(world.requests_to(ACME_LINUX), 2);
-    // The daemon recorded the refusal.
+    // The daemon recorded the refusal and learnt from the service that another token is
+    // current.
     let list =
         anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
-    assert_eq!(list["tokens"][0]["state"], "rejected", "{list}");
+    assert_eq!(list["tokens"][0]["state"], "replaced", "{list}");
 }
 
 #[test]

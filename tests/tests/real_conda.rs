@@ -237,7 +237,53 @@ fn a_token_revoked_at_the_service_is_refused_and_the_request_replayed_with_the_a
     }
     let list =
         anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
-    assert_eq!(list["tokens"][0]["state"], "rejected", "{list}");
+    // Asked of the service: another token is current now.
+    assert_eq!(list["tokens"][0]["state"], "replaced", "{list}");
+}
+
+#[test]
+fn after_a_token_was_reissued_elsewhere_the_next_conda_process_sends_the_api_key_first() {
+    let Some(venvs) = conda_or_skip("the_next_conda_process_sends_the_api_key_first") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    world.emu.post("/_emulator/orgs/acme/token", json!({}));
+    world.repo_requests();
+    let first = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&first), [world.emu.url("/repo/main/noarch")]);
+    assert!(
+        world.repo_requests().iter().any(|r| r.1 == 401),
+        "the stored token was refused once"
+    );
+    let list =
+        anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
+    let why = list["tokens"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("reissued elsewhere"), "{list}");
+    assert!(
+        why.contains("anacondactl token install --org acme"),
+        "{list}"
+    );
+    // A new daemon (stopped; the next conda process starts it) knows it too.
+    let pid = world.daemon_pid();
+    let out = world.home.run_ctl(&["daemon", "stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until_dead(pid, Duration::from_secs(10));
+
+    let next = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&next), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *status != 401 && auth.starts_with("Bearer ")),
+        "the working credential first, no refusal: {requests:?}"
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 
 use anacondad_proto::v1::{
     ErrorReason, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
-    ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, UninstallTokenRequest,
+    ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, SetAutoRenewRequest,
+    UninstallTokenRequest,
 };
 
 use super::account::warn_storage;
@@ -23,6 +24,7 @@ pub async fn run(
     match cmd {
         TokenCommand::Install(args) => install(&client, args, out, prompter).await,
         TokenCommand::List => list(&client, out).await,
+        TokenCommand::AutoRenew { org, state } => auto_renew(&client, &org, &state, out).await,
         TokenCommand::Uninstall(args) => uninstall(&client, args, out).await,
         TokenCommand::Refresh { org } => {
             let answer = client
@@ -347,6 +349,39 @@ fn install_json(
     })
 }
 
+async fn auto_renew(
+    client: &DaemonClient,
+    org: &str,
+    state: &str,
+    out: Output,
+) -> Result<(), CliError> {
+    let on = state == "on";
+    let answer = client
+        .tokens()
+        .set_auto_renew(SetAutoRenewRequest {
+            org: org.to_owned(),
+            on,
+        })
+        .await?
+        .into_inner();
+    let token = answer.token.unwrap_or_default();
+    if out.json {
+        out.print_json(&serde_json::json!({ "token": render::token_json(&token) }));
+    } else if on {
+        crate::outln!(
+            "The token of {org} is reissued automatically again; next renewal {}.",
+            render::time(token.next_refresh_at)
+        );
+    } else {
+        crate::outln!(
+            "The token of {org} is no longer reissued automatically; it expires {}. Renew it \
+             with `anacondactl token refresh --org {org}`.",
+            render::time(token.expires_at)
+        );
+    }
+    Ok(())
+}
+
 async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
     let answer = client
         .tokens()
@@ -373,7 +408,7 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
                     t.channel_url.clone(),
                     t.masked_token.clone(),
                     render::time(t.expires_at),
-                    render::time(t.next_refresh_at),
+                    render::next_renewal(t),
                     render::token_state(t).to_owned(),
                 ]
             })
@@ -389,6 +424,11 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
             ],
             &rows,
         );
+        for t in &answer.tokens {
+            if let Some(line) = render::token_problem(t) {
+                crate::outln!("{line}");
+            }
+        }
     }
     if !answer.exports.is_empty() {
         crate::outln!("Exported to:");

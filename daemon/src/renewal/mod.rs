@@ -63,8 +63,13 @@ impl RenewalPolicy {
             .tokens
             .keys()
             .filter_map(|org| {
-                let at = snapshot.facts.orgs.get(org)?.next_refresh_at?;
-                Some((Renewal::RepoToken(org.clone()), at))
+                let facts = snapshot.facts.orgs.get(org)?;
+                // Turned off by the user, or replaced on the service: reissuing would revoke
+                // a token someone else now uses.
+                if facts.auto_renew_off || facts.replaced.is_some() {
+                    return None;
+                }
+                Some((Renewal::RepoToken(org.clone()), facts.next_refresh_at?))
             })
             .collect();
         let facts = &snapshot.facts;
@@ -94,10 +99,12 @@ impl Renewer for Renewals {
     async fn deadlines(&self) -> Result<Vec<(Renewal, Timestamp)>> {
         let vault = self.tokens.vault();
         let snapshot = vault.snapshot().await?;
-        Ok(self
+        let deadlines = self
             .tokens
             .policy()
-            .deadlines(&snapshot, vault.api_key_from_environment()))
+            .deadlines(&snapshot, vault.api_key_from_environment());
+        self.tokens.announce_upcoming(&deadlines);
+        Ok(deadlines)
     }
 
     async fn renew(&self, renewal: &Renewal) -> Result<()> {

@@ -65,6 +65,7 @@ pub fn token(view: &TokenView) -> pb::TokenSummary {
         TokenHealth::Expired => pb::TokenState::Expired,
         TokenHealth::Rejected => pb::TokenState::Rejected,
         TokenHealth::Unknown => pb::TokenState::Unknown,
+        TokenHealth::Replaced => pb::TokenState::Replaced,
     };
     pb::TokenSummary {
         org: view.org.clone(),
@@ -77,6 +78,7 @@ pub fn token(view: &TokenView) -> pb::TokenSummary {
         last_validated_at: secs(view.last_validated_at),
         state: state.into(),
         last_error: view.last_error.clone().unwrap_or_default(),
+        auto_renew: view.auto_renew,
     }
 }
 

@@ -44,6 +44,16 @@ impl CredentialService for CredentialApi {
             .credentials
             .rejected(&req.url, req.http_status, fingerprint)
             .await?;
+        if let Some(org) = answer.refused_token_of.clone() {
+            // Whether it was reissued elsewhere or expired: recorded for `token list`, `status`
+            // and watchers, without holding up the replayed request.
+            let tokens = self.daemon.tokens.clone();
+            self.daemon.tasks.spawn(async move {
+                if let Err(e) = tokens.reconcile(&org).await {
+                    tracing::info!("cannot ask the service about the refused token of {org}: {e}");
+                }
+            });
+        }
         Ok(Response::new(ReportRejectedResponse {
             credential: Some(convert::credential(answer)),
         }))

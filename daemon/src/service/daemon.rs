@@ -31,7 +31,18 @@ impl DaemonApi {
 impl DaemonService for DaemonApi {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let daemon = &self.daemon;
+        // A store that cannot be read (a locked keychain) is said as such, not as "not
+        // logged in, no tokens".
+        let unreadable = daemon.vault.snapshot().await.err();
         let tokens = daemon.tokens.list().await.unwrap_or_default();
+        let mut storage = convert::storage(&daemon.vault.storage_view());
+        let mut login = convert::login(&daemon.account.login_view().await, daemon.clock.now());
+        if let Some(e) = &unreadable {
+            login.set_state(anacondad_proto::v1::LoginState::StoreUnreadable);
+            if storage.warning.is_empty() {
+                storage.warning = format!("the stored credentials cannot be read now: {e}");
+            }
+        }
         let stored = tokens.iter().map(|t| t.org.clone()).collect();
         Ok(Response::new(StatusResponse {
             daemon_version: CRATE_VERSION.to_owned(),
@@ -39,16 +50,14 @@ impl DaemonService for DaemonApi {
             pid: std::process::id(),
             uptime_seconds: daemon.uptime_seconds(),
             socket_path: daemon.config.paths.socket.display().to_string(),
-            storage: Some(convert::storage(&daemon.vault.storage_view())),
-            login: Some(convert::login(
-                &daemon.account.login_view().await,
-                daemon.clock.now(),
-            )),
+            storage: Some(storage),
+            login: Some(login),
             tokens: tokens.iter().map(convert::token).collect(),
             condarc: Some(convert::condarc_status(&daemon.conda.status(&stored).await)),
             last_error: daemon.last_error().unwrap_or_default(),
             repo_url: daemon.vault.repo().to_string(),
             exports: super::export::active_exports(daemon),
+            notices: daemon.vault.notes(),
         }))
     }
 

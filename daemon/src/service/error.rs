@@ -82,6 +82,10 @@ impl From<Error> for Status {
             Error::NewTokenNotStored { org, .. } => {
                 (Code::DataLoss, R::NewTokenNotStored, org.as_str())
             }
+            Error::StoreNotWritable { .. } => (Code::FailedPrecondition, R::Storage, ""),
+            Error::ReissuedElsewhere { org, .. } => {
+                (Code::FailedPrecondition, R::ReissuedElsewhere, org.as_str())
+            }
             Error::State(_) => (Code::Internal, R::State, ""),
             Error::Condarc(_) => (Code::FailedPrecondition, R::Condarc, ""),
             Error::TaskLost { .. } => (Code::Unavailable, R::Unspecified, ""),

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use anacondad_proto::v1::{
     GetTokenStatusRequest, GetTokenStatusResponse, InstallTokenRequest, InstallTokenResponse,
     ListOrganizationsRequest, ListOrganizationsResponse, ListTokensRequest, ListTokensResponse,
-    Organization, RefreshTokenRequest, RefreshTokenResponse, UninstallTokenRequest,
-    UninstallTokenResponse, token_service_server::TokenService,
+    Organization, RefreshTokenRequest, RefreshTokenResponse, SetAutoRenewRequest,
+    SetAutoRenewResponse, UninstallTokenRequest, UninstallTokenResponse,
+    token_service_server::TokenService,
 };
 use tonic::{Request, Response, Status};
 
@@ -99,7 +100,7 @@ impl TokenService for TokenApi {
         &self,
         _: Request<ListTokensRequest>,
     ) -> Result<Response<ListTokensResponse>, Status> {
-        let tokens = self.daemon.tokens.list().await?;
+        let tokens = self.daemon.tokens.list_reconciled().await?;
         Ok(Response::new(ListTokensResponse {
             tokens: tokens.iter().map(convert::token).collect(),
             storage: Some(convert::storage(&self.daemon.vault.storage_view())),
@@ -143,6 +144,17 @@ impl TokenService for TokenApi {
             token: Some(convert::token(&installed.token)),
             validation: Some(convert::validation(&installed.validation)),
             storage: Some(convert::storage(&self.daemon.vault.storage_view_news())),
+        }))
+    }
+
+    async fn set_auto_renew(
+        &self,
+        request: Request<SetAutoRenewRequest>,
+    ) -> Result<Response<SetAutoRenewResponse>, Status> {
+        let req = request.into_inner();
+        let token = self.daemon.tokens.set_auto_renew(&req.org, req.on).await?;
+        Ok(Response::new(SetAutoRenewResponse {
+            token: Some(convert::token(&token)),
         }))
     }
 }

@@ -112,9 +112,15 @@ impl TokenStore {
             StorageMode::Auto => {
                 // The probe reads the default record: that is what would hang on a locked
                 // collection, while a search for a name that matches nothing would not.
+                // A locked collection may still answer a read of a missing record, so the
+                // probe also writes (and removes) an entry: a keychain that cannot keep a
+                // login is not chosen.
                 let probe = move || {
                     let backend = connect()?;
                     backend.get(ANACONDA_SERVICE, MODERN_DOMAIN)?;
+                    let user = "write-check:storage-probe";
+                    backend.put(REFRESH_TOKEN_SERVICE, user, &Secret::new("write check"))?;
+                    backend.delete(REFRESH_TOKEN_SERVICE, user)?;
                     Ok::<_, BackendError>(backend)
                 };
                 let probed = match connect_gate
@@ -334,6 +340,22 @@ impl TokenStore {
         self.run("remove the refresh token", move |b| {
             b.delete(REFRESH_TOKEN_SERVICE, &user)
                 .map_err(StoreError::backend("remove the refresh token"))
+        })
+        .await
+    }
+
+    /// Checks that the store takes a write now (the file is writable, the keychain unlocked),
+    /// by writing and removing a probe entry next to the refresh token: for a caller about to
+    /// do something irreversible whose result must be stored (a reissue, a new API key).
+    pub async fn check_writable(&self, domain: &str) -> Result<(), StoreError> {
+        let user = format!("write-check:{domain}");
+        let _writes = self.writes.lock().await;
+        self.run("check that the store takes a write", move |b| {
+            let probe = Secret::new("write check");
+            b.put(REFRESH_TOKEN_SERVICE, &user, &probe)
+                .and_then(|()| b.delete(REFRESH_TOKEN_SERVICE, &user))
+                .map(|_| ())
+                .map_err(StoreError::backend("check that the store takes a write"))
         })
         .await
     }

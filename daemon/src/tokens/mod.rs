@@ -6,23 +6,32 @@
 //! stored the moment it arrives, in a task the daemon's shutdown waits for and a caller that
 //! hangs up cannot cancel.
 
+mod reconcile;
 mod view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use jiff::{SignedDuration, Timestamp};
 use tokio_util::task::TaskTracker;
 
+pub use reconcile::Reconciled;
 pub use view::{Installed, TokenHealth, TokenStatusView, TokenView, Validation};
 
 use crate::api::{Organization, RepoTokenCheck};
 use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
-use crate::renewal::RenewalPolicy;
+use crate::renewal::{Renewal, RenewalPolicy};
 use crate::secret::Secret;
 use crate::state::OrgState;
 use crate::vault::Vault;
 use anacondad_proto::v1::EventKind;
+
+/// How long before a scheduled reissue watchers are told of it.
+pub const RENEWAL_ANNOUNCE_AHEAD: SignedDuration = SignedDuration::from_hours(24);
+
+/// How long `token list` waits for the service's answer about one token.
+const RECONCILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a token to install comes from.
 #[derive(Debug)]
@@ -41,6 +50,8 @@ pub struct Tokens {
     critical: TaskTracker,
     /// One reissue per org at a time.
     org_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Scheduled reissues already announced to watchers, by org and time.
+    announced: Mutex<BTreeSet<(String, Timestamp)>>,
 }
 
 impl Tokens {
@@ -50,6 +61,33 @@ impl Tokens {
             policy,
             critical,
             org_locks: Mutex::new(HashMap::new()),
+            announced: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Tells watchers, once per planned time, of each reissue due within
+    /// [`RENEWAL_ANNOUNCE_AHEAD`], with the command that turns it off: a reissue revokes the
+    /// token on every other machine that uses it.
+    pub fn announce_upcoming(&self, deadlines: &[(Renewal, Timestamp)]) {
+        let now = self.parts.clock.now();
+        let horizon = now.checked_add(RENEWAL_ANNOUNCE_AHEAD).unwrap_or(now);
+        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        for (renewal, at) in deadlines {
+            let Renewal::RepoToken(org) = renewal else {
+                continue;
+            };
+            if *at > horizon || !announced.insert((org.clone(), *at)) {
+                continue;
+            }
+            self.parts.events.publish(
+                EventKind::RenewalUpcoming,
+                org,
+                "",
+                format!(
+                    "the token of {org} will be reissued at {at}, which revokes it on every other \
+                     machine that uses it; to keep it, run `anacondactl token auto-renew --org {org} off`"
+                ),
+            );
         }
     }
 
@@ -122,10 +160,17 @@ impl Tokens {
                 }
                 self.parts.vault.put_repo_token(org, token.clone()).await?;
                 // Nothing is known of a given token's expiry: no renewal is planned.
+                let auto_renew_off = self.parts.vault.peek().org(org).auto_renew_off;
                 self.parts
                     .vault
                     .record(|d| {
-                        d.orgs.insert(org.to_owned(), OrgState::default());
+                        d.orgs.insert(
+                            org.to_owned(),
+                            OrgState {
+                                auto_renew_off,
+                                ..OrgState::default()
+                            },
+                        );
                     })
                     .await?;
                 (token, false)
@@ -139,6 +184,10 @@ impl Tokens {
                         org: org.to_owned(),
                     });
                 }
+                self.parts
+                    .vault
+                    .check_writable(&format!("reissuing the token of {org}"))
+                    .await?;
                 (self.reissue_and_store(org, key).await?, true)
             }
         };
@@ -146,12 +195,19 @@ impl Tokens {
             .await
     }
 
-    /// Reissues `org`'s token now (`token refresh`, and the scheduler): no question asked.
+    /// Reissues `org`'s token now (`token refresh`, and the scheduler): no question asked,
+    /// but only while the stored token is the service's current one (another machine's
+    /// reissue is not reissued back) and the store will keep the new one.
     pub async fn refresh(&self, org: &str) -> Result<Installed> {
         let org = check_org_name(org)?;
         let lock = self.org_lock(org);
         let _one_at_a_time = lock.lock().await;
         let key = self.parts.vault.api_key().await?;
+        self.check_still_current(org).await?;
+        self.parts
+            .vault
+            .check_writable(&format!("reissuing the token of {org}"))
+            .await?;
         let token = self.reissue_and_store(org, key).await?;
         self.finish_install(org, &token, true, false).await
     }
@@ -192,6 +248,7 @@ impl Tokens {
         let owned_org = org.to_owned();
         let task = self.critical.spawn(async move {
             let org = owned_org.as_str();
+            let auto_renew_off = vault.peek().org(org).auto_renew_off;
             let issued = api.reissue_repo_token(&key, org).await?;
             // From here on the previous token no longer works anywhere.
             if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
@@ -205,6 +262,7 @@ impl Tokens {
                 issued_at: Some(now),
                 expires_at: Some(issued.expires_at),
                 next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
+                auto_renew_off,
                 ..OrgState::default()
             };
             vault
@@ -309,6 +367,43 @@ impl Tokens {
                 TokenView::new(org, token, snapshot.org(org), self.parts.vault.repo(), now)
             })
             .collect())
+    }
+
+    /// [`Tokens::list`] after reconciling each stored token with the service (bounded; a
+    /// service that does not answer leaves the stored facts as they are).
+    pub async fn list_reconciled(&self) -> Result<Vec<TokenView>> {
+        let snapshot = self.parts.vault.snapshot().await?;
+        if snapshot.api_key.is_some() {
+            for org in snapshot.tokens.keys() {
+                let lock = self.org_lock(org);
+                let Ok(_one_at_a_time) = lock.try_lock() else {
+                    continue; // a reissue is under way: its own answer updates the facts
+                };
+                match tokio::time::timeout(RECONCILE_TIMEOUT, self.reconcile(org)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::info!("cannot check the token of {org}: {e}"),
+                    Err(_) => tracing::info!("the service did not answer about {org} in time"),
+                }
+            }
+        }
+        self.list().await
+    }
+
+    /// Turns the scheduled reissue of `org`'s token on or off.
+    pub async fn set_auto_renew(&self, org: &str, on: bool) -> Result<TokenView> {
+        let org = check_org_name(org)?;
+        if !self.parts.vault.snapshot().await?.tokens.contains_key(org) {
+            return Err(Error::NoToken {
+                org: org.to_owned(),
+            });
+        }
+        self.parts
+            .vault
+            .record(|d| d.orgs.entry(org.to_owned()).or_default().auto_renew_off = !on)
+            .await?;
+        self.view(org).await?.ok_or_else(|| Error::NoToken {
+            org: org.to_owned(),
+        })
     }
 
     async fn view(&self, org: &str) -> Result<Option<TokenView>> {

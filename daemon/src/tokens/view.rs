@@ -14,6 +14,8 @@ pub enum TokenHealth {
     Expired,
     Rejected,
     Unknown,
+    /// The service's current token is another one, or none, or it expired.
+    Replaced,
 }
 
 /// A stored repo token, described without its secret.
@@ -29,11 +31,14 @@ pub struct TokenView {
     pub last_validated_at: Option<Timestamp>,
     pub health: TokenHealth,
     pub last_error: Option<String>,
+    pub auto_renew: bool,
 }
 
 impl TokenView {
     pub fn new(org: &str, token: &Secret, facts: OrgState, repo: &RepoUrl, now: Timestamp) -> Self {
-        let health = if facts.expires_at.is_some_and(|e| e <= now) {
+        let health = if facts.replaced.is_some() {
+            TokenHealth::Replaced
+        } else if facts.expires_at.is_some_and(|e| e <= now) {
             TokenHealth::Expired
         } else if facts.last_error.is_some() {
             TokenHealth::Rejected
@@ -54,7 +59,8 @@ impl TokenView {
             next_refresh_at: facts.next_refresh_at,
             last_validated_at: facts.last_validated_at,
             health,
-            last_error: facts.last_error,
+            last_error: facts.replaced.or(facts.last_error),
+            auto_renew: !facts.auto_renew_off,
         }
     }
 }

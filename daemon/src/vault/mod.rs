@@ -68,6 +68,9 @@ pub struct Vault {
     /// Counts the changes of the secrets or the refusals (not of the facts): the one place
     /// that tells the exports to write again, whichever flow made the change.
     credentials_changed: tokio::sync::watch::Sender<u64>,
+    /// What the daemon did by itself that `status` tells the user (a state file set aside,
+    /// renewal times rebuilt from the service).
+    notes: Mutex<Vec<String>>,
 }
 
 impl Vault {
@@ -84,6 +87,7 @@ impl Vault {
         if let Some(warning) = &loaded.warning {
             tracing::warn!("{warning}");
         }
+        let notes = loaded.warning.iter().cloned().collect();
         let facts = loaded
             .state
             .domains
@@ -104,7 +108,22 @@ impl Vault {
             notices_reported: Mutex::new(0),
             deadlines_changed: Arc::new(Notify::new()),
             credentials_changed: tokio::sync::watch::Sender::new(0),
+            notes: Mutex::new(notes),
         })
+    }
+
+    /// Adds a line to what `status` tells the user.
+    pub fn note(&self, line: String) {
+        tracing::info!("{line}");
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
+    }
+
+    /// What `status` tells the user the daemon did by itself, oldest first.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn site(&self) -> &Site {
@@ -277,6 +296,26 @@ impl Vault {
             .set_repo_token(self.domain(), org, token)
             .await?;
         self.deadlines_changed.notify_one();
+        Ok(())
+    }
+
+    /// Checks that both the store and the state file take a write now, before a call whose
+    /// answer must be kept (a reissue revokes the previous token; a login mints a key).
+    /// `action` names the call in the error ("reissuing the token of acme").
+    pub async fn check_writable(&self, action: &str) -> Result<()> {
+        let refused = |cause: String| Error::StoreNotWritable {
+            action: action.to_owned(),
+            cause,
+        };
+        let store = self.store().await.map_err(|e| refused(e.to_string()))?;
+        store
+            .check_writable(self.domain())
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        // Rewriting the facts unchanged is the state file's probe.
+        self.record(|_| {})
+            .await
+            .map_err(|e| refused(e.to_string()))?;
         Ok(())
     }
 
