@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod error;
 pub mod events;
+pub mod fault;
 pub mod fsutil;
 pub mod renewal;
 pub mod repo_url;

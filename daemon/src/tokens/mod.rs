@@ -192,7 +192,9 @@ impl Tokens {
         let owned_org = org.to_owned();
         let task = self.critical.spawn(async move {
             let org = owned_org.as_str();
+            crate::fault::point("reissue.before_call");
             let issued = api.reissue_repo_token(&key, org).await?;
+            crate::fault::point("reissue.after_call");
             // From here on the previous token no longer works anywhere.
             if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
                 return Err(Error::NewTokenNotStored {
@@ -200,6 +202,7 @@ impl Tokens {
                     source: Box::new(source),
                 });
             }
+            crate::fault::point("reissue.after_store");
             let now = clock.now();
             let facts = OrgState {
                 issued_at: Some(now),
@@ -212,6 +215,7 @@ impl Tokens {
                     d.orgs.insert(org.to_owned(), facts);
                 })
                 .await?;
+            crate::fault::point("reissue.after_facts");
             Ok(issued.token)
         });
         task.await.map_err(|_| Error::TaskLost {
@@ -238,6 +242,7 @@ impl Tokens {
         } else {
             self.validate(org, token).await
         };
+        crate::fault::point("install.after_validation");
         // The reissue answer does not carry the new token's id; `token list` shows it.
         if reissued
             && let Ok(key) = self.parts.vault.api_key().await
@@ -250,6 +255,7 @@ impl Tokens {
                 })
                 .await;
         }
+        crate::fault::point("install.after_token_id");
         let token = self.view(org).await?.ok_or_else(|| Error::NoToken {
             org: org.to_owned(),
         })?;
@@ -329,6 +335,7 @@ impl Tokens {
         for org in &targets {
             let lock = self.org_lock(org);
             let _one_at_a_time = lock.lock().await;
+            crate::fault::point("uninstall.before_remove");
             if self.parts.vault.remove_repo_token(org).await? {
                 removed.push(org.clone());
             }
