@@ -11,7 +11,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = anacondactl::commands::parse_lookup(&args).unwrap_or_else(|| Cli::parse_from(args));
     let socket_env = SocketEnv::from_process();
     let target = Target {
         socket: socket_env.resolve(cli.socket.as_deref()),

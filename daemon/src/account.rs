@@ -178,7 +178,9 @@ impl Account {
             .vault
             .check_writable("creating an API key")
             .await?;
+        crate::fault::point("login.before_mint");
         let minted = self.parts.api.create_api_key(&tokens.access_token).await?;
+        crate::fault::point("login.after_mint");
         self.keep_api_key(
             minted.key,
             minted.expires_at,
@@ -218,6 +220,7 @@ impl Account {
                 d.api_key_obtained_at = Some(now);
             })
             .await?;
+        crate::fault::point("login.after_facts");
         let username = self.remember_username(&account).await;
         self.parts.events.publish(
             EventKind::LoggedIn,
@@ -261,6 +264,13 @@ impl Account {
             }
             Err(e) => return Err(e.into()),
         };
+        crate::fault::point("renewal.after_refresh_call");
+        // The service may retire the refresh token it was just shown: keep its successor
+        // before anything else can fail, or renewal ends until the next login.
+        if let Some(next) = &tokens.refresh_token {
+            self.parts.vault.put_refresh_token(next.clone()).await?;
+        }
+        crate::fault::point("renewal.after_refresh_store");
         self.complete_login(tokens).await?;
         self.parts.events.publish(
             EventKind::ApiKeyRenewed,

@@ -148,15 +148,23 @@ impl Credentials {
             };
         };
         let scope = repo.scope(&channel);
-        let key = refusal_key(&scope, url);
-        let candidates = candidates(&channel, snapshot);
-        let usable = candidates
-            .iter()
-            .find(|c| !snapshot.refused.contains(&(key.clone(), c.fingerprint())));
+        // The refusal key and fingerprints only matter once something was refused; the
+        // candidates are built one at a time, up to the first usable one.
+        let key = (!snapshot.refused.is_empty()).then(|| refusal_key(&scope, url));
+        let mut offered_any = false;
+        let mut offered_org = None;
+        let usable = candidates(&channel, snapshot).find(|c| {
+            offered_any = true;
+            if offered_org.is_none() {
+                offered_org.clone_from(&c.org);
+            }
+            key.as_ref()
+                .is_none_or(|key| !snapshot.refused.contains(&(key.clone(), c.fingerprint())))
+        });
         let outcome = match (usable, &channel) {
-            (Some(credential), _) => Ok(credential.clone()),
-            (None, _) if !candidates.is_empty() => Err(NoCredential::Rejected {
-                org: candidates.iter().find_map(|c| c.org.clone()),
+            (Some(credential), _) => Ok(credential),
+            (None, _) if offered_any => Err(NoCredential::Rejected {
+                org: offered_org,
                 status: refused_status.unwrap_or(401),
             }),
             (None, Channel::Org(org)) => Err(NoCredential::NoTokenForOrg { org: org.clone() }),
@@ -214,8 +222,11 @@ impl Credentials {
     }
 }
 
-/// The credentials that may serve `channel`, the preferred first.
-fn candidates(channel: &Channel, snapshot: &Snapshot) -> Vec<Credential> {
+/// The credentials that may serve `channel`, the preferred first (built as they are asked for).
+fn candidates<'a>(
+    channel: &'a Channel,
+    snapshot: &'a Snapshot,
+) -> impl Iterator<Item = Credential> + 'a {
     // A token the service replaced (reissued elsewhere, revoked, expired) is not offered:
     // the credential that works comes first for every caller, until a new token is stored.
     let live = |org: &String| {
@@ -230,15 +241,14 @@ fn candidates(channel: &Channel, snapshot: &Snapshot) -> Vec<Credential> {
         Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| live(o)),
     };
     token
-        .map(|(org, token)| Credential::repo_token(org, token, snapshot))
         .into_iter()
+        .map(|(org, token)| Credential::repo_token(org, token, snapshot))
         .chain(
             snapshot
                 .api_key
-                .as_ref()
+                .iter()
                 .map(|key| Credential::api_key(key, snapshot)),
         )
-        .collect()
 }
 
 /// What a refusal is remembered under: the answer's scope, or the URL itself.

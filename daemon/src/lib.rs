@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod fault;
 pub mod fsutil;
 pub mod renewal;
 pub mod repo_url;

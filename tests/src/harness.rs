@@ -298,12 +298,18 @@ impl TestHome {
 
     /// Starts a daemon on `socket` and waits for its ready line (no polling, no sleeping).
     pub fn start_daemon_on(&self, socket: &Path) -> DaemonProcess {
+        self.start_daemon_with(socket, &[])
+    }
+
+    /// [`TestHome::start_daemon_on`] with `env` added for this daemon only.
+    pub fn start_daemon_with(&self, socket: &Path, env: &[(&str, &str)]) -> DaemonProcess {
         let log = self.path().join(format!(
             "daemon-{}.log",
             socket.file_name().unwrap_or_default().to_string_lossy()
         ));
         let mut child = self
             .daemon_command()
+            .envs(env.iter().copied())
             .args(["--foreground", "--spawned", "--socket"])
             .arg(socket)
             .stdout(Stdio::piped())

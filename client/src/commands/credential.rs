@@ -92,9 +92,103 @@ async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialRes
     })
 }
 
+/// The command line conda's plugin runs for every lookup, `[--json] credential get URL
+/// [--timeout-ms MS] [--socket PATH]`, read without building the whole command tree (most of
+/// a lookup's start-up otherwise). Anything else, or anything odd (a value clap would refuse,
+/// `--help`), is `None`: clap parses it and says what is wrong.
+pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
+    use crate::cli::{Cli, Command, DEFAULT_CREDENTIAL_TIMEOUT_MS, Deadline};
+    let timeout = |v: &str| v.parse::<u64>().ok().filter(|ms| *ms >= 1);
+    let mut json = false;
+    let mut socket = std::env::var_os("ANACONDAD_SOCKET").map(std::path::PathBuf::from);
+    let mut timeout_ms = match std::env::var("ANACONDACTL_CREDENTIAL_TIMEOUT_MS") {
+        Ok(v) => timeout(&v)?,
+        Err(std::env::VarError::NotPresent) => DEFAULT_CREDENTIAL_TIMEOUT_MS,
+        Err(std::env::VarError::NotUnicode(_)) => return None,
+    };
+    let mut words = Vec::with_capacity(3);
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        match arg {
+            "--json" => json = true,
+            "--timeout-ms" => timeout_ms = timeout(rest.next()?.to_str()?)?,
+            "--socket" => socket = Some(rest.next().filter(|v| !v.is_empty())?.into()),
+            _ if arg.starts_with("--timeout-ms=") => timeout_ms = timeout(&arg[13..])?,
+            _ if arg.starts_with("--socket=") && arg.len() > 9 => socket = Some(arg[9..].into()),
+            _ if arg.starts_with('-') || arg.is_empty() => return None,
+            _ => words.push(arg),
+        }
+    }
+    let [verb, noun, url] = words.as_slice() else {
+        return None;
+    };
+    if (*verb, *noun) != ("credential", "get") {
+        return None;
+    }
+    Some(Cli {
+        socket: socket.filter(|s| !s.as_os_str().is_empty()),
+        json,
+        command: Command::Credential(CredentialCommand::Get {
+            url: (*url).to_owned(),
+            deadline: Deadline { timeout_ms },
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plugins_lookup_line_reads_as_clap_reads_it() {
+        use clap::Parser as _;
+        let lines: &[&[&str]] = &[
+            &["credential", "get", "https://repo.example/repo/main/"],
+            &[
+                "--json",
+                "credential",
+                "get",
+                "https://r/repo/acme/x/",
+                "--timeout-ms",
+                "250",
+            ],
+            &["credential", "--json", "get", "u", "--timeout-ms=7"],
+            &["--socket", "/tmp/s.sock", "credential", "get", "u"],
+            &["credential", "get", "u", "--socket=/tmp/x"],
+        ];
+        for line in lines {
+            let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")
+                .chain(line.iter().copied())
+                .map(Into::into)
+                .collect();
+            let fast = parse_lookup(&args).expect("the lookup line is read");
+            let clap = crate::cli::Cli::try_parse_from(&args).expect("clap reads it");
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_clap() {
+        let lines: &[&[&str]] = &[
+            &["credential", "get"],
+            &["credential", "get", "u", "v"],
+            &["credential", "get", "--help"],
+            &["credential", "get", "u", "--timeout-ms", "0"],
+            &["credential", "get", "u", "--timeout-ms", "x"],
+            &["credential", "get", "u", "--timeout-ms"],
+            &["credential", "rejected", "u"],
+            &["token", "list", "x"],
+            &["credential", "get", "-"],
+        ];
+        for line in lines {
+            let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")
+                .chain(line.iter().copied())
+                .map(Into::into)
+                .collect();
+            assert!(parse_lookup(&args).is_none(), "{line:?}");
+        }
+    }
 
     #[test]
     fn a_reason_naming_the_url_shows_it_redacted() {

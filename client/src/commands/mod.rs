@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
+pub use credential::parse_lookup;
+
 use crate::cli::{Cli, Command, CondarcArgs};
 use crate::connection::Target;
 use crate::exit::CliError;

@@ -146,11 +146,13 @@ impl Conda {
     pub async fn apply(&self, target: CondarcTarget) -> Result<Applied> {
         let ours = target.path == self.primary;
         let path = target.path.display().to_string();
+        crate::fault::point("condarc.before_apply");
         let applied = blocking(move || {
             let settings = resolve_settings(&target)?;
             CondarcEditor::new(&target.path).apply(&settings)
         })
         .await?;
+        crate::fault::point("condarc.after_apply");
         if ours {
             self.set_baseline(Some(CondarcState::Configured));
         }
@@ -187,6 +189,7 @@ impl Conda {
             self.set_baseline(None);
         }
         let repo = self.repo.to_string();
+        crate::fault::point("condarc.before_remove");
         blocking(move || {
             let editor = CondarcEditor::new(&target.path);
             let mut changes = editor.remove_channel_settings(&repo)?.changes;

@@ -298,6 +298,7 @@ impl CondarcEditor {
                     &self.path,
                 )?;
                 backup_written = true;
+                crate::fault::point("condarc.after_backup");
             }
             backup_path = Some(bak);
         } else if !backup && self.backup_path().exists() {

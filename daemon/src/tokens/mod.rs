@@ -249,7 +249,9 @@ impl Tokens {
         let task = self.critical.spawn(async move {
             let org = owned_org.as_str();
             let auto_renew_off = vault.peek().org(org).auto_renew_off;
+            crate::fault::point("reissue.before_call");
             let issued = api.reissue_repo_token(&key, org).await?;
+            crate::fault::point("reissue.after_call");
             // From here on the previous token no longer works anywhere.
             if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
                 return Err(Error::NewTokenNotStored {
@@ -257,6 +259,7 @@ impl Tokens {
                     source: Box::new(source),
                 });
             }
+            crate::fault::point("reissue.after_store");
             let now = clock.now();
             let facts = OrgState {
                 issued_at: Some(now),
@@ -270,6 +273,7 @@ impl Tokens {
                     d.orgs.insert(org.to_owned(), facts);
                 })
                 .await?;
+            crate::fault::point("reissue.after_facts");
             Ok(issued.token)
         });
         task.await.map_err(|_| Error::TaskLost {
@@ -296,6 +300,7 @@ impl Tokens {
         } else {
             self.validate(org, token).await
         };
+        crate::fault::point("install.after_validation");
         // The reissue answer does not carry the new token's id; `token list` shows it.
         if reissued
             && let Ok(key) = self.parts.vault.api_key().await
@@ -308,6 +313,7 @@ impl Tokens {
                 })
                 .await;
         }
+        crate::fault::point("install.after_token_id");
         let token = self.view(org).await?.ok_or_else(|| Error::NoToken {
             org: org.to_owned(),
         })?;
@@ -424,6 +430,7 @@ impl Tokens {
         for org in &targets {
             let lock = self.org_lock(org);
             let _one_at_a_time = lock.lock().await;
+            crate::fault::point("uninstall.before_remove");
             if self.parts.vault.remove_repo_token(org).await? {
                 removed.push(org.clone());
             }

@@ -326,6 +326,7 @@ impl Vault {
             .await?
             .remove_repo_token(self.domain(), org)
             .await?;
+        crate::fault::point("uninstall.after_store_remove");
         self.remember(|s| {
             s.tokens.remove(org);
         })
@@ -334,6 +335,7 @@ impl Vault {
             d.orgs.remove(org);
         })
         .await?;
+        crate::fault::point("uninstall.after_facts");
         self.deadlines_changed.notify_one();
         Ok(removed)
     }
@@ -344,15 +346,18 @@ impl Vault {
         let store = self.store().await?;
         self.snapshot().await?;
         store.set_api_key(self.domain(), key.clone()).await?;
+        crate::fault::point("login.after_store_key");
         let refresh_held = match refresh {
             Some(refresh) => {
                 store.set_refresh_token(self.domain(), refresh).await?;
+                crate::fault::point("login.after_store_refresh");
                 true
             }
             None => false,
         };
         self.remember(|s| s.api_key = Some(key)).await;
         self.record(|d| d.refresh_token_held = refresh_held).await?;
+        crate::fault::point("login.after_refresh_fact");
         self.deadlines_changed.notify_one();
         Ok(())
     }
@@ -375,6 +380,14 @@ impl Vault {
 
     pub async fn refresh_token(&self) -> Result<Option<Secret>, StoreError> {
         self.store().await?.refresh_token(self.domain()).await
+    }
+
+    /// Replaces the refresh token alone (a renewal keeps the service's next one at once).
+    pub async fn put_refresh_token(&self, refresh: Secret) -> Result<(), StoreError> {
+        self.store()
+            .await?
+            .set_refresh_token(self.domain(), refresh)
+            .await
     }
 
     /// Drops a refresh token the service refused: renewal of the API key ends.
