@@ -61,6 +61,8 @@ pub struct Daemon {
     pub tokens: Arc<Tokens>,
     pub credentials: Arc<Credentials>,
     pub conda: Arc<Conda>,
+    /// The service client the parts share; `doctor`'s checks use it directly.
+    pub api: Arc<AnacondaClient>,
     pub events: EventBus,
     pub clock: Arc<dyn Clock>,
     /// Cancelled by SIGTERM, SIGINT or the `Shutdown` RPC; everything stops on it.
@@ -96,7 +98,7 @@ impl Daemon {
         };
         let parts = SiteParts {
             vault: vault.clone(),
-            api,
+            api: api.clone(),
             events: events.clone(),
             clock: clock.clone(),
         };
@@ -117,6 +119,7 @@ impl Daemon {
             tokens,
             credentials,
             conda,
+            api,
             events,
             clock,
             shutdown,

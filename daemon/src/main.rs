@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anacondad::Daemon;
 use anacondad::clock::SystemClock;
-use anacondad::config::{DaemonConfig, EnvSnapshot};
+use anacondad::config::{DaemonConfig, EnvSnapshot, StartedBy};
 use anacondad::daemon::DaemonError;
 use anacondad::server::{BindError, BoundSocket};
 use anacondad_proto::socket::{SocketEnv, current_uid};
@@ -99,7 +99,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         _ => socket_env.resolve(args.socket.as_deref()),
     };
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
+    let mut config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
+    config.started_by = if activated.is_some() {
+        StartedBy::SocketActivation
+    } else if args.spawned {
+        StartedBy::OnDemand
+    } else if env.get("INVOCATION_ID").is_some() {
+        StartedBy::SystemdService
+    } else {
+        StartedBy::Foreground
+    };
     let socket = match activated {
         Some(listener) => BoundSocket::from_activation(listener, &socket_path, uid)?,
         None => BoundSocket::bind(&socket_path, uid)?,
