@@ -110,6 +110,12 @@ impl Daemon {
             config.paths.conda_user_config.clone(),
             site.repo,
             config.settings.auth_handler.clone(),
+            crate::conda::ViewInput {
+                env: config.env.map().clone(),
+                home: config.paths.home.clone(),
+                platform: crate::conda_config::Platform::current(),
+                system: None,
+            },
             events.clone(),
         ));
         Ok(Arc::new(Self {

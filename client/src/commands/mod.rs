@@ -141,7 +141,32 @@ fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {
         path,
         auth_handler: args.auth_handler.clone().unwrap_or_default(),
         set_default_channels: None,
+        conda_environment: conda_environment(),
     }
+}
+
+/// The variables that decide which condas a user runs and which files conda reads, for the
+/// daemon to look with (it may have been started with another environment). Nothing that
+/// names a secret is sent.
+fn conda_environment() -> std::collections::HashMap<String, String> {
+    const NAMED: &[&str] = &[
+        "PATH",
+        "CONDARC",
+        "XDG_CONFIG_HOME",
+        "LOCALAPPDATA",
+        "APPDATA",
+        "ProgramData",
+        "USERPROFILE",
+    ];
+    let secret = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        ["TOKEN", "KEY", "PASSWORD", "SECRET", "AUTH"]
+            .iter()
+            .any(|w| upper.contains(w))
+    };
+    std::env::vars()
+        .filter(|(k, _)| (NAMED.contains(&k.as_str()) || k.starts_with("CONDA_")) && !secret(k))
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! from ours, plan/apply/check/remove on that file, and (in [`watcher`]) the watch on every
 //! user file conda reads. The text editing itself is the `condarc` editor's.
 
+pub mod view;
 pub mod watcher;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -15,12 +16,18 @@ use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::repo_url::{Channel, RepoUrl};
 use anacondad_proto::v1::EventKind;
+pub use view::{CondaView, ViewInput};
 
 /// A `.condarc` file and the settings to keep in it.
 #[derive(Debug, Clone)]
 pub struct CondarcTarget {
     pub path: PathBuf,
     pub settings: CondarcSettings,
+    /// False when the caller named no handler: then the one the file's entry already names
+    /// (ours or anaconda-auth's) is kept, so a user's choice is no drift.
+    pub handler_given: bool,
+    /// The environment conda runs with and the home, to find condas and conda's files.
+    pub view: ViewInput,
 }
 
 /// What a caller may change about a target; empty fields take the daemon's defaults.
@@ -29,6 +36,22 @@ pub struct TargetRequest {
     pub path: Option<PathBuf>,
     pub auth_handler: Option<String>,
     pub set_default_channels: Option<bool>,
+    /// The caller's environment for conda; `None`: the daemon's.
+    pub environment: Option<BTreeMap<String, String>>,
+}
+
+/// A plan, and conda as it would be once the plan is applied.
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    pub plan: Plan,
+    pub conda: CondaView,
+}
+
+/// A check, and conda as it is.
+#[derive(Debug, Clone)]
+pub struct CheckView {
+    pub report: CheckReport,
+    pub conda: CondaView,
 }
 
 /// The state of one `.condarc`, for `status` and `condarc check`.
@@ -50,6 +73,8 @@ pub struct Conda {
     user_config: CondaUserConfig,
     repo: RepoUrl,
     auth_handler: String,
+    /// The daemon's own environment and home: conda's, unless a caller sends its own.
+    view: ViewInput,
     events: EventBus,
     /// What the primary file was when we last looked or wrote it. Our own writes set it at
     /// once, so the watcher tells an edit of the user's from ours.
@@ -62,6 +87,7 @@ impl Conda {
         user_config: CondaUserConfig,
         repo: RepoUrl,
         auth_handler: String,
+        view: ViewInput,
         events: EventBus,
     ) -> Self {
         Self {
@@ -69,6 +95,7 @@ impl Conda {
             user_config,
             repo,
             auth_handler,
+            view,
             events,
             baseline: Mutex::new(None),
         }
@@ -91,21 +118,39 @@ impl Conda {
             .clone()
             .unwrap_or_else(|| self.auth_handler.clone());
         settings.set_default_channels = request.set_default_channels.unwrap_or(true);
+        let mut view = self.view.clone();
+        if let Some(env) = &request.environment {
+            view.env = env.clone();
+        }
         CondarcTarget {
             path: request.path.clone().unwrap_or_else(|| self.primary.clone()),
             settings,
+            handler_given: request.auth_handler.is_some(),
+            view,
         }
     }
 
-    pub async fn plan(&self, target: CondarcTarget) -> Result<Plan> {
-        blocking(move || CondarcEditor::new(&target.path).plan(&target.settings)).await
+    /// The plan, with `defaults` added to `channels` when conda's effective configuration
+    /// lacks it, and conda as it would be afterwards.
+    pub async fn plan(&self, target: CondarcTarget) -> Result<PlanView> {
+        blocking(move || {
+            let settings = resolve_settings(&target)?;
+            let plan = CondarcEditor::new(&target.path).plan(&settings)?;
+            let conda =
+                CondaView::compute(&target.view, &settings, &target.path, Some(&plan.updated));
+            Ok(PlanView { plan, conda })
+        })
+        .await
     }
 
     pub async fn apply(&self, target: CondarcTarget) -> Result<Applied> {
         let ours = target.path == self.primary;
         let path = target.path.display().to_string();
-        let applied =
-            blocking(move || CondarcEditor::new(&target.path).apply(&target.settings)).await?;
+        let applied = blocking(move || {
+            let settings = resolve_settings(&target)?;
+            CondarcEditor::new(&target.path).apply(&settings)
+        })
+        .await?;
         if ours {
             self.set_baseline(Some(CondarcState::Configured));
         }
@@ -120,8 +165,18 @@ impl Conda {
         Ok(applied)
     }
 
-    pub async fn check(&self, target: CondarcTarget) -> Result<CheckReport> {
-        blocking(move || CondarcEditor::new(&target.path).check(&target.settings)).await
+    /// The file compared with our settings, and conda as it is: a file can be as we would
+    /// write it while conda still does not use it (no `defaults`, a shadowing entry, no conda
+    /// that loads the handler); those come as findings after the file's own.
+    pub async fn check(&self, target: CondarcTarget) -> Result<CheckView> {
+        blocking(move || {
+            let settings = resolve_settings(&target)?;
+            let mut report = CondarcEditor::new(&target.path).check(&settings)?;
+            let conda = CondaView::compute(&target.view, &settings, &target.path, None);
+            report.findings.extend(conda.findings());
+            Ok(CheckView { report, conda })
+        })
+        .await
     }
 
     /// Takes our `channel_settings` entry out of `target` (and, with `restore`, puts back the
@@ -149,7 +204,7 @@ impl Conda {
         let target = self.target(&TargetRequest::default());
         let path = target.path.clone();
         let (state, findings) = match self.check(target).await {
-            Ok(report) => (report.state, report.findings),
+            Ok(view) => (view.report.state, view.report.findings),
             Err(e) => (CondarcState::Malformed, vec![e.to_string()]),
         };
         CondarcStatusView {
@@ -176,6 +231,39 @@ impl Conda {
         let mut slot = self.baseline.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::replace(&mut *slot, now)
     }
+}
+
+/// The settings to plan with: the handler the file already names when the caller named none,
+/// and `defaults` added to `channels` when conda's effective configuration lacks it.
+fn resolve_settings(
+    target: &CondarcTarget,
+) -> Result<CondarcSettings, crate::condarc::CondarcError> {
+    let mut settings = target.settings.clone();
+    let editor = CondarcEditor::new(&target.path);
+    if !target.handler_given
+        && let Some(kept) = editor.known_handler_in_file(&settings)?
+    {
+        settings.auth_handler = kept;
+    }
+    let now = CondaView::compute(&target.view, &settings, &target.path, None);
+    if !now.defaults_in_effect {
+        // Only when adding it here puts it in effect (a higher file's `#!final` would not
+        // let it), and the file's `channels` can be edited safely; otherwise the finding
+        // says so.
+        let mut with_defaults = settings.clone();
+        with_defaults.add_defaults_to_channels = true;
+        let helps = editor.plan(&with_defaults).is_ok_and(|plan| {
+            CondaView::compute(
+                &target.view,
+                &with_defaults,
+                &target.path,
+                Some(&plan.updated),
+            )
+            .defaults_in_effect
+        });
+        settings.add_defaults_to_channels = helps;
+    }
+    Ok(settings)
 }
 
 /// Runs a file edit off the async runtime (it takes a lock and does blocking I/O).

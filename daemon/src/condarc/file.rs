@@ -81,6 +81,30 @@ impl CondarcEditor {
         PathBuf::from(name)
     }
 
+    /// The handler our entry in this file names, when it is one of the two conda handlers
+    /// for the repository (`anacondad`, `anaconda-auth`); `None` when the file, the entry or
+    /// a known handler is not there.
+    pub fn known_handler_in_file(
+        &self,
+        settings: &CondarcSettings,
+    ) -> Result<Option<String>, CondarcError> {
+        let target = self.target()?;
+        let Some(text) = read_optional(&target)? else {
+            return Ok(None);
+        };
+        let pattern = settings.channel_pattern()?;
+        let Ok(seen) = observe(&self.path, &text, &pattern) else {
+            return Ok(None);
+        };
+        Ok(seen
+            .entry_auths
+            .iter()
+            .rev()
+            .flatten()
+            .find(|a| matches!(a.as_str(), ANACONDAD_AUTH_HANDLER | "anaconda-auth"))
+            .cloned())
+    }
+
     /// What [`apply`](Self::apply) would do, without writing.
     pub fn plan(&self, settings: &CondarcSettings) -> Result<Plan, CondarcError> {
         let target = self.target()?;

@@ -42,6 +42,9 @@ pub struct CondarcSettings {
     pub auth_handler: String,
     /// Whether `default_channels` is set as well (the seed sets it).
     pub set_default_channels: bool,
+    /// Whether `defaults` is added to `channels`: set when conda's effective `channels` lacks
+    /// it, since then `default_channels` is never searched.
+    pub add_defaults_to_channels: bool,
 }
 
 impl CondarcSettings {
@@ -51,6 +54,7 @@ impl CondarcSettings {
             repo_url: repo_url.into(),
             auth_handler: ANACONDAD_AUTH_HANDLER.to_owned(),
             set_default_channels: true,
+            add_defaults_to_channels: false,
         }
     }
 

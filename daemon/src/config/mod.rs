@@ -89,6 +89,9 @@ pub struct DaemonConfig {
     /// The proxy variable reqwest's system handling would use (`HTTPS_PROXY=http://host:port`,
     /// credentials left out), for `doctor`; `None` when none is set.
     pub system_proxy: Option<String>,
+    /// The environment the daemon was started with (conda's files and installations depend
+    /// on it when a caller sends none).
+    pub env: EnvSnapshot,
 }
 
 /// How the daemon came to run.
@@ -172,6 +175,7 @@ impl DaemonConfig {
             store,
             started_by: StartedBy::default(),
             system_proxy: system_proxy(env),
+            env: env.clone(),
         })
     }
 }

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use anacondad_proto::v1::{
     ApplyCondarcRequest, ApplyCondarcResponse, CheckCondarcRequest, CheckCondarcResponse,
-    CondarcTarget as WireTarget, PlanCondarcRequest, PlanCondarcResponse,
+    CondaInstallation as WireInstallation, CondaView as WireView, CondarcTarget as WireTarget,
+    PlanCondarcRequest, PlanCondarcResponse, ShadowingEntry as WireShadowing,
     condarc_service_server::CondarcService,
 };
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::conda::{Conda, CondarcStatusView, CondarcTarget, TargetRequest};
+use crate::conda::view::found_by_label;
+use crate::conda::{
+    CheckView, Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
+};
 use crate::daemon::Daemon;
 
 #[derive(Debug)]
@@ -40,6 +44,51 @@ pub fn target_request(wire: Option<&WireTarget>) -> TargetRequest {
         path: wire.and_then(|t| nonempty(&t.path)).map(PathBuf::from),
         auth_handler: wire.and_then(|t| nonempty(&t.auth_handler)),
         set_default_channels: wire.and_then(|t| t.set_default_channels),
+        environment: wire
+            .map(|t| &t.conda_environment)
+            .filter(|env| !env.is_empty())
+            .map(|env| env.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+    }
+}
+
+/// conda as the daemon sees it, on the wire.
+pub fn conda_view(view: &CondaView) -> WireView {
+    WireView {
+        installations: view
+            .installations
+            .iter()
+            .map(|i| WireInstallation {
+                prefix: i.prefix.display().to_string(),
+                found_by: i.found_by.iter().map(found_by_label).collect(),
+                python: i.python.display().to_string(),
+                conda_version: i.conda_version.clone().unwrap_or_default(),
+                has_anacondad_plugin: i.has_anacondad_plugin,
+                has_anaconda_auth: i.anaconda_auth.is_some(),
+                anaconda_auth_version: i.anaconda_auth.clone().unwrap_or_default(),
+                plugin_install_command: i.plugin_install_command(),
+            })
+            .collect(),
+        defaults_in_effect: view.defaults_in_effect,
+        channels: view.channels.clone(),
+        shadowing_entries: view
+            .shadowing
+            .iter()
+            .map(|s| WireShadowing {
+                url: s.url.clone(),
+                channel: s.channel.clone(),
+                auth: s.auth.clone().unwrap_or_default(),
+                source: s.source.to_string(),
+                ours: s.ours.clone(),
+                ours_source: s
+                    .ours_source
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        files: view.files.iter().map(|f| f.display().to_string()).collect(),
+        auth_handler: view.auth_handler.clone(),
+        handler_loadable: view.handler_loadable,
     }
 }
 
@@ -50,12 +99,13 @@ impl CondarcService for CondarcApi {
         request: Request<PlanCondarcRequest>,
     ) -> Result<Response<PlanCondarcResponse>, Status> {
         let (conda, target, path) = self.target(request.into_inner().target.as_ref());
-        let plan = conda.plan(target).await?;
+        let PlanView { plan, conda } = conda.plan(target).await?;
         Ok(Response::new(PlanCondarcResponse {
             path,
             changes: plan.changed,
             diff: plan.diff,
             summary: plan.changes,
+            conda: Some(conda_view(&conda)),
         }))
     }
 
@@ -84,7 +134,7 @@ impl CondarcService for CondarcApi {
     ) -> Result<Response<CheckCondarcResponse>, Status> {
         let (conda, target, _) = self.target(request.into_inner().target.as_ref());
         let path = target.path.clone();
-        let report = conda.check(target).await?;
+        let CheckView { report, conda } = conda.check(target).await?;
         let view = CondarcStatusView {
             state: report.state,
             path,
@@ -94,6 +144,7 @@ impl CondarcService for CondarcApi {
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
+            conda: Some(conda_view(&conda)),
         }))
     }
 }

@@ -23,7 +23,7 @@ mod search;
 mod sources;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Platform;
 pub use matching::fnmatch;
@@ -32,6 +32,7 @@ use search::expand_vars;
 pub use search::search_path;
 #[cfg(test)]
 use search::search_path_templates;
+use search::search_path_with;
 use sources::{env_list, merge, read_file};
 
 /// What conda's search path depends on. Paths conda takes from the running interpreter or the
@@ -148,13 +149,27 @@ const DEFAULT_CHANNEL_ALIAS: &str = "https://conda.anaconda.org";
 
 /// Reads every file on conda's search path and merges the three keys as conda does.
 pub fn effective(input: &SearchPathInput) -> EffectiveConfig {
-    let files = search_path(input);
+    effective_with(input, None)
+}
+
+/// [`effective`] as it would be once `path` holds `text` (a planned edit): the file counts
+/// wherever the search path names it, whether it exists yet or not.
+pub fn effective_planned(input: &SearchPathInput, path: &Path, text: &str) -> EffectiveConfig {
+    effective_with(input, Some((path, text)))
+}
+
+fn effective_with(input: &SearchPathInput, planned: Option<(&Path, &str)>) -> EffectiveConfig {
+    let files = search_path_with(input, planned.map(|(path, _)| path));
     let mut problems = Vec::new();
     let mut channels = Vec::new();
     let mut default_channels = Vec::new();
     let mut channel_settings = Vec::new();
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
+        let read = match planned {
+            Some((path, text)) if path == file.as_path() => Ok(text.to_owned()),
+            _ => std::fs::read_to_string(file),
+        };
+        let text = match read {
             Ok(text) => text,
             Err(e) => {
                 problems.push(ConfigProblem {

@@ -156,9 +156,19 @@ fn has_yaml_extension(path: &Path) -> bool {
 
 /// The files conda reads, in its order (lowest precedence first), each once.
 pub fn search_path(input: &SearchPathInput) -> Vec<PathBuf> {
+    search_path_with(input, None)
+}
+
+/// [`search_path`], with `planned` counted as a file wherever the path names it, even when it
+/// does not exist yet (a `.condarc` about to be written).
+pub(super) fn search_path_with(input: &SearchPathInput, planned: Option<&Path>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = Vec::new();
     for template in search_path_templates(input) {
         let path = input.expand(&template);
+        if planned == Some(path.as_path()) && is_condarc_name(&path) {
+            files.push(path);
+            continue;
+        }
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };

@@ -6,7 +6,7 @@ use std::path::Path;
 use yaml_serde::Value;
 
 use super::validate::parse_mapping;
-use super::{CHANNEL_SETTINGS, DEFAULT_CHANNELS, Doc};
+use super::{CHANNEL_SETTINGS, CHANNELS, DEFAULT_CHANNELS, Doc};
 use crate::condarc::text::{Line, comment_of, join_lines, split_lines};
 use crate::condarc::{CondarcError, Plan};
 
@@ -109,15 +109,12 @@ impl Doc {
         for (key, wanted) in [
             (CHANNEL_SETTINGS, &self.wanted_channel_settings),
             (DEFAULT_CHANNELS, &self.wanted_default_channels),
+            (CHANNELS, &self.wanted_channels),
         ] {
             if new.get(key) != wanted.as_ref() {
                 return Err(CondarcError::UnsafeEdit {
                     path: path.to_owned(),
-                    key: if key == CHANNEL_SETTINGS {
-                        CHANNEL_SETTINGS
-                    } else {
-                        DEFAULT_CHANNELS
-                    },
+                    key,
                     reason: "the edit would not give it the intended value".to_owned(),
                 });
             }
@@ -156,7 +153,10 @@ impl Doc {
 }
 
 fn is_ours(key: &Value) -> bool {
-    matches!(key.as_str(), Some(CHANNEL_SETTINGS | DEFAULT_CHANNELS))
+    matches!(
+        key.as_str(),
+        Some(CHANNEL_SETTINGS | DEFAULT_CHANNELS | CHANNELS)
+    )
 }
 
 fn key_name(key: &Value) -> String {

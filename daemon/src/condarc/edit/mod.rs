@@ -6,6 +6,7 @@
 //! applying and checking of the result in `finish`.
 
 mod channel_settings;
+mod channels;
 mod default_channels;
 mod finish;
 mod validate;
@@ -22,6 +23,7 @@ use validate::parse_mapping;
 
 pub(crate) const CHANNEL_SETTINGS: &str = "channel_settings";
 pub(crate) const DEFAULT_CHANNELS: &str = "default_channels";
+pub(crate) const CHANNELS: &str = "channels";
 
 /// The indentation conda's own writer uses for list items and nested keys.
 const CONDA_INDENT: usize = 2;
@@ -48,6 +50,9 @@ pub fn plan_for_path(
     doc.set_channel_auth(&pattern, &settings.auth_handler, &mut changes)?;
     if let Some(wanted) = wanted_defaults {
         doc.set_default_channels(Some(&wanted), &mut changes)?;
+    }
+    if settings.add_defaults_to_channels {
+        doc.add_defaults_to_channels(&mut changes)?;
     }
     doc.finish(path, original, changes)
 }
@@ -170,6 +175,7 @@ struct Doc {
     value: Mapping,
     wanted_channel_settings: Option<Value>,
     wanted_default_channels: Option<Value>,
+    wanted_channels: Option<Value>,
     /// Line splices, applied bottom-up by `finish`: (at, how many lines removed, new lines).
     splices: Vec<(usize, usize, Vec<String>)>,
     /// Indices into `splices` of new top-level keys: at the same line, they go after the
@@ -186,6 +192,7 @@ impl Doc {
             eol: dominant_eol(&lines),
             wanted_channel_settings: value.get(CHANNEL_SETTINGS).cloned(),
             wanted_default_channels: value.get(DEFAULT_CHANNELS).cloned(),
+            wanted_channels: value.get(CHANNELS).cloned(),
             lines,
             value,
             splices: Vec::new(),

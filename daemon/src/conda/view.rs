@@ -1,0 +1,261 @@
+//! [`CondaView`]: the condas a user runs and conda's effective configuration, as far as our
+//! settings go, for `condarc check`, `status` and `token install`'s plan. Computed from
+//! [`crate::conda_config`] with the caller's environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::conda_config::Platform;
+use crate::conda_config::effective::{
+    self, ChannelSetting, EffectiveConfig, SearchPathInput, Source,
+};
+use crate::conda_config::installs::{CondaInstall, FoundBy, InstallSearch, find_installations};
+use crate::condarc::{ANACONDAD_AUTH_HANDLER, CondarcSettings};
+
+/// The handler name anaconda-auth's conda plugin registers.
+pub const ANACONDA_AUTH_HANDLER: &str = "anaconda-auth";
+
+/// Where to look: the environment conda runs with and the home.
+#[derive(Debug, Clone)]
+pub struct ViewInput {
+    pub env: BTreeMap<String, String>,
+    pub home: PathBuf,
+    pub platform: Platform,
+    /// Replaces the machine-wide install locations and conda's system directories when set
+    /// (tests).
+    pub system: Option<Vec<PathBuf>>,
+}
+
+/// A `channel_settings` entry conda uses instead of ours for one of our URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowing {
+    /// The first of our URLs it takes.
+    pub url: String,
+    pub channel: String,
+    pub auth: Option<String>,
+    pub source: Source,
+    /// Our entry's glob and where it is (none when our entry is not in effect at all).
+    pub ours: String,
+    pub ours_source: Option<Source>,
+    /// The handler our entry names.
+    pub ours_auth: String,
+}
+
+impl Shadowing {
+    /// One line that says which entry wins, where it is, and what to do.
+    pub fn finding(&self) -> String {
+        let auth = match &self.auth {
+            Some(a) => format!("auth `{a}`"),
+            None => "no auth".to_owned(),
+        };
+        let ours_at = match &self.ours_source {
+            Some(s) => format!(" in {s}"),
+            None => String::new(),
+        };
+        format!(
+            "shadowed entry: for {} conda uses the channel_settings entry for {} ({auth}) in {} \
+             instead of ours for {}{ours_at} (conda uses the last matching entry, and entries \
+             of lower-precedence files come last); remove that entry, or set its auth to `{}`",
+            self.url, self.channel, self.source, self.ours, self.ours_auth,
+        )
+    }
+}
+
+/// conda on this machine, as far as our settings go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CondaView {
+    pub installations: Vec<CondaInstall>,
+    pub defaults_in_effect: bool,
+    /// conda's effective `channels`, highest precedence first.
+    pub channels: Vec<String>,
+    pub shadowing: Vec<Shadowing>,
+    /// The files conda reads, lowest precedence first.
+    pub files: Vec<PathBuf>,
+    pub auth_handler: String,
+    /// True when at least one installation can load `auth_handler`.
+    pub handler_loadable: bool,
+}
+
+impl CondaView {
+    /// The view with `target` holding `planned` (a plan), or as the files are (`None`).
+    pub fn compute(
+        input: &ViewInput,
+        settings: &CondarcSettings,
+        target: &Path,
+        planned: Option<&str>,
+    ) -> Self {
+        let installations = find_installations(&InstallSearch {
+            env: input.env.clone(),
+            home: input.home.clone(),
+            platform: input.platform,
+            system_locations: input.system.clone(),
+        });
+        // The conda a user runs first decides which installation files are read.
+        let conda_root = installations
+            .first()
+            .map(|i| i.prefix.clone())
+            .or_else(|| input.env.get("CONDA_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| input.home.clone());
+        let search = SearchPathInput {
+            env: input.env.clone(),
+            home: input.home.clone(),
+            conda_root,
+            platform: input.platform,
+            system_dirs: input.system.clone(),
+        };
+        let config = match planned {
+            Some(text) => effective::effective_planned(&search, target, text),
+            None => effective::effective(&search),
+        };
+        let handler_loadable = installations
+            .iter()
+            .any(|i| can_load(i, &settings.auth_handler));
+        Self {
+            defaults_in_effect: config.defaults_in_effect(),
+            channels: config.channels.iter().map(|c| c.value.clone()).collect(),
+            shadowing: shadowing(&config, settings),
+            files: config.files.clone(),
+            auth_handler: settings.auth_handler.clone(),
+            handler_loadable,
+            installations,
+        }
+    }
+
+    /// Lines for `condarc check` and `status`: what keeps conda from using our settings.
+    pub fn findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.defaults_in_effect {
+            out.push(format!(
+                "defaults is not in effect: conda's channels are [{}], so default_channels is \
+                 never searched (since conda 25.3 an empty channels no longer means defaults); \
+                 run `anacondactl condarc apply` to add defaults to channels",
+                self.channels.join(", ")
+            ));
+        }
+        out.extend(self.shadowing.iter().map(Shadowing::finding));
+        out.extend(self.plugin_findings());
+        out
+    }
+
+    /// Which condas can and cannot load the handler, when it matters: always one line per
+    /// installation that cannot, and the way out when none can.
+    pub fn plugin_findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.installations.is_empty() {
+            out.push(format!(
+                "missing plugin: no conda installation was found (looked at $CONDA_EXE, conda on \
+                 PATH, $CONDA_PREFIX, ~/miniconda3, ~/anaconda3, ~/miniforge3, /opt/conda), so \
+                 nothing shows that conda can load the `{}` auth handler",
+                self.auth_handler
+            ));
+            return out;
+        }
+        for install in &self.installations {
+            if can_load(install, &self.auth_handler) {
+                continue;
+            }
+            let mut line = format!(
+                "missing plugin: the conda at {} cannot load the `{}` auth handler, so it sends \
+                 no credential",
+                install.prefix.display(),
+                self.auth_handler
+            );
+            if self.auth_handler == ANACONDAD_AUTH_HANDLER {
+                line.push_str(&format!(
+                    "; install the plugin with `{}`",
+                    install.plugin_install_command()
+                ));
+                if install.anaconda_auth.is_some() {
+                    line.push_str(
+                        ", or use anaconda-auth's handler, installed there: `anacondactl \
+                         condarc apply --auth-handler anaconda-auth`",
+                    );
+                }
+            } else if self.auth_handler == ANACONDA_AUTH_HANDLER {
+                line.push_str(&format!(
+                    "; install anaconda-auth with `\"{}\" -m pip install anaconda-auth`",
+                    install.python.display()
+                ));
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+/// Whether `install` has a conda plugin registering `handler`.
+pub fn can_load(install: &CondaInstall, handler: &str) -> bool {
+    match handler {
+        ANACONDAD_AUTH_HANDLER => install.has_anacondad_plugin,
+        ANACONDA_AUTH_HANDLER => install.anaconda_auth.is_some(),
+        _ => false,
+    }
+}
+
+/// How an installation was found, as shown.
+pub fn found_by_label(how: &FoundBy) -> String {
+    match how {
+        FoundBy::CondaExe => "CONDA_EXE".to_owned(),
+        FoundBy::Path => "PATH".to_owned(),
+        FoundBy::ActivePrefix => "CONDA_PREFIX".to_owned(),
+        FoundBy::Location(path) => path.display().to_string(),
+    }
+}
+
+/// The URLs our entry is for: the repository and its default channels' repodata.
+fn our_urls(settings: &CondarcSettings) -> Vec<String> {
+    let mut urls: Vec<String> = settings
+        .default_channels()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| format!("{}/noarch/repodata.json", c.trim_end_matches('/')))
+        .collect();
+    urls.push(settings.repo_url.clone());
+    urls
+}
+
+/// The entries conda uses instead of ours, each once with the first URL it takes.
+fn shadowing(config: &EffectiveConfig, settings: &CondarcSettings) -> Vec<Shadowing> {
+    let Ok(pattern) = settings.channel_pattern() else {
+        return Vec::new();
+    };
+    let is_ours = |s: &ChannelSetting| {
+        s.channel() == pattern && s.auth() == Some(settings.auth_handler.as_str())
+    };
+    let ours_source = config
+        .channel_settings
+        .iter()
+        .rfind(|s| is_ours(&s.value))
+        .map(|s| s.source.clone());
+    let mut out: Vec<Shadowing> = Vec::new();
+    for url in our_urls(settings) {
+        let found = config.settings_for(&url, is_ours);
+        // The entry conda uses is the last; one naming our handler too does no harm.
+        let winner = found
+            .shadowing_ours
+            .last()
+            .copied()
+            .filter(|e| e.value.auth() != Some(settings.auth_handler.as_str()));
+        if let Some(entry) = winner {
+            let known = out
+                .iter()
+                .any(|s| s.channel == entry.value.channel() && s.source == entry.source);
+            if known {
+                continue;
+            }
+            out.push(Shadowing {
+                url: url.clone(),
+                channel: entry.value.channel().to_owned(),
+                auth: entry.value.auth().map(str::to_owned),
+                source: entry.source.clone(),
+                ours: pattern.clone(),
+                ours_source: ours_source.clone(),
+                ours_auth: settings.auth_handler.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

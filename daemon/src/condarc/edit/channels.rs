@@ -1,0 +1,79 @@
+//! The `channels` edit: add `defaults` at the end of the list, so that conda searches
+//! `default_channels` at all (since conda 25.3 an empty `channels` no longer means
+//! `defaults`). The user's channels keep their order and so their priority.
+
+use yaml_serde::Value;
+
+use super::{CHANNELS, CONDA_INDENT, Doc};
+use crate::condarc::CondarcError;
+
+/// conda's name for the channels of `default_channels`.
+pub(crate) const DEFAULTS: &str = "defaults";
+
+impl Doc {
+    /// Adds `defaults` to `channels` unless it is there; creates the key when it is absent.
+    pub(super) fn add_defaults_to_channels(
+        &mut self,
+        changes: &mut Vec<String>,
+    ) -> Result<(), CondarcError> {
+        let current = match self.value.get(CHANNELS) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => items.clone(),
+            Some(_) => return Err(self.channels_refused("its value is not a list")),
+        };
+        if current.iter().any(|c| c.as_str() == Some(DEFAULTS)) {
+            return Ok(());
+        }
+        let mut wanted = current.clone();
+        wanted.push(Value::from(DEFAULTS));
+        self.wanted_channels = Some(Value::Sequence(wanted));
+        changes.push(if current.is_empty() {
+            "channels: add defaults (conda searches default_channels only through it)".to_owned()
+        } else {
+            "channels: add defaults after your channels (conda searches default_channels only \
+             through it)"
+                .to_owned()
+        });
+        let item = |indent: usize| format!("{}- {DEFAULTS}", " ".repeat(indent));
+        let Some(block) = self.block(CHANNELS) else {
+            self.append_key(vec![format!("{CHANNELS}:"), item(CONDA_INDENT)]);
+            return Ok(());
+        };
+        if current.is_empty() {
+            if block.inline_value {
+                // `channels: []` or `channels: ~`: the value is replaced by a block list.
+                let key_line = self.lines[block.line].text.clone();
+                let tail = &key_line[block.after_colon..];
+                let value = super::comment_of(tail).map_or(tail, |c| &tail[..tail.len() - c.len()]);
+                if !matches!(value.trim(), "[]" | "~" | "null") {
+                    return Err(self.channels_refused(
+                        "its value is laid out in a way the editor does not change",
+                    ));
+                }
+                let mut first = key_line[..block.after_colon].to_owned();
+                if let Some(c) = super::comment_of(tail) {
+                    first.push_str("  ");
+                    first.push_str(c);
+                }
+                self.splice(block.line, 1, vec![first, item(CONDA_INDENT)]);
+            } else {
+                self.rewrite_block(&block, Some(vec![item(CONDA_INDENT)]), CONDA_INDENT);
+            }
+            return Ok(());
+        }
+        let Some((indent, items)) = self.items(&block) else {
+            return Err(self.channels_refused("it is not a block list (one `- channel` per line)"));
+        };
+        let at = items.last().map_or(block.line + 1, |i| i.end);
+        self.splice(at, 0, vec![item(indent)]);
+        Ok(())
+    }
+
+    fn channels_refused(&self, reason: &str) -> CondarcError {
+        CondarcError::UnsafeEdit {
+            path: self.path.clone(),
+            key: CHANNELS,
+            reason: format!("{reason}; add `{DEFAULTS}` to it by hand"),
+        }
+    }
+}
