@@ -4,6 +4,7 @@ mod account;
 mod condarc;
 mod credential;
 mod daemon;
+mod doctor;
 mod service;
 mod token;
 
@@ -56,6 +57,7 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Doctor(args) => doctor::run(args, &target, out, prompter).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {
             let mut command = completion_command();
