@@ -42,10 +42,37 @@ struct Args {
     /// once the socket accepts calls.
     #[arg(long, hide = true)]
     spawned: bool,
+    /// Write the manual page anacondad.1 into DIR and exit; packaging runs it on the built
+    /// binary, so the page always matches this definition.
+    #[arg(long, hide = true, value_name = "DIR")]
+    write_manpage: Option<PathBuf>,
+}
+
+/// `anacondad.1` in `dir`, from the same definition as `--help`.
+fn write_manpage(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write as _;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Args::command()).render(&mut page)?;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::File::create(dir.join("anacondad.1")))
+        .and_then(|mut file| file.write_all(&page))
+        .with_context(|| format!("cannot write anacondad.1 into {}", dir.display()))?;
+    println!("{}", dir.join("anacondad.1").display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.write_manpage {
+        return match write_manpage(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("anacondad: {e:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     init_logging();
     #[cfg(unix)]
     if args.spawned {
