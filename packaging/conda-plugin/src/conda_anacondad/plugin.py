@@ -7,9 +7,13 @@ from .health import HEALTH_CHECK_NAME, error_hints, health_check, health_fix
 try:
     from conda import plugins as _plugins
     from conda.plugins.types import CondaAuthHandler as _CondaAuthHandler
-    from conda.plugins.types import CondaHealthCheck as _CondaHealthCheck
 except ImportError:  # pragma: no cover - depends on the environment
     _plugins = None
+
+try:  # conda >= 23.x has health checks; an older conda still gets the handler.
+    from conda.plugins.types import CondaHealthCheck as _CondaHealthCheck
+except ImportError:  # pragma: no cover - depends on the environment
+    _CondaHealthCheck = None
 
 __all__ = ["conda_auth_handlers", "conda_health_checks", "conda_error_hints"]
 
@@ -19,6 +23,8 @@ if _plugins is not None:
     def conda_auth_handlers():
         """Offers the handler that ``channel_settings`` entries select with ``auth: anacondad``."""
         yield _CondaAuthHandler(name=HANDLER_NAME, handler=AnacondadAuth)
+
+if _plugins is not None and _CondaHealthCheck is not None:
 
     @_plugins.hookimpl
     def conda_health_checks():
@@ -31,14 +37,16 @@ if _plugins is not None:
             fix="Apply anacondactl's fixes to conda's configuration",
         )
 
-    if hasattr(_plugins.hookspec.CondaSpecs, "conda_error_hints"):
+if _plugins is not None and hasattr(
+    getattr(_plugins, "hookspec", None), "CondaSpecs"
+) and hasattr(_plugins.hookspec.CondaSpecs, "conda_error_hints"):
 
-        @_plugins.hookimpl
-        def conda_error_hints(error):
-            """On a refused request our handler served, names the anacondactl command to run."""
-            yield from error_hints(error)
+    @_plugins.hookimpl
+    def conda_error_hints(error):
+        """On a refused request our handler served, names the anacondactl command to run."""
+        yield from error_hints(error)
 
-else:
+if _plugins is None:
 
     def conda_auth_handlers():
         """Without conda there is nothing to register with."""
