@@ -318,6 +318,70 @@ pub fn status_text(s: &StatusResponse) -> String {
     out
 }
 
+/// The condas found and whether each can load the handler, one line each, then what keeps
+/// conda from using our settings.
+pub fn conda_view_lines(v: &anacondad_proto::v1::CondaView) -> Vec<String> {
+    let mut lines = Vec::new();
+    if v.installations.is_empty() {
+        lines.push(format!(
+            "no conda installation found (cannot tell whether conda loads `{}`)",
+            v.auth_handler
+        ));
+    }
+    for i in &v.installations {
+        let can = match v.auth_handler.as_str() {
+            "anacondad" => i.has_anacondad_plugin,
+            "anaconda-auth" => i.has_anaconda_auth,
+            _ => false,
+        };
+        let version = if i.conda_version.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", i.conda_version)
+        };
+        lines.push(format!(
+            "conda{version} at {} (found by {}): {} `{}`",
+            i.prefix,
+            i.found_by.join(", "),
+            if can { "can use" } else { "cannot use" },
+            v.auth_handler
+        ));
+    }
+    lines
+}
+
+pub fn conda_view_json(v: Option<&anacondad_proto::v1::CondaView>) -> Value {
+    let Some(v) = v else {
+        return Value::Null;
+    };
+    json!({
+        "installations": v.installations.iter().map(|i| json!({
+            "prefix": i.prefix,
+            "found_by": i.found_by,
+            "python": i.python,
+            "conda_version": i.conda_version,
+            "has_anacondad_plugin": i.has_anacondad_plugin,
+            "has_anaconda_auth": i.has_anaconda_auth,
+            "anaconda_auth_version": i.anaconda_auth_version,
+            "plugin_install_command": i.plugin_install_command,
+        })).collect::<Vec<_>>(),
+        "defaults_in_effect": v.defaults_in_effect,
+        "channels": v.channels,
+        "shadowing_entries": v.shadowing_entries.iter().map(|s| json!({
+            "url": s.url,
+            "channel": s.channel,
+            "auth": s.auth,
+            "source": s.source,
+            "ours": s.ours,
+            "ours_source": s.ours_source,
+        })).collect::<Vec<_>>(),
+        "files": v.files,
+        "auth_handler": v.auth_handler,
+        "handler_loadable": v.handler_loadable,
+        "findings": v.findings,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,7 @@ pub struct Conda<'a> {
     home: &'a TestHome,
     venv: PathBuf,
     extra_env: Vec<(OsString, OsString)>,
+    removed_env: Vec<OsString>,
 }
 
 /// A finished conda command: its output and how long it took.
@@ -125,12 +126,19 @@ impl<'a> Conda<'a> {
             home,
             venv: venv.to_path_buf(),
             extra_env: Vec::new(),
+            removed_env: Vec::new(),
         }
     }
 
     /// Adds a variable to the environment of every conda command.
     pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Leaves a variable of the home's environment out of every conda command.
+    pub fn without_env(mut self, key: impl Into<OsString>) -> Self {
+        self.removed_env.push(key.into());
         self
     }
 
@@ -170,6 +178,7 @@ impl<'a> Conda<'a> {
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
         ]);
         env.extend(self.extra_env.iter().cloned());
+        env.retain(|(k, _)| !self.removed_env.contains(k));
         env
     }
 

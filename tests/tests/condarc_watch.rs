@@ -63,11 +63,16 @@ fn an_org_channel_without_a_token_is_reported() {
     let condarc = home.path().join(".condarc");
     let text = std::fs::read_to_string(&condarc).unwrap();
     let mut events = home.subscribe_events();
+    // token install wrote `channels: [defaults]`; an org channel goes in front.
+    assert!(text.contains("channels:\n  - defaults\n"), "{text}");
     std::fs::write(
         &condarc,
-        format!(
-            "{text}channels:\n  - {}/repo/globex/internal\n  - defaults\n",
-            emu.base_url
+        text.replace(
+            "channels:\n  - defaults\n",
+            &format!(
+                "channels:\n  - {}/repo/globex/internal\n  - defaults\n",
+                emu.base_url
+            ),
         ),
     )
     .unwrap();

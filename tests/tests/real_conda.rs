@@ -25,17 +25,37 @@ struct World {
 
 impl World {
     fn installed(venvs: &'static CondaVenvs) -> Self {
+        Self::installed_in(venvs, |home| home)
+    }
+
+    /// Logged in with `token install --org acme` run; `setup` adds to the home's environment
+    /// (the CLI's, the daemon's and conda's) first.
+    fn installed_in(venvs: &'static CondaVenvs, setup: impl FnOnce(TestHome) -> TestHome) -> Self {
+        let world = Self::logged_in(venvs, setup);
+        let out = world.ctl(&["token", "install", "--org", "acme", "--yes"]);
+        assert!(out.status.success(), "token install: {}", out.text);
+        world
+    }
+
+    /// Logged in, no token installed.
+    fn logged_in(venvs: &'static CondaVenvs, setup: impl FnOnce(TestHome) -> TestHome) -> Self {
         let emu = spawn_emulator(&["--device-interval", "1"]);
-        let home = TestHome::against(&emu);
+        let home = setup(TestHome::against(&emu));
         home.login_with_api_key(&emu.mint_api_key());
-        let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
-        assert!(
-            out.status.success(),
-            "token install: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
         Self { venvs, emu, home }
+    }
+
+    /// `anacondactl <args>` in the home: its status and both streams.
+    fn ctl(&self, args: &[&str]) -> CtlRun {
+        let out = self.home.run_ctl(args);
+        CtlRun {
+            text: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            status: out.status,
+        }
     }
 
     /// conda with our plugin, searching `defaults` (which a conda whose condarc files name no
@@ -78,6 +98,18 @@ impl World {
         assert!(process_alive(pid), "the daemon {pid} is not running");
         pid
     }
+}
+
+/// A finished `anacondactl` command.
+struct CtlRun {
+    status: std::process::ExitStatus,
+    text: String,
+}
+
+/// The home runs this conda: `$CONDA_EXE` names it, as `conda activate` sets it.
+fn runs_conda(venv: &std::path::Path) -> impl FnOnce(TestHome) -> TestHome {
+    let exe = venv.join("bin/conda");
+    move |home| home.with_env("CONDA_EXE", exe)
 }
 
 fn write(path: &std::path::Path, text: &str) {
@@ -373,17 +405,18 @@ fn conda_search_timings_with_our_handler_anaconda_auths_and_none() {
     let user_condarc = world.home.path().join(".condarc");
     let installed = std::fs::read_to_string(&user_condarc).expect("~/.condarc");
     assert!(installed.contains("auth: anacondad"), "{installed}");
-    write(&user_condarc, "");
-    let ours_rc = write_rc(
-        &conda_dir.join("ours.yml"),
-        &format!("{installed}channels:\n  - defaults\n"),
+    // token install added `defaults` to channels, as no file of this conda names channels.
+    assert!(
+        installed.contains("channels:\n  - defaults\n"),
+        "{installed}"
     );
+    write(&user_condarc, "");
+    let ours_rc = write_rc(&conda_dir.join("ours.yml"), &installed);
     // anaconda-auth's handler reads the record the daemon stored in anaconda-auth's own
     // format (`~/.anaconda/keyring`).
     let anaconda_auth_rc = write_rc(
         &conda_dir.join("anaconda-auth.yml"),
-        &format!("{installed}channels:\n  - defaults\n")
-            .replace("auth: anacondad", "auth: anaconda-auth"),
+        &installed.replace("auth: anacondad", "auth: anaconda-auth"),
     );
     // No handler: the token in the channel URLs of the same three channels, so every setup
     // fetches the same files.
@@ -619,4 +652,294 @@ fn conda_create_downloads_and_installs_the_package_with_the_orgs_token() {
             && *auth == format!("token {}****", &token[..4])),
         "{requests:?}"
     );
+}
+
+#[test]
+fn token_install_adds_defaults_to_channels_so_a_conda_whose_files_name_no_channels_uses_them() {
+    let Some(venvs) = conda_or_skip("token_install_adds_defaults_to_channels") else {
+        return;
+    };
+    let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
+    // No file of this conda names channels but the one token install wrote.
+    let conda = Conda::new(&world.home, &venvs.with_plugin);
+    let written = std::fs::read_to_string(conda.user_condarc()).expect("~/.condarc");
+    assert!(written.contains("channels:\n  - defaults\n"), "{written}");
+    world.repo_requests();
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    assert!(
+        world.repo_requests().iter().all(
+            |(_, status, auth)| *status != 401 && *auth == format!("token {}****", &token[..4])
+        ),
+    );
+    let check = world.ctl(&["condarc", "check"]);
+    assert!(check.status.success(), "{}", check.text);
+    assert!(
+        check.text.contains(&format!(
+            "at {} (found by CONDA_EXE): can use `anacondad`",
+            venvs.with_plugin.display()
+        )),
+        "{}",
+        check.text
+    );
+}
+
+#[test]
+fn a_lower_final_channels_keeps_defaults_out_and_token_install_and_check_say_so() {
+    let Some(venvs) = conda_or_skip("a_lower_final_channels_keeps_defaults_out") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let site_root = dir.path().join("site-conda");
+    // The installation's file (below ~/.condarc) ends the merge of channels at itself.
+    write(
+        &site_root.join(".condarc"),
+        "channels: #!final\n  - conda-forge\n",
+    );
+    let root = site_root.clone();
+    let world = World::logged_in(venvs, |home| {
+        runs_conda(&venvs.with_plugin)(home).with_env("CONDA_ROOT", root)
+    });
+    let install = world.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", install.text);
+    assert!(
+        install.text.contains("defaults is not in effect"),
+        "{}",
+        install.text
+    );
+    // Adding it to ~/.condarc would change nothing, so it is not added.
+    let written = std::fs::read_to_string(world.home.path().join(".condarc")).unwrap();
+    assert!(
+        !written.lines().any(|l| l.starts_with("channels:")),
+        "{written}"
+    );
+    let check = world.ctl(&["condarc", "check"]);
+    assert_eq!(check.status.code(), Some(6), "{}", check.text);
+    assert!(
+        check.text.contains("channels are [conda-forge]"),
+        "{}",
+        check.text
+    );
+}
+
+#[test]
+fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success() {
+    let Some(venvs) = conda_or_skip("token_install_for_a_conda_that_cannot_load_our_handler")
+    else {
+        return;
+    };
+    let world = World::logged_in(venvs, runs_conda(&venvs.without_plugin));
+    let install = world.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert_eq!(install.status.code(), Some(1), "{}", install.text);
+    assert!(!install.text.contains("Success"), "{}", install.text);
+    assert!(
+        install.text.contains("missing plugin")
+            || install
+                .text
+                .contains("no conda found can load the `anacondad` auth handler"),
+        "{}",
+        install.text
+    );
+    let command = format!(
+        "\"{}\" -m pip install --no-deps conda-anacondad",
+        venvs.without_plugin.join("bin/python").display()
+    );
+    assert!(install.text.contains(&command), "{}", install.text);
+    assert!(
+        !world.home.path().join(".condarc").exists(),
+        "auth: anacondad was written for a conda that cannot load it"
+    );
+    // The token itself is installed.
+    let list =
+        anacondad_tests::harness::json_output(&world.home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"][0]["org"], "acme", "{list}");
+
+    // Written anyway, the entry is no use to this conda: conda sends nothing.
+    let apply = world.ctl(&["condarc", "apply"]);
+    assert!(apply.status.success(), "{}", apply.text);
+    assert!(apply.text.contains(&command), "{}", apply.text);
+    let check = world.ctl(&["condarc", "check"]);
+    assert_eq!(check.status.code(), Some(6), "{}", check.text);
+    assert!(
+        check.text.contains("cannot use `anacondad`"),
+        "{}",
+        check.text
+    );
+    assert!(check.text.contains("missing plugin:"), "{}", check.text);
+    let status = world.ctl(&["daemon", "status"]);
+    assert!(
+        status.text.contains("cannot use `anacondad`"),
+        "{}",
+        status.text
+    );
+    world.repo_requests();
+    let search = Conda::new(&world.home, &venvs.without_plugin).run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, _, auth)| auth.is_empty()),
+        "this conda has no handler to send a credential with"
+    );
+
+    // The conda with our plugin found as well: it can, so install goes ahead.
+    let both = format!(
+        "{}:{}",
+        venvs.with_plugin.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = world
+        .home
+        .ctl()
+        .env("PATH", both)
+        .args(["condarc", "check"])
+        .output()
+        .expect("anacondactl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "at {} (found by PATH): can use `anacondad`",
+            venvs.with_plugin.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn condarc_apply_with_anaconda_auths_handler_is_no_drift_and_conda_uses_it() {
+    let Some(venvs) = conda_or_skip("condarc_apply_with_anaconda_auths_handler_is_no_drift") else {
+        return;
+    };
+    let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
+    let apply = world.ctl(&["condarc", "apply", "--auth-handler", "anaconda-auth"]);
+    assert!(apply.status.success(), "{}", apply.text);
+    let written = std::fs::read_to_string(world.home.path().join(".condarc")).unwrap();
+    assert!(written.contains("auth: anaconda-auth"), "{written}");
+    let check = world.ctl(&["condarc", "check"]);
+    assert!(check.status.success(), "{}", check.text);
+    assert!(
+        check.text.contains("can use `anaconda-auth`"),
+        "{}",
+        check.text
+    );
+    let status = world.ctl(&["daemon", "status"]);
+    assert!(
+        status.text.contains(".condarc configured"),
+        "{}",
+        status.text
+    );
+    world.repo_requests();
+    let search = Conda::new(&world.home, &venvs.with_plugin).run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+}
+
+#[test]
+fn an_entry_in_a_lower_condarc_file_that_shadows_ours_is_named_by_token_install_and_check() {
+    let Some(venvs) = conda_or_skip("an_entry_that_shadows_ours_is_named") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let site_root = dir.path().join("site-conda");
+    let site = site_root.join("condarc.d/site.yml");
+    let root = site_root.clone();
+    let world = World::logged_in(venvs, |home| {
+        runs_conda(&venvs.with_plugin)(home).with_env("CONDA_ROOT", root)
+    });
+    write(
+        &site,
+        &format!(
+            "channel_settings:\n  - channel: {}/repo/*\n    auth: site-sso\n",
+            world.emu.base_url
+        ),
+    );
+    let install = world.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", install.text);
+    assert!(install.text.contains("shadowed entry:"), "{}", install.text);
+    assert!(
+        install.text.contains(&site.display().to_string()),
+        "{}",
+        install.text
+    );
+    let check = world.ctl(&["condarc", "check"]);
+    assert_eq!(check.status.code(), Some(6), "{}", check.text);
+    assert!(check.text.contains("shadowed entry:"), "{}", check.text);
+    assert!(check.text.contains("auth `site-sso`"), "{}", check.text);
+    let json: serde_json::Value =
+        serde_json::from_slice(&world.home.run_ctl(&["--json", "condarc", "check"]).stdout)
+            .expect("condarc check --json prints JSON");
+    assert_eq!(
+        json["conda"]["shadowing_entries"][0]["source"],
+        site.display().to_string(),
+        "{json}"
+    );
+    // What conda does agrees: nothing is sent for the repository.
+    world.repo_requests();
+    let search = Conda::new(&world.home, &venvs.with_plugin).run(&["search", PACKAGE]);
+    assert!(!search.success(), "{}", said(&search));
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, _, auth)| auth.is_empty())
+    );
+
+    // With the entry gone, conda uses ours and check is clean.
+    std::fs::remove_file(&site).unwrap();
+    let check = world.ctl(&["condarc", "check"]);
+    assert!(check.status.success(), "{}", check.text);
+}
+
+#[test]
+fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_variables() {
+    let Some(venvs) = conda_or_skip("the_site_chosen_at_login_is_served") else {
+        return;
+    };
+    let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
+    assert!(world.home.state_dir().join("site.json").is_file());
+    let first = world.daemon_pid();
+    let out = world.ctl(&["daemon", "stop"]);
+    assert!(out.status.success(), "{}", out.text);
+    wait_until_dead(first, Duration::from_secs(10));
+
+    // conda without the login's variables: the daemon its plugin starts serves the emulator.
+    let conda = Conda::new(&world.home, &venvs.with_plugin)
+        .without_env("ANACONDA_AUTH_DOMAIN")
+        .without_env("CONDA_TOKEN_REPO_URL");
+    world.repo_requests();
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let started = world.daemon_pid();
+    assert_ne!(started, first);
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, _, auth)| *auth == format!("token {}****", &token[..4]))
+    );
+
+    // A shell that names another site is told, not served the daemon's.
+    let other = world
+        .home
+        .ctl()
+        .env("CONDA_TOKEN_REPO_URL", "https://repo.other.example/repo/")
+        .args(["token", "list"])
+        .output()
+        .expect("anacondactl runs");
+    assert_eq!(other.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        said.contains(&format!(
+            "the running anacondad (pid {started}) serves another site"
+        )) && said.contains("https://repo.other.example/repo/")
+            && said.contains(&world.emu.url("/repo/"))
+            && said.contains("anacondactl daemon stop"),
+        "{said}"
+    );
+    // The same site, written another way, is no difference.
+    let same = world.ctl(&["token", "list"]);
+    assert!(same.status.success(), "{}", same.text);
 }

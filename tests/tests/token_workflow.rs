@@ -136,7 +136,7 @@ fn install_stores_a_working_token_and_configures_conda() {
     let condarc = std::fs::read_to_string(w.condarc()).unwrap();
     let expected = format!(
         "channel_settings:\n  - channel: {base}/*\n    auth: anacondad\ndefault_channels:\n  \
-         - {base}/repo/main\n  - {base}/repo/r\n  - {base}/repo/msys2\n",
+         - {base}/repo/main\n  - {base}/repo/r\n  - {base}/repo/msys2\nchannels:\n  - defaults\n",
         base = w.emu.base_url
     );
     assert_eq!(condarc, expected);

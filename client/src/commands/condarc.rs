@@ -47,20 +47,34 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 })
                 .await?
                 .into_inner();
-            let status = report.status.unwrap_or_default();
+            let status = report.status.clone().unwrap_or_default();
+            let conda = report.conda.clone().unwrap_or_default();
             if out.json {
                 out.print_json(&serde_json::json!({
                     "status": render::condarc_json(Some(&status)),
                     "findings": report.findings,
+                    "conda": render::conda_view_json(report.conda.as_ref()),
                 }));
             } else {
                 crate::outln!("{}", render::condarc_line(Some(&status)));
                 for finding in &report.findings {
                     crate::outln!("  - {finding}");
                 }
+                for line in render::conda_view_lines(&conda) {
+                    crate::outln!("{line}");
+                }
             }
-            if status.state() == CondarcState::Configured {
+            if status.state() == CondarcState::Configured && conda.findings.is_empty() {
                 Ok(())
+            } else if status.state() == CondarcState::Configured {
+                Err(CliError::new(
+                    ExitKind::Drift,
+                    format!(
+                        "{} is configured, but conda does not use it as it is: {}",
+                        status.path,
+                        conda.findings.join("; ")
+                    ),
+                ))
             } else {
                 Err(CliError::new(
                     ExitKind::Drift,
@@ -78,6 +92,18 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 out.print_json(&applied_json(&applied));
             } else {
                 print_applied(&applied);
+            }
+            // The file is written; say what still keeps conda from using it.
+            if let Ok(report) = client
+                .condarc()
+                .check_condarc(CheckCondarcRequest {
+                    target: Some(condarc_target(&condarc)),
+                })
+                .await
+            {
+                for line in report.into_inner().conda.unwrap_or_default().findings {
+                    out.warn(line);
+                }
             }
             Ok(())
         }

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anacondad_proto::v1::{ShutdownRequest, StatusRequest, WatchRequest};
+use anacondad_proto::v1::{CheckCondarcRequest, ShutdownRequest, StatusRequest, WatchRequest};
 
 use super::Output;
-use crate::cli::DaemonCommand;
+use crate::cli::{CondarcArgs, DaemonCommand};
 use crate::connection::Target;
 use crate::exit::{CliError, ExitKind};
 use crate::render;
@@ -19,10 +19,26 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
         DaemonCommand::Status => {
             let client = target.connect_or_start().await?;
             let status = client.daemon().status(StatusRequest {}).await?.into_inner();
+            // Which condas can use the handler: conda's view with this shell's variables.
+            let conda = client
+                .condarc()
+                .check_condarc(CheckCondarcRequest {
+                    target: Some(super::condarc_target(&CondarcArgs::default())),
+                })
+                .await
+                .ok()
+                .and_then(|r| r.into_inner().conda);
             if out.json {
-                out.print_json(&render::status_json(&status));
+                let mut value = render::status_json(&status);
+                value["conda"] = render::conda_view_json(conda.as_ref());
+                out.print_json(&value);
             } else {
                 crate::out!("{}", render::status_text(&status));
+                if let Some(conda) = &conda {
+                    for line in render::conda_view_lines(conda) {
+                        crate::outln!("  {line}");
+                    }
+                }
             }
             Ok(())
         }

@@ -6,6 +6,7 @@ mod credential;
 mod daemon;
 mod doctor;
 mod service;
+mod site;
 mod token;
 
 use std::path::PathBuf;
@@ -49,6 +50,19 @@ impl Output {
 pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
     let out = Output { json: cli.json };
     let prompter = Prompter::from_terminal();
+    // Not on conda's path (`credential`), nor where the user deals with the daemon itself.
+    let site_matters = matches!(
+        &cli.command,
+        Command::Login(_)
+            | Command::Logout
+            | Command::Whoami
+            | Command::Token(_)
+            | Command::Condarc(_)
+            | Command::Daemon(crate::cli::DaemonCommand::Status)
+    );
+    if site_matters {
+        site::check(&target).await?;
+    }
     match cli.command {
         Command::Login(args) => account::login(args, &target, out).await,
         Command::Logout => account::logout(&target, out).await,

@@ -233,6 +233,13 @@ async fn configure_conda(
             CliError::new(e.kind, format!("{}; {finish_later}", e.message))
         })?
         .into_inner();
+    let conda = plan.conda.clone().unwrap_or_default();
+    if let Some(refusal) = handler_refusal(&org, &conda) {
+        if out.json {
+            out.print_json(&install_json(answer, None));
+        }
+        return Err(refusal);
+    }
     if !plan.changes {
         if out.json {
             out.print_json(&install_json(answer, None));
@@ -250,6 +257,9 @@ async fn configure_conda(
         out.say(format!("  {line}"));
     }
     out.say("Prepared to set default channels in .condarc.");
+    for line in &conda.findings {
+        out.warn(line);
+    }
     let proceed = args.yes
         || prompter.confirm(
             "Proceed?",
@@ -281,6 +291,36 @@ async fn configure_conda(
         );
     }
     Ok(())
+}
+
+/// When condas were found and none of them can load our handler, `auth: anacondad` would make
+/// conda send no credential at all: the refusal, with the command that installs the plugin into
+/// each of them and anaconda-auth's handler where it is installed. With no conda found there
+/// is nothing to check against, and the plan's findings say so.
+fn handler_refusal(org: &str, conda: &anacondad_proto::v1::CondaView) -> Option<CliError> {
+    if conda.auth_handler != "anacondad" || conda.handler_loadable || conda.installations.is_empty()
+    {
+        return None;
+    }
+    let mut message = format!(
+        "Your token for {org} is installed, but .condarc was left unchanged: no conda found \
+         can load the `anacondad` auth handler (conda treats an unknown handler as no \
+         authentication), so conda would send no credential."
+    );
+    for install in &conda.installations {
+        message.push_str(&format!(
+            "\n  conda at {}: install the plugin with `{}`",
+            install.prefix, install.plugin_install_command
+        ));
+        if install.has_anaconda_auth {
+            message.push_str(
+                "; or, since anaconda-auth is installed there, use its handler: \
+                 `anacondactl condarc apply --auth-handler anaconda-auth`",
+            );
+        }
+    }
+    message.push_str("\nOnce the plugin is installed, run `anacondactl condarc apply`.");
+    Some(CliError::failed(message))
 }
 
 fn install_json(

@@ -128,7 +128,9 @@ impl CondaView {
             out.push(format!(
                 "defaults is not in effect: conda's channels are [{}], so default_channels is \
                  never searched (since conda 25.3 an empty channels no longer means defaults); \
-                 run `anacondactl condarc apply` to add defaults to channels",
+                 `anacondactl condarc apply` adds defaults to channels where that puts it in \
+                 effect, else add it by hand to the file that sets channels (a `#!final` there \
+                 keeps later files from adding to it)",
                 self.channels.join(", ")
             ));
         }
@@ -141,15 +143,8 @@ impl CondaView {
     /// installation that cannot, and the way out when none can.
     pub fn plugin_findings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.installations.is_empty() {
-            out.push(format!(
-                "missing plugin: no conda installation was found (looked at $CONDA_EXE, conda on \
-                 PATH, $CONDA_PREFIX, ~/miniconda3, ~/anaconda3, ~/miniforge3, /opt/conda), so \
-                 nothing shows that conda can load the `{}` auth handler",
-                self.auth_handler
-            ));
-            return out;
-        }
+        // With no conda found there is nothing to check against: the installations' lines
+        // say so, and it is not counted against the configuration.
         for install in &self.installations {
             if can_load(install, &self.auth_handler) {
                 continue;

@@ -6,6 +6,7 @@
 
 mod keys;
 mod paths;
+pub mod site;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,6 +142,11 @@ fn system_proxy(env: &EnvSnapshot) -> Option<String> {
 }
 
 impl DaemonConfig {
+    /// Records the site this daemon serves as the one chosen at login, for every later daemon.
+    pub fn remember_site(&self) -> std::io::Result<()> {
+        site::save(&self.paths.site_file(), &site::SiteRecord::of(&self.api))
+    }
+
     /// Resolves the whole configuration from `env`; `socket` is the already chosen socket path
     /// and `hostname` this machine's name (only its hash leaves the machine).
     pub fn resolve(
@@ -151,6 +157,10 @@ impl DaemonConfig {
         let paths = Paths::resolve(env, socket)?;
         let settings = Settings::load(&paths.config_file, env)?;
         let mut api = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
+        // The site of the last login, under whatever config.toml and the variables say.
+        if let Some(site) = site::load(&paths.site_file())? {
+            site.apply(&mut api);
+        }
         if let Some(domain) = &settings.domain {
             api.domain = domain.clone();
         }
@@ -160,7 +170,9 @@ impl DaemonConfig {
         if let Some(verify) = settings.ssl_verify {
             api.ssl_verify = verify;
         }
-        api.ca_bundle = settings.ca_bundle.clone();
+        if settings.ca_bundle.is_some() {
+            api.ca_bundle = settings.ca_bundle.clone();
+        }
         if let Some(proxy) = &settings.proxy {
             api.proxy = ProxyConfig::Url(Secret::new(proxy.clone()));
         }

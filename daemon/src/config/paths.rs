@@ -47,6 +47,11 @@ impl Paths {
         })
     }
 
+    /// The site chosen at login ([`super::site`]).
+    pub fn site_file(&self) -> PathBuf {
+        self.state_dir.join(super::site::SITE_FILE)
+    }
+
     /// The state file of non-secret token facts.
     pub fn state_file(&self) -> PathBuf {
         self.state_dir.join("state.json")

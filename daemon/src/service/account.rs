@@ -89,6 +89,9 @@ impl AccountService for AccountApi {
                 .await;
             drop(prompts);
             let _relay_ends_with_the_prompts = relayed.await;
+            if result.is_ok() {
+                remember_site(&daemon);
+            }
             let message = match result {
                 Ok(outcome) => Ok(LoginResponse {
                     event: Some(Event::Outcome(anacondad_proto::v1::LoginOutcome {
@@ -136,6 +139,7 @@ impl AccountService for AccountApi {
         let key = Secret::new(request.into_inner().api_key);
         let daemon = &self.daemon;
         daemon.account.set_api_key(key).await?;
+        remember_site(daemon);
         Ok(Response::new(SetApiKeyResponse {
             login: Some(convert::login(
                 &daemon.account.login_view().await,
@@ -143,5 +147,12 @@ impl AccountService for AccountApi {
             )),
             storage: Some(convert::storage(&daemon.vault.storage_view_news())),
         }))
+    }
+}
+
+/// After a login: this daemon's site is the one every later daemon serves.
+fn remember_site(daemon: &crate::daemon::Daemon) {
+    if let Err(e) = daemon.config.remember_site() {
+        tracing::warn!(error = %e, file = %daemon.config.paths.site_file().display(), "the site of this login could not be recorded");
     }
 }

@@ -89,6 +89,7 @@ pub fn conda_view(view: &CondaView) -> WireView {
         files: view.files.iter().map(|f| f.display().to_string()).collect(),
         auth_handler: view.auth_handler.clone(),
         handler_loadable: view.handler_loadable,
+        findings: view.findings(),
     }
 }
 

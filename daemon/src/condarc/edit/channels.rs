@@ -77,3 +77,47 @@ impl Doc {
         }
     }
 }
+
+impl Doc {
+    /// Takes out the `defaults` that [`add_defaults_to_channels`](Self::add_defaults_to_channels)
+    /// added, when `channels` is the backup's value plus that item at the end: the key goes
+    /// when the backup had none, else the item's line. Anything else is left as it is.
+    pub(super) fn remove_added_defaults(
+        &mut self,
+        backup: Option<&Value>,
+        changes: &mut Vec<String>,
+    ) {
+        let before: Vec<Value> = match backup {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => items.clone(),
+            Some(_) => return,
+        };
+        let Some(Value::Sequence(now)) = self.value.get(CHANNELS).cloned() else {
+            return;
+        };
+        let mut expected = before.clone();
+        expected.push(Value::from(DEFAULTS));
+        if now != expected || before.iter().any(|c| c.as_str() == Some(DEFAULTS)) {
+            return;
+        }
+        let Some(block) = self.block(CHANNELS) else {
+            return;
+        };
+        let Some((indent, items)) = self.items(&block) else {
+            return;
+        };
+        let Some(last) = items.last().copied() else {
+            return;
+        };
+        if backup.is_none() {
+            self.wanted_channels = None;
+            self.rewrite_block(&block, None, indent);
+        } else {
+            self.wanted_channels = Some(Value::Sequence(before));
+            let kept = self.comments_as_lines(last.line, last.end - 1, indent);
+            self.splice(last.line, last.end - last.line, kept);
+        }
+        changes
+            .push("channels: take out the defaults anacondad added, as in the backup".to_owned());
+    }
+}

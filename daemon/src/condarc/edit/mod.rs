@@ -87,6 +87,7 @@ pub fn restore_default_channels_plan(
     let mut doc = Doc::parse(path, original.unwrap_or(""))?;
     let mut changes = Vec::new();
     doc.set_default_channels(wanted.as_deref(), &mut changes)?;
+    doc.remove_added_defaults(saved.value.get(CHANNELS), &mut changes);
     doc.finish(path, original, changes)
 }
 

@@ -1,0 +1,137 @@
+//! The site chosen at login, kept in `<state dir>/site.json` (mode 0600: a proxy URL may carry
+//! a password), so a daemon started later without the login's variables (by the conda plugin,
+//! by systemd) serves the same domain, repository, TLS and proxy settings.
+//!
+//! Precedence when the daemon starts: the existing client's variables (`ANACONDA_AUTH_*`,
+//! `CONDA_TOKEN_REPO_URL`), then `config.toml` and `ANACONDAD_<KEY>`, then this file, then the
+//! defaults. One site per file: several sites would be several records here.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiConfig, ProxyConfig};
+use crate::secret::Secret;
+use crate::store::atomic::{resolve_symlinks, write_atomically};
+
+/// The file's name in the state directory.
+pub const SITE_FILE: &str = "site.json";
+
+/// What is kept of a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRecord {
+    pub domain: String,
+    pub repo_url: String,
+    pub ssl_verify: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+    /// `None`: the system's proxy settings; `Some("")`: no proxy; else the proxy URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+}
+
+impl SiteRecord {
+    /// The site a client configuration serves.
+    pub fn of(api: &ApiConfig) -> Self {
+        Self {
+            domain: api.domain.clone(),
+            repo_url: api.repo_url.clone(),
+            ssl_verify: api.ssl_verify,
+            ca_bundle: api.ca_bundle.clone(),
+            proxy: match &api.proxy {
+                ProxyConfig::System => None,
+                ProxyConfig::Disabled => Some(String::new()),
+                ProxyConfig::Url(url) => Some(url.expose().to_owned()),
+            },
+        }
+    }
+
+    /// Puts the record's values into `api` (then config and variables go on top).
+    pub fn apply(&self, api: &mut ApiConfig) {
+        api.domain = self.domain.clone();
+        api.repo_url = self.repo_url.clone();
+        api.ssl_verify = self.ssl_verify;
+        api.ca_bundle = self.ca_bundle.clone();
+        api.proxy = match self.proxy.as_deref() {
+            None => ProxyConfig::System,
+            Some("") => ProxyConfig::Disabled,
+            Some(url) => ProxyConfig::Url(Secret::new(url.to_owned())),
+        };
+    }
+}
+
+/// The record in `path`; `None` when there is none. A file that cannot be read or parsed is
+/// an error naming it (the daemon says so rather than serve another site).
+pub fn load(path: &Path) -> Result<Option<SiteRecord>, super::ConfigError> {
+    let text = match crate::fsutil::read_regular_text(path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(source) => {
+            return Err(super::ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| super::ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "{e} (it records the site of the last login; `anacondactl login` writes it again)"
+            ),
+        })
+}
+
+/// Writes the record atomically, mode 0600, creating the directory (0700) when needed.
+pub fn save(path: &Path, site: &SiteRecord) -> io::Result<()> {
+    let target = resolve_symlinks(path)?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(dir)?;
+    }
+    let mut text = serde_json::to_string_pretty(site).map_err(io::Error::other)?;
+    text.push('\n');
+    write_atomically(&target, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_site_loads_back_and_sets_the_client_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/site.json");
+        let mut api = ApiConfig::new("1", "host");
+        api.domain = "http://127.0.0.1:9".into();
+        api.repo_url = "http://127.0.0.1:9/repo/".into();
+        api.ssl_verify = false;
+        api.proxy = ProxyConfig::Disabled;
+        save(&path, &SiteRecord::of(&api)).unwrap();
+        let loaded = load(&path).unwrap().expect("a record");
+        let mut fresh = ApiConfig::new("1", "host");
+        loaded.apply(&mut fresh);
+        assert_eq!(SiteRecord::of(&fresh), SiteRecord::of(&api));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert_eq!(load(&dir.path().join("none.json")).unwrap(), None);
+        std::fs::write(&path, "{").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("site.json") && err.contains("anacondactl login"),
+            "{err}"
+        );
+    }
+}
