@@ -537,11 +537,12 @@ async fn tokens(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
                     ),
                     refresh.clone(),
                 ),
-                Err(e) => d.push(
+                Err(e) => d.push_fix(
                     format!("token.{org}.valid"),
                     &section,
                     Level::Fail,
                     format!("could not be checked at the repository: {e}"),
+                    "check the network or the proxy (see the service and repository checks)",
                 ),
             }
         }

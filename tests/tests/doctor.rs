@@ -146,6 +146,7 @@ fn a_service_that_is_down_fails_its_check_and_the_tokens_and_skips_the_api_key()
     assert_eq!(state(&report, "api_key.valid"), "warn");
     assert!(evidence(&report, "api_key.valid").contains("not checked"));
     assert_eq!(state(&report, "token.acme.valid"), "fail");
+    assert!(fix(&report, "token.acme.valid").contains("network"));
     // Nothing about the clock can be said without an answer.
     assert!(
         !report["checks"]
