@@ -343,13 +343,11 @@ fn fix_repairs_the_condarc_findings_and_leaves_a_good_file_byte_identical() {
     assert_eq!(state(&report, "conda.condarc"), "ok");
 }
 
-/// A home with acme installed whose doctor finds `conda` (through `CONDA_EXE`) in `venv`.
+/// A home with acme installed whose doctor then finds `conda` (through `CONDA_EXE`) in `venv`
+/// (installed first without it: `token install` refuses to configure a handler no conda found
+/// can load).
 fn with_conda(emu: &EmulatorProcess, venv: &std::path::Path) -> TestHome {
-    let home = TestHome::against(emu).with_env("CONDA_EXE", venv.join("bin/conda"));
-    home.login_with_api_key(&emu.mint_api_key());
-    let out = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
-    assert!(out.status.success());
-    home
+    installed(emu).with_env("CONDA_EXE", venv.join("bin/conda"))
 }
 
 #[test]
