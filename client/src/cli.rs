@@ -41,6 +41,9 @@ pub enum Command {
     /// conda's configuration: show the planned change, check it, apply it.
     #[command(subcommand)]
     Condarc(CondarcCommand),
+    /// Keep pixi's (rattler's) or mamba's own credential store current with the daemon's
+    /// credential: written now and after every install, renewal, uninstall and logout.
+    Export(ExportArgs),
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -91,6 +94,19 @@ pub struct LoginArgs {
     /// Do not try to open a browser; only print the URL.
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The tool: `pixi` (any rattler-based tool) or `mamba` (mamba, micromamba).
+    #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba"])]
+    pub tool: String,
+    /// Show what would be written, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop exporting, and remove the entries the daemon wrote (others stay).
+    #[arg(long)]
+    pub off: bool,
 }
 
 /// Which `.condarc` and which handler name.

@@ -206,6 +206,13 @@ impl DaemonClient {
         CondarcServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    pub fn export(
+        &self,
+    ) -> anacondad_proto::v1::export_service_client::ExportServiceClient<DaemonChannel> {
+        anacondad_proto::v1::export_service_client::ExportServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
     pub fn credentials(&self) -> CredentialServiceClient<DaemonChannel> {
         CredentialServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

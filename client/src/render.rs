@@ -158,7 +158,64 @@ pub fn status_json(s: &StatusResponse) -> Value {
         "tokens": s.tokens.iter().map(token_json).collect::<Vec<_>>(),
         "condarc": condarc_json(s.condarc.as_ref()),
         "last_error": s.last_error,
+        "exports": s.exports.iter().map(export_json).collect::<Vec<_>>(),
     })
+}
+
+/// The tool an export serves, as `anacondactl export --for` names it.
+pub fn export_tool(e: &anacondad_proto::v1::ExportStatus) -> &'static str {
+    use anacondad_proto::v1::ExportTarget;
+    match e.target() {
+        ExportTarget::Rattler => "pixi",
+        ExportTarget::Mamba => "mamba",
+        ExportTarget::Unspecified => "unknown",
+    }
+}
+
+pub fn export_json(e: &anacondad_proto::v1::ExportStatus) -> Value {
+    json!({
+        "for": export_tool(e),
+        "target": enum_name(e.target().as_str_name(), "EXPORT_TARGET_"),
+        "enabled": e.enabled,
+        "location": e.location,
+        "entries": e.entries.iter().map(|x| json!({
+            "key": x.key,
+            "kind": x.kind,
+            "credential": x.credential,
+        })).collect::<Vec<_>>(),
+        "last_written_at": json_time(e.last_written_at),
+        "last_error": e.last_error,
+    })
+}
+
+/// One line per export, then one per entry, indented by `indent`.
+pub fn export_lines(e: &anacondad_proto::v1::ExportStatus, indent: &str) -> String {
+    let state = if e.enabled { "on" } else { "off" };
+    let written = if e.last_written_at == 0 {
+        "never written".to_owned()
+    } else {
+        format!("last written {}", time(e.last_written_at))
+    };
+    let mut out = format!(
+        "{indent}{} ({state}): {}, {written}\n",
+        export_tool(e),
+        terminal_safe(&e.location)
+    );
+    for x in &e.entries {
+        out.push_str(&format!(
+            "{indent}  {} {} ({})\n",
+            terminal_safe(&x.key),
+            x.kind,
+            x.credential
+        ));
+    }
+    if !e.last_error.is_empty() {
+        out.push_str(&format!(
+            "{indent}  error: {}\n",
+            terminal_safe(&e.last_error)
+        ));
+    }
+    out
 }
 
 pub fn storage_line(s: Option<&StorageStatus>) -> String {
@@ -312,6 +369,12 @@ pub fn status_text(s: &StatusResponse) -> String {
         "  condarc: {}\n",
         condarc_line(s.condarc.as_ref())
     ));
+    if !s.exports.is_empty() {
+        out.push_str("  exports:\n");
+        for e in &s.exports {
+            out.push_str(&export_lines(e, "    "));
+        }
+    }
     if !s.last_error.is_empty() {
         out.push_str(&format!("  last error: {}\n", s.last_error));
     }

@@ -20,11 +20,9 @@ use tokio_stream::Stream;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection with no bytes either way for this long is closed. The server pings every
-/// [`KEEPALIVE_INTERVAL`], so a live client (a `Watch` stream with no events) is never idle.
+/// [`crate::transport::KEEPALIVE_INTERVAL`], so a live client (a `Watch` stream with no
+/// events) is never idle.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How often the server pings an HTTP/2 connection (see [`IDLE_TIMEOUT`]).
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// File handles kept free of connections: the store, the state file, `.condarc` edits, the
 /// watcher, the HTTP client and the runtime need some.

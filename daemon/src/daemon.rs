@@ -5,7 +5,8 @@
 //!
 //! Who owns what: the [`Vault`] holds the site's secrets and facts; [`Account`] logs in and
 //! keeps the API key; [`Tokens`] installs and renews repo tokens; [`Credentials`] answers the
-//! hot path; [`Conda`] owns conda's user configuration. The services in `service` are thin
+//! hot path; [`Conda`] owns conda's user configuration; [`Exporter`] keeps other tools'
+//! credential stores current. The services in `service` are thin
 //! adapters from gRPC to these.
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use crate::conda::watcher::CondarcWatcher;
 use crate::config::DaemonConfig;
 use crate::credentials::Credentials;
 use crate::events::EventBus;
+use crate::export::Exporter;
 use crate::renewal::{RefreshScheduler, RenewalPolicy, Renewals};
 use crate::repo_url::RepoUrl;
 use crate::state::StateError;
@@ -63,6 +65,8 @@ pub struct Daemon {
     pub conda: Arc<Conda>,
     /// The service client the parts share; `doctor`'s checks use it directly.
     pub api: Arc<AnacondaClient>,
+    /// Copies of the credential in other tools' stores.
+    pub exporter: Arc<Exporter>,
     pub events: EventBus,
     pub clock: Arc<dyn Clock>,
     /// Cancelled by SIGTERM, SIGINT or the `Shutdown` RPC; everything stops on it.
@@ -118,6 +122,15 @@ impl Daemon {
             },
             events.clone(),
         ));
+        let exporter = Arc::new(Exporter::new(
+            vault.clone(),
+            config.settings.export.clone(),
+            config.paths.rattler_auth_file.clone(),
+            config.paths.mamba_auth_file.clone(),
+            clock.clone(),
+            // Connecting to the keychain and a few reads and writes, each bounded alike.
+            config.settings.keychain_timeout() * 4,
+        ));
         Ok(Arc::new(Self {
             config,
             vault,
@@ -126,6 +139,7 @@ impl Daemon {
             credentials,
             conda,
             api,
+            exporter,
             events,
             clock,
             shutdown,
@@ -171,10 +185,15 @@ impl Daemon {
             self.shutdown.clone(),
         );
         let vault = self.vault.clone();
+        let exporter = self.exporter.clone();
+        let shutdown = self.shutdown.clone();
+        let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
             if let Err(e) = vault.store().await {
                 tracing::warn!("the credential store is not usable yet: {e}");
             }
+            // The exports need to know where the secrets are (rattler's go beside them).
+            tasks.spawn(exporter.run(shutdown));
             scheduler.run().await;
         });
     }

@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod diagnose;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod fsutil;
 pub mod renewal;
 pub mod repo_url;
@@ -30,6 +31,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod transport;
 pub mod vault;
 
 pub use daemon::Daemon;

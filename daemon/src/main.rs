@@ -114,6 +114,7 @@ fn init_logging() {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    #[cfg(unix)]
     anacondad::accept::raise_open_file_limit();
     let env = EnvSnapshot::from_process();
     let socket_env = SocketEnv::from_process();

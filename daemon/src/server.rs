@@ -2,24 +2,19 @@
 //! directory, 0600 socket), refusing callers of other users, and serving the gRPC services on it
 //! until the shutdown signal.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anacondad_proto::socket::{SocketDirError, lock_path, prepare_socket_dir, socket_dir};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
-use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Daemon;
-use crate::service;
-
-/// How long open calls (e.g. `Watch` streams) get to finish once shutdown starts.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+use crate::transport::LockRefused;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
@@ -135,37 +130,15 @@ impl Drop for BoundSocket {
     }
 }
 
-/// Takes the exclusive lock that makes this the only daemon on `socket`, and writes our pid
-/// into it so a second daemon can say who holds it.
+/// Takes the one-daemon lock for `socket`; see [`crate::transport::take_lock`].
 fn take_lock(lock: &Path, socket: &Path) -> Result<File, BindError> {
-    let io_err = |source| BindError::Io {
-        path: lock.to_path_buf(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(lock)
-        .map_err(io_err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _unreadable_pid_is_fine = file.read_to_string(&mut text);
-            return Err(BindError::AlreadyRunning {
-                path: socket.to_path_buf(),
-                pid: text.trim().parse().ok(),
-            });
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
-    }
-    file.set_len(0).map_err(io_err)?;
-    file.rewind().map_err(io_err)?;
-    writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-    Ok(file)
+    crate::transport::take_lock(lock).map_err(|refused| match refused {
+        LockRefused::Held { pid } => BindError::AlreadyRunning {
+            path: socket.to_path_buf(),
+            pid,
+        },
+        LockRefused::Io { path, source } => BindError::Io { path, source },
+    })
 }
 
 /// Accepted connections, less those whose peer runs as another user: they are closed at once
@@ -195,7 +168,7 @@ fn owner_connections(
 }
 
 /// Serves every gRPC service on `socket` until `daemon.shutdown` is cancelled, then gives open
-/// calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
+/// calls [`crate::transport::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
 pub async fn serve(
     socket: BoundSocket,
     daemon: Arc<Daemon>,
@@ -224,30 +197,13 @@ pub async fn serve(
             path: path.clone(),
             source,
         })?;
-    let shutdown: CancellationToken = daemon.shutdown.clone();
-    let server = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(crate::accept::KEEPALIVE_INTERVAL))
-        .layer(tonic::service::InterceptorLayer::new(
-            service::check_protocol,
-        ))
-        .add_routes(service::routes(daemon))
-        .serve_with_incoming_shutdown(
-            crate::accept::guard_under_file_limit(owner_connections(listener, uid)),
-            shutdown.clone().cancelled_owned(),
-        );
-    tracing::info!(socket = %path.display(), "listening");
-    ready();
-    tokio::select! {
-        result = server => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped");
-            }
-        }
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!("open calls did not finish in time; stopping anyway"),
-    }
+    crate::transport::serve_connections(
+        crate::accept::guard_under_file_limit(owner_connections(listener, uid)),
+        daemon,
+        path.display(),
+        ready,
+    )
+    .await;
     drop(socket);
     Ok(())
 }

@@ -45,6 +45,31 @@ pub struct DomainState {
     pub refresh_token_held: bool,
     /// Keyed by organisation name.
     pub orgs: BTreeMap<String, OrgState>,
+    /// Exports to other tools' credential stores, keyed by target (`rattler`, `mamba`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exports: BTreeMap<String, ExportState>,
+}
+
+/// What one export wrote, so that it can be kept current and removed exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportState {
+    /// Turned on or off with `anacondactl export`; `None`: as the configuration says.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Where the entries were written (a file path, or the keychain's name for it).
+    #[serde(default)]
+    pub location: String,
+    /// Each entry written: the store's key -> hex SHA-256 of the value written. An entry whose
+    /// value has changed since is someone else's and is left alone.
+    #[serde(default)]
+    pub entries: BTreeMap<String, String>,
+    /// Which credential each entry holds, for `status` (never the secret).
+    #[serde(default)]
+    pub described: BTreeMap<String, (String, String)>,
+    #[serde(default)]
+    pub last_written_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// The whole state file.

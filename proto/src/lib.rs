@@ -6,10 +6,6 @@ pub mod v1 {
     tonic::include_proto!("anacondad.v1");
 }
 
-#[cfg(unix)]
-mod connect;
-#[cfg(windows)]
-#[path = "connect_windows.rs"]
 mod connect;
 pub mod dirs;
 #[cfg(windows)]

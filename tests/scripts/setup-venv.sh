@@ -23,6 +23,11 @@ if [ ! -f "$stamp" ]; then
     'anaconda-auth==0.15.3' 'keyring>=24' 'requests>=2.31' 'setuptools>=77' >&2
   touch "$stamp"
 fi
+# py-rattler (pixi's networking layer) for the export tests, once.
+if [ ! -f "$venv/.anacondad-rattler-ready" ]; then
+  "$venv/bin/pip" install "${pip_flags[@]}" 'py-rattler==0.28.0' >&2
+  touch "$venv/.anacondad-rattler-ready"
+fi
 # What the tests look for, whatever the version of this script that made the venv.
 touch "$venv/.anacondad-ready"
 

@@ -1,10 +1,14 @@
 //! Support for the end-to-end tests: temporary homes, the real binaries, and the emulator of
 //! the Anaconda service.
 
+// The harness runs the real binaries on Unix sockets; on Windows the wine smoke test
+// (tests/scripts/windows-smoke.sh) drives them instead.
+#[cfg(unix)]
 pub mod conda;
 pub mod emulator;
 #[cfg(unix)]
 pub mod harness;
+#[cfg(unix)]
 pub mod in_process;
 mod process;
 

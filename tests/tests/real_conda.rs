@@ -760,6 +760,13 @@ fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success
     let apply = world.ctl(&["condarc", "apply"]);
     assert!(apply.status.success(), "{}", apply.text);
     assert!(apply.text.contains(&command), "{}", apply.text);
+    assert!(
+        apply
+            .text
+            .contains("is written, but conda does not use it as it is"),
+        "{}",
+        apply.text
+    );
     let check = world.ctl(&["condarc", "check"]);
     assert_eq!(check.status.code(), Some(6), "{}", check.text);
     assert!(
@@ -898,7 +905,6 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
         return;
     };
     let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
-    assert!(world.home.state_dir().join("site.json").is_file());
     let first = world.daemon_pid();
     let out = world.ctl(&["daemon", "stop"]);
     assert!(out.status.success(), "{}", out.text);
@@ -920,6 +926,7 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
             .iter()
             .all(|(_, _, auth)| *auth == format!("token {}****", &token[..4]))
     );
+    assert!(world.home.state_dir().join("site.json").is_file());
 
     // A shell that names another site is told, not served the daemon's.
     let other = world

@@ -88,22 +88,24 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
         }
         CondarcCommand::Apply { condarc } => {
             let applied = apply(&client, &condarc).await?;
-            if out.json {
-                out.print_json(&applied_json(&applied));
-            } else {
-                print_applied(&applied);
-            }
-            // The file is written; say what still keeps conda from using it.
-            if let Ok(report) = client
+            // What still keeps conda from using the file, if anything.
+            let findings = client
                 .condarc()
                 .check_condarc(CheckCondarcRequest {
                     target: Some(condarc_target(&condarc)),
                 })
                 .await
-            {
-                for line in report.into_inner().conda.unwrap_or_default().findings {
-                    out.warn(line);
-                }
+                .map(|r| r.into_inner().conda.unwrap_or_default().findings)
+                .unwrap_or_default();
+            if out.json {
+                let mut value = applied_json(&applied);
+                value["conda_findings"] = serde_json::json!(findings);
+                out.print_json(&value);
+            } else {
+                print_applied(&applied, findings.is_empty());
+            }
+            for line in &findings {
+                out.warn(line);
             }
             Ok(())
         }
@@ -133,7 +135,8 @@ pub fn applied_json(applied: &ApplyCondarcResponse) -> serde_json::Value {
     })
 }
 
-pub fn print_applied(applied: &ApplyCondarcResponse) {
+/// `in_use`: nothing keeps conda from using the file (else the warnings that follow say what).
+pub fn print_applied(applied: &ApplyCondarcResponse, in_use: bool) {
     if !applied.backup_path.is_empty() {
         crate::outln!("Backing up config to {}", applied.backup_path);
     }
@@ -141,8 +144,20 @@ pub fn print_applied(applied: &ApplyCondarcResponse) {
         for line in &applied.summary {
             crate::outln!("  {line}");
         }
-        crate::outln!("{} is configured.", applied.path);
-    } else {
+        if in_use {
+            crate::outln!("{} is configured.", applied.path);
+        } else {
+            crate::outln!(
+                "{} is written, but conda does not use it as it is:",
+                applied.path
+            );
+        }
+    } else if in_use {
         crate::outln!("{} is already configured: nothing changed.", applied.path);
+    } else {
+        crate::outln!(
+            "{} is as anacondad writes it, but conda does not use it as it is:",
+            applied.path
+        );
     }
 }

@@ -547,9 +547,11 @@ async fn fix(
         return Ok(Vec::new());
     }
     let applied = condarc::apply(client, &args.condarc).await?;
-    if !out.json {
-        condarc::print_applied(&applied);
+    if !applied.backup_path.is_empty() {
+        out.say(format!("Backing up config to {}", applied.backup_path));
     }
+    // Whether conda now uses the file is what the checks below, run again, say.
+    out.say(format!("{} is written.", applied.path));
     Ok(applied.summary)
 }
 

@@ -5,6 +5,7 @@ mod condarc;
 mod credential;
 mod daemon;
 mod doctor;
+mod export;
 mod service;
 mod site;
 mod token;
@@ -70,6 +71,7 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
+        Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Doctor(args) => doctor::run(args, &target, out, prompter).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,

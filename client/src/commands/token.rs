@@ -260,6 +260,15 @@ async fn configure_conda(
     for line in &conda.findings {
         out.warn(line);
     }
+    if conda.installations.is_empty() {
+        out.warn(format!(
+            "no conda installation was found ($CONDA_EXE, conda on PATH, $CONDA_PREFIX, \
+             ~/miniconda3, ~/anaconda3, ~/miniforge3, /opt/conda), so nothing shows that conda \
+             can load the `{}` auth handler; `anacondactl condarc check` in a shell where \
+             conda runs tells",
+            conda.auth_handler
+        ));
+    }
     let proceed = args.yes
         || prompter.confirm(
             "Proceed?",
@@ -348,6 +357,7 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
         out.print_json(&serde_json::json!({
             "tokens": answer.tokens.iter().map(render::token_json).collect::<Vec<_>>(),
             "storage": render::storage_json(answer.storage.as_ref()),
+            "exports": answer.exports.iter().map(render::export_json).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
@@ -379,6 +389,12 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
             ],
             &rows,
         );
+    }
+    if !answer.exports.is_empty() {
+        crate::outln!("Exported to:");
+        for e in &answer.exports {
+            crate::out!("{}", render::export_lines(e, "  "));
+        }
     }
     warn_storage(out, answer.storage.as_ref());
     Ok(())

@@ -218,11 +218,25 @@ pub struct Settings {
     pub refresh_lead_fraction: f64,
     /// The loopback port of the browser login's redirect; the service registers 8000.
     pub browser_login_port: u16,
+    /// Other tools' credential stores kept current with the daemon's credential (`rattler`,
+    /// `mamba`); none by default. `anacondactl export` turns one on or off at run time.
+    #[serde(deserialize_with = "export_targets")]
+    pub export: Vec<crate::export::ExportTarget>,
 }
 
 fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D::Error> {
     let text = String::deserialize(d)?;
     text.parse().map_err(serde::de::Error::custom)
+}
+
+fn export_targets<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::export::ExportTarget>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| n.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 impl Default for Settings {
@@ -238,6 +252,7 @@ impl Default for Settings {
             auth_handler: "anacondad".to_owned(),
             refresh_lead_fraction: 0.1,
             browser_login_port: 8000,
+            export: Vec::new(),
         }
     }
 }
@@ -312,6 +327,15 @@ fn env_value(key: &str, value: &str) -> toml::Value {
             .parse::<f64>()
             .map(toml::Value::Float)
             .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+        // A comma-separated list: `ANACONDAD_EXPORT=rattler,mamba`.
+        "export" => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(value.to_owned()),
     }
 }
@@ -348,6 +372,22 @@ mod tests {
         .unwrap();
         assert_eq!(s.storage, StorageMode::File);
         assert_eq!(s.ssl_verify, Some(false));
+    }
+
+    #[test]
+    fn exports_are_off_by_default_and_listed_in_the_file_or_the_environment() {
+        use crate::export::ExportTarget;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        assert!(Settings::load(&file, &env(&[])).unwrap().export.is_empty());
+        std::fs::write(&file, "export = [\"rattler\"]\n").unwrap();
+        let s = Settings::load(&file, &env(&[])).unwrap();
+        assert_eq!(s.export, vec![ExportTarget::Rattler]);
+        let s = Settings::load(&file, &env(&[("ANACONDAD_EXPORT", "mamba, rattler")])).unwrap();
+        assert_eq!(s.export, vec![ExportTarget::Mamba, ExportTarget::Rattler]);
+        std::fs::write(&file, "export = [\"conda\"]\n").unwrap();
+        let err = Settings::load(&file, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("conda") && err.contains("rattler"), "{err}");
     }
 
     #[test]

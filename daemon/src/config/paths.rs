@@ -20,6 +20,12 @@ pub struct Paths {
     pub condarc: PathBuf,
     /// Every user-writable place conda reads settings from.
     pub conda_user_config: CondaUserConfig,
+    /// rattler's (pixi's) credentials file: `RATTLER_AUTH_FILE`, else
+    /// `~/.rattler/credentials.json`.
+    pub rattler_auth_file: PathBuf,
+    /// mamba's credentials file, `~/.mamba/auth/authentication.json` (libmamba reads no
+    /// variable for it).
+    pub mamba_auth_file: PathBuf,
 }
 
 impl Paths {
@@ -43,6 +49,10 @@ impl Paths {
                 .unwrap_or_else(|| home.join(".anaconda/keyring")),
             condarc: home.join(".condarc"),
             conda_user_config: CondaUserConfig::resolve(&home, env),
+            rattler_auth_file: env
+                .path("RATTLER_AUTH_FILE")
+                .unwrap_or_else(|| home.join(".rattler/credentials.json")),
+            mamba_auth_file: home.join(".mamba/auth/authentication.json"),
             home,
         })
     }

@@ -48,6 +48,7 @@ impl DaemonService for DaemonApi {
             condarc: Some(convert::condarc_status(&daemon.conda.status(&stored).await)),
             last_error: daemon.last_error().unwrap_or_default(),
             repo_url: daemon.vault.repo().to_string(),
+            exports: super::export::active_exports(daemon),
         }))
     }
 

@@ -7,6 +7,7 @@ mod convert;
 mod credentials;
 mod daemon;
 pub mod error;
+mod export;
 mod tokens;
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use anacondad_proto::v1::{
     account_service_server::AccountServiceServer, condarc_service_server::CondarcServiceServer,
     credential_service_server::CredentialServiceServer, daemon_service_server::DaemonServiceServer,
-    token_service_server::TokenServiceServer,
+    export_service_server::ExportServiceServer, token_service_server::TokenServiceServer,
 };
 use anacondad_proto::{MAX_MESSAGE_BYTES, PROTOCOL_METADATA_KEY, PROTOCOL_VERSION};
 use tonic::service::Routes;
@@ -32,6 +33,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let export = ExportServiceServer::new(export::ExportApi::new(shared.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut routes = Routes::default();
@@ -40,7 +43,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .add_service(account)
         .add_service(tokens)
         .add_service(condarc)
-        .add_service(credentials);
+        .add_service(credentials)
+        .add_service(export);
     routes
 }
 

@@ -103,6 +103,7 @@ impl TokenService for TokenApi {
         Ok(Response::new(ListTokensResponse {
             tokens: tokens.iter().map(convert::token).collect(),
             storage: Some(convert::storage(&self.daemon.vault.storage_view())),
+            exports: super::export::active_exports(&self.daemon),
         }))
     }
 

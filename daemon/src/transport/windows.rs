@@ -7,8 +7,8 @@
 //! Named pipes leave nothing behind when their daemon dies: the next daemon finds the lock
 //! released by the OS and no pipe of that name, so there is no stale pipe to replace.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,14 +24,10 @@ use interprocess::os::windows::named_pipe::{PipeListenerOptions, pipe_mode};
 use interprocess::os::windows::security_descriptor::SecurityDescriptor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
 use widestring::U16CString;
 
 use crate::daemon::Daemon;
-use crate::service;
-
-/// How long open calls (e.g. `Watch` streams) get to finish once shutdown starts.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+use crate::transport::LockRefused;
 
 /// How long to wait before accepting again after the pipe failed to accept, so a persistent
 /// failure does not spin.
@@ -137,41 +133,15 @@ impl BoundSocket {
     }
 }
 
-/// Takes the exclusive lock that makes this the only daemon on `socket`, and writes our pid
-/// into it so a second daemon can say who holds it.
+/// Takes the one-daemon lock for `socket`; see [`crate::transport::take_lock`].
 fn take_lock(lock: &Path, socket: &Path) -> Result<File, BindError> {
-    let io_err = |source| BindError::Io {
-        path: lock.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = lock.parent() {
-        fs::create_dir_all(dir).map_err(io_err)?;
-    }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock)
-        .map_err(io_err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            // Windows locks are mandatory: the holder's pid is unreadable while it holds the
-            // lock, so this usually finds none.
-            let mut text = String::new();
-            let _unreadable_pid_is_fine = file.read_to_string(&mut text);
-            return Err(BindError::AlreadyRunning {
-                path: socket.to_path_buf(),
-                pid: text.trim().parse().ok(),
-            });
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
-    }
-    file.set_len(0).map_err(io_err)?;
-    file.rewind().map_err(io_err)?;
-    writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-    Ok(file)
+    crate::transport::take_lock(lock).map_err(|refused| match refused {
+        LockRefused::Held { pid } => BindError::AlreadyRunning {
+            path: socket.to_path_buf(),
+            pid,
+        },
+        LockRefused::Io { path, source } => BindError::Io { path, source },
+    })
 }
 
 /// What tonic records about a pipe connection: the client's process id.
@@ -277,36 +247,20 @@ fn owner_connections(
 }
 
 /// Serves every gRPC service on the pipe until `daemon.shutdown` is cancelled, then gives open
-/// calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the pipe accepts calls.
+/// calls [`crate::transport::SHUTDOWN_GRACE`] to finish. `ready` runs once the pipe accepts calls.
 pub async fn serve(
     socket: BoundSocket,
     daemon: Arc<Daemon>,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let listener = socket.listen()?;
-    let shutdown: CancellationToken = daemon.shutdown.clone();
-    let server = tonic::transport::Server::builder()
-        .layer(tonic::service::InterceptorLayer::new(
-            service::check_protocol,
-        ))
-        .add_routes(service::routes(daemon))
-        .serve_with_incoming_shutdown(
-            owner_connections(listener, socket.user_sid.clone()),
-            shutdown.clone().cancelled_owned(),
-        );
-    tracing::info!(pipe = %socket.path.display(), "listening");
-    ready();
-    tokio::select! {
-        result = server => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped");
-            }
-        }
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!("open calls did not finish in time; stopping anyway"),
-    }
+    crate::transport::serve_connections(
+        owner_connections(listener, socket.user_sid.clone()),
+        daemon,
+        socket.path.display(),
+        ready,
+    )
+    .await;
     drop(socket);
     Ok(())
 }

@@ -65,6 +65,9 @@ pub struct Vault {
     notices_reported: Mutex<usize>,
     /// Woken whenever a renewal deadline may have moved.
     deadlines_changed: Arc<Notify>,
+    /// Counts the changes of the secrets or the refusals (not of the facts): the one place
+    /// that tells the exports to write again, whichever flow made the change.
+    credentials_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Vault {
@@ -100,6 +103,7 @@ impl Vault {
             secrets_loaded: OnceCell::new(),
             notices_reported: Mutex::new(0),
             deadlines_changed: Arc::new(Notify::new()),
+            credentials_changed: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -118,6 +122,12 @@ impl Vault {
     /// Notified whenever a renewal deadline may have moved (a credential stored or removed).
     pub fn deadlines_changed(&self) -> Arc<Notify> {
         self.deadlines_changed.clone()
+    }
+
+    /// Sees every change of the secrets or the refusals held in memory (install, renewal,
+    /// refusal, uninstall, logout, a reload that found another tool's write).
+    pub fn credentials_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.credentials_changed.subscribe()
     }
 
     /// Opens the store on first use (probing the keychain for `auto`).
@@ -200,6 +210,13 @@ impl Vault {
     /// Replaces the snapshot by a changed copy. Callers hold `writer` (or are the one-time
     /// load), so changes never interleave.
     fn swap(&self, change: impl FnOnce(&mut Snapshot)) {
+        self.swap_facts(change);
+        self.credentials_changed
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// [`Vault::swap`] for a change of the facts only, which no export depends on.
+    fn swap_facts(&self, change: impl FnOnce(&mut Snapshot)) {
         let mut slot = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut next = Snapshot::clone(&slot);
         change(&mut next);
@@ -225,7 +242,7 @@ impl Vault {
                 source: std::io::Error::other(e.to_string()),
             })??;
         let facts = state.domain_mut(&self.site.domain).clone();
-        self.swap(|s| s.facts = facts);
+        self.swap_facts(|s| s.facts = facts);
         // Facts hold the renewal deadlines: the scheduler looks again.
         self.deadlines_changed.notify_one();
         Ok(())

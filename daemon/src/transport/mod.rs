@@ -1,0 +1,110 @@
+//! What the Unix socket and the Windows pipe share once a transport has accepted a connection
+//! from our own user: the gRPC services, the protocol check, HTTP/2 keepalive, and the shutdown
+//! with its grace period. Each platform's module (`crate::server`) takes its endpoint and
+//! filters its callers (and takes the one-daemon lock with [`take_lock`]), then hands the stream of accepted connections to [`serve_connections`].
+
+use std::fmt::Display;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_stream::Stream;
+use tonic::transport::server::Connected;
+
+use crate::daemon::Daemon;
+use crate::service;
+
+/// How long open calls (e.g. `Watch` streams) get to finish once shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How often the server pings an HTTP/2 connection, so a live client (a `Watch` stream with no
+/// events) is never taken for an idle one.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Serves every gRPC service on `connections` until `daemon.shutdown` is cancelled, then gives
+/// open calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the endpoint accepts calls;
+/// `endpoint` names it in the log.
+pub async fn serve_connections<S, IO, E>(
+    connections: S,
+    daemon: Arc<Daemon>,
+    endpoint: impl Display,
+    ready: impl FnOnce(),
+) where
+    S: Stream<Item = Result<IO, E>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let shutdown = daemon.shutdown.clone();
+    let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .layer(tonic::service::InterceptorLayer::new(
+            service::check_protocol,
+        ))
+        .add_routes(service::routes(daemon))
+        .serve_with_incoming_shutdown(connections, shutdown.clone().cancelled_owned());
+    tracing::info!(%endpoint, "listening");
+    ready();
+    tokio::select! {
+        result = server => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped");
+            }
+        }
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("open calls did not finish in time; stopping anyway"),
+    }
+}
+
+/// Why the one-daemon lock was not taken.
+#[derive(Debug)]
+pub(crate) enum LockRefused {
+    /// Another daemon holds it; its pid when the lock file could be read (Windows locks are
+    /// mandatory, so there it usually cannot).
+    Held {
+        pid: Option<u32>,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Takes the exclusive lock at `lock` that makes this the only daemon on its endpoint, and
+/// writes our pid into it so a second daemon can say who holds it. The lock file is private
+/// (0600) on Unix; on Windows its directory is made when missing.
+pub(crate) fn take_lock(lock: &Path) -> Result<File, LockRefused> {
+    let io_err = |source| LockRefused::Io {
+        path: lock.to_path_buf(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    #[cfg(windows)]
+    if let Some(dir) = lock.parent() {
+        fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    let mut file = options.open(lock).map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _unreadable_pid_is_fine = file.read_to_string(&mut text);
+            return Err(LockRefused::Held {
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
+    }
+    file.set_len(0).map_err(io_err)?;
+    file.rewind().map_err(io_err)?;
+    writeln!(file, "{}", std::process::id()).map_err(io_err)?;
+    Ok(file)
+}
