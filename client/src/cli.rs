@@ -47,6 +47,9 @@ pub enum Command {
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Check everything conda's access to Anaconda depends on, each with its evidence and the
+    /// command that fixes it; exits 9 when a check fails.
+    Doctor(DoctorArgs),
     /// Make the daemon start by itself at login: systemd user units (Linux), a launchd agent
     /// (macOS), a start-up entry (Windows).
     #[command(subcommand)]
@@ -63,6 +66,18 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Apply the safe fixes (conda's configuration), asking first as `token install` does.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: answer yes instead of asking.
+    #[arg(long, short = 'y', requires = "fix")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub condarc: CondarcArgs,
 }
 
 #[derive(Debug, Args)]

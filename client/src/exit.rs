@@ -21,6 +21,8 @@ pub enum ExitKind {
     ProtocolMismatch = 7,
     /// The daemon did not answer within the command's deadline (hung, or stopped by a signal).
     Unresponsive = 8,
+    /// `doctor` found a check that fails.
+    DoctorFailed = 9,
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
@@ -32,7 +34,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     5  login required: run `anacondactl login`\n  \
     6  `condarc check` found drift\n  \
     7  the CLI and the daemon speak different protocol versions\n  \
-    8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)";
+    8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
+    9  `doctor` found a failing check";
 
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]

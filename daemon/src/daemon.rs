@@ -63,6 +63,8 @@ pub struct Daemon {
     pub tokens: Arc<Tokens>,
     pub credentials: Arc<Credentials>,
     pub conda: Arc<Conda>,
+    /// The service client the parts share; `doctor`'s checks use it directly.
+    pub api: Arc<AnacondaClient>,
     /// Copies of the credential in other tools' stores.
     pub exporter: Arc<Exporter>,
     pub events: EventBus,
@@ -100,7 +102,7 @@ impl Daemon {
         };
         let parts = SiteParts {
             vault: vault.clone(),
-            api,
+            api: api.clone(),
             events: events.clone(),
             clock: clock.clone(),
         };
@@ -136,6 +138,7 @@ impl Daemon {
             tokens,
             credentials,
             conda,
+            api,
             exporter,
             events,
             clock,

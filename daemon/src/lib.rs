@@ -14,6 +14,7 @@ pub mod condarc;
 pub mod config;
 pub mod credentials;
 pub mod daemon;
+pub mod diagnose;
 pub mod error;
 pub mod events;
 pub mod export;

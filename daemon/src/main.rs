@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anacondad::Daemon;
 use anacondad::clock::SystemClock;
-use anacondad::config::{DaemonConfig, EnvSnapshot};
+use anacondad::config::{DaemonConfig, EnvSnapshot, StartedBy};
 use anacondad::daemon::DaemonError;
 use anacondad::server::{BindError, BoundSocket};
 use anacondad_proto::socket::{SocketEnv, current_uid};
@@ -42,10 +42,37 @@ struct Args {
     /// once the socket accepts calls.
     #[arg(long, hide = true)]
     spawned: bool,
+    /// Write the manual page anacondad.1 into DIR and exit; packaging runs it on the built
+    /// binary, so the page always matches this definition.
+    #[arg(long, hide = true, value_name = "DIR")]
+    write_manpage: Option<PathBuf>,
+}
+
+/// `anacondad.1` in `dir`, from the same definition as `--help`.
+fn write_manpage(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write as _;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Args::command()).render(&mut page)?;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::File::create(dir.join("anacondad.1")))
+        .and_then(|mut file| file.write_all(&page))
+        .with_context(|| format!("cannot write anacondad.1 into {}", dir.display()))?;
+    println!("{}", dir.join("anacondad.1").display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.write_manpage {
+        return match write_manpage(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("anacondad: {e:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     init_logging();
     #[cfg(unix)]
     if args.spawned {
@@ -100,7 +127,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         _ => socket_env.resolve(args.socket.as_deref()),
     };
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
+    let mut config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
+    config.started_by = if activated.is_some() {
+        StartedBy::SocketActivation
+    } else if args.spawned {
+        StartedBy::OnDemand
+    } else if env.get("INVOCATION_ID").is_some() {
+        StartedBy::SystemdService
+    } else {
+        StartedBy::Foreground
+    };
     let socket = match activated {
         Some(listener) => BoundSocket::from_activation(listener, &socket_path, uid)?,
         None => BoundSocket::bind(&socket_path, uid)?,

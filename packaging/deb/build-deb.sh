@@ -74,6 +74,10 @@ if ! "$bin_dir/anacondactl" manpages "$man1" >/dev/null; then
     echo "build-deb.sh: $bin_dir/anacondactl could not write its manual pages (built for another machine?)" >&2
     exit 1
 fi
+if ! "$bin_dir/anacondad" --write-manpage "$man1" >/dev/null; then
+    echo "build-deb.sh: $bin_dir/anacondad could not write its manual page" >&2
+    exit 1
+fi
 chmod 644 "$man1"/*.1
 gzip -9n "$man1"/*.1
 "$bin_dir/anacondactl" completions bash >"$pkg/usr/share/bash-completion/completions/anacondactl"

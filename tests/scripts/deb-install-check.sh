@@ -58,16 +58,17 @@ version=$("${clean_env[@]}" anacondactl --version) || fail "anacondactl --versio
   fail "the anacondactl on PATH is not the packaged /usr/bin/anacondactl"
 "${clean_env[@]}" anacondad --version >/dev/null || fail "anacondad --version failed"
 
-for page in anacondactl anacondactl-service-install; do
+for page in anacondactl anacondactl-service-install anacondactl-doctor anacondad; do
   text=$("${clean_env[@]}" MANPAGER=cat MANWIDTH=100 man "$page" 2>&1) || fail "man $page: $text"
   grep -q '^SYNOPSIS' <<<"$text" || fail "man $page has no SYNOPSIS:"$'\n'"$text"
   grep -q "$page" <<<"$text" || fail "man $page does not name $page:"$'\n'"$text"
 done
 dpkg -L anacondad | grep -qx /usr/share/man/man1/anacondactl.1.gz || fail "the page is not gzipped in man1"
+dpkg -L anacondad | grep -qx /usr/share/man/man1/anacondad.1.gz || fail "anacondad.1 is not gzipped in man1"
 
 completion=/usr/share/bash-completion/completions/anacondactl
 words=$(bash -c "source $completion; COMP_WORDS=(anacondactl serv); COMP_CWORD=1; COMP_LINE='anacondactl serv'; COMP_POINT=\${#COMP_LINE}; _anacondactl anacondactl serv anacondactl; echo \"\${COMPREPLY[*]}\"") ||
   fail "the bash completion does not load"
 [ "$words" = service ] || fail "bash completes 'anacondactl serv' to '$words', not 'service'"
 
-say "ok: $deb installed; $version; man anacondactl and bash completion work; removing it"
+say "ok: $deb installed; $version; man anacondactl, man anacondad and bash completion work; removing it"

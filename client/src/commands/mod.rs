@@ -4,6 +4,7 @@ mod account;
 mod condarc;
 mod credential;
 mod daemon;
+mod doctor;
 mod export;
 mod service;
 mod site;
@@ -74,6 +75,7 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Doctor(args) => doctor::run(args, &target, out, prompter).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {
             let mut command = completion_command();

@@ -282,13 +282,7 @@ impl Report {
 
 pub async fn run(cmd: ServiceCommand, target: &Target, out: Output) -> Result<(), CliError> {
     let env = ServiceEnv::from_process(target.uid)?;
-    let backend = if cfg!(target_os = "macos") {
-        Backend::Launchd
-    } else if cfg!(windows) {
-        Backend::WindowsRun
-    } else {
-        Backend::Systemd
-    };
+    let backend = Backend::of_this_platform();
     match cmd {
         ServiceCommand::Install { dry_run, force } => {
             let daemon = installed_daemon(&target.launcher.daemon_bin)?;
@@ -351,7 +345,23 @@ enum Backend {
     WindowsRun,
 }
 
+/// What `service status` reports, for `doctor`.
+pub(super) fn status(uid: u32) -> Result<Value, CliError> {
+    let env = ServiceEnv::from_process(uid)?;
+    Ok(Backend::of_this_platform().status(&env))
+}
+
 impl Backend {
+    fn of_this_platform() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Launchd
+        } else if cfg!(windows) {
+            Self::WindowsRun
+        } else {
+            Self::Systemd
+        }
+    }
+
     async fn install(
         self,
         env: &ServiceEnv,

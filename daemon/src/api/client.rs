@@ -480,7 +480,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn transport_cause(e: &reqwest::Error) -> TransientCause {
+pub(super) fn transport_cause(e: &reqwest::Error) -> TransientCause {
     if e.is_connect() {
         TransientCause::Connect
     } else if e.is_timeout() {
@@ -491,7 +491,7 @@ fn transport_cause(e: &reqwest::Error) -> TransientCause {
 }
 
 /// Failures no retry can fix: TLS verification, refused redirects, malformed requests.
-fn classify_fatal(e: &reqwest::Error, masked: &str) -> Option<ApiError> {
+pub(super) fn classify_fatal(e: &reqwest::Error, masked: &str) -> Option<ApiError> {
     if let Some(reason) = tls_reason(e) {
         return Some(ApiError::Tls {
             url: masked.to_owned(),

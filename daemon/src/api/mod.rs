@@ -19,6 +19,7 @@ mod error;
 mod hostname;
 mod jwt;
 mod oidc;
+mod probe;
 mod repo;
 mod tls;
 
@@ -40,5 +41,6 @@ pub use error::{ApiError, TransientCause, mask_url};
 pub use hostname::hash_hostname;
 pub use jwt::{JwtError, jwt_expiry};
 pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
+pub use probe::ProbeAnswer;
 pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
 pub use tls::install_crypto_provider;

@@ -84,9 +84,61 @@ pub struct DaemonConfig {
     /// The service client's configuration: the settings, then the existing client's variables.
     pub api: ApiConfig,
     pub store: StoreOptions,
+    /// Who started this daemon (`doctor` shows it); `main` sets it, the default is a test or
+    /// an embedding program.
+    pub started_by: StartedBy,
+    /// The proxy variable reqwest's system handling would use (`HTTPS_PROXY=http://host:port`,
+    /// credentials left out), for `doctor`; `None` when none is set.
+    pub system_proxy: Option<String>,
     /// The environment the daemon was started with (conda's files and installations depend
     /// on it when a caller sends none).
     pub env: EnvSnapshot,
+}
+
+/// How the daemon came to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartedBy {
+    /// systemd handed over the socket (`anacondad.socket`).
+    SocketActivation,
+    /// A systemd service without socket activation (`INVOCATION_ID` set).
+    SystemdService,
+    /// `anacondactl` started it on demand (`--spawned`).
+    OnDemand,
+    /// Run by hand in a terminal (`anacondad`, `anacondactl daemon run`).
+    Foreground,
+    /// Built inside another program (the in-process test harness).
+    #[default]
+    Embedded,
+}
+
+impl StartedBy {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SocketActivation => "systemd socket activation (anacondad.socket)",
+            Self::SystemdService => "systemd (anacondad.service)",
+            Self::OnDemand => "anacondactl, on demand",
+            Self::Foreground => "by hand, in the foreground",
+            Self::Embedded => "another program (embedded)",
+        }
+    }
+}
+
+/// The first proxy variable set among those reqwest reads for https, without its credentials.
+fn system_proxy(env: &EnvSnapshot) -> Option<String> {
+    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .find_map(|name| env.get(name).map(|value| (name, value)))
+        .map(|(name, value)| {
+            let shown = match url::Url::parse(value) {
+                Ok(mut url) => {
+                    let _ = url.set_username("");
+                    let _ = url.set_password(None);
+                    url.to_string()
+                }
+                Err(_) => "(not a URL)".to_owned(),
+            };
+            format!("{name}={shown}")
+        })
 }
 
 impl DaemonConfig {
@@ -133,6 +185,8 @@ impl DaemonConfig {
             settings,
             api,
             store,
+            started_by: StartedBy::default(),
+            system_proxy: system_proxy(env),
             env: env.clone(),
         })
     }

@@ -139,3 +139,26 @@ pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
         },
     }
 }
+
+pub fn diagnosis(d: &crate::diagnose::Diagnosis) -> pb::DiagnoseResponse {
+    use crate::diagnose::Level;
+    pb::DiagnoseResponse {
+        checks: d
+            .findings
+            .iter()
+            .map(|f| pb::Check {
+                id: f.id.clone(),
+                section: f.section.clone(),
+                state: match f.level {
+                    Level::Ok => pb::CheckState::Ok,
+                    Level::Warn => pb::CheckState::Warn,
+                    Level::Fail => pb::CheckState::Fail,
+                }
+                .into(),
+                evidence: f.evidence.clone(),
+                fix: f.fix.clone(),
+            })
+            .collect(),
+        started_by: d.started_by.to_owned(),
+    }
+}

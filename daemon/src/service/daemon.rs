@@ -1,10 +1,10 @@
-//! `DaemonService`: status, events and shutdown.
+//! `DaemonService`: status, events, `doctor`'s diagnosis and shutdown.
 
 use std::sync::Arc;
 
 use anacondad_proto::v1::{
-    EventKind, ShutdownRequest, ShutdownResponse, StatusRequest, StatusResponse, WatchRequest,
-    WatchResponse, daemon_service_server::DaemonService,
+    DiagnoseRequest, DiagnoseResponse, EventKind, ShutdownRequest, ShutdownResponse, StatusRequest,
+    StatusResponse, WatchRequest, WatchResponse, daemon_service_server::DaemonService,
 };
 use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
 use tokio_stream::StreamExt;
@@ -81,6 +81,14 @@ impl DaemonService for DaemonApi {
         let until_shutdown =
             futures::StreamExt::take_until(events, self.daemon.shutdown.clone().cancelled_owned());
         Ok(Response::new(Box::pin(until_shutdown)))
+    }
+
+    async fn diagnose(
+        &self,
+        _: Request<DiagnoseRequest>,
+    ) -> Result<Response<DiagnoseResponse>, Status> {
+        let diagnosis = crate::diagnose::diagnose(&self.daemon).await;
+        Ok(Response::new(convert::diagnosis(&diagnosis)))
     }
 
     async fn shutdown(

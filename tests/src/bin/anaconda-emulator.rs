@@ -37,6 +37,10 @@ struct Args {
     /// How long a device code lives, in seconds.
     #[arg(long, default_value_t = 600)]
     device_expires_in: u64,
+    /// Seconds to add to the `Date` header of every answer (negative: behind), to stand in for
+    /// a service whose clock differs from this machine's.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    date_offset_secs: i64,
     /// JSON seed with users, organizations, subscriptions and tokens (format: `emulator::Seed`).
     #[arg(long)]
     state: Option<PathBuf>,
@@ -76,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         device_interval_secs: args.device_interval,
         device_expires_in_secs: args.device_expires_in,
         seed,
+        date_offset_secs: args.date_offset_secs,
     };
     let handle = emulator::start(config).await?;
     if let (Some(path), Some(pem)) = (&args.ca_out, &handle.ca_pem) {

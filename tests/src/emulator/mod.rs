@@ -62,6 +62,9 @@ pub struct EmulatorConfig {
     pub device_interval_secs: u64,
     pub device_expires_in_secs: u64,
     pub seed: Seed,
+    /// Seconds added to the `Date` header of every answer: a service whose clock differs from
+    /// this machine's (`doctor`'s clock check).
+    pub date_offset_secs: i64,
 }
 
 impl Default for EmulatorConfig {
@@ -75,6 +78,7 @@ impl Default for EmulatorConfig {
             device_interval_secs: 5,
             device_expires_in_secs: 600,
             seed: Seed::demo(),
+            date_offset_secs: 0,
         }
     }
 }
@@ -142,7 +146,7 @@ impl Shared {
 #[derive(Clone)]
 pub(crate) struct ConnectionKiller(pub CancellationToken);
 
-fn router(shared: Shared) -> Router {
+fn router(shared: Shared, date_offset_secs: i64) -> Router {
     use control::*;
     Router::new()
         .route("/.well-known/openid-configuration", get(oidc::discovery))
@@ -184,7 +188,28 @@ fn router(shared: Shared) -> Router {
             shared.clone(),
             faults_and_counters,
         ))
+        .layer(axum::middleware::map_response(
+            move |response: axum::response::Response| async move {
+                dated(response, date_offset_secs)
+            },
+        ))
         .with_state(shared)
+}
+
+/// Sets `Date` to now plus `offset_secs` (hyper adds the true one when the answer has none).
+fn dated(mut response: axum::response::Response, offset_secs: i64) -> axum::response::Response {
+    if offset_secs != 0 {
+        let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_secs);
+        let text = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&when)
+            .unwrap_or_default();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&text) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::DATE, value);
+        }
+    }
+    response
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, with TLS when an acceptor is given.
@@ -284,7 +309,12 @@ pub fn start_on(
         base_url.clone(),
     ))));
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(run(listener, router(shared), acceptor, shutdown.clone()));
+    let task = tokio::spawn(run(
+        listener,
+        router(shared, config.date_offset_secs),
+        acceptor,
+        shutdown.clone(),
+    ));
     Ok(EmulatorHandle {
         base_url,
         ca_pem,

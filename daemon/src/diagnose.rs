@@ -1,0 +1,660 @@
+//! The daemon's side of `anacondactl doctor`: the checks that need the store or the network
+//! (the CLI has neither). Each check says `ok`, `warn` or `fail`, one line of evidence and the
+//! command that fixes it. Nothing here changes state: tokens are checked with one `HEAD` of
+//! their repodata, not through `Tokens::validate` (which records the outcome).
+
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::Method;
+use url::Url;
+
+use crate::api::{ApiError, ProbeAnswer, ProxyConfig, RepoTokenCheck, TransientCause};
+use crate::daemon::Daemon;
+use crate::store::{BackendKind, StoreError};
+
+/// A store read slower than this makes every conda request slow: warn.
+pub const SLOW_STORE_READ: Duration = Duration::from_millis(1000);
+/// Clock skew beyond this is worth a warning (token expiry, renewal dates drift).
+pub const CLOCK_SKEW_WARN_SECS: i64 = 60;
+/// Beyond this, TLS certificates and token lifetimes are judged wrongly: fail.
+pub const CLOCK_SKEW_FAIL_SECS: i64 = 300;
+/// An expiry closer than this, with nothing that renews it by itself, is a warning.
+pub const EXPIRY_WARN_DAYS: i64 = 14;
+/// Bound on one DNS lookup.
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub id: String,
+    pub section: String,
+    pub level: Level,
+    pub evidence: String,
+    /// The command or step that fixes it; empty when nothing needs doing.
+    pub fix: String,
+}
+
+/// Every daemon-side finding, in reading order.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnosis {
+    pub findings: Vec<Finding>,
+    pub started_by: &'static str,
+}
+
+impl Diagnosis {
+    fn push(&mut self, id: impl Into<String>, section: &str, level: Level, evidence: String) {
+        self.findings.push(Finding {
+            id: id.into(),
+            section: section.to_owned(),
+            level,
+            evidence,
+            fix: String::new(),
+        });
+    }
+
+    fn push_fix(
+        &mut self,
+        id: impl Into<String>,
+        section: &str,
+        level: Level,
+        evidence: String,
+        fix: impl Into<String>,
+    ) {
+        self.push(id, section, level, evidence);
+        if let Some(last) = self.findings.last_mut() {
+            last.fix = fix.into();
+        }
+    }
+}
+
+/// Runs every check. Checks that need the service are marked not checked (warn) when the
+/// service did not answer, rather than waiting on it once per token.
+pub async fn diagnose(daemon: &Daemon) -> Diagnosis {
+    let mut d = Diagnosis {
+        started_by: daemon.config.started_by.describe(),
+        ..Diagnosis::default()
+    };
+    let store_ok = storage(daemon, &mut d).await;
+    let api = &daemon.api;
+    let service_up = host(daemon, &mut d, "service", api.service_probe_url()).await;
+    let repo = daemon.vault.repo().url().clone();
+    if repo.host_str() != api.base_url().host_str() || repo.port() != api.base_url().port() {
+        host(daemon, &mut d, "repository", repo).await;
+    }
+    api_key(daemon, &mut d, store_ok, service_up).await;
+    tokens(daemon, &mut d, store_ok).await;
+    anaconda_auth(daemon, &mut d, store_ok);
+    d
+}
+
+/// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.
+async fn storage(daemon: &Daemon, d: &mut Diagnosis) -> bool {
+    const S: &str = "storage";
+    let started = Instant::now();
+    let read = match daemon.vault.store().await {
+        Ok(_) => daemon.vault.reload().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let took = started.elapsed();
+    if let Err(e) = read {
+        let fix = match &e {
+            StoreError::Timeout { .. } => {
+                "unlock the keychain (it may be waiting for a password prompt), or set \
+                 storage = \"file\" in anacondad's config.toml"
+            }
+            _ => {
+                "start a Secret Service (e.g. gnome-keyring-daemon) or set storage = \"file\" \
+                 in anacondad's config.toml, then `anacondactl daemon stop`"
+            }
+        };
+        d.push_fix("storage.usable", S, Level::Fail, e.to_string(), fix);
+        return false;
+    }
+    let view = daemon.vault.storage_view();
+    let evidence = format!(
+        "secrets in {} (configured: {}); a read took {} ms",
+        view.location,
+        view.configured,
+        took.as_millis()
+    );
+    if !view.warning.is_empty() {
+        d.push_fix(
+            "storage.usable",
+            S,
+            Level::Warn,
+            format!("{}; {evidence}", view.warning),
+            "unlock or start the OS keychain and run `anacondactl daemon stop` (the next command \
+             starts the daemon again), or set storage = \"file\" to keep the file",
+        );
+    } else if took > SLOW_STORE_READ {
+        d.push_fix(
+            "storage.usable",
+            S,
+            Level::Warn,
+            format!("slow: {evidence}"),
+            "check the keychain (a locked or remote keychain is slow), or set storage = \"file\"",
+        );
+    } else {
+        d.push("storage.usable", S, Level::Ok, evidence);
+    }
+    if view.backend == Some(BackendKind::File) {
+        file_mode(daemon, d);
+    }
+    true
+}
+
+#[cfg(unix)]
+fn file_mode(daemon: &Daemon, d: &mut Diagnosis) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = &daemon.config.store.keyring_path;
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                d.push_fix(
+                    "storage.file_mode",
+                    "storage",
+                    Level::Fail,
+                    format!(
+                        "{} has mode {mode:04o}: other users can read it",
+                        path.display()
+                    ),
+                    format!("chmod 600 {}", path.display()),
+                );
+            } else {
+                d.push(
+                    "storage.file_mode",
+                    "storage",
+                    Level::Ok,
+                    format!("{} has mode {mode:04o}", path.display()),
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => d.push(
+            "storage.file_mode",
+            "storage",
+            Level::Ok,
+            format!(
+                "{} does not exist yet (made 0600 on first write)",
+                path.display()
+            ),
+        ),
+        Err(e) => d.push(
+            "storage.file_mode",
+            "storage",
+            Level::Warn,
+            format!("cannot read the mode of {}: {e}", path.display()),
+        ),
+    }
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &Daemon, _: &mut Diagnosis) {}
+
+/// The CA bundle and proxy requests go through, for the evidence of the TLS check.
+fn transport_settings(daemon: &Daemon) -> String {
+    let api = &daemon.config.api;
+    let ca = if !api.ssl_verify {
+        "verification OFF (ANACONDA_AUTH_SSL_VERIFY)".to_owned()
+    } else {
+        match &api.ca_bundle {
+            Some(path) => format!("CA bundle {}", path.display()),
+            None => "the system's trust store".to_owned(),
+        }
+    };
+    let proxy = match &api.proxy {
+        ProxyConfig::Disabled => "no proxy".to_owned(),
+        ProxyConfig::Url(url) => match Url::parse(url.expose()) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                format!("proxy {u} (config)")
+            }
+            Err(_) => "a proxy from the configuration".to_owned(),
+        },
+        ProxyConfig::System => match &daemon.config.system_proxy {
+            Some(var) => format!("proxy {var}"),
+            None => "no proxy".to_owned(),
+        },
+    };
+    format!("{ca}, {proxy}")
+}
+
+fn proxy_in_use(daemon: &Daemon) -> bool {
+    match &daemon.config.api.proxy {
+        ProxyConfig::Disabled => false,
+        ProxyConfig::Url(_) => true,
+        ProxyConfig::System => daemon.config.system_proxy.is_some(),
+    }
+}
+
+/// DNS, the connection (TLS for https) and the clock against one host; true when it answered.
+async fn host(daemon: &Daemon, d: &mut Diagnosis, section: &str, url: Url) -> bool {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let domain_fix = "check the network and DNS, or the domain (ANACONDA_AUTH_DOMAIN, or domain \
+                      in anacondad's config.toml)";
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        d.push(
+            format!("{section}.dns"),
+            section,
+            Level::Ok,
+            format!("{host} is an IP address"),
+        );
+    } else {
+        let lookup =
+            tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await;
+        match lookup {
+            Ok(Ok(addrs)) => {
+                let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+                d.push(
+                    format!("{section}.dns"),
+                    section,
+                    Level::Ok,
+                    format!("{host} resolves to {}", addrs.join(", ")),
+                );
+            }
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {}s", DNS_TIMEOUT.as_secs()),
+                };
+                let (level, evidence) = if proxy_in_use(daemon) {
+                    (
+                        Level::Warn,
+                        format!("{host} does not resolve here ({why}); the proxy resolves it"),
+                    )
+                } else {
+                    (Level::Fail, format!("{host} does not resolve: {why}"))
+                };
+                d.push_fix(
+                    format!("{section}.dns"),
+                    section,
+                    level,
+                    evidence,
+                    domain_fix,
+                );
+            }
+        }
+    }
+
+    let https = url.scheme() == "https";
+    let settings = transport_settings(daemon);
+    let answer = daemon.api.probe(Method::GET, url.clone()).await;
+    let shown = crate::api::mask_url(&url);
+    match &answer {
+        Ok(ProbeAnswer {
+            status, elapsed, ..
+        }) => {
+            let how = if https {
+                format!("TLS verified ({settings})")
+            } else {
+                format!("plain http to a loopback address ({settings})")
+            };
+            d.push(
+                format!("{section}.reachable"),
+                section,
+                Level::Ok,
+                format!(
+                    "{shown} answered HTTP {status} in {} ms; {how}",
+                    elapsed.as_millis()
+                ),
+            );
+        }
+        Err(e @ (ApiError::Tls { .. } | ApiError::CaBundle { .. })) => d.push_fix(
+            format!("{section}.reachable"),
+            section,
+            Level::Fail,
+            format!("TLS failed ({settings}): {e}"),
+            "set ANACONDA_AUTH_SSL_VERIFY (or ca_bundle in anacondad's config.toml) to the CA \
+             bundle that signs this certificate, then `anacondactl daemon stop`",
+        ),
+        Err(e) => {
+            let fix = match e {
+                ApiError::Transient {
+                    cause: TransientCause::Timeout,
+                    ..
+                } => "check the network or the proxy; the service may be slow or down",
+                _ => "check the network or the proxy (HTTPS_PROXY); the service may be down",
+            };
+            d.push_fix(
+                format!("{section}.reachable"),
+                section,
+                Level::Fail,
+                format!("{e} ({settings})"),
+                fix,
+            );
+        }
+    }
+    let Ok(answer) = answer else {
+        return false;
+    };
+    match answer.date {
+        None => d.push(
+            format!("{section}.clock"),
+            section,
+            Level::Warn,
+            "the answer had no Date header: the clock could not be compared".to_owned(),
+        ),
+        Some(theirs) => {
+            let skew = daemon.clock.now().duration_since(theirs);
+            let secs = skew.as_secs();
+            let evidence = format!(
+                "this machine's clock is {} the service's ({theirs})",
+                describe_skew(skew)
+            );
+            let level = match secs.abs() {
+                s if s > CLOCK_SKEW_FAIL_SECS => Level::Fail,
+                s if s > CLOCK_SKEW_WARN_SECS => Level::Warn,
+                _ => Level::Ok,
+            };
+            if level == Level::Ok {
+                d.push(format!("{section}.clock"), section, level, evidence);
+            } else {
+                d.push_fix(
+                    format!("{section}.clock"),
+                    section,
+                    level,
+                    evidence,
+                    "set the clock right (e.g. `timedatectl set-ntp true`)",
+                );
+            }
+        }
+    }
+    true
+}
+
+fn describe_skew(skew: SignedDuration) -> String {
+    let secs = skew.as_secs();
+    match secs {
+        0 => "in step with".to_owned(),
+        s if s > 0 => format!("{s}s ahead of"),
+        s => format!("{}s behind", -s),
+    }
+}
+
+fn date(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn api_key(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool, service_up: bool) {
+    const S: &str = "API key";
+    if !store_ok {
+        d.push(
+            "api_key.valid",
+            S,
+            Level::Warn,
+            "not checked: the store is not usable".to_owned(),
+        );
+        return;
+    }
+    let login = daemon.account.login_view().await;
+    let key = match daemon.vault.api_key().await {
+        Ok(key) => key,
+        Err(_) => {
+            let level = if login.login_required {
+                Level::Fail
+            } else {
+                Level::Warn
+            };
+            let evidence = if login.login_required {
+                "the API key lapsed"
+            } else {
+                "not logged in: organisation tokens still work, but no new one can be had"
+            };
+            d.push_fix(
+                "api_key.valid",
+                S,
+                level,
+                evidence.to_owned(),
+                "anacondactl login",
+            );
+            return;
+        }
+    };
+    let now = daemon.clock.now();
+    if !service_up {
+        d.push(
+            "api_key.valid",
+            S,
+            Level::Warn,
+            "not checked at the service: it did not answer".to_owned(),
+        );
+    } else {
+        match daemon.api.account(&key).await {
+            Ok(account) => d.push(
+                "api_key.valid",
+                S,
+                Level::Ok,
+                format!(
+                    "the service accepts it (user {})",
+                    account.user.username.unwrap_or_else(|| "?".to_owned())
+                ),
+            ),
+            Err(e) if e.is_login_required() => d.push_fix(
+                "api_key.valid",
+                S,
+                Level::Fail,
+                format!("the service refused it: {e}"),
+                "anacondactl login --force",
+            ),
+            Err(e) => d.push(
+                "api_key.valid",
+                S,
+                Level::Warn,
+                format!("could not be checked: {e}"),
+            ),
+        }
+    }
+    let renews = if login.api_key_from_environment {
+        "it comes from ANACONDA_AUTH_API_KEY: whoever sets that renews it"
+    } else if login.can_renew {
+        "it renews by itself (a refresh token is held)"
+    } else {
+        "it does not renew by itself: run `anacondactl login` before it expires"
+    };
+    match login.api_key_expires_at {
+        None => d.push(
+            "api_key.expiry",
+            S,
+            Level::Ok,
+            format!("no expiry is known; {renews}"),
+        ),
+        Some(at) if at <= now => d.push_fix(
+            "api_key.expiry",
+            S,
+            Level::Fail,
+            format!("expired on {}", date(at)),
+            "anacondactl login",
+        ),
+        Some(at) => {
+            let soon = at.duration_since(now).as_hours() < EXPIRY_WARN_DAYS * 24;
+            let evidence = format!("expires {}; {renews}", date(at));
+            if soon && !login.can_renew && !login.api_key_from_environment {
+                d.push_fix(
+                    "api_key.expiry",
+                    S,
+                    Level::Warn,
+                    evidence,
+                    "anacondactl login --force",
+                );
+            } else {
+                d.push("api_key.expiry", S, Level::Ok, evidence);
+            }
+        }
+    }
+}
+
+async fn tokens(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
+    if !store_ok {
+        return;
+    }
+    let Ok(snapshot) = daemon.vault.snapshot().await else {
+        return;
+    };
+    let views = daemon.tokens.list().await.unwrap_or_default();
+    if views.is_empty() {
+        d.push_fix(
+            "tokens",
+            "tokens",
+            Level::Warn,
+            "no organisation token is installed".to_owned(),
+            "anacondactl token install",
+        );
+        return;
+    }
+    let now = daemon.clock.now();
+    for view in views {
+        let org = &view.org;
+        let section = format!("token {org}");
+        let refresh = format!("anacondactl token refresh --org {org}");
+        if let Some(secret) = snapshot.tokens.get(org) {
+            match daemon.api.probe_repo_token(secret).await {
+                Ok(RepoTokenCheck::Accepted) => d.push(
+                    format!("token.{org}.valid"),
+                    &section,
+                    Level::Ok,
+                    format!(
+                        "{} serves repodata with {} (HEAD, HTTP 200)",
+                        view.channel_url, view.masked
+                    ),
+                ),
+                Ok(RepoTokenCheck::Rejected { status }) => d.push_fix(
+                    format!("token.{org}.valid"),
+                    &section,
+                    Level::Fail,
+                    format!(
+                        "the repository refused {} (HTTP {status}): revoked or expired",
+                        view.masked
+                    ),
+                    refresh.clone(),
+                ),
+                Err(e) => d.push_fix(
+                    format!("token.{org}.valid"),
+                    &section,
+                    Level::Fail,
+                    format!("could not be checked at the repository: {e}"),
+                    "check the network or the proxy (see the service and repository checks)",
+                ),
+            }
+        }
+        let next = view
+            .next_refresh_at
+            .map(|t| format!("renews by itself on {}", date(t)))
+            .unwrap_or_else(|| "no renewal is planned".to_owned());
+        match view.expires_at {
+            Some(at) if at <= now => d.push_fix(
+                format!("token.{org}.renewal"),
+                &section,
+                Level::Fail,
+                format!("expired on {}; {next}", date(at)),
+                refresh,
+            ),
+            Some(at) if view.next_refresh_at.is_some() => d.push(
+                format!("token.{org}.renewal"),
+                &section,
+                Level::Ok,
+                format!("expires {}; {next}", date(at)),
+            ),
+            Some(at) => d.push_fix(
+                format!("token.{org}.renewal"),
+                &section,
+                Level::Warn,
+                format!("expires {}; {next}", date(at)),
+                refresh,
+            ),
+            None => d.push_fix(
+                format!("token.{org}.renewal"),
+                &section,
+                Level::Warn,
+                "its expiry is unknown (stored by another tool), so it is not renewed".to_owned(),
+                format!("anacondactl token install --org {org} (reissues it)"),
+            ),
+        }
+    }
+}
+
+/// Which store anaconda-auth reads (`~/.anaconda/config.toml`, `[plugin.auth]`
+/// `preferred_token_storage`), and whether that is where our record is.
+fn anaconda_auth(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
+    const S: &str = "anaconda-auth";
+    let config = daemon.config.paths.home.join(".anaconda/config.toml");
+    let preferred = std::fs::read_to_string(&config)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            t.get("plugin")?
+                .get("auth")?
+                .get("preferred_token_storage")?
+                .as_str()
+                .map(str::to_owned)
+        });
+    let reads_system = preferred.as_deref() == Some("system");
+    let keyring = &daemon.config.store.keyring_path;
+    let theirs = if reads_system {
+        format!(
+            "anaconda-auth reads the OS keychain (preferred_token_storage = \"system\" in {})",
+            config.display()
+        )
+    } else {
+        format!("anaconda-auth reads {} (its default)", keyring.display())
+    };
+    if !store_ok {
+        d.push(
+            "anaconda_auth.storage",
+            S,
+            Level::Warn,
+            format!("{theirs}; ours is not usable"),
+        );
+        return;
+    }
+    let ours = daemon.vault.storage_view().backend;
+    let snapshot = daemon.vault.peek();
+    let record = if snapshot.api_key.is_some() || !snapshot.tokens.is_empty() {
+        format!("our record for {}", daemon.vault.domain())
+    } else {
+        format!("our (still empty) record for {}", daemon.vault.domain())
+    };
+    match (ours, reads_system) {
+        (Some(BackendKind::File), false) | (Some(BackendKind::System), true) => d.push(
+            "anaconda_auth.storage",
+            S,
+            Level::Ok,
+            format!("{theirs}: it sees {record}"),
+        ),
+        (Some(BackendKind::File), true) => d.push_fix(
+            "anaconda_auth.storage",
+            S,
+            Level::Warn,
+            format!("{theirs}, but {record} is in {}", keyring.display()),
+            format!(
+                "remove preferred_token_storage from {}, or make the OS keychain usable",
+                config.display()
+            ),
+        ),
+        (Some(BackendKind::System), false) => d.push_fix(
+            "anaconda_auth.storage",
+            S,
+            Level::Warn,
+            format!("{theirs}, but {record} is in the OS keychain"),
+            format!(
+                "add preferred_token_storage = \"system\" under [plugin.auth] in {}",
+                config.display()
+            ),
+        ),
+        _ => d.push(
+            "anaconda_auth.storage",
+            S,
+            Level::Ok,
+            format!("{theirs}; our secrets are in memory only"),
+        ),
+    }
+}
