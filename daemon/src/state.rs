@@ -35,6 +35,11 @@ pub struct OrgState {
     /// The user turned the scheduled reissue of this token off (`anacondactl token auto-renew`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_renew_off: bool,
+    /// Set just before this daemon asks the service to reissue the token, cleared once the new
+    /// token and its facts are kept: still set at the next start, it says that a new token the
+    /// service holds came from this machine's unfinished reissue, not from another machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue_started_at: Option<Timestamp>,
 }
 
 /// What is known about one domain's credentials.

@@ -65,8 +65,11 @@ impl RenewalPolicy {
             .filter_map(|org| {
                 let facts = snapshot.facts.orgs.get(org)?;
                 // Turned off by the user, or replaced on the service: reissuing would revoke
-                // a token someone else now uses.
-                if facts.auto_renew_off || facts.replaced.is_some() {
+                // a token someone else now uses. A token replaced by this machine's own
+                // unfinished reissue is renewed: nobody else holds the service's new one.
+                let replaced_by_another =
+                    facts.replaced.is_some() && facts.reissue_started_at.is_none();
+                if facts.auto_renew_off || replaced_by_another {
                     return None;
                 }
                 Some((Renewal::RepoToken(org.clone()), facts.next_refresh_at?))

@@ -249,6 +249,12 @@ impl Tokens {
         let task = self.critical.spawn(async move {
             let org = owned_org.as_str();
             let auto_renew_off = vault.peek().org(org).auto_renew_off;
+            let started = clock.now();
+            vault
+                .record(|d| {
+                    d.orgs.entry(org.to_owned()).or_default().reissue_started_at = Some(started);
+                })
+                .await?;
             crate::fault::point("reissue.before_call");
             let issued = api.reissue_repo_token(&key, org).await?;
             crate::fault::point("reissue.after_call");

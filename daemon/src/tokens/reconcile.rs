@@ -56,10 +56,24 @@ impl Tokens {
                 )
                 .await;
         };
-        let ours = match &facts.token_id {
-            Some(id) => id == &current.id,
-            None => self.repository_accepts(&token).await?,
-        };
+        // Another id than the one recorded, or none: the repository tells whether the stored
+        // token is the current one (a crash between storing a new token and recording its
+        // facts leaves the old id in the state file).
+        let same_id = facts.token_id.as_deref() == Some(current.id.as_str());
+        let ours = same_id || self.repository_accepts(&token).await?;
+        if !ours && let Some(started) = facts.reissue_started_at {
+            // The new token is this machine's own, from a reissue whose answer was lost: no
+            // other machine holds it, so reissuing again revokes nobody's.
+            return self
+                .mark_replaced(
+                    org,
+                    format!(
+                        "the reissue of {org}'s token started here at {started} did not finish                          (its answer was lost), so the token stored here is revoked: run                          `anacondactl token refresh --org {org}` for a new one; the API key                          serves {org} meanwhile"
+                    ),
+                    None,
+                )
+                .await;
+        }
         if !ours {
             return self
                 .mark_replaced(
@@ -82,18 +96,23 @@ impl Tokens {
                 )
                 .await;
         }
-        let rebuilt = facts.token_id.is_none() || facts.next_refresh_at.is_none();
+        let rebuilt = !same_id || facts.next_refresh_at.is_none();
         let policy = self.policy;
-        let next_refresh_at = facts.next_refresh_at.unwrap_or_else(|| {
-            // When it was issued is lost with the state file: plan from now, which renews no
-            // later than the lifetime it has left allows.
-            policy.renew_at(facts.issued_at.unwrap_or(now), current.expires_at)
-        });
+        let next_refresh_at = match facts.next_refresh_at {
+            Some(at) if same_id => at,
+            // When it was issued is lost with the state file (or was never recorded for this
+            // token): plan from now, which renews no later than the lifetime it has left allows.
+            _ => policy.renew_at(
+                facts.issued_at.filter(|_| same_id).unwrap_or(now),
+                current.expires_at,
+            ),
+        };
         let changed = OrgState {
             token_id: Some(current.id.clone()),
             expires_at: Some(current.expires_at),
             next_refresh_at: Some(next_refresh_at),
             replaced: None,
+            reissue_started_at: None,
             ..facts.clone()
         };
         if changed != facts {
