@@ -75,6 +75,25 @@ pub fn python_venv() -> &'static Result<PathBuf, String> {
     })
 }
 
+/// Set to 1 to skip the tests that need the Python venv.
+pub const SKIP_PYTHON_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
+
+/// The venv of [`python_venv`], or `None` when the Python tests are skipped on purpose
+/// ([`SKIP_PYTHON_ENV`]); a venv that cannot be made is a failure.
+pub fn python_venv_or_skip(test: &str) -> Option<PathBuf> {
+    if std::env::var_os(SKIP_PYTHON_ENV).is_some_and(|v| v == "1") {
+        eprintln!("SKIPPED {test}: {SKIP_PYTHON_ENV}=1");
+        return None;
+    }
+    match python_venv() {
+        Ok(path) => Some(path.clone()),
+        Err(reason) => panic!(
+            "{test}: the Python venv of tests/scripts/setup-venv.sh is needed \
+             ({SKIP_PYTHON_ENV}=1 skips these tests): {reason}"
+        ),
+    }
+}
+
 /// A private home for one test, with its own XDG directories and socket. When it is dropped,
 /// a daemon still serving its default socket (e.g. one `anacondactl` started) is killed.
 #[derive(Debug)]

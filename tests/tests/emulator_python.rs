@@ -7,31 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use anacondad_tests::harness::python_venv;
+use anacondad_tests::harness::python_venv_or_skip as venv_or_skip;
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use base64::Engine;
 use serde_json::Value;
 
-const SKIP_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
-
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv, or `None` when the Python tests are skipped on purpose; a venv that cannot be
-/// made is a failure.
-fn venv_or_skip(test: &str) -> Option<PathBuf> {
-    if std::env::var_os(SKIP_ENV).is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED {test}: {SKIP_ENV}=1");
-        return None;
-    }
-    match python_venv() {
-        Ok(path) => Some(path.clone()),
-        Err(reason) => panic!(
-            "{test}: the Python venv of tests/scripts/setup-venv.sh is needed ({SKIP_ENV}=1 \
-             skips these tests): {reason}"
-        ),
-    }
 }
 
 /// A temp home and an emulator over TLS, with the environment the Python client needs.

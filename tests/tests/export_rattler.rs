@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use anacondad::clock::ManualClock;
 use anacondad_proto::v1::EventKind;
+use anacondad_tests::harness::python_venv_or_skip as venv_or_skip;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::in_process::InProcessDaemon;
 use anacondad_tests::spawn_emulator;
-use export_common::{
-    EXPORT_TIMEOUT, mode, ok, python, rattler_fetch, read_json, venv_or_skip, wait_for,
-};
+use export_common::{EXPORT_TIMEOUT, mode, ok, python, rattler_fetch, read_json, wait_for};
 use jiff::Timestamp;
 use serde_json::json;
 

@@ -3,31 +3,14 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use anacondad_tests::harness::{TestHome, python_venv};
+use anacondad_tests::harness::TestHome;
 
 /// How long a test waits for the daemon to rewrite an export after a change.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(20);
-
-pub const SKIP_ENV: &str = "ANACONDAD_SKIP_PYTHON_TESTS";
-
-/// The venv (with py-rattler), or `None` when the Python tests are skipped on purpose.
-pub fn venv_or_skip(test: &str) -> Option<PathBuf> {
-    if std::env::var_os(SKIP_ENV).is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED {test}: {SKIP_ENV}=1");
-        return None;
-    }
-    match python_venv() {
-        Ok(path) => Some(path.clone()),
-        Err(reason) => panic!(
-            "{test}: the Python venv of tests/scripts/setup-venv.sh is needed ({SKIP_ENV}=1 \
-             skips these tests): {reason}"
-        ),
-    }
-}
 
 /// Fetches `channel`'s noarch repodata with py-rattler's `Client.authenticated_client()`,
 /// which reads rattler's stores (`RATTLER_AUTH_FILE`, the `rattler` keychain entries,
