@@ -7,6 +7,7 @@
 mod keys;
 mod paths;
 pub mod site;
+pub mod sites;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,8 +82,12 @@ pub enum ConfigError {
 pub struct DaemonConfig {
     pub paths: Paths,
     pub settings: Settings,
-    /// The service client's configuration: the settings, then the existing client's variables.
+    /// The default site's service client configuration (`sites[default]`'s `api`).
     pub api: ApiConfig,
+    /// Every site this daemon serves, at least one; names are unique, domains too.
+    pub sites: Vec<sites::SiteConfig>,
+    /// The name of the site served when a request names none.
+    pub default_site: String,
     pub store: StoreOptions,
     /// Who started this daemon (`doctor` shows it); `main` sets it, the default is a test or
     /// an embedding program.
@@ -142,6 +147,15 @@ fn system_proxy(env: &EnvSnapshot) -> Option<String> {
 }
 
 impl DaemonConfig {
+    /// The site named `name` (a site's name, else its domain), or the default site for `None`.
+    pub fn site(&self, name: Option<&str>) -> Option<&sites::SiteConfig> {
+        let name = name.unwrap_or(&self.default_site);
+        self.sites
+            .iter()
+            .find(|s| s.name == name)
+            .or_else(|| self.sites.iter().find(|s| s.api.domain == name))
+    }
+
     /// Records the site this daemon serves as the one chosen at login, for every later daemon.
     pub fn remember_site(&self) -> std::io::Result<()> {
         site::save(&self.paths.site_file(), &site::SiteRecord::of(&self.api))
@@ -180,10 +194,14 @@ impl DaemonConfig {
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = env.get("ANACONDA_AUTH_API_KEY").map(Secret::new);
         store.timeout = settings.keychain_timeout();
+        let implicit = sites::SiteConfig::implicit(api.clone());
+        let default_site = implicit.name.clone();
         Ok(Self {
             paths,
             settings,
             api,
+            sites: vec![implicit],
+            default_site,
             store,
             started_by: StartedBy::default(),
             system_proxy: system_proxy(env),
