@@ -192,6 +192,8 @@ pub enum CredentialCommand {
         url: String,
         #[command(flatten)]
         deadline: Deadline,
+        #[command(flatten)]
+        entry: EntryArgs,
     },
     /// Report that the repository refused the credential for URL; prints the one to retry
     /// with (a newer token, or the other kind), or why there is none.
@@ -209,7 +211,30 @@ pub enum CredentialCommand {
         /// a newer credential).
         #[arg(long, value_name = "HEX")]
         header_sha256: Option<String>,
+        #[command(flatten)]
+        entry: EntryArgs,
     },
+}
+
+/// What the conda `channel_settings` entry of the request says (the keys anaconda-auth reads).
+#[derive(Debug, Clone, Default, Args)]
+pub struct EntryArgs {
+    /// The entry's `credential_type`: the credential sent first (the other one still answers
+    /// after a refusal).
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub credential_type: Option<CredentialType>,
+    /// The entry's `auth_domain`: the site whose credential answers (its domain).
+    #[arg(long, value_name = "DOMAIN")]
+    pub auth_domain: Option<String>,
+}
+
+/// anaconda-auth's names of the two credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CredentialType {
+    #[value(name = "repo-token")]
+    RepoToken,
+    #[value(name = "api-key")]
+    ApiKey,
 }
 
 /// How long a credential lookup may take in all, starting the daemon included. conda waits on

@@ -3,9 +3,12 @@
 //! the repository refused one. Answers read the vault's snapshot and take no lock a disk write
 //! holds.
 //!
-//! The rule, one for every caller: an org's channels get that org's token, else the API key;
-//! the default channels (and the repository root) get any stored token, else the API key. A
-//! credential the repository refused for a scope is skipped there from then on.
+//! The rule, one for every caller: an org's channels are served by that org's token and the API
+//! key; the default channels (and the repository root) by any stored token and the API key.
+//! Which of the two goes first is, from the strongest: the request's conda `channel_settings`
+//! entry (`credential_type`), the site's `use_unified_repo_api_key` (the API key), our
+//! `credential_preference` (the repo token by default, see [`CredentialRule`]). A credential
+//! the repository refused for a scope is skipped there from then on, so the other one answers.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use crate::error::Result;
 use crate::events::EventBus;
 use crate::repo_url::Channel;
 use crate::secret::Secret;
-use crate::vault::{Snapshot, Vault};
+use crate::vault::{Site, Snapshot, Vault};
 use anacondad_proto::v1::EventKind;
 
 /// Which credential answers a URL.
@@ -25,6 +28,72 @@ use anacondad_proto::v1::EventKind;
 pub enum CredentialKind {
     RepoToken,
     ApiKey,
+}
+
+impl CredentialKind {
+    /// The name anaconda-auth's `credential_type` and our `credential_preference` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RepoToken => "repo-token",
+            Self::ApiKey => "api-key",
+        }
+    }
+}
+
+impl std::str::FromStr for CredentialKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "repo-token" => Ok(Self::RepoToken),
+            "api-key" => Ok(Self::ApiKey),
+            other => Err(format!(
+                "`{other}` is not a credential type: use repo-token or api-key"
+            )),
+        }
+    }
+}
+
+/// Which credential goes first when a request's entry names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialRule {
+    /// `credential_preference`. The repo token by default: it reads one organisation's channels
+    /// and nothing else, and is what `token install` installs, where the API key (sent as
+    /// anaconda-auth 0.15.3 sends it first) also carries `cloud:write` for the whole account
+    /// and lasts a year; the API key still answers wherever the token is refused or missing.
+    pub preference: CredentialKind,
+    /// The site's `use_unified_repo_api_key`: the API key first on every channel.
+    pub unified_api_key: bool,
+}
+
+impl Default for CredentialRule {
+    fn default() -> Self {
+        Self {
+            preference: CredentialKind::RepoToken,
+            unified_api_key: false,
+        }
+    }
+}
+
+impl CredentialRule {
+    /// The kind offered first: the entry's `credential_type`, else the unified API key, else
+    /// the preference.
+    pub fn first(&self, entry: &EntrySettings) -> CredentialKind {
+        entry
+            .credential_type
+            .or(self.unified_api_key.then_some(CredentialKind::ApiKey))
+            .unwrap_or(self.preference)
+    }
+}
+
+/// What the conda `channel_settings` entry a request came through says (the keys anaconda-auth
+/// reads there); the default is an entry that says nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntrySettings {
+    /// `credential_type`: the credential to send first.
+    pub credential_type: Option<CredentialKind>,
+    /// `auth_domain`: the site whose credential answers.
+    pub auth_domain: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +142,8 @@ pub enum NoCredential {
     NoTokenForOrg { org: String },
     /// Every credential that could serve the URL was refused.
     Rejected { org: Option<String>, status: u32 },
+    /// The entry's `auth_domain` names a domain that is not a site this daemon serves.
+    UnknownAuthDomain { domain: String, served: String },
 }
 
 impl fmt::Display for NoCredential {
@@ -103,6 +174,12 @@ impl fmt::Display for NoCredential {
                 "the repository rejected the credential (HTTP {status}): run `anacondactl login` \
                  or `anacondactl token install`"
             ),
+            Self::UnknownAuthDomain { domain, served } => write!(
+                f,
+                "auth_domain {domain} of the channel_settings entry is not a site this daemon \
+                 serves (it serves {served}): run `anacondactl sites list`, then fix the entry's \
+                 auth_domain or remove it"
+            ),
         }
     }
 }
@@ -121,31 +198,48 @@ pub struct Answer {
 pub struct Credentials {
     vault: Arc<Vault>,
     events: EventBus,
+    rule: CredentialRule,
 }
 
 impl Credentials {
-    pub fn new(vault: Arc<Vault>, events: EventBus) -> Self {
-        Self { vault, events }
+    pub fn new(vault: Arc<Vault>, events: EventBus, rule: CredentialRule) -> Self {
+        Self {
+            vault,
+            events,
+            rule,
+        }
     }
 
-    /// The credential conda should send for `url`, or why there is none.
-    pub async fn answer(&self, url: &str) -> Result<Answer> {
+    /// The credential conda should send for `url`, asked through an entry that says `entry`,
+    /// or why there is none.
+    pub async fn answer(&self, url: &str, entry: &EntrySettings) -> Result<Answer> {
         let snapshot = self.vault.snapshot().await?;
-        Ok(self.answer_from(&snapshot, url, None))
+        Ok(self.answer_from(&snapshot, url, entry, None))
     }
 
-    fn answer_from(&self, snapshot: &Snapshot, url: &str, refused_status: Option<u32>) -> Answer {
-        let repo = self.vault.repo();
+    fn answer_from(
+        &self,
+        snapshot: &Snapshot,
+        url: &str,
+        entry: &EntrySettings,
+        refused_status: Option<u32>,
+    ) -> Answer {
+        let no_answer = |none| Answer {
+            outcome: Err(none),
+            scope: None,
+            refused_token_of: None,
+        };
+        let site = match site_for(entry.auth_domain.as_deref(), self.vault.site()) {
+            Ok(site) => site,
+            Err(none) => return no_answer(none),
+        };
+        let repo = &site.repo;
         let parsed = Url::parse(url).ok();
         let Some(channel) = parsed.as_ref().and_then(|u| repo.channel_of(u)) else {
-            return Answer {
-                outcome: Err(NoCredential::NotOurRepository {
-                    url: anacondad_proto::redact_url(url),
-                    repo: repo.to_string(),
-                }),
-                scope: None,
-                refused_token_of: None,
-            };
+            return no_answer(NoCredential::NotOurRepository {
+                url: anacondad_proto::redact_url(url),
+                repo: repo.to_string(),
+            });
         };
         let scope = repo.scope(&channel);
         // The refusal key and fingerprints only matter once something was refused; the
@@ -153,7 +247,8 @@ impl Credentials {
         let key = (!snapshot.refused.is_empty()).then(|| refusal_key(&scope, url));
         let mut offered_any = false;
         let mut offered_org = None;
-        let usable = candidates(&channel, snapshot).find(|c| {
+        let first = self.rule.first(entry);
+        let usable = candidates(&channel, snapshot, first).find(|c| {
             offered_any = true;
             if offered_org.is_none() {
                 offered_org.clone_from(&c.org);
@@ -177,19 +272,20 @@ impl Credentials {
         }
     }
 
-    /// The repository answered `status` (401/403) to a credential we gave for `url`;
-    /// `rejected_sha256` (hex SHA-256 of the refused header) says which. When the store (read
-    /// again: another tool may have installed a newer token) holds another credential, that is
-    /// the answer. Otherwise the refusal is remembered for the URL's scope, recorded for a repo
-    /// token, and the next credential of the rule is offered.
+    /// The repository answered `status` (401/403) to a credential we gave for `url` through an
+    /// entry that says `entry`; `rejected_sha256` (hex SHA-256 of the refused header) says
+    /// which. When the store (read again: another tool may have installed a newer token) holds
+    /// another credential, that is the answer. Otherwise the refusal is remembered for the
+    /// URL's scope, recorded for a repo token, and the next credential of the rule is offered.
     pub async fn rejected(
         &self,
         url: &str,
+        entry: &EntrySettings,
         status: u32,
         rejected_sha256: Option<&str>,
     ) -> Result<Answer> {
         let snapshot = self.vault.reload().await?;
-        let current = self.answer_from(&snapshot, url, Some(status));
+        let current = self.answer_from(&snapshot, url, entry, Some(status));
         let Ok(offered) = &current.outcome else {
             return Ok(current);
         };
@@ -217,15 +313,32 @@ impl Credentials {
         }
         Ok(Answer {
             refused_token_of,
-            ..self.answer_from(&self.vault.peek(), url, Some(status))
+            ..self.answer_from(&self.vault.peek(), url, entry, Some(status))
         })
     }
 }
 
-/// The credentials that may serve `channel`, the preferred first (built as they are asked for).
+/// The site whose credentials answer a request whose entry names `auth_domain` (none: the site
+/// serving the URL). This daemon serves one site, `served`: its domain (as the store keys it,
+/// `host[:port]`, any case) is the only one answered; the multi-site router replaces this with
+/// its lookup of the site by domain, else by URL.
+fn site_for<'a>(auth_domain: Option<&str>, served: &'a Site) -> Result<&'a Site, NoCredential> {
+    match auth_domain.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(domain) if !domain.eq_ignore_ascii_case(&served.domain) => {
+            Err(NoCredential::UnknownAuthDomain {
+                domain: domain.to_owned(),
+                served: served.domain.clone(),
+            })
+        }
+        _ => Ok(served),
+    }
+}
+
+/// The credentials that may serve `channel`, `first` kind first (built as they are asked for).
 fn candidates<'a>(
     channel: &'a Channel,
     snapshot: &'a Snapshot,
+    first: CredentialKind,
 ) -> impl Iterator<Item = Credential> + 'a {
     // A token the service replaced (reissued elsewhere, revoked, expired) is not offered:
     // the credential that works comes first for every caller, until a new token is stored.
@@ -236,19 +349,29 @@ fn candidates<'a>(
             .get(org)
             .is_none_or(|facts| facts.replaced.is_none())
     };
-    let token = match channel {
-        Channel::Org(org) => snapshot.tokens.get_key_value(org).filter(|(o, _)| live(o)),
-        Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| live(o)),
+    let token = move || {
+        let token = match channel {
+            Channel::Org(org) => snapshot.tokens.get_key_value(org).filter(|(o, _)| live(o)),
+            Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| live(o)),
+        };
+        token
+            .into_iter()
+            .map(|(org, token)| Credential::repo_token(org, token, snapshot))
     };
-    token
+    let api_key = move || {
+        snapshot
+            .api_key
+            .iter()
+            .map(|key| Credential::api_key(key, snapshot))
+    };
+    let (repo_first, key_first) = match first {
+        CredentialKind::RepoToken => (Some(token().chain(api_key())), None),
+        CredentialKind::ApiKey => (None, Some(api_key().chain(token()))),
+    };
+    repo_first
         .into_iter()
-        .map(|(org, token)| Credential::repo_token(org, token, snapshot))
-        .chain(
-            snapshot
-                .api_key
-                .iter()
-                .map(|key| Credential::api_key(key, snapshot)),
-        )
+        .flatten()
+        .chain(key_first.into_iter().flatten())
 }
 
 /// What a refusal is remembered under: the answer's scope, or the URL itself.
@@ -271,9 +394,18 @@ mod tests {
     use crate::vault::Site;
 
     const REPO: &str = "https://repo.example/repo/";
+    const NO_ENTRY: EntrySettings = EntrySettings {
+        credential_type: None,
+        auth_domain: None,
+    };
 
-    /// A vault in a temp dir (the keyring file) holding acme's and globex's tokens and a key.
+    /// A vault in a temp dir (the keyring file) holding acme's and globex's tokens and a key,
+    /// served by the default rule.
     async fn credentials(dir: &tempfile::TempDir) -> Credentials {
+        credentials_by(dir, CredentialRule::default()).await
+    }
+
+    async fn credentials_by(dir: &tempfile::TempDir, rule: CredentialRule) -> Credentials {
         let site = Site {
             domain: "example".to_owned(),
             repo: RepoUrl::new(Url::parse(REPO).unwrap()),
@@ -290,7 +422,7 @@ mod tests {
             .put_api_key(Secret::new("the-api-key"), None)
             .await
             .unwrap();
-        Credentials::new(vault, EventBus::new(clock))
+        Credentials::new(vault, EventBus::new(clock), rule)
     }
 
     fn header(answer: &Answer) -> &str {
@@ -302,7 +434,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = credentials(&dir).await;
         let answer = c
-            .answer(&format!("{REPO}globex/internal/noarch/repodata.json"))
+            .answer(
+                &format!("{REPO}globex/internal/noarch/repodata.json"),
+                &NO_ENTRY,
+            )
             .await
             .unwrap();
         assert_eq!(header(&answer), "token globex-token");
@@ -317,10 +452,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = credentials(&dir).await;
         let url = format!("{REPO}initech/internal/noarch/repodata.json");
-        let answer = c.answer(&url).await.unwrap();
+        let answer = c.answer(&url, &NO_ENTRY).await.unwrap();
         assert_eq!(header(&answer), "Bearer the-api-key");
         let refused = sha256_hex("Bearer the-api-key");
-        let after = c.rejected(&url, 403, Some(&refused)).await.unwrap();
+        let after = c
+            .rejected(&url, &NO_ENTRY, 403, Some(&refused))
+            .await
+            .unwrap();
         assert_eq!(
             after.outcome.unwrap_err(),
             NoCredential::Rejected {
@@ -336,18 +474,21 @@ mod tests {
         let c = credentials(&dir).await;
         let url = format!("{REPO}acme/internal/linux-64/repodata.json");
         let refused = sha256_hex("token acme-token");
-        let replay = c.rejected(&url, 401, Some(&refused)).await.unwrap();
+        let replay = c
+            .rejected(&url, &NO_ENTRY, 401, Some(&refused))
+            .await
+            .unwrap();
         assert_eq!(header(&replay), "Bearer the-api-key");
         // The next caller (another conda process) gets the working credential first.
         let other = format!("{REPO}acme/tools/noarch/repodata.json");
         assert_eq!(
-            header(&c.answer(&other).await.unwrap()),
+            header(&c.answer(&other, &NO_ENTRY).await.unwrap()),
             "Bearer the-api-key"
         );
         // Other orgs keep their tokens.
         let globex = format!("{REPO}globex/internal/noarch/repodata.json");
         assert_eq!(
-            header(&c.answer(&globex).await.unwrap()),
+            header(&c.answer(&globex, &NO_ENTRY).await.unwrap()),
             "token globex-token"
         );
     }
@@ -358,7 +499,10 @@ mod tests {
         let c = credentials(&dir).await;
         let url = format!("{REPO}acme/internal/noarch/repodata.json");
         let stale = sha256_hex("token an-older-acme-token");
-        let answer = c.rejected(&url, 401, Some(&stale)).await.unwrap();
+        let answer = c
+            .rejected(&url, &NO_ENTRY, 401, Some(&stale))
+            .await
+            .unwrap();
         assert_eq!(header(&answer), "token acme-token");
     }
 
@@ -367,7 +511,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = credentials(&dir).await;
         let answer = c
-            .answer("https://user:pw@other.example/t/secret-token/repo/main/?key=1")
+            .answer(
+                "https://user:pw@other.example/t/secret-token/repo/main/?key=1",
+                &NO_ENTRY,
+            )
             .await
             .unwrap();
         let reason = answer.outcome.unwrap_err().to_string();
@@ -375,5 +522,154 @@ mod tests {
         for secret in ["pw", "secret-token", "key=1"] {
             assert!(!reason.contains(secret), "{reason}");
         }
+    }
+
+    fn entry(credential_type: Option<CredentialKind>, auth_domain: Option<&str>) -> EntrySettings {
+        EntrySettings {
+            credential_type,
+            auth_domain: auth_domain.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_repo_token_goes_first_by_default_and_the_api_key_when_it_is_preferred() {
+        let dir = tempfile::tempdir().unwrap();
+        let org = format!("{REPO}acme/internal/noarch/repodata.json");
+        let main = format!("{REPO}main/noarch/repodata.json");
+        let by_default = credentials(&dir).await;
+        assert_eq!(
+            header(&by_default.answer(&org, &NO_ENTRY).await.unwrap()),
+            "token acme-token"
+        );
+        assert_eq!(
+            header(&by_default.answer(&main, &NO_ENTRY).await.unwrap()),
+            "token acme-token"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let key_first = CredentialRule {
+            preference: CredentialKind::ApiKey,
+            unified_api_key: false,
+        };
+        let c = credentials_by(&dir, key_first).await;
+        for url in [&org, &main] {
+            let answer = c.answer(url, &NO_ENTRY).await.unwrap();
+            assert_eq!(header(&answer), "Bearer the-api-key", "{url}");
+            assert_eq!(answer.outcome.unwrap().kind, CredentialKind::ApiKey);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_unified_api_key_goes_first_everywhere_unless_the_entry_names_a_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let unified = CredentialRule {
+            preference: CredentialKind::RepoToken,
+            unified_api_key: true,
+        };
+        let c = credentials_by(&dir, unified).await;
+        let url = format!("{REPO}globex/internal/noarch/repodata.json");
+        assert_eq!(
+            header(&c.answer(&url, &NO_ENTRY).await.unwrap()),
+            "Bearer the-api-key"
+        );
+        let wants_token = entry(Some(CredentialKind::RepoToken), None);
+        assert_eq!(
+            header(&c.answer(&url, &wants_token).await.unwrap()),
+            "token globex-token"
+        );
+        // And an entry asking for the API key wins over a preference for the token.
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let wants_key = entry(Some(CredentialKind::ApiKey), None);
+        assert_eq!(
+            header(&c.answer(&url, &wants_key).await.unwrap()),
+            "Bearer the-api-key"
+        );
+        assert_eq!(
+            header(&c.answer(&url, &NO_ENTRY).await.unwrap()),
+            "token globex-token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_api_key_that_went_first_is_followed_by_the_orgs_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let wants_key = entry(Some(CredentialKind::ApiKey), None);
+        let url = format!("{REPO}acme/internal/noarch/repodata.json");
+        let refused = sha256_hex("Bearer the-api-key");
+        let replay = c
+            .rejected(&url, &wants_key, 401, Some(&refused))
+            .await
+            .unwrap();
+        assert_eq!(header(&replay), "token acme-token");
+        // A refused API key is no repo token the service is asked about.
+        assert_eq!(replay.refused_token_of, None);
+        // The scope remembers it: the next request through that entry gets the token first.
+        let next = format!("{REPO}acme/internal/linux-64/repodata.json");
+        assert_eq!(
+            header(&c.answer(&next, &wants_key).await.unwrap()),
+            "token acme-token"
+        );
+        // Once the token is refused too, nothing is left, and the reason names the org.
+        let refused = sha256_hex("token acme-token");
+        let after = c
+            .rejected(&url, &wants_key, 403, Some(&refused))
+            .await
+            .unwrap();
+        assert_eq!(after.refused_token_of.as_deref(), Some("acme"));
+        assert_eq!(
+            after.outcome.unwrap_err(),
+            NoCredential::Rejected {
+                org: Some("acme".to_owned()),
+                status: 403
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_auth_domain_of_the_served_site_answers_and_any_other_names_sites_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let url = format!("{REPO}acme/internal/noarch/repodata.json");
+        let ours = entry(Some(CredentialKind::ApiKey), Some("EXAMPLE"));
+        assert_eq!(
+            header(&c.answer(&url, &ours).await.unwrap()),
+            "Bearer the-api-key"
+        );
+        let other = entry(None, Some("anaconda.example.com"));
+        let answer = c.answer(&url, &other).await.unwrap();
+        let none = answer.outcome.unwrap_err();
+        assert_eq!(
+            none,
+            NoCredential::UnknownAuthDomain {
+                domain: "anaconda.example.com".to_owned(),
+                served: "example".to_owned()
+            }
+        );
+        let reason = none.to_string();
+        assert!(
+            reason.contains("anaconda.example.com") && reason.contains("anacondactl sites list"),
+            "{reason}"
+        );
+        // Refusals through that entry change nothing either.
+        let refused = sha256_hex("token acme-token");
+        let after = c.rejected(&url, &other, 401, Some(&refused)).await.unwrap();
+        assert!(after.outcome.is_err());
+        assert_eq!(
+            header(&c.answer(&url, &NO_ENTRY).await.unwrap()),
+            "token acme-token"
+        );
+    }
+
+    #[test]
+    fn credential_types_are_spelled_as_anaconda_auth_spells_them() {
+        for kind in [CredentialKind::RepoToken, CredentialKind::ApiKey] {
+            assert_eq!(kind.as_str().parse::<CredentialKind>(), Ok(kind));
+        }
+        let err = "api_key".parse::<CredentialKind>().unwrap_err();
+        assert!(
+            err.contains("api_key") && err.contains("repo-token"),
+            "{err}"
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::conda::Conda;
 use crate::conda::watcher::CondarcWatcher;
 use crate::config::DaemonConfig;
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialRule, Credentials};
 use crate::events::EventBus;
 use crate::export::Exporter;
 use crate::renewal::{RefreshScheduler, RenewalPolicy, Renewals};
@@ -108,7 +108,13 @@ impl Daemon {
         };
         let account = Arc::new(Account::new(parts.clone()));
         let tokens = Arc::new(Tokens::new(parts, policy, tasks.clone()));
-        let credentials = Arc::new(Credentials::new(vault.clone(), events.clone()));
+        let rule = CredentialRule {
+            preference: config.settings.credential_preference,
+            unified_api_key: config
+                .site(None)
+                .is_some_and(|site| site.use_unified_repo_api_key),
+        };
+        let credentials = Arc::new(Credentials::new(vault.clone(), events.clone(), rule));
         let conda = Arc::new(Conda::new(
             config.paths.condarc.clone(),
             config.paths.conda_user_config.clone(),

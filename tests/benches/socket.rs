@@ -188,7 +188,10 @@ fn main() {
         for _ in 0..20_000 {
             let t = Instant::now();
             let answer = credentials
-                .get_credential(GetCredentialRequest { url: url.clone() })
+                .get_credential(GetCredentialRequest {
+                    url: url.clone(),
+                    ..Default::default()
+                })
                 .await
                 .expect("credential")
                 .into_inner();
@@ -232,7 +235,10 @@ fn main() {
                     for _ in 0..CALLS_PER_CONCURRENT_CLIENT {
                         let t = Instant::now();
                         let answer = client
-                            .get_credential(GetCredentialRequest { url: url.clone() })
+                            .get_credential(GetCredentialRequest {
+                                url: url.clone(),
+                                ..Default::default()
+                            })
                             .await
                             .expect("credential")
                             .into_inner();

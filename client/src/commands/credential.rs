@@ -9,13 +9,13 @@ use anacondad_proto::v1::{
 };
 
 use super::Output;
-use crate::cli::{CredentialCommand, RejectedKind};
+use crate::cli::{CredentialCommand, CredentialType, EntryArgs, RejectedKind};
 use crate::connection::Target;
 use crate::exit::CliError;
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
     let (url, deadline) = match &cmd {
-        CredentialCommand::Get { url, deadline }
+        CredentialCommand::Get { url, deadline, .. }
         | CredentialCommand::Rejected { url, deadline, .. } => {
             (url.clone(), Duration::from_millis(deadline.timeout_ms))
         }
@@ -62,38 +62,61 @@ fn hide_url(text: &str, url: &str) -> String {
 async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialResponse, CliError> {
     let client = target.connect_or_start().await?;
     Ok(match cmd {
-        CredentialCommand::Get { url, .. } => client
-            .credentials()
-            .get_credential(GetCredentialRequest { url })
-            .await?
-            .into_inner(),
+        CredentialCommand::Get { url, entry, .. } => {
+            let (credential_type, auth_domain) = wire_entry(entry);
+            client
+                .credentials()
+                .get_credential(GetCredentialRequest {
+                    url,
+                    credential_type,
+                    auth_domain,
+                })
+                .await?
+                .into_inner()
+        }
         CredentialCommand::Rejected {
             url,
             status,
             kind,
             header_sha256,
+            entry,
             ..
-        } => client
-            .credentials()
-            .report_rejected(ReportRejectedRequest {
-                url,
-                http_status: status,
-                kind: match kind {
-                    RejectedKind::RepoToken => CredentialKind::RepoToken,
-                    RejectedKind::ApiKey => CredentialKind::ApiKey,
-                }
-                .into(),
-                rejected_header_sha256: header_sha256.unwrap_or_default(),
-            })
-            .await?
-            .into_inner()
-            .credential
-            .unwrap_or_default(),
+        } => {
+            let (credential_type, auth_domain) = wire_entry(entry);
+            client
+                .credentials()
+                .report_rejected(ReportRejectedRequest {
+                    url,
+                    http_status: status,
+                    kind: match kind {
+                        RejectedKind::RepoToken => CredentialKind::RepoToken,
+                        RejectedKind::ApiKey => CredentialKind::ApiKey,
+                    }
+                    .into(),
+                    rejected_header_sha256: header_sha256.unwrap_or_default(),
+                    credential_type,
+                    auth_domain,
+                })
+                .await?
+                .into_inner()
+                .credential
+                .unwrap_or_default()
+        }
     })
 }
 
+/// The entry's keys as the request carries them: unspecified and empty when it names none.
+fn wire_entry(entry: EntryArgs) -> (i32, String) {
+    let kind = match entry.credential_type {
+        None => CredentialKind::Unspecified,
+        Some(CredentialType::RepoToken) => CredentialKind::RepoToken,
+        Some(CredentialType::ApiKey) => CredentialKind::ApiKey,
+    };
+    (kind.into(), entry.auth_domain.unwrap_or_default())
+}
+
 /// The command line conda's plugin runs for every lookup, `[--json] credential get URL
-/// [--timeout-ms MS] [--socket PATH]`, read without building the whole command tree (most of
+/// [--timeout-ms MS] [--socket PATH] [--credential-type TYPE] [--auth-domain DOMAIN]`, read without building the whole command tree (most of
 /// a lookup's start-up otherwise). Anything else, or anything odd (a value clap would refuse,
 /// `--help`), is `None`: clap parses it and says what is wrong.
 pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
@@ -106,6 +129,12 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
         Err(std::env::VarError::NotPresent) => DEFAULT_CREDENTIAL_TIMEOUT_MS,
         Err(std::env::VarError::NotUnicode(_)) => return None,
     };
+    let credential_type = |v: &str| match v {
+        "repo-token" => Some(CredentialType::RepoToken),
+        "api-key" => Some(CredentialType::ApiKey),
+        _ => None,
+    };
+    let mut entry = EntryArgs::default();
     let mut words = Vec::with_capacity(3);
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
@@ -114,8 +143,16 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
             "--json" => json = true,
             "--timeout-ms" => timeout_ms = timeout(rest.next()?.to_str()?)?,
             "--socket" => socket = Some(rest.next().filter(|v| !v.is_empty())?.into()),
+            "--credential-type" => {
+                entry.credential_type = Some(credential_type(rest.next()?.to_str()?)?);
+            }
+            "--auth-domain" => entry.auth_domain = Some(rest.next()?.to_str()?.to_owned()),
             _ if arg.starts_with("--timeout-ms=") => timeout_ms = timeout(&arg[13..])?,
             _ if arg.starts_with("--socket=") && arg.len() > 9 => socket = Some(arg[9..].into()),
+            _ if arg.starts_with("--credential-type=") => {
+                entry.credential_type = Some(credential_type(&arg[18..])?);
+            }
+            _ if arg.starts_with("--auth-domain=") => entry.auth_domain = Some(arg[14..].into()),
             _ if arg.starts_with('-') || arg.is_empty() => return None,
             _ => words.push(arg),
         }
@@ -132,6 +169,7 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
         command: Command::Credential(CredentialCommand::Get {
             url: (*url).to_owned(),
             deadline: Deadline { timeout_ms },
+            entry,
         }),
     })
 }
@@ -156,6 +194,18 @@ mod tests {
             &["credential", "--json", "get", "u", "--timeout-ms=7"],
             &["--socket", "/tmp/s.sock", "credential", "get", "u"],
             &["credential", "get", "u", "--socket=/tmp/x"],
+            &[
+                "--json",
+                "credential",
+                "get",
+                "https://r/repo/acme/x/",
+                "--credential-type",
+                "api-key",
+                "--auth-domain",
+                "anaconda.com",
+            ],
+            &["credential", "get", "u", "--credential-type=repo-token"],
+            &["credential", "get", "u", "--auth-domain=example.com"],
         ];
         for line in lines {
             let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")
@@ -180,6 +230,9 @@ mod tests {
             &["credential", "rejected", "u"],
             &["token", "list", "x"],
             &["credential", "get", "-"],
+            &["credential", "get", "u", "--credential-type", "api_key"],
+            &["credential", "get", "u", "--credential-type=token"],
+            &["credential", "get", "u", "--auth-domain"],
         ];
         for line in lines {
             let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")

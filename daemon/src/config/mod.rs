@@ -240,9 +240,23 @@ pub struct Settings {
     /// `mamba`); none by default. `anacondactl export` turns one on or off at run time.
     #[serde(deserialize_with = "export_targets")]
     pub export: Vec<crate::export::ExportTarget>,
+    /// `repo-token` or `api-key`: which credential is sent first where a conda entry's
+    /// `credential_type` and the site's `use_unified_repo_api_key` say nothing (the other one
+    /// answers after a refusal). The repo token by default: see [`CredentialRule::preference`].
+    ///
+    /// [`CredentialRule::preference`]: crate::credentials::CredentialRule::preference
+    #[serde(deserialize_with = "credential_kind")]
+    pub credential_preference: crate::credentials::CredentialKind,
 }
 
 fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn credential_kind<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<crate::credentials::CredentialKind, D::Error> {
     let text = String::deserialize(d)?;
     text.parse().map_err(serde::de::Error::custom)
 }
@@ -271,6 +285,7 @@ impl Default for Settings {
             refresh_lead_fraction: 0.1,
             browser_login_port: 8000,
             export: Vec::new(),
+            credential_preference: crate::credentials::CredentialRule::default().preference,
         }
     }
 }
@@ -406,6 +421,27 @@ mod tests {
         std::fs::write(&file, "export = [\"conda\"]\n").unwrap();
         let err = Settings::load(&file, &env(&[])).unwrap_err().to_string();
         assert!(err.contains("conda") && err.contains("rattler"), "{err}");
+    }
+
+    #[test]
+    fn the_repo_token_goes_first_unless_the_file_or_the_environment_prefers_the_api_key() {
+        use crate::credentials::CredentialKind;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let s = Settings::load(&file, &env(&[])).unwrap();
+        assert_eq!(s.credential_preference, CredentialKind::RepoToken);
+        std::fs::write(&file, "credential_preference = \"api-key\"\n").unwrap();
+        let s = Settings::load(&file, &env(&[])).unwrap();
+        assert_eq!(s.credential_preference, CredentialKind::ApiKey);
+        let vars = env(&[("ANACONDAD_CREDENTIAL_PREFERENCE", "repo-token")]);
+        let s = Settings::load(&file, &vars).unwrap();
+        assert_eq!(s.credential_preference, CredentialKind::RepoToken);
+        std::fs::write(&file, "credential_preference = \"token\"\n").unwrap();
+        let err = Settings::load(&file, &env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("config.toml") && err.contains("`token`") && err.contains("api-key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use anacondad_proto::v1 as pb;
 use crate::account::LoginView;
 use crate::conda::CondarcStatusView;
 use crate::condarc::CondarcState;
-use crate::credentials::{Answer, CredentialKind, NoCredential};
+use crate::credentials::{Answer, CredentialKind, EntrySettings, NoCredential};
 use crate::store::BackendKind;
 use crate::tokens::{TokenHealth, TokenView, Validation};
 use crate::vault::StorageView;
@@ -108,6 +108,18 @@ pub fn condarc_status(view: &CondarcStatusView) -> pb::CondarcStatus {
     }
 }
 
+/// The request's `channel_settings` entry keys; unspecified and empty mean the entry says nothing.
+pub fn entry_settings(credential_type: pb::CredentialKind, auth_domain: String) -> EntrySettings {
+    EntrySettings {
+        credential_type: match credential_type {
+            pb::CredentialKind::Unspecified => None,
+            pb::CredentialKind::RepoToken => Some(CredentialKind::RepoToken),
+            pb::CredentialKind::ApiKey => Some(CredentialKind::ApiKey),
+        },
+        auth_domain: Some(auth_domain).filter(|d| !d.is_empty()),
+    }
+}
+
 pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
     let scope = answer.scope.unwrap_or_default();
     match answer.outcome {
@@ -132,6 +144,7 @@ pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
                 NoCredential::NothingStored => pb::NoCredentialReason::NothingStored,
                 NoCredential::NoTokenForOrg { .. } => pb::NoCredentialReason::NoTokenForOrg,
                 NoCredential::Rejected { .. } => pb::NoCredentialReason::Rejected,
+                NoCredential::UnknownAuthDomain { .. } => pb::NoCredentialReason::UnknownAuthDomain,
             }
             .into(),
             scope,

@@ -28,8 +28,9 @@ impl CredentialService for CredentialApi {
         &self,
         request: Request<GetCredentialRequest>,
     ) -> Result<Response<GetCredentialResponse>, Status> {
-        let url = request.into_inner().url;
-        let answer = self.daemon.credentials.answer(&url).await?;
+        let req = request.into_inner();
+        let entry = convert::entry_settings(req.credential_type(), req.auth_domain);
+        let answer = self.daemon.credentials.answer(&req.url, &entry).await?;
         Ok(Response::new(convert::credential(answer)))
     }
 
@@ -39,10 +40,11 @@ impl CredentialService for CredentialApi {
     ) -> Result<Response<ReportRejectedResponse>, Status> {
         let req = request.into_inner();
         let fingerprint = Some(req.rejected_header_sha256.as_str()).filter(|f| !f.is_empty());
+        let entry = convert::entry_settings(req.credential_type(), req.auth_domain.clone());
         let answer = self
             .daemon
             .credentials
-            .rejected(&req.url, req.http_status, fingerprint)
+            .rejected(&req.url, &entry, req.http_status, fingerprint)
             .await?;
         if let Some(org) = answer.refused_token_of.clone() {
             // Whether it was reissued elsewhere or expired: recorded for `token list`, `status`
