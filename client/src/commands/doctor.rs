@@ -477,6 +477,20 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
             "no channel_settings entry takes our repository's URLs",
         ));
     }
+    for problem in &view.entry_problems {
+        rows.push(
+            Row::new(
+                format!("conda.entry.{}", problem.channel),
+                S,
+                State::Fail,
+                problem.finding.clone(),
+            )
+            .fix(format!(
+                "set credential_type in the entry `{}` of {} to api-key or repo-token, or remove it",
+                problem.channel, problem.source
+            )),
+        );
+    }
     for entry in &view.shadowing_entries {
         let auth = if entry.auth.is_empty() {
             "no auth".to_owned()

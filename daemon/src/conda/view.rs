@@ -61,6 +61,26 @@ impl Shadowing {
     }
 }
 
+/// A `channel_settings` entry for one of the two handlers whose `credential_type` neither
+/// handler knows: every request through it fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCredentialType {
+    pub channel: String,
+    pub value: String,
+    pub source: Source,
+}
+
+impl UnknownCredentialType {
+    pub fn finding(&self) -> String {
+        format!(
+            "unknown credential_type: the channel_settings entry for {} in {} has \
+             credential_type `{}`, so conda's requests through it fail; write api-key or \
+             repo-token there, or remove the key",
+            self.channel, self.source, self.value
+        )
+    }
+}
+
 /// conda on this machine, as far as our settings go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CondaView {
@@ -69,6 +89,8 @@ pub struct CondaView {
     /// conda's effective `channels`, highest precedence first.
     pub channels: Vec<String>,
     pub shadowing: Vec<Shadowing>,
+    /// Entries naming `anacondad` or `anaconda-auth` with a `credential_type` neither knows.
+    pub unknown_credential_types: Vec<UnknownCredentialType>,
     /// The files conda reads, lowest precedence first.
     pub files: Vec<PathBuf>,
     pub auth_handler: String,
@@ -114,6 +136,7 @@ impl CondaView {
             defaults_in_effect: config.defaults_in_effect(),
             channels: config.channels.iter().map(|c| c.value.clone()).collect(),
             shadowing: shadowing(&config, settings),
+            unknown_credential_types: unknown_credential_types(&config),
             files: config.files.clone(),
             auth_handler: settings.auth_handler.clone(),
             handler_loadable,
@@ -135,6 +158,11 @@ impl CondaView {
             ));
         }
         out.extend(self.shadowing.iter().map(Shadowing::finding));
+        out.extend(
+            self.unknown_credential_types
+                .iter()
+                .map(UnknownCredentialType::finding),
+        );
         out.extend(self.plugin_findings());
         out
     }
@@ -207,6 +235,32 @@ fn our_urls(settings: &CondarcSettings) -> Vec<String> {
         .collect();
     urls.push(settings.repo_url.clone());
     urls
+}
+
+/// The entries for either handler whose `credential_type` is not `api-key` or `repo-token`
+/// (both handlers refuse such an entry's requests).
+fn unknown_credential_types(config: &EffectiveConfig) -> Vec<UnknownCredentialType> {
+    config
+        .channel_settings
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.value.auth(),
+                Some(ANACONDAD_AUTH_HANDLER | ANACONDA_AUTH_HANDLER)
+            )
+        })
+        .filter_map(|s| {
+            let value = s.value.get("credential_type")?;
+            value
+                .parse::<crate::credentials::CredentialKind>()
+                .is_err()
+                .then(|| UnknownCredentialType {
+                    channel: s.value.channel().to_owned(),
+                    value: value.to_owned(),
+                    source: s.source.clone(),
+                })
+        })
+        .collect()
 }
 
 /// The entries conda uses instead of ours, each once with the first URL it takes.

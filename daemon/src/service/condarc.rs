@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anacondad_proto::v1::{
     ApplyCondarcRequest, ApplyCondarcResponse, CheckCondarcRequest, CheckCondarcResponse,
     CondaInstallation as WireInstallation, CondaView as WireView, CondarcTarget as WireTarget,
-    PlanCondarcRequest, PlanCondarcResponse, ShadowingEntry as WireShadowing,
+    EntryProblem, PlanCondarcRequest, PlanCondarcResponse, ShadowingEntry as WireShadowing,
     condarc_service_server::CondarcService,
 };
 use tonic::{Request, Response, Status};
@@ -90,6 +90,15 @@ pub fn conda_view(view: &CondaView) -> WireView {
         auth_handler: view.auth_handler.clone(),
         handler_loadable: view.handler_loadable,
         findings: view.findings(),
+        entry_problems: view
+            .unknown_credential_types
+            .iter()
+            .map(|u| EntryProblem {
+                channel: u.channel.clone(),
+                source: u.source.to_string(),
+                finding: u.finding(),
+            })
+            .collect(),
     }
 }
 

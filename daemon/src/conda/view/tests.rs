@@ -133,3 +133,49 @@ fn an_entry_of_a_lower_file_that_wins_over_ours_is_named_with_its_file() {
     let view = CondaView::compute(&input(home, &[]), &CondarcSettings::new(REPO), &rc, None);
     assert!(view.shadowing.is_empty(), "{:?}", view.shadowing);
 }
+
+#[test]
+fn an_entry_with_a_credential_type_no_handler_knows_is_a_finding_naming_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    conda_at(
+        &home.join("miniconda3"),
+        &[("conda-anacondad", &["anacondad"])],
+    );
+    let rc = home.join(".condarc");
+    write(
+        rc.clone(),
+        "channels: [defaults]\nchannel_settings:\n  - channel: https://repo.example/*\n    \
+         auth: anacondad\n    credential_type: api_key\n  - channel: https://other.example/*\n    \
+         auth: site-sso\n    credential_type: whatever\n",
+    );
+    let view = CondaView::compute(&input(home, &[]), &CondarcSettings::new(REPO), &rc, None);
+    // The entry of another handler is that handler's business.
+    assert_eq!(
+        view.unknown_credential_types,
+        [UnknownCredentialType {
+            channel: "https://repo.example/*".to_owned(),
+            value: "api_key".to_owned(),
+            source: Source::File(rc.clone()),
+        }]
+    );
+    let findings = view.findings().join("\n");
+    assert!(
+        findings.contains("unknown credential_type")
+            && findings.contains(&rc.display().to_string())
+            && findings.contains("api-key or repo-token"),
+        "{findings}"
+    );
+
+    for known in ["api-key", "repo-token"] {
+        write(
+            rc.clone(),
+            &format!(
+                "channels: [defaults]\nchannel_settings:\n  - channel: https://repo.example/*\n    \
+                 auth: anacondad\n    credential_type: {known}\n"
+            ),
+        );
+        let view = CondaView::compute(&input(home, &[]), &CondarcSettings::new(REPO), &rc, None);
+        assert!(view.unknown_credential_types.is_empty(), "{known}");
+    }
+}
