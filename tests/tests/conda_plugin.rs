@@ -167,11 +167,13 @@ const FAKE_CONDA: &[(&str, &str)] = &[
 ];
 
 /// Reads one JSON command per line and answers each with one JSON line: `get` fetches a path
-/// under the emulator with the plugin as auth; `burst` does that from many threads at once.
+/// under the emulator with the plugin as auth; `burst` does that from many threads at once;
+/// `entries` sets the `channel_settings` the plugin sees (what conda's context would hold).
 /// Authorization values are reported only as SHA-256 digests.
 const DRIVER: &str = r#"
 import hashlib, json, sys, threading
 import requests
+import conda_anacondad.auth as plugin_auth
 from conda_anacondad import AnacondadAuth, AnacondadAuthError
 
 base = sys.argv[1]
@@ -216,6 +218,10 @@ for line in sys.stdin:
     command = json.loads(line)
     if command["op"] == "get":
         answer = fetch(command["path"], session)
+    elif command["op"] == "entries":
+        entries = command["entries"]
+        plugin_auth._conda_channel_settings = lambda: entries
+        answer = {"entries": len(entries)}
     else:
         answer = burst(command["paths"], command["threads"], command["per_thread"])
     print(json.dumps(answer), flush=True)
@@ -379,6 +385,15 @@ impl Driver {
 
     fn get(&mut self, path: &str) -> Value {
         self.ask(json!({"op": "get", "path": path}))
+    }
+
+    /// One `channel_settings` entry for every URL of `base` with our handler and `extra` keys.
+    fn entry(&mut self, base: &str, extra: Value) {
+        let mut entry = json!({"channel": format!("{base}/*"), "auth": "anacondad"});
+        for (key, value) in extra.as_object().expect("keys") {
+            entry[key] = value.clone();
+        }
+        self.ask(json!({"op": "entries", "entries": [entry]}));
     }
 }
 
@@ -863,4 +878,90 @@ print(json.dumps(out))
     assert_eq!(answer["remembered"][1], 0, "{answer}");
     assert!(answer["remembered"][2].as_f64().unwrap() < 0.5, "{answer}");
     assert_eq!(answer["after_memory"], json!(["token t9", 1]), "{answer}");
+}
+
+#[test]
+fn an_entrys_credential_type_picks_the_first_credential_and_is_part_of_the_cache_key() {
+    let Some(site) = site_or_skip("an_entrys_credential_type_picks_the_first_credential") else {
+        return;
+    };
+    let world = World::new(site);
+    let key = world.emu.mint_api_key();
+    world.home.login_with_api_key(&key);
+    world.ctl_ok(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    let bearer = digest(&format!("Bearer {key}"));
+    let token = digest(&format!("token {}", world.org_token("acme")));
+    let base = world.emu.base_url.clone();
+    let mut driver = world.driver();
+
+    driver.entry(&base, json!({"credential_type": "api-key"}));
+    assert_ok(&driver.get(ACME), &bearer);
+    assert_ok(&driver.get(ACME_LINUX), &bearer);
+    assert_eq!(world.plugin_calls(), 1);
+    // Another entry's settings are another answer, asked for once.
+    driver.entry(&base, json!({"credential_type": "repo-token"}));
+    assert_ok(&driver.get(ACME_LINUX), &token);
+    driver.entry(&base, json!({}));
+    assert_ok(&driver.get(ACME_LINUX), &token);
+    assert_eq!(world.plugin_calls(), 3);
+    driver.entry(&base, json!({"credential_type": "api-key"}));
+    assert_ok(&driver.get(ACME_OTHER), &bearer);
+    assert_eq!(world.plugin_calls(), 3);
+    let log = std::fs::read_to_string(&world.calls_log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "--json credential get {} --timeout-ms 5000 --credential-type api-key",
+                world.url(ACME)
+            ),
+            format!(
+                "--json credential get {} --timeout-ms 5000 --credential-type repo-token",
+                world.url(ACME_LINUX)
+            ),
+            format!(
+                "--json credential get {} --timeout-ms 5000",
+                world.url(ACME_LINUX)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_bad_credential_type_names_the_entry_and_a_foreign_auth_domain_names_sites_list() {
+    let Some(site) = site_or_skip("a_bad_credential_type_names_the_entry") else {
+        return;
+    };
+    let world = World::new(site);
+    world.login_and_install("acme");
+    let base = world.emu.base_url.clone();
+    let mut driver = world.driver();
+
+    driver.entry(&base, json!({"credential_type": "api_key"}));
+    let message = plugin_error(&driver.get(ACME));
+    assert!(
+        message.contains(&format!("channel_settings entry for '{base}/*'"))
+            && message.contains("'api_key'")
+            && message.contains("api-key or repo-token"),
+        "{message}"
+    );
+    // Refused before the daemon is asked, and nothing went to the repository.
+    assert_eq!(world.plugin_calls(), 0);
+    assert_eq!(world.requests_to("/repo/"), 0);
+
+    driver.entry(&base, json!({"auth_domain": "anaconda.example.com"}));
+    let message = plugin_error(&driver.get(ACME));
+    assert!(
+        message.contains("anaconda.example.com") && message.contains("anacondactl sites list"),
+        "{message}"
+    );
+    // The served site's own domain (`host:port`, as the store keys it) answers as if the
+    // entry named none.
+    let (_, domain) = base.split_once("://").expect("a URL");
+    driver.entry(&base, json!({"auth_domain": domain}));
+    assert_ok(
+        &driver.get(ACME),
+        &digest(&format!("token {}", world.org_token("acme"))),
+    );
 }

@@ -1,6 +1,8 @@
 """The auth handler: asks the daemon for the credential of each request URL, caches it per
 process for the URL prefix the daemon says it covers, and replays a rejected request once with
-a fresh credential.
+a fresh credential. The ``channel_settings`` entry a request came through may say which
+credential goes first (``credential_type: api-key | repo-token``) and whose it is
+(``auth_domain``), as it does for anaconda-auth; both go to the daemon with the lookup.
 
 conda builds a handler instance for every URL it fetches and calls them from many threads, so
 ``__init__`` does nothing costly and the cache lives at module level behind a lock. Lookups for
@@ -19,9 +21,10 @@ import subprocess
 import sys
 import threading
 import time
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Tuple
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from .errors import AnacondadAuthError
 
@@ -68,6 +71,89 @@ _EXIT_UNRESPONSIVE = 8
 
 _REJECTED = (401, 403)
 
+#: The values of an entry's ``credential_type``, spelled as anaconda-auth spells them.
+CREDENTIAL_TYPES = ("api-key", "repo-token")
+
+
+class _EntrySettings(NamedTuple):
+    """What the ``channel_settings`` entry of a request says beside ``auth``; empty when it
+    says nothing. Answers are cached per settings: two entries that differ here may get
+    different credentials for the same URL."""
+
+    credential_type: str = ""
+    auth_domain: str = ""
+
+    def arguments(self) -> List[str]:
+        """The `anacondactl credential get|rejected` options that pass them on."""
+        args = []
+        if self.credential_type:
+            args += ["--credential-type", self.credential_type]
+        if self.auth_domain:
+            args += ["--auth-domain", self.auth_domain]
+        return args
+
+
+_NO_SETTINGS = _EntrySettings()
+
+
+def _conda_channel_settings() -> Iterable[Mapping[str, Any]]:
+    """conda's ``channel_settings``, or none outside conda."""
+    try:
+        from conda.base.context import context
+    except ImportError:
+        return ()
+    return context.channel_settings or ()
+
+
+def _entry_for(channel_name: str, url: str, entries: Iterable[Mapping[str, Any]]):
+    """The entry conda chose this handler by, found as conda's ``get_session`` finds it: the
+    last one whose ``channel`` is the channel's name or, with the same scheme, a pattern its
+    host and path match. conda hands a handler only the channel's name, so each handler looks
+    its entry up again (anaconda-auth's ``_load_channel_settings`` does the same)."""
+    found: Mapping[str, Any] = {}
+    parsed_url = urlparse(url)
+    for entry in entries:
+        channel = entry.get("channel", "")
+        if channel == channel_name:
+            found = entry
+            continue
+        parsed_setting = urlparse(channel)
+        if parsed_setting.scheme != parsed_url.scheme:
+            continue
+        if fnmatch(parsed_url.netloc + parsed_url.path, parsed_setting.netloc + parsed_setting.path):
+            found = entry
+    return found
+
+
+def _entry_settings(
+    channel_name: str, url: str, entries: Optional[Iterable[Mapping[str, Any]]] = None
+) -> _EntrySettings:
+    """The ``credential_type`` and ``auth_domain`` of the request's entry; a value anacondad
+    cannot use is an error that names the entry and what to write instead."""
+    entry = _entry_for(
+        channel_name, url, _conda_channel_settings() if entries is None else entries
+    )
+    credential_type = entry.get("credential_type")
+    auth_domain = entry.get("auth_domain")
+    if credential_type is None and not auth_domain:
+        return _NO_SETTINGS
+    where = f"the channel_settings entry for {entry.get('channel', '')!r}"
+    if credential_type is not None and credential_type not in CREDENTIAL_TYPES:
+        raise AnacondadAuthError(
+            f"{where} has credential_type: {credential_type!r}, which is not a credential type: "
+            f"write {' or '.join(CREDENTIAL_TYPES)}, or remove the key (then anacondad's "
+            "credential_preference decides)"
+        )
+    if auth_domain and not (isinstance(auth_domain, str) and auth_domain.strip()):
+        raise AnacondadAuthError(
+            f"{where} has auth_domain: {auth_domain!r}, which is not a domain: write the "
+            "domain of a site (`anacondactl sites list`), or remove the key"
+        )
+    return _EntrySettings(
+        credential_type=credential_type or "",
+        auth_domain=(auth_domain or "").strip(),
+    )
+
 
 class _Credential(NamedTuple):
     header_value: str
@@ -101,13 +187,14 @@ class _CredentialCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        #: By scope; the longest scope that prefixes a URL serves it.
-        self._entries: Dict[str, _Credential] = {}
-        #: By the directory of a URL whose lookup failed.
-        self._failures: Dict[str, _Failure] = {}
+        #: By the entry's settings and the scope; the longest scope that prefixes a URL serves
+        #: it, for the same settings only.
+        self._entries: Dict[Tuple[_EntrySettings, str], _Credential] = {}
+        #: By the entry's settings and the directory of a URL whose lookup failed.
+        self._failures: Dict[Tuple[_EntrySettings, str], _Failure] = {}
         #: A failure that concerns every URL (the daemon unreachable or hung, not logged in).
         self._global_failure: Optional[_Failure] = None
-        self._key_locks: Dict[str, threading.Lock] = {}
+        self._key_locks: Dict[Tuple[_EntrySettings, str], threading.Lock] = {}
         #: Held for a lookup until one has succeeded in this process: the first lookup may
         #: start the daemon (one start, not one per thread), and when the daemon is hung only
         #: one thread waits out the deadline while the others get the remembered failure.
@@ -121,19 +208,23 @@ class _CredentialCache:
             self._global_failure = None
             self._daemon_answered = False
 
-    def _cached(self, url: str) -> Optional[_Credential]:
+    def _cached(self, url: str, settings: _EntrySettings) -> Optional[_Credential]:
         url = _redacted(url)
         now = time.monotonic()
         with self._lock:
             best = None
-            for scope, entry in list(self._entries.items()):
+            for key, entry in list(self._entries.items()):
                 if entry.fresh_until <= now:
-                    del self._entries[scope]
-                elif url.startswith(scope) and (best is None or len(scope) > len(best.scope)):
+                    del self._entries[key]
+                elif (
+                    key[0] == settings
+                    and url.startswith(entry.scope)
+                    and (best is None or len(entry.scope) > len(best.scope))
+                ):
                     best = entry
             return best
 
-    def _remembered_failure(self, key: str) -> Optional[str]:
+    def _remembered_failure(self, key) -> Optional[str]:
         now = time.monotonic()
         with self._lock:
             failure = self._global_failure
@@ -144,38 +235,41 @@ class _CredentialCache:
                 return failure.message
             return None
 
-    def _key_lock(self, key: str) -> threading.Lock:
+    def _key_lock(self, key) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def get(self, url: str) -> _Credential:
-        entry = self._cached(url)
+    def get(self, url: str, settings: _EntrySettings = _NO_SETTINGS) -> _Credential:
+        entry = self._cached(url, settings)
         if entry is not None:
             return entry
-        key = _directory(url)
+        key = (settings, _directory(url))
         # One lookup per key at a time: the threads that waited find the answer cached.
         with self._key_lock(key):
             return self._lookup(url, key, None)
 
-    def renew(self, url: str, rejected: str, status: int) -> _Credential:
+    def renew(
+        self, url: str, rejected: str, status: int, settings: _EntrySettings = _NO_SETTINGS
+    ) -> _Credential:
         """A credential after `rejected` was refused with `status`: the cached one when another
         thread has already replaced it, else the daemon's answer to the refusal (a newer token,
         or the other kind of credential)."""
-        key = _directory(url)
+        key = (settings, _directory(url))
         with self._key_lock(key):
-            entry = self._cached(url)
+            entry = self._cached(url, settings)
             if entry is not None and entry.header_value != rejected:
                 return entry
             if entry is not None:
                 with self._lock:
-                    self._entries.pop(entry.scope, None)
+                    self._entries.pop((settings, entry.scope), None)
             kind = "api_key" if rejected.startswith("Bearer ") else "repo_token"
             fingerprint = hashlib.sha256(rejected.encode("utf-8")).hexdigest()
             return self._lookup(url, key, (status, kind, fingerprint), use_cache=False)
 
     def _lookup(self, url, key, rejected, use_cache=True) -> _Credential:
+        settings = key[0]
         if use_cache:
-            entry = self._cached(url)
+            entry = self._cached(url, settings)
             if entry is not None:
                 return entry
         message = self._remembered_failure(key)
@@ -186,7 +280,7 @@ class _CredentialCache:
         with self._first_lookup:
             # Another thread may have got an answer, or a failure, while this one waited.
             if use_cache:
-                entry = self._cached(url)
+                entry = self._cached(url, settings)
                 if entry is not None:
                     return entry
             message = self._remembered_failure(key)
@@ -196,7 +290,7 @@ class _CredentialCache:
 
     def _ask(self, url, key, rejected) -> _Credential:
         try:
-            entry = _ask_daemon(url, rejected)
+            entry = _ask_daemon(url, rejected, key[0])
         except _LookupFailed as failure:
             if rejected is not None and not failure.everywhere:
                 # Nothing to replace a refused credential with: the caller says it was refused
@@ -210,7 +304,7 @@ class _CredentialCache:
                     self._failures[key] = _Failure(failure.message, until)
             raise AnacondadAuthError(failure.message) from None
         with self._lock:
-            self._entries[entry.scope] = entry
+            self._entries[(key[0], entry.scope)] = entry
             self._failures.pop(key, None)
             self._daemon_answered = True
         return entry
@@ -334,10 +428,14 @@ class _LookupFailed(Exception):
         self.everywhere = everywhere
 
 
-def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _Credential:
+def _ask_daemon(
+    url: str,
+    rejected: Optional[Tuple[int, str, str]] = None,
+    settings: _EntrySettings = _NO_SETTINGS,
+) -> _Credential:
     """One `anacondactl --json credential get URL` (or, after a refusal, `credential rejected
-    URL --status N --kind K`). The URL is not secret; the answer, which is, comes back on stdout
-    and is never logged."""
+    URL --status N --kind K`), with the entry's settings. The URL is not secret; the answer,
+    which is, comes back on stdout and is never logged."""
     shown = _redacted(url)
     try:
         program = _anacondactl()
@@ -355,6 +453,7 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
             program, "--json", "credential", "rejected", shown, *deadline,
             "--status", str(status), "--kind", kind, "--header-sha256", fingerprint,
         ]
+    command += settings.arguments()
     try:
         done = subprocess.run(
             command,
@@ -442,8 +541,9 @@ def _ask_daemon(url: str, rejected: Optional[Tuple[int, str, str]] = None) -> _C
 class AnacondadAuth(_AuthBase):
     """conda's handler for ``auth: anacondad`` (also usable as ``requests`` auth).
 
-    ``channel_name`` is kept for conda's sake but not used: the credential depends on the
-    request URL, and conda's channel name is wrong for sharded repodata.
+    The credential depends on the request URL, not on ``channel_name`` (wrong for sharded
+    repodata); the name only finds the request's ``channel_settings`` entry again, as conda
+    found it.
     """
 
     def __init__(self, channel_name: str = "") -> None:
@@ -463,9 +563,11 @@ class AnacondadAuth(_AuthBase):
                 f"refusing to send an Anaconda credential to {_redacted(url)} over "
                 f"{parts.scheme or 'an unknown scheme'}: use an https:// channel URL"
             )
-        credential = _CACHE.get(url)
+        settings = _entry_settings(self.channel_name, url)
+        credential = _CACHE.get(url, settings)
         request.headers["Authorization"] = credential.header_value
         request._anacondad_credential = credential
+        request._anacondad_settings = settings
         body = getattr(request, "body", None)
         if hasattr(body, "tell"):
             try:
@@ -490,8 +592,9 @@ class AnacondadAuth(_AuthBase):
             log.debug("the replay of %s was rejected too", shown)
             raise AnacondadAuthError(_rejection_message(response, shown, sent, renewed=True))
 
+        settings = getattr(request, "_anacondad_settings", _NO_SETTINGS)
         try:
-            fresh = _CACHE.renew(request.url, rejected, response.status_code)
+            fresh = _CACHE.renew(request.url, rejected, response.status_code, settings)
         except _NoReplacement:
             raise AnacondadAuthError(
                 _rejection_message(response, shown, sent, renewed=False)
@@ -512,6 +615,7 @@ class AnacondadAuth(_AuthBase):
         replay.headers["Authorization"] = fresh.header_value
         replay._anacondad_replayed = True
         replay._anacondad_credential = fresh
+        replay._anacondad_settings = settings
         log.debug("replaying %s with a fresh %s credential", shown, fresh.kind or "?")
         # The adapter, not the session, sends the replay: hooks do not run again, so this is
         # the only replay, and its answer is checked here.
