@@ -21,6 +21,8 @@ struct World {
     venvs: &'static CondaVenvs,
     emu: EmulatorProcess,
     home: TestHome,
+    /// The API key the home logged in with.
+    api_key: String,
 }
 
 impl World {
@@ -41,8 +43,14 @@ impl World {
     fn logged_in(venvs: &'static CondaVenvs, setup: impl FnOnce(TestHome) -> TestHome) -> Self {
         let emu = spawn_emulator(&["--device-interval", "1"]);
         let home = setup(TestHome::against(&emu));
-        home.login_with_api_key(&emu.mint_api_key());
-        Self { venvs, emu, home }
+        let api_key = emu.mint_api_key();
+        home.login_with_api_key(&api_key);
+        Self {
+            venvs,
+            emu,
+            home,
+            api_key,
+        }
     }
 
     /// `anacondactl <args>` in the home: its status and both streams.
@@ -101,6 +109,38 @@ impl World {
         assert!(process_alive(pid), "the daemon {pid} is not running");
         pid
     }
+}
+
+/// Adds `key: value` to the `channel_settings` entry `token install` wrote into `~/.condarc`
+/// (the entry naming our handler), as a user edits it by hand.
+fn set_entry_key(conda: &Conda<'_>, key: &str, value: &str) {
+    let path = conda.user_condarc();
+    let text = std::fs::read_to_string(&path).expect("token install wrote ~/.condarc");
+    let mut lines: Vec<String> = Vec::new();
+    let mut added = false;
+    for line in text.lines() {
+        let is_ours = line.trim() == "auth: anacondad";
+        if is_ours {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            lines.push(line.to_owned());
+            lines.push(format!("{indent}{key}: {value}"));
+            added = true;
+        } else if !line.trim_start().starts_with(&format!("{key}:")) {
+            lines.push(line.to_owned());
+        }
+    }
+    assert!(added, "no entry with auth: anacondad in {text}");
+    write(&path, &(lines.join("\n") + "\n"));
+}
+
+/// The masked `Authorization` of the demo's API key and of acme's token, as the emulator's
+/// log shows them.
+fn masked(world: &World) -> (String, String) {
+    let token = world.emu.org_token("acme").expect("acme has a token");
+    (
+        format!("Bearer {}****", &world.api_key[..4]),
+        format!("token {}****", &token[..4]),
+    )
 }
 
 /// A finished `anacondactl` command.
@@ -998,4 +1038,91 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
     // The same site, written another way, is no difference.
     let same = world.ctl(&["token", "list"]);
     assert!(same.status.success(), "{}", same.text);
+}
+
+#[test]
+fn an_entrys_credential_type_wins_over_credential_preference_in_what_conda_sends() {
+    let Some(venvs) = conda_or_skip("an_entrys_credential_type_wins_over_credential_preference")
+    else {
+        return;
+    };
+    let world = World::installed_in(venvs, |home| {
+        home.with_env("ANACONDAD_CREDENTIAL_PREFERENCE", "api-key")
+    });
+    let conda = world.conda();
+    let (bearer, token) = masked(&world);
+    world.repo_requests();
+
+    // The entry names no type: the preference sends the API key first.
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *auth == bearer && *status != 401),
+        "{requests:?}"
+    );
+
+    // `credential_type: repo-token` in the entry: the token, whatever the preference.
+    set_entry_key(&conda, "credential_type", "repo-token");
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *auth == token && *status != 401),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn an_entry_asking_for_the_api_key_gets_it_and_after_the_repository_refuses_it_the_token() {
+    let Some(venvs) = conda_or_skip("an_entry_asking_for_the_api_key_gets_it") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let conda = world.conda();
+    let (bearer, token) = masked(&world);
+    set_entry_key(&conda, "credential_type", "api-key");
+    world.repo_requests();
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *auth == bearer && *status != 401),
+        "the API key, though the repo token is preferred: {requests:?}"
+    );
+
+    // The repository refuses the key from now on: each refused request is sent again, once,
+    // with the token, and conda finds the package.
+    world
+        .emu
+        .post("/_emulator/expire", json!({"api_key": world.api_key}));
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let requests = world.repo_requests();
+    let refused: Vec<_> = requests.iter().filter(|r| r.1 == 401).collect();
+    assert!(!refused.is_empty(), "nothing was refused: {requests:?}");
+    for (path, _, auth) in &refused {
+        assert_eq!(*auth, bearer, "{requests:?}");
+        let replays = requests
+            .iter()
+            .filter(|(p, status, a)| p == path && *status != 401 && *a == token)
+            .count();
+        assert_eq!(replays, 1, "{path}: {requests:?}");
+    }
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *auth == token || *status == 401),
+        "{requests:?}"
+    );
 }
