@@ -473,3 +473,36 @@ fn a_refused_request_to_our_repository_shows_our_hint() {
     assert!(said.contains("401"), "{said}");
     assert!(said.contains("anacondactl doctor"), "{said}");
 }
+
+#[test]
+fn an_entry_with_an_unknown_credential_type_fails_doctor_and_condarc_check_naming_the_file() {
+    let emu = spawn_emulator(&[]);
+    let home = installed(&emu);
+    let condarc = home.path().join(".condarc");
+    let text = std::fs::read_to_string(&condarc).unwrap();
+    assert!(text.contains("    auth: anacondad\n"), "{text}");
+    std::fs::write(
+        &condarc,
+        text.replace(
+            "    auth: anacondad\n",
+            "    auth: anacondad\n    credential_type: api_key\n",
+        ),
+    )
+    .unwrap();
+
+    let (report, code, _) = doctor(&home, &[]);
+    assert_eq!(code, EXIT_DOCTOR_FAILED, "{report:#}");
+    let id = format!("conda.entry.{}/*", emu.base_url);
+    assert_eq!(state(&report, &id), "fail", "{report:#}");
+    assert!(evidence(&report, &id).contains("`api_key`"), "{report:#}");
+    let fix = fix(&report, &id);
+    assert!(
+        fix.contains(&condarc.display().to_string()) && fix.contains("api-key or repo-token"),
+        "{fix}"
+    );
+
+    let out = home.run_ctl(&["condarc", "check"]);
+    assert_eq!(out.status.code(), Some(6));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unknown credential_type"), "{said}");
+}
