@@ -965,3 +965,40 @@ fn a_bad_credential_type_names_the_entry_and_a_foreign_auth_domain_names_sites_l
         &digest(&format!("token {}", world.org_token("acme"))),
     );
 }
+
+#[test]
+fn a_refused_api_key_an_entry_asked_for_is_replaced_by_the_token_and_the_next_process_sends_it_first()
+ {
+    let Some(site) = site_or_skip("a_refused_api_key_an_entry_asked_for_is_replaced") else {
+        return;
+    };
+    let world = World::new(site);
+    let key = world.emu.mint_api_key();
+    world.home.login_with_api_key(&key);
+    world.ctl_ok(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    let token = digest(&format!("token {}", world.org_token("acme")));
+    let base = world.emu.base_url.clone();
+    world.control("/_emulator/expire", json!({"api_key": key}));
+
+    let mut driver = world.driver();
+    driver.entry(&base, json!({"credential_type": "api-key"}));
+    let answer = driver.get(ACME);
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["history"], json!([401]), "{answer}");
+    assert_eq!(answer["auth"], token, "{answer}");
+    // The refusal went to the daemon with the entry's settings.
+    let log = std::fs::read_to_string(&world.calls_log).unwrap();
+    let rejected = log.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        rejected.starts_with(&format!("--json credential rejected {}", world.url(ACME)))
+            && rejected.ends_with("--credential-type api-key"),
+        "{log}"
+    );
+    drop(driver);
+
+    // Another process through the same entry: the daemon remembered the refusal for acme's
+    // channels, so the token goes first and nothing is refused.
+    let mut driver = world.driver();
+    driver.entry(&base, json!({"credential_type": "api-key"}));
+    assert_ok(&driver.get(ACME_LINUX), &token);
+}
