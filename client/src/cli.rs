@@ -119,6 +119,11 @@ pub struct CondarcArgs {
     /// existing conda plugin.
     #[arg(long, value_name = "NAME")]
     pub auth_handler: Option<String>,
+    /// Also write `credential_type: TYPE` into the entry: the credential conda is sent first
+    /// for the repository's URLs, whatever `credential_preference` says [default: leave the
+    /// entry's as it is].
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub credential_type: Option<CredentialType>,
 }
 
 #[derive(Debug, Subcommand)]

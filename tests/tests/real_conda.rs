@@ -1080,14 +1080,30 @@ fn an_entrys_credential_type_wins_over_credential_preference_in_what_conda_sends
 }
 
 #[test]
-fn an_entry_asking_for_the_api_key_gets_it_and_after_the_repository_refuses_it_the_token() {
-    let Some(venvs) = conda_or_skip("an_entry_asking_for_the_api_key_gets_it") else {
+fn token_install_credential_type_api_key_makes_conda_send_the_key_and_the_token_after_a_refusal() {
+    let Some(venvs) =
+        conda_or_skip("token_install_credential_type_api_key_makes_conda_send_the_key")
+    else {
         return;
     };
-    let world = World::installed(venvs);
+    let world = World::logged_in(venvs, |home| home);
+    let out = world.ctl(&[
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--credential-type",
+        "api-key",
+    ]);
+    assert!(out.status.success(), "token install: {}", out.text);
     let conda = world.conda();
+    let rc = std::fs::read_to_string(conda.user_condarc()).unwrap();
+    assert!(
+        rc.contains("    auth: anacondad\n    credential_type: api-key\n"),
+        "{rc}"
+    );
     let (bearer, token) = masked(&world);
-    set_entry_key(&conda, "credential_type", "api-key");
     world.repo_requests();
 
     let search = conda.run(&["search", "--json", PACKAGE]);

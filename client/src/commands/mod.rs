@@ -162,6 +162,14 @@ fn condarc_target(args: &CondarcArgs) -> anacondad_proto::v1::CondarcTarget {
         auth_handler: args.auth_handler.clone().unwrap_or_default(),
         set_default_channels: None,
         conda_environment: conda_environment(),
+        credential_type: match args.credential_type {
+            None => anacondad_proto::v1::CredentialKind::Unspecified,
+            Some(crate::cli::CredentialType::RepoToken) => {
+                anacondad_proto::v1::CredentialKind::RepoToken
+            }
+            Some(crate::cli::CredentialType::ApiKey) => anacondad_proto::v1::CredentialKind::ApiKey,
+        }
+        .into(),
     }
 }
 

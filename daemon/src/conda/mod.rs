@@ -36,6 +36,8 @@ pub struct TargetRequest {
     pub path: Option<PathBuf>,
     pub auth_handler: Option<String>,
     pub set_default_channels: Option<bool>,
+    /// The `credential_type` to write into our entry; `None` leaves the entry's as it is.
+    pub credential_type: Option<crate::credentials::CredentialKind>,
     /// The caller's environment for conda; `None`: the daemon's.
     pub environment: Option<BTreeMap<String, String>>,
 }
@@ -118,6 +120,7 @@ impl Conda {
             .clone()
             .unwrap_or_else(|| self.auth_handler.clone());
         settings.set_default_channels = request.set_default_channels.unwrap_or(true);
+        settings.credential_type = request.credential_type;
         let mut view = self.view.clone();
         if let Some(env) = &request.environment {
             view.env = env.clone();

@@ -179,6 +179,19 @@ impl CondarcEditor {
                 )),
             }
         }
+        if let Some(wanted) = settings.credential_type.map(|t| t.as_str()) {
+            for found in &seen.entry_credential_types {
+                match found {
+                    Some(t) if t == wanted => {}
+                    Some(t) => findings.push(format!(
+                        "the channel_settings entry for {pattern} has credential_type `{t}`, not `{wanted}`"
+                    )),
+                    None => findings.push(format!(
+                        "the channel_settings entry for {pattern} has no credential_type (wanted `{wanted}`)"
+                    )),
+                }
+            }
+        }
         if settings.set_default_channels {
             match &seen.default_channels {
                 Some(list) if *list == wanted_defaults => ours_present = true,

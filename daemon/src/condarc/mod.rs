@@ -45,6 +45,8 @@ pub struct CondarcSettings {
     /// Whether `defaults` is added to `channels`: set when conda's effective `channels` lacks
     /// it, since then `default_channels` is never searched.
     pub add_defaults_to_channels: bool,
+    /// The `credential_type` our entry gets; `None` leaves the entry's as it is.
+    pub credential_type: Option<crate::credentials::CredentialKind>,
 }
 
 impl CondarcSettings {
@@ -55,6 +57,7 @@ impl CondarcSettings {
             auth_handler: ANACONDAD_AUTH_HANDLER.to_owned(),
             set_default_channels: true,
             add_defaults_to_channels: false,
+            credential_type: None,
         }
     }
 

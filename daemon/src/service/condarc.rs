@@ -44,6 +44,9 @@ pub fn target_request(wire: Option<&WireTarget>) -> TargetRequest {
         path: wire.and_then(|t| nonempty(&t.path)).map(PathBuf::from),
         auth_handler: wire.and_then(|t| nonempty(&t.auth_handler)),
         set_default_channels: wire.and_then(|t| t.set_default_channels),
+        credential_type: wire.and_then(|t| {
+            convert::entry_settings(t.credential_type(), String::new()).credential_type
+        }),
         environment: wire
             .map(|t| &t.conda_environment)
             .filter(|env| !env.is_empty())

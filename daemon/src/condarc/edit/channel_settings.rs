@@ -1,5 +1,5 @@
-//! The `channel_settings` edits: give the repository's entry our auth handler (in place where
-//! the layout allows), add the entry, or remove it.
+//! The `channel_settings` edits: give the repository's entry our auth handler and, when asked,
+//! a `credential_type` (in place where the layout allows), add the entry, or remove it.
 
 use yaml_serde::{Mapping, Value};
 
@@ -10,32 +10,45 @@ use crate::condarc::text::{
 };
 
 impl Doc {
+    /// Gives the entry for `pattern` `auth: handler` and, when `credential_type` is set, that
+    /// `credential_type` (an entry's other keys, and a `credential_type` not asked for, stay).
     pub(super) fn set_channel_auth(
         &mut self,
         pattern: &str,
         handler: &str,
+        credential_type: Option<&str>,
         changes: &mut Vec<String>,
     ) -> Result<(), CondarcError> {
+        let wanted: Vec<(&str, &str)> = std::iter::once(("auth", handler))
+            .chain(credential_type.map(|t| ("credential_type", t)))
+            .collect();
         let mut entries = self.entries();
         let mut matched = Vec::new();
         for (n, entry) in entries.iter_mut().enumerate() {
             if entry_str(entry, "channel") != Some(pattern) {
                 continue;
             }
-            let current = entry_str(entry, "auth").map(str::to_owned);
-            if current.as_deref() == Some(handler) {
-                continue;
+            let mut differs = Vec::new();
+            for &(key, value) in &wanted {
+                let current = entry_str(entry, key).map(str::to_owned);
+                if current.as_deref() == Some(value) {
+                    continue;
+                }
+                differs.push((key, value));
+                let verb = if key == "auth" { "uses" } else { "has" };
+                changes.push(match &current {
+                    Some(old) => format!(
+                        "channel_settings: the entry for {pattern} now {verb} {key} `{value}` instead of `{old}`"
+                    ),
+                    None => format!("channel_settings: the entry for {pattern} gets {key} `{value}`"),
+                });
+                if let Some(map) = entry.as_mapping_mut() {
+                    map.insert(Value::from(key), Value::from(value));
+                }
             }
-            changes.push(match &current {
-                Some(old) => format!(
-                    "channel_settings: the entry for {pattern} now uses auth `{handler}` instead of `{old}`"
-                ),
-                None => format!("channel_settings: the entry for {pattern} gets auth `{handler}`"),
-            });
-            if let Some(map) = entry.as_mapping_mut() {
-                map.insert(Value::from("auth"), Value::from(handler));
+            if !differs.is_empty() {
+                matched.push((n, differs));
             }
-            matched.push(n);
         }
         let any_entry = self
             .entries()
@@ -46,11 +59,18 @@ impl Doc {
         }
         let mut new_entry = Mapping::new();
         new_entry.insert(Value::from("channel"), Value::from(pattern));
-        new_entry.insert(Value::from("auth"), Value::from(handler));
+        for &(key, value) in &wanted {
+            new_entry.insert(Value::from(key), Value::from(value));
+        }
         if !any_entry {
             entries.push(Value::Mapping(new_entry));
+            let with = wanted
+                .iter()
+                .map(|(key, value)| format!("{key} `{value}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
             changes.push(format!(
-                "channel_settings: add an entry for {pattern} with auth `{handler}`"
+                "channel_settings: add an entry for {pattern} with {with}"
             ));
         }
         self.wanted_channel_settings = Some(Value::Sequence(entries.clone()));
@@ -62,7 +82,7 @@ impl Doc {
                     CONDA_INDENT,
                     CONDA_INDENT,
                     pattern,
-                    handler,
+                    &wanted,
                 ))
                 .collect();
             self.append_key(lines);
@@ -74,9 +94,9 @@ impl Doc {
         {
             let mut in_place = Vec::new();
             let mut ok = true;
-            for &n in &matched {
-                match self.entry_auth_splice(items[n], indent, handler) {
-                    Some(s) => in_place.push(s),
+            for (n, differs) in &matched {
+                match self.entry_keys_splices(items[*n], indent, differs) {
+                    Some(s) => in_place.extend(s),
                     None => ok = false,
                 }
             }
@@ -92,7 +112,7 @@ impl Doc {
                     self.splice(
                         block.last_content + 1,
                         0,
-                        render_entry_lines(indent, key_indent, pattern, handler),
+                        render_entry_lines(indent, key_indent, pattern, &wanted),
                     );
                 }
                 return Ok(());
@@ -116,15 +136,16 @@ impl Doc {
         Some(after_dash + (rest.len() - rest.trim_start_matches(' ').len()))
     }
 
-    /// The splice that gives one block-style entry `auth: handler`, editing only the `auth`
-    /// value (or adding an `auth` line after `channel`); `None` when the entry's layout is
-    /// beyond what can be edited in place.
-    fn entry_auth_splice(
+    /// The splices that give one block-style entry the `wanted` keys (those it lacks or holds
+    /// with another value), editing only their values
+    /// (or adding the missing ones after `auth`, else after `channel`); `None` when the entry's
+    /// layout is beyond what can be edited in place.
+    fn entry_keys_splices(
         &self,
         item: Item,
         indent: usize,
-        handler: &str,
-    ) -> Option<(usize, usize, Vec<String>)> {
+        wanted: &[(&str, &str)],
+    ) -> Option<Vec<(usize, usize, Vec<String>)>> {
         let key_indent = self.item_key_indent(item, indent)?;
         let first = &self.lines[item.line].text;
         let after_dash = first.get(indent + 1..)?.trim_start();
@@ -159,28 +180,36 @@ impl Doc {
                 }
                 inline_scalar(&self.lines[*line].text, *after)
             };
-        if let Some(auth) = keys.iter().find(|k| k.1 == "auth") {
-            let scalar = simple(auth)?;
-            let text = &self.lines[auth.0].text;
+        let mut splices = Vec::new();
+        let mut missing = Vec::new();
+        for &(key, value) in wanted {
+            let Some(found) = keys.iter().find(|k| k.1 == key) else {
+                missing.push(format!(
+                    "{}{key}: {}",
+                    " ".repeat(key_indent),
+                    render_scalar(value, Quote::Plain)
+                ));
+                continue;
+            };
+            let scalar = simple(found)?;
+            let text = &self.lines[found.0].text;
             let new = format!(
                 "{}{}{}",
                 &text[..scalar.start],
-                render_scalar(handler, scalar.quote),
+                render_scalar(value, scalar.quote),
                 &text[scalar.end..]
             );
-            return Some((auth.0, 1, vec![new]));
+            splices.push((found.0, 1, vec![new]));
         }
-        let channel = keys.iter().find(|k| k.1 == "channel")?;
-        simple(channel)?;
-        Some((
-            channel.0 + 1,
-            0,
-            vec![format!(
-                "{}auth: {}",
-                " ".repeat(key_indent),
-                render_scalar(handler, Quote::Plain)
-            )],
-        ))
+        if !missing.is_empty() {
+            let anchor = keys
+                .iter()
+                .find(|k| k.1 == "auth")
+                .or_else(|| keys.iter().find(|k| k.1 == "channel"))?;
+            simple(anchor)?;
+            splices.push((anchor.0 + 1, 0, missing));
+        }
+        Some(splices)
     }
 
     pub(super) fn remove_channel_entries(
@@ -261,21 +290,22 @@ fn render_entry_lines(
     indent: usize,
     key_indent: usize,
     pattern: &str,
-    handler: &str,
+    keys: &[(&str, &str)],
 ) -> Vec<String> {
     let gap = " ".repeat(key_indent.saturating_sub(indent + 1).max(1));
-    vec![
+    std::iter::once(format!(
+        "{}-{gap}channel: {}",
+        " ".repeat(indent),
+        render_scalar(pattern, Quote::Plain)
+    ))
+    .chain(keys.iter().map(|(key, value)| {
         format!(
-            "{}-{gap}channel: {}",
-            " ".repeat(indent),
-            render_scalar(pattern, Quote::Plain)
-        ),
-        format!(
-            "{}auth: {}",
+            "{}{key}: {}",
             " ".repeat(indent + 1 + gap.len()),
-            render_scalar(handler, Quote::Plain)
-        ),
-    ]
+            render_scalar(value, Quote::Plain)
+        )
+    }))
+    .collect()
 }
 
 /// Block-style lines for whole entries, keys in their order; `None` when a value is nested.

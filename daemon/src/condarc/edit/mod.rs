@@ -47,7 +47,12 @@ pub fn plan_for_path(
     };
     let mut doc = Doc::parse(path, original.unwrap_or(""))?;
     let mut changes = Vec::new();
-    doc.set_channel_auth(&pattern, &settings.auth_handler, &mut changes)?;
+    doc.set_channel_auth(
+        &pattern,
+        &settings.auth_handler,
+        settings.credential_type.map(|t| t.as_str()),
+        &mut changes,
+    )?;
     if let Some(wanted) = wanted_defaults {
         doc.set_default_channels(Some(&wanted), &mut changes)?;
     }
@@ -103,6 +108,8 @@ pub(crate) fn has_handler_entry(source: &str, handler: &str) -> bool {
 /// What check() needs to tell "not configured" from "drifted".
 pub(crate) struct Observed {
     pub(crate) entry_auths: Vec<Option<String>>,
+    /// The `credential_type` of each entry for the pattern.
+    pub(crate) entry_credential_types: Vec<Option<String>>,
     /// Channels of entries after our last one on the same scheme, host and port.
     pub(crate) later_same_origin: Vec<String>,
     pub(crate) default_channels: Option<Vec<String>>,
@@ -131,6 +138,12 @@ pub(crate) fn observe(path: &Path, source: &str, pattern: &str) -> Result<Observ
             .iter()
             .filter(|entry| entry_str(entry, "channel") == Some(pattern))
             .map(|entry| entry_str(entry, "auth").map(str::to_owned))
+            .collect(),
+        entry_credential_types: doc
+            .entries()
+            .iter()
+            .filter(|entry| entry_str(entry, "channel") == Some(pattern))
+            .map(|entry| entry_str(entry, "credential_type").map(str::to_owned))
             .collect(),
         default_channels: doc.value.get(DEFAULT_CHANNELS).and_then(string_list),
     })
