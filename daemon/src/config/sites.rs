@@ -31,7 +31,9 @@ impl SiteConfig {
     /// The implicit site of `api`, named by its domain as written.
     pub fn implicit(api: ApiConfig) -> Self {
         Self {
-            name: api.keyring_username().unwrap_or_else(|_| api.domain.clone()),
+            name: api
+                .keyring_username()
+                .unwrap_or_else(|_| api.domain.clone()),
             extra_repo_urls: Vec::new(),
             use_unified_repo_api_key: false,
             api,
