@@ -11,7 +11,7 @@
 use crate::api::ApiConfig;
 
 /// The gRPC metadata key a client names a site with (`anacondactl --at SITE`).
-pub const SITE_HEADER: &str = "anacondad-site";
+pub const SITE_HEADER: &str = anacondad_proto::SITE_METADATA_KEY;
 
 /// One site the daemon serves.
 #[derive(Debug, Clone)]
