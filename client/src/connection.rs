@@ -46,7 +46,8 @@ impl Target {
     /// Connects to a running daemon only.
     pub async fn connect(&self) -> Result<DaemonClient, CliError> {
         let stamp = match &self.site {
-            Some(site) => ProtocolStamp::at(site).map_err(|e| CliError::new(ExitKind::Usage, e.to_string()))?,
+            Some(site) => ProtocolStamp::at(site)
+                .map_err(|e| CliError::new(ExitKind::Usage, e.to_string()))?,
             None => ProtocolStamp::default(),
         };
         anacondad_proto::connect_stamped(&self.socket, self.uid, stamp)

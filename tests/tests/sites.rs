@@ -138,6 +138,25 @@ fn each_site_s_url_gets_that_site_s_credential_and_at_names_a_site_for_every_com
     let listed = json_output(&home.run_ctl(&["--json", "--at", "onprem", "token", "list"]));
     assert_eq!(listed["tokens"].as_array().unwrap().len(), 1, "{listed}");
 
+    // conda's user file gets one entry per site; `defaults` stays the default site's.
+    ok(&home.run_ctl(&["condarc", "apply"]));
+    ok(&home.run_ctl(&["--at", "onprem", "condarc", "apply"]));
+    let condarc = std::fs::read_to_string(home.path().join(".condarc")).unwrap();
+    for emu in [&first, &second] {
+        let entry = format!("channel: {}", emu.url("/*"));
+        assert_eq!(condarc.matches(&entry).count(), 1, "{entry} in:\n{condarc}");
+    }
+    assert!(
+        condarc.contains(&first.url("/repo/main")) && !condarc.contains(&second.url("/repo/main")),
+        "{condarc}"
+    );
+    let checked = home.run_ctl(&["--at", "onprem", "condarc", "check"]);
+    assert!(
+        !String::from_utf8_lossy(&checked.stdout).contains("defaults is not in effect"),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+
     // Logging out of one site leaves the other logged in.
     ok(&home.run_ctl(&["--at", "onprem", "logout"]));
     let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
@@ -164,7 +183,14 @@ fn the_renewal_of_one_site_s_token_leaves_the_other_site_s_alone() {
     login_at(&home, "onprem", &second.mint_api_key());
     ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
     ok(&home.run_ctl(&[
-        "--at", "onprem", "token", "install", "--org", "acme", "--yes", "--no-condarc",
+        "--at",
+        "onprem",
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--no-condarc",
     ]));
     let (first_token, second_token) = (
         first.org_token("acme").unwrap(),

@@ -58,11 +58,12 @@ pub async fn check(target: &Target) -> Result<Option<String>, CliError> {
         served.push((String::new(), domain, status.repo_url.clone()));
     }
     let matches = |(_, served_domain, served_repo): &(String, String, String)| {
-        domain.as_ref().is_none_or(|d| {
-            served_domain.is_empty() || netloc(d) == netloc(served_domain)
-        }) && repo_url
+        domain
             .as_ref()
-            .is_none_or(|u| served_repo.is_empty() || repo(u) == repo(served_repo))
+            .is_none_or(|d| served_domain.is_empty() || netloc(d) == netloc(served_domain))
+            && repo_url
+                .as_ref()
+                .is_none_or(|u| served_repo.is_empty() || repo(u) == repo(served_repo))
     };
     if let Some((name, ..)) = served.iter().find(|s| matches(s)) {
         return Ok(Some(name.clone()).filter(|n| !n.is_empty() && served.len() > 1));
