@@ -77,14 +77,21 @@ pub async fn check(target: &Target) -> Result<Option<String>, CliError> {
     }
     let serves = served
         .iter()
-        .map(|(name, domain, repo)| match name.as_str() {
-            "" => format!("{domain} ({repo})"),
-            name => format!("{name}: {domain} ({repo})"),
+        .map(|(name, domain, repo)| {
+            if name.is_empty() || name == domain {
+                format!("{domain} ({repo})")
+            } else {
+                format!("{name}: {domain} ({repo})")
+            }
         })
         .collect::<Vec<_>>()
         .join("; ");
     Err(CliError::failed(format!(
-        "the running anacondad (pid {}) serves no site this shell names: {}, but it serves          {serves}. Add the site with `anacondactl sites add NAME --domain DOMAIN`, or run          `anacondactl daemon stop`, then this command again, to start a daemon for the site of          this shell (it is then recorded at login); or unset those variables to use the          daemon's default site",
+        "the running anacondad (pid {}) serves no site this shell names: {}, but it serves \
+         {serves}. Add the site with `anacondactl sites add NAME --domain DOMAIN`, or run \
+         `anacondactl daemon stop`, then this command again, to start a daemon for the site of \
+         this shell (it is then recorded at login); or unset those variables to use the \
+         daemon's default site",
         status.pid,
         named.join(", ")
     )))
