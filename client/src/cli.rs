@@ -20,6 +20,10 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The site to act on, by name or domain (`anacondactl sites list`) [default: the default
+    /// site; for `credential get`, the site whose repository the URL is under].
+    #[arg(long, global = true, value_name = "SITE")]
+    pub at: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

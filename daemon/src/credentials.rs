@@ -18,9 +18,9 @@ use url::Url;
 
 use crate::error::Result;
 use crate::events::EventBus;
-use crate::repo_url::Channel;
+use crate::repo_url::{Channel, RepoUrl};
 use crate::secret::Secret;
-use crate::vault::{Site, Snapshot, Vault};
+use crate::vault::{Snapshot, Vault};
 use anacondad_proto::v1::EventKind;
 
 /// Which credential answers a URL.
@@ -142,7 +142,8 @@ pub enum NoCredential {
     NoTokenForOrg { org: String },
     /// Every credential that could serve the URL was refused.
     Rejected { org: Option<String>, status: u32 },
-    /// The entry's `auth_domain` names a domain that is not a site this daemon serves.
+    /// The entry's `auth_domain` names a domain that is not a site this daemon serves
+    /// (`served`: the names of those it serves).
     UnknownAuthDomain { domain: String, served: String },
 }
 
@@ -177,7 +178,7 @@ impl fmt::Display for NoCredential {
             Self::UnknownAuthDomain { domain, served } => write!(
                 f,
                 "auth_domain {domain} of the channel_settings entry is not a site this daemon \
-                 serves (it serves {served}): run `anacondactl sites list`, then fix the entry's \
+                 serves (it serves: {served}): run `anacondactl sites list`, then fix the entry's \
                  auth_domain or remove it"
             ),
         }
@@ -194,11 +195,24 @@ pub struct Answer {
     pub refused_token_of: Option<String>,
 }
 
+impl Answer {
+    /// No credential, for this URL only.
+    pub fn none(reason: NoCredential) -> Self {
+        Self {
+            outcome: Err(reason),
+            scope: None,
+            refused_token_of: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Credentials {
     vault: Arc<Vault>,
     events: EventBus,
     rule: CredentialRule,
+    /// Further repositories the site's credentials open (anaconda.com's repo.anaconda.com).
+    extra_repos: Vec<RepoUrl>,
 }
 
 impl Credentials {
@@ -207,7 +221,26 @@ impl Credentials {
             vault,
             events,
             rule,
+            extra_repos: Vec::new(),
         }
+    }
+
+    /// These credentials also answer for URLs under `repos`.
+    pub fn with_extra_repos(mut self, repos: Vec<RepoUrl>) -> Self {
+        self.extra_repos = repos;
+        self
+    }
+
+    /// The repository `url` is under: the site's own, else one of its extra ones.
+    fn repo_of(&self, url: Option<&Url>) -> (&RepoUrl, Option<Channel>) {
+        let own = self.vault.repo();
+        let Some(url) = url else {
+            return (own, None);
+        };
+        std::iter::once(own)
+            .chain(&self.extra_repos)
+            .find_map(|repo| repo.channel_of(url).map(|channel| (repo, Some(channel))))
+            .unwrap_or((own, None))
     }
 
     /// The credential conda should send for `url`, asked through an entry that says `entry`,
@@ -224,19 +257,10 @@ impl Credentials {
         entry: &EntrySettings,
         refused_status: Option<u32>,
     ) -> Answer {
-        let no_answer = |none| Answer {
-            outcome: Err(none),
-            scope: None,
-            refused_token_of: None,
-        };
-        let site = match site_for(entry.auth_domain.as_deref(), self.vault.site()) {
-            Ok(site) => site,
-            Err(none) => return no_answer(none),
-        };
-        let repo = &site.repo;
         let parsed = Url::parse(url).ok();
-        let Some(channel) = parsed.as_ref().and_then(|u| repo.channel_of(u)) else {
-            return no_answer(NoCredential::NotOurRepository {
+        let (repo, channel) = self.repo_of(parsed.as_ref());
+        let Some(channel) = channel else {
+            return Answer::none(NoCredential::NotOurRepository {
                 url: anacondad_proto::redact_url(url),
                 repo: repo.to_string(),
             });
@@ -315,22 +339,6 @@ impl Credentials {
             refused_token_of,
             ..self.answer_from(&self.vault.peek(), url, entry, Some(status))
         })
-    }
-}
-
-/// The site whose credentials answer a request whose entry names `auth_domain` (none: the site
-/// serving the URL). This daemon serves one site, `served`: its domain (as the store keys it,
-/// `host[:port]`, any case) is the only one answered; the multi-site router replaces this with
-/// its lookup of the site by domain, else by URL.
-fn site_for<'a>(auth_domain: Option<&str>, served: &'a Site) -> Result<&'a Site, NoCredential> {
-    match auth_domain.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(domain) if !domain.eq_ignore_ascii_case(&served.domain) => {
-            Err(NoCredential::UnknownAuthDomain {
-                domain: domain.to_owned(),
-                served: served.domain.clone(),
-            })
-        }
-        _ => Ok(served),
     }
 }
 
@@ -623,41 +631,6 @@ mod tests {
                 org: Some("acme".to_owned()),
                 status: 403
             }
-        );
-    }
-
-    #[tokio::test]
-    async fn an_auth_domain_of_the_served_site_answers_and_any_other_names_sites_list() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = credentials(&dir).await;
-        let url = format!("{REPO}acme/internal/noarch/repodata.json");
-        let ours = entry(Some(CredentialKind::ApiKey), Some("EXAMPLE"));
-        assert_eq!(
-            header(&c.answer(&url, &ours).await.unwrap()),
-            "Bearer the-api-key"
-        );
-        let other = entry(None, Some("anaconda.example.com"));
-        let answer = c.answer(&url, &other).await.unwrap();
-        let none = answer.outcome.unwrap_err();
-        assert_eq!(
-            none,
-            NoCredential::UnknownAuthDomain {
-                domain: "anaconda.example.com".to_owned(),
-                served: "example".to_owned()
-            }
-        );
-        let reason = none.to_string();
-        assert!(
-            reason.contains("anaconda.example.com") && reason.contains("anacondactl sites list"),
-            "{reason}"
-        );
-        // Refusals through that entry change nothing either.
-        let refused = sha256_hex("token acme-token");
-        let after = c.rejected(&url, &other, 401, Some(&refused)).await.unwrap();
-        assert!(after.outcome.is_err());
-        assert_eq!(
-            header(&c.answer(&url, &NO_ENTRY).await.unwrap()),
-            "token acme-token"
         );
     }
 

@@ -50,7 +50,7 @@ impl Output {
     }
 }
 
-pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
+pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
     let out = Output { json: cli.json };
     let prompter = Prompter::from_terminal();
     // Not on conda's path (`credential`), nor where the user deals with the daemon itself.
@@ -63,8 +63,8 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
             | Command::Condarc(_)
             | Command::Daemon(crate::cli::DaemonCommand::Status)
     );
-    if site_matters {
-        site::check(&target).await?;
+    if site_matters && let Some(site) = site::check(&target).await? {
+        target.site = Some(site);
     }
     match cli.command {
         Command::Login(args) => account::login(args, &target, out).await,

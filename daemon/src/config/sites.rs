@@ -11,7 +11,7 @@
 use crate::api::ApiConfig;
 
 /// The gRPC metadata key a client names a site with (`anacondactl --at SITE`).
-pub const SITE_HEADER: &str = "anacondad-site";
+pub const SITE_HEADER: &str = anacondad_proto::SITE_METADATA_KEY;
 
 /// One site the daemon serves.
 #[derive(Debug, Clone)]
@@ -31,7 +31,9 @@ impl SiteConfig {
     /// The implicit site of `api`, named by its domain as written.
     pub fn implicit(api: ApiConfig) -> Self {
         Self {
-            name: api.keyring_username().unwrap_or_else(|_| api.domain.clone()),
+            name: api
+                .keyring_username()
+                .unwrap_or_else(|_| api.domain.clone()),
             extra_repo_urls: Vec::new(),
             use_unified_repo_api_key: false,
             api,
