@@ -34,6 +34,16 @@ fn two_sites(
     second: &EmulatorProcess,
     clock: &Arc<ManualClock>,
 ) -> (TestHome, InProcessDaemon) {
+    two_sites_with(first, second, clock, false)
+}
+
+/// As [`two_sites`], with "onprem"'s `use_unified_repo_api_key` set to `unified`.
+fn two_sites_with(
+    first: &EmulatorProcess,
+    second: &EmulatorProcess,
+    clock: &Arc<ManualClock>,
+    unified: bool,
+) -> (TestHome, InProcessDaemon) {
     let home = TestHome::against(first);
     let onprem = {
         let mut api = ApiConfig::new("test", "in-process-test");
@@ -43,7 +53,7 @@ fn two_sites(
             name: "onprem".to_owned(),
             api,
             extra_repo_urls: Vec::new(),
-            use_unified_repo_api_key: false,
+            use_unified_repo_api_key: unified,
         }
     };
     let daemon = InProcessDaemon::start_with(&home, clock.clone(), move |config| {
@@ -283,5 +293,48 @@ fn an_entrys_auth_domain_picks_a_served_site_by_domain_or_name_and_any_other_is_
             && reason.contains("onprem")
             && reason.contains("anacondactl sites list"),
         "{reason}"
+    );
+}
+
+#[test]
+fn a_site_with_the_unified_api_key_sends_it_first_and_the_other_site_keeps_its_token_first() {
+    let (first, second) = (spawn_emulator(&[]), spawn_emulator(&[]));
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = two_sites_with(&first, &second, &clock, true);
+    let second_key = second.mint_api_key();
+    home.login_with_api_key(&first.mint_api_key());
+    login_at(&home, "onprem", &second_key);
+    for at in [None, Some("onprem")] {
+        let mut args: Vec<&str> = at.map(|s| vec!["--at", s]).unwrap_or_default();
+        args.extend(["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+        ok(&home.run_ctl(&args));
+    }
+
+    let first_url = first.url("/repo/acme/internal/noarch/repodata.json");
+    assert_eq!(
+        header_for(&home, &first_url),
+        format!("token {}", first.org_token("acme").unwrap())
+    );
+    let onprem_url = second.url("/repo/acme/internal/noarch/repodata.json");
+    assert_eq!(
+        header_for(&home, &onprem_url),
+        format!("Bearer {second_key}")
+    );
+    assert_eq!(
+        repository_status(&onprem_url, &format!("Bearer {second_key}")),
+        200
+    );
+    // An entry that names the token wins over the site's setting.
+    let out = home.run_ctl(&[
+        "--json",
+        "credential",
+        "get",
+        &onprem_url,
+        "--credential-type",
+        "repo-token",
+    ]);
+    assert_eq!(
+        json_output(&out)["header_value"],
+        format!("token {}", second.org_token("acme").unwrap())
     );
 }
