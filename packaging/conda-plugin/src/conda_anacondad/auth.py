@@ -120,19 +120,16 @@ def _entry_for(channel_name: str, url: str, entries: Iterable[Mapping[str, Any]]
         parsed_setting = urlparse(channel)
         if parsed_setting.scheme != parsed_url.scheme:
             continue
-        if fnmatch(parsed_url.netloc + parsed_url.path, parsed_setting.netloc + parsed_setting.path):
+        pattern = parsed_setting.netloc + parsed_setting.path
+        if fnmatch(parsed_url.netloc + parsed_url.path, pattern):
             found = entry
     return found
 
 
-def _entry_settings(
-    channel_name: str, url: str, entries: Optional[Iterable[Mapping[str, Any]]] = None
-) -> _EntrySettings:
+def _entry_settings(channel_name: str, url: str) -> _EntrySettings:
     """The ``credential_type`` and ``auth_domain`` of the request's entry; a value anacondad
     cannot use is an error that names the entry and what to write instead."""
-    entry = _entry_for(
-        channel_name, url, _conda_channel_settings() if entries is None else entries
-    )
+    entry = _entry_for(channel_name, url, _conda_channel_settings())
     credential_type = entry.get("credential_type")
     auth_domain = entry.get("auth_domain")
     if credential_type is None and not auth_domain:
