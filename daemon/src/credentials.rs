@@ -366,20 +366,19 @@ fn candidates<'a>(
             .into_iter()
             .map(|(org, token)| Credential::repo_token(org, token, snapshot))
     };
-    let api_key = move || {
+    let api_key = || {
         snapshot
             .api_key
             .iter()
             .map(|key| Credential::api_key(key, snapshot))
     };
-    let (repo_first, key_first) = match first {
-        CredentialKind::RepoToken => (Some(token().chain(api_key())), None),
-        CredentialKind::ApiKey => (None, Some(api_key().chain(token()))),
-    };
-    repo_first
+    let token_first = first == CredentialKind::RepoToken;
+    token_first
+        .then(token)
         .into_iter()
         .flatten()
-        .chain(key_first.into_iter().flatten())
+        .chain(api_key())
+        .chain((!token_first).then(token).into_iter().flatten())
 }
 
 /// What a refusal is remembered under: the answer's scope, or the URL itself.
