@@ -129,6 +129,7 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
     Some(Cli {
         socket: socket.filter(|s| !s.as_os_str().is_empty()),
         json,
+        at: None,
         command: Command::Credential(CredentialCommand::Get {
             url: (*url).to_owned(),
             deadline: Deadline { timeout_ms },

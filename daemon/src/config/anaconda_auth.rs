@@ -327,6 +327,133 @@ fn set_storage(table: &mut dyn toml_edit::TableLike) {
     }
 }
 
+/// Whether anaconda-auth reads the store the daemon writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlignState {
+    NotInstalled,
+    Aligned,
+    /// It reads its keyring file, the daemon writes the keychain: the edit fixes it.
+    Needed,
+    /// They differ and the edit would not help; the reason says what would.
+    Blocked,
+}
+
+/// The finding, and the edit that aligns anaconda-auth when one is needed.
+#[derive(Debug, Clone)]
+pub struct Alignment {
+    pub state: AlignState,
+    pub reason: String,
+    pub path: PathBuf,
+    /// The file as it is (empty when there is none).
+    pub current: String,
+    /// The file as the edit leaves it.
+    pub edited: Option<String>,
+}
+
+/// Compares anaconda-auth's effective storage for its site `site` with the daemon's backend
+/// (`None`: the store is not open); `in_use` is evidence of anaconda-auth the caller has (a
+/// conda configured with its handler). Reads anaconda-auth's file afresh: it may have been
+/// edited since the daemon started.
+pub fn alignment(
+    env: &EnvSnapshot,
+    path: &Path,
+    keyring: &Path,
+    ours: Option<crate::store::BackendKind>,
+    site: &str,
+    in_use: Option<&str>,
+) -> Result<Alignment, ConfigError> {
+    use crate::store::BackendKind;
+    let mut finding = Alignment {
+        state: AlignState::NotInstalled,
+        reason: String::new(),
+        path: path.to_path_buf(),
+        current: String::new(),
+        edited: None,
+    };
+    let Some(evidence) =
+        installed_evidence(env, path, keyring).or_else(|| in_use.map(str::to_owned))
+    else {
+        finding.reason = format!(
+            "anaconda-auth is not in use here (no {}, no {})",
+            path.display(),
+            keyring.display()
+        );
+        return Ok(finding);
+    };
+    let file = load(path)?;
+    finding.current = match crate::fsutil::read_regular_text(path) {
+        Ok(text) => text.unwrap_or_default(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let own_site = file.as_ref().and_then(|f| f.site(site)).map(|_| site);
+    let theirs = effective_storage(env, file.as_ref(), own_site);
+    let theirs_said = format!(
+        "anaconda-auth's preferred_token_storage is {:?} ({})",
+        theirs.value, theirs.source
+    );
+    let (state, reason) = match ours {
+        Some(BackendKind::System) if theirs.value == SYSTEM_STORAGE => (
+            AlignState::Aligned,
+            format!("{theirs_said}: it reads the daemon's keychain record"),
+        ),
+        Some(BackendKind::System) if matches!(theirs.source, Source::Env(_)) => (
+            AlignState::Blocked,
+            format!(
+                "{theirs_said} while the daemon keeps credentials in the OS keychain; unset \
+                 {STORAGE_ENV} (or set it to \"system\") so anaconda-auth reads them"
+            ),
+        ),
+        Some(BackendKind::System) => {
+            finding.edited = with_system_storage(&finding.current, path)?;
+            (
+                AlignState::Needed,
+                format!(
+                    "{evidence}; {theirs_said}, so it reads {} while the daemon keeps \
+                     credentials in the OS keychain",
+                    keyring.display()
+                ),
+            )
+        }
+        Some(BackendKind::File) if theirs.value == DEFAULT_STORAGE => (
+            AlignState::Aligned,
+            format!("{theirs_said}: both use {}", keyring.display()),
+        ),
+        Some(BackendKind::File) => (
+            AlignState::Blocked,
+            format!(
+                "{theirs_said} while the daemon keeps credentials in {}; set storage = \
+                 \"system\" in anacondad's config.toml so both use the keychain",
+                keyring.display()
+            ),
+        ),
+        Some(BackendKind::Memory) => (
+            AlignState::Blocked,
+            "the daemon keeps credentials in memory only (a test daemon)".to_owned(),
+        ),
+        None => (
+            AlignState::Blocked,
+            "the daemon's credential store is not open; `anacondactl doctor` says why".to_owned(),
+        ),
+    };
+    finding.state = state;
+    finding.reason = reason;
+    Ok(finding)
+}
+
+/// Writes the aligned file (mode 0600: it may hold an API key), creating its directory.
+pub fn write_aligned(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = crate::store::atomic::resolve_symlinks(path)?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::store::atomic::write_atomically(&target, text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,19 @@ pub enum EditError {
     },
     #[error("{path}: {message}")]
     Shape { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "the site {name} holds credentials ({what}): run `anacondactl logout --at {name}` (and \
+         `anacondactl token uninstall --all --at {name}`) first, or pass --force to remove the \
+         site and leave them stored"
+    )]
+    HoldsCredentials { name: String, what: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 fn parse(text: &str, path: &Path) -> Result<toml_edit::DocumentMut, EditError> {
