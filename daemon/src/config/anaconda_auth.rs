@@ -489,10 +489,7 @@ mod tests {
             ProxyConfig::Url(url) => assert_eq!(url.expose(), "http://p:2"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            auth.plugin_auth.keys.ssl_verify.as_ref().unwrap().value,
-            false
-        );
+        assert!(!auth.plugin_auth.keys.ssl_verify.as_ref().unwrap().value);
         assert_eq!(auth.plugin_auth.not_honoured, ["extra_headers"]);
     }
 

@@ -83,10 +83,18 @@ fn global(config: &DaemonConfig, key: &str) -> (String, Source) {
     (origin.value.clone(), origin.source.clone())
 }
 
+/// A key; anaconda-auth's `[plugin.auth]` line; our line; our variable; the client's variable.
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    (&'a str, &'a str),
+    Option<(&'a str, &'a str)>,
+);
+
 #[test]
 fn each_site_key_comes_from_theirs_then_ours_then_our_variable_then_the_clients() {
-    // key, anaconda-auth's [plugin.auth] line, our line, our variable, the client's variable.
-    let table: &[(&str, &str, &str, (&str, &str), Option<(&str, &str)>)] = &[
+    let table: &[Row<'_>] = &[
         (
             "domain",
             "domain = \"theirs.example\"",
