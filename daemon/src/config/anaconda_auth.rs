@@ -561,4 +561,52 @@ mod tests {
             "[plugin.auth]\npreferred_token_storage = \"system\"\n"
         );
     }
+
+    #[test]
+    fn alignment_is_needed_only_for_a_keychain_daemon_and_a_keyring_file_anaconda_auth() {
+        use crate::store::BackendKind;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join(".anaconda/config.toml");
+        let keyring = dir.path().join(".anaconda/keyring");
+        let none = EnvSnapshot::default();
+        let find = |env: &EnvSnapshot, ours, in_use| {
+            alignment(env, &config, &keyring, ours, "anaconda.com", in_use).unwrap()
+        };
+        let system = Some(BackendKind::System);
+        assert_eq!(find(&none, system, None).state, AlignState::NotInstalled);
+        let required = find(&none, system, Some("conda uses its handler"));
+        assert_eq!(required.state, AlignState::Needed);
+        assert_eq!(
+            required.edited.as_deref(),
+            Some("[plugin.auth]\npreferred_token_storage = \"system\"\n")
+        );
+        std::fs::create_dir_all(keyring.parent().unwrap()).unwrap();
+        std::fs::write(&keyring, "{}").unwrap();
+        let needed = find(&none, system, None);
+        assert_eq!(needed.state, AlignState::Needed);
+        assert!(needed.reason.contains("keyring"), "{}", needed.reason);
+        // Both on the keyring file is one record too.
+        assert_eq!(
+            find(&none, Some(BackendKind::File), None).state,
+            AlignState::Aligned
+        );
+        // Its variable wins over its file: editing the file would not help.
+        let env: EnvSnapshot = [(STORAGE_ENV, DEFAULT_STORAGE)].into_iter().collect();
+        let blocked = find(&env, system, None);
+        assert_eq!(blocked.state, AlignState::Blocked);
+        assert!(blocked.reason.contains(STORAGE_ENV), "{}", blocked.reason);
+        std::fs::write(
+            &config,
+            "[plugin.auth]\npreferred_token_storage = \"system\"\n",
+        )
+        .unwrap();
+        assert_eq!(find(&none, system, None).state, AlignState::Aligned);
+        let other_way = find(&none, Some(BackendKind::File), None);
+        assert_eq!(other_way.state, AlignState::Blocked);
+        assert!(
+            other_way.reason.contains("storage = \"system\""),
+            "{}",
+            other_way.reason
+        );
+    }
 }
