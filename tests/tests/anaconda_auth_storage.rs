@@ -55,6 +55,21 @@ fn anaconda_auth_finds(venv: &Path, home: &TestHome, emu: &EmulatorProcess, org:
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
 }
 
+/// `doctor`'s finding on anaconda-auth's storage: its state and its fix.
+fn doctor_on_anaconda_auth(home: &TestHome) -> (String, String) {
+    let out = home.run_ctl(&["--json", "doctor"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {}", text(&out.stderr)));
+    let check = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == "anaconda_auth.storage"))
+        .unwrap_or_else(|| panic!("no anaconda_auth.storage in {report:#}"));
+    (
+        check["state"].as_str().unwrap_or_default().to_owned(),
+        check["fix"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
 fn install(home: &TestHome, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["token", "install", "--org", "acme", "--no-condarc"];
     args.extend_from_slice(extra);
@@ -77,6 +92,9 @@ fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daem
     assert_eq!(before["handler_credential"], Value::Null, "{before}");
     assert!(!config.exists());
     assert!(home.path().join(".anaconda/keyring").is_file());
+    let (state, fix) = doctor_on_anaconda_auth(&home);
+    assert_eq!(state, "warn");
+    assert!(fix.contains("token install --yes"), "{fix}");
     // Without a terminal and without --yes: said, not done, and the install goes on.
     let out = install(&home, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -101,6 +119,7 @@ fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daem
     assert_eq!(after["api_key"], api_key.as_str(), "{after}");
     assert_eq!(after["repo_token"], token.as_str(), "{after}");
     assert_eq!(after["handler_credential"], api_key.as_str(), "{after}");
+    assert_eq!(doctor_on_anaconda_auth(&home).0, "ok");
     // Aligned: a further install asks nothing.
     let out = install(&home, &["--yes"]);
     assert!(!text(&out.stdout).contains("Setting preferred_token_storage"));
