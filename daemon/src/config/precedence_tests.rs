@@ -402,3 +402,17 @@ fn a_bad_file_names_itself_and_the_key() {
         "{err}"
     );
 }
+
+#[test]
+fn a_default_of_anaconda_com_is_a_site_even_when_no_table_names_it() {
+    let home = Home::new();
+    home.write(
+        &home.theirs(),
+        "default_site = \"anaconda.com\"\n[sites.work]\ndomain = \"work.example\"\n",
+    );
+    let config = home.config();
+    let names: Vec<_> = config.sites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["work", "anaconda.com"]);
+    assert_eq!(config.default_site, "anaconda.com");
+    assert_eq!(config.api.repo_url, "https://repo.anaconda.cloud/repo/");
+}

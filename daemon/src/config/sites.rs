@@ -349,24 +349,6 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         from_files.push((name.clone(), keys, configured_in));
     }
     // Which one is the default.
-    let find = |wanted: &str| -> Option<usize> {
-        from_files
-            .iter()
-            .position(|(n, _, _)| n == wanted)
-            .or_else(|| {
-                let host = netloc(wanted);
-                let matches: Vec<usize> = from_files
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (_, k, _))| {
-                        k.domain.as_ref().map(|d| netloc(&d.value)).as_deref()
-                            == Some(host.as_str())
-                    })
-                    .map(|(i, _)| i)
-                    .collect();
-                (matches.len() == 1).then(|| matches[0])
-            })
-    };
     let asked = input.ours_default.clone().or_else(|| {
         input.theirs.and_then(|t| {
             t.default_site
@@ -375,8 +357,18 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         })
     });
     let mut default = match asked {
-        Some(asked) => match find(&asked.value) {
+        Some(asked) => match find(&from_files, &asked.value) {
             Some(index) => Sourced::new(index, asked.source),
+            // As anaconda-auth does, a default of anaconda.com is a site even when no table
+            // names it.
+            None if netloc(&asked.value) == DEFAULT_DOMAIN => {
+                let mut keys = SiteKeys::default();
+                keys.overlay(theirs_plugin);
+                keys.overlay(&input.ours_top);
+                keys.domain = Some(asked.source.says(DEFAULT_DOMAIN.to_owned()));
+                from_files.push((DEFAULT_DOMAIN.to_owned(), keys, vec![asked.source.clone()]));
+                Sourced::new(from_files.len() - 1, asked.source)
+            }
             None => {
                 return Err(ConfigError::UnknownDefaultSite {
                     name: asked.value,
@@ -394,7 +386,7 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         .as_ref()
         .or(input.ours_env.domain.as_ref());
     if let Some(domain) = env_domain
-        && let Some(index) = find(&netloc(&domain.value))
+        && let Some(index) = find(&from_files, &netloc(&domain.value))
     {
         default = Sourced::new(index, domain.source.clone());
     }
@@ -428,6 +420,22 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
     }
     check_unique_domains(&resolved)?;
     Ok(resolved)
+}
+
+/// The site a name (its key) or a domain (of exactly one site) names.
+fn find(sites: &[(String, SiteKeys, Vec<Source>)], wanted: &str) -> Option<usize> {
+    sites.iter().position(|(n, _, _)| n == wanted).or_else(|| {
+        let host = netloc(wanted);
+        let matches: Vec<usize> = sites
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, k, _))| {
+                k.domain.as_ref().map(|d| netloc(&d.value)).as_deref() == Some(host.as_str())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        (matches.len() == 1).then(|| matches[0])
+    })
 }
 
 fn check_unique_domains(resolved: &ResolvedSites) -> Result<(), ConfigError> {
