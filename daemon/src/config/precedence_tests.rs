@@ -111,10 +111,10 @@ fn each_site_key_comes_from_theirs_then_ours_then_our_variable_then_the_clients(
         ),
         (
             "ca_bundle",
-            "ssl_verify = \"/theirs/ca.pem\"",
-            "ca_bundle = \"/ours/ca.pem\"",
-            ("ANACONDAD_CA_BUNDLE", "/ourvar/ca.pem"),
-            Some(("ANACONDA_AUTH_SSL_VERIFY", "/client/ca.pem")),
+            "ssl_verify = \"HOME/theirs.pem\"",
+            "ca_bundle = \"HOME/ours.pem\"",
+            ("ANACONDAD_CA_BUNDLE", "HOME/ourvar.pem"),
+            Some(("ANACONDA_AUTH_SSL_VERIFY", "HOME/client.pem")),
         ),
         (
             "proxy",
@@ -126,6 +126,15 @@ fn each_site_key_comes_from_theirs_then_ours_then_our_variable_then_the_clients(
     ];
     for (key, theirs, ours, our_var, client_var) in table {
         let home = Home::new();
+        // CA bundles must exist: `HOME` in a row is this home.
+        let dir = home.dir.path().display().to_string();
+        for pem in ["theirs", "ours", "ourvar", "client"] {
+            home.write(&home.dir.path().join(format!("{pem}.pem")), "");
+        }
+        let at_home = |text: &str| text.replace("HOME", &dir);
+        let (theirs, ours) = (at_home(theirs), at_home(ours));
+        let our_var = (our_var.0, at_home(our_var.1));
+        let client_var = client_var.map(|(var, v)| (var, at_home(v)));
         home.write(&home.theirs(), &format!("[plugin.auth]\n{theirs}\n"));
         let (value, source) = shown(&home.config(), &site_name(&home), key);
         assert_eq!(
@@ -136,7 +145,7 @@ fn each_site_key_comes_from_theirs_then_ours_then_our_variable_then_the_clients(
         home.write(&home.ours(), &format!("{ours}\n"));
         let (value, source) = shown(&home.config(), &site_name(&home), key);
         assert_eq!(source, Source::Ours(home.ours()), "{key}: {value}");
-        let home = home.var(our_var.0, our_var.1);
+        let home = home.var(our_var.0, &our_var.1);
         let (value, source) = shown(&home.config(), &site_name(&home), key);
         assert_eq!(source, Source::Env(our_var.0.into()), "{key}");
         assert!(
@@ -144,10 +153,10 @@ fn each_site_key_comes_from_theirs_then_ours_then_our_variable_then_the_clients(
             "{key}: {value}"
         );
         if let Some((var, v)) = client_var {
-            let home = home.var(var, v);
+            let home = home.var(var, &v);
             let (value, source) = shown(&home.config(), &site_name(&home), key);
             assert_eq!(source, Source::Env((*var).into()), "{key}");
-            assert!(value.contains(v) || *key == "ssl_verify", "{key}: {value}");
+            assert!(value.contains(&v) || *key == "ssl_verify", "{key}: {value}");
         }
     }
 }

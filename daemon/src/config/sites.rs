@@ -522,6 +522,17 @@ fn build(
         .ca_bundle
         .clone()
         .unwrap_or_else(|| Sourced::new(base.ca_bundle.clone(), default()));
+    // Said here, where the source of the path is known (the client would blame a variable).
+    if let Some(path) = &bundle.value
+        && let Err(e) = std::fs::metadata(path)
+    {
+        return Err(ConfigError::InvalidValue {
+            key: "ca_bundle".into(),
+            value: path.display().to_string(),
+            from: bundle.source.to_string(),
+            message: format!("the CA bundle cannot be read ({e}); fix the path or the file"),
+        });
+    }
     api.ca_bundle = bundle.value.clone();
     origins.push(Origin::new(
         "ca_bundle",
