@@ -526,8 +526,13 @@ fn build(
     if let Some(path) = &bundle.value
         && let Err(e) = std::fs::metadata(path)
     {
+        // anaconda-auth names a bundle with its `ssl_verify`.
+        let key = match bundle.source {
+            Source::AnacondaAuth(_) => "ssl_verify",
+            _ => "ca_bundle",
+        };
         return Err(ConfigError::InvalidValue {
-            key: "ca_bundle".into(),
+            key: key.into(),
             value: path.display().to_string(),
             from: bundle.source.to_string(),
             message: format!("the CA bundle cannot be read ({e}); fix the path or the file"),
