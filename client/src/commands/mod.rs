@@ -64,6 +64,18 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
             | Command::Condarc(_)
             | Command::Daemon(crate::cli::DaemonCommand::Status)
     );
+    // Only `config show` picks a site yet; elsewhere `--at` would be silently ignored.
+    if let Some(at) = &cli.at
+        && !matches!(cli.command, Command::Config(_))
+    {
+        return Err(CliError::new(
+            crate::exit::ExitKind::Usage,
+            format!(
+                "--at {at}: only `config show` takes --at; this command serves the daemon's \
+                 default site (`anacondactl sites list` marks it)"
+            ),
+        ));
+    }
     if site_matters {
         site::check(&target).await?;
     }

@@ -362,8 +362,21 @@ fn anaconda_auths_keyring_path_and_storage_are_read_and_a_flag_names_the_socket(
         ("system".to_owned(), Source::AnacondaAuth(home.theirs()))
     );
     assert_eq!(global(&config, "socket").1, Source::Default);
+    let by_var = Home {
+        dir: tempfile::tempdir().unwrap(),
+        vars: vec![("ANACONDAD_SOCKET".into(), "/run/s.sock".into())],
+    };
+    let mut by_flag = by_var.config();
+    assert_eq!(
+        global(&by_flag, "socket").1,
+        Source::Env("ANACONDAD_SOCKET".into())
+    );
+    by_flag.socket_from_flag("--socket");
+    assert_eq!(
+        global(&by_flag, "socket").1,
+        Source::Flag("--socket".into())
+    );
     config.socket_from_flag("--socket");
-    assert_eq!(global(&config, "socket").1, Source::Flag("--socket".into()));
     let home = home.var("ANACONDA_AUTH_KEYRING_PATH", "/var/k");
     assert_eq!(
         home.config().paths.anaconda_keyring,
