@@ -51,6 +51,12 @@ pub enum Command {
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// The configuration the daemon runs with: every value and where it came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The Anaconda sites the daemon serves: list, show, add, remove.
+    #[command(subcommand)]
+    Sites(SitesCommand),
     /// Check everything conda's access to Anaconda depends on, each with its evidence and the
     /// command that fixes it; exits 9 when a check fails.
     Doctor(DoctorArgs),
@@ -98,6 +104,49 @@ pub struct LoginArgs {
     /// Do not try to open a browser; only print the URL.
     #[arg(long)]
     pub no_browser: bool,
+    /// Answer yes to every question (letting anaconda-auth use the daemon's keychain record).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every value the running daemon uses (of every site, or of --at SITE) and where it came
+    /// from: default, anacondad's or anaconda-auth's config.toml, a variable, a flag. Secrets
+    /// are redacted.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SitesCommand {
+    /// The sites the daemon serves, the default marked.
+    List,
+    /// One site: its domain, repositories, where it is configured.
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Add `[sites.NAME]` to anacondad's config.toml (comments and layout kept) and restart
+    /// the daemon so it serves it.
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The site's domain (API and login host), e.g. `anaconda.example.com`.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: String,
+        /// The site's repository; repeat for further URLs its credentials answer for
+        /// [default: https://<domain>/repo/, for anaconda.com repo.anaconda.cloud].
+        #[arg(long = "repo-url", value_name = "URL")]
+        repo_urls: Vec<String>,
+    },
+    /// Remove `[sites.NAME]` from anacondad's config.toml and restart the daemon.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Remove it even though credentials are stored for it (they stay stored).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -595,30 +595,33 @@ async fn tokens(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_ok
     }
 }
 
-/// Which store anaconda-auth reads (`~/.anaconda/config.toml`, `[plugin.auth]`
-/// `preferred_token_storage`), and whether that is where our record is.
+/// Which store anaconda-auth reads (its `preferred_token_storage`: its variable, its site's
+/// table or `[plugin.auth]` of its config.toml), and whether that is where our record is.
 fn anaconda_auth(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
+    use crate::config::anaconda_auth as theirs_config;
     const S: &str = "anaconda-auth";
-    let config = daemon.config.paths.home.join(".anaconda/config.toml");
-    let preferred = std::fs::read_to_string(&config)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|t| {
-            t.get("plugin")?
-                .get("auth")?
-                .get("preferred_token_storage")?
-                .as_str()
-                .map(str::to_owned)
-        });
-    let reads_system = preferred.as_deref() == Some("system");
+    let config = &daemon.config.anaconda_auth_config;
+    // Read afresh: `login` or `token install` may have aligned it since the daemon started.
+    let file = theirs_config::load(config).ok().flatten();
+    let site_name = site.name();
+    let own_site = file
+        .as_ref()
+        .and_then(|f| f.site(site_name))
+        .map(|_| site_name);
+    let preferred = theirs_config::effective_storage(&daemon.config.env, file.as_ref(), own_site);
+    let reads_system = preferred.value == theirs_config::SYSTEM_STORAGE;
     let keyring = &daemon.config.store.keyring_path;
     let theirs = if reads_system {
         format!(
-            "anaconda-auth reads the OS keychain (preferred_token_storage = \"system\" in {})",
-            config.display()
+            "anaconda-auth reads the OS keychain (preferred_token_storage = \"system\", {})",
+            preferred.source
         )
     } else {
-        format!("anaconda-auth reads {} (its default)", keyring.display())
+        format!(
+            "anaconda-auth reads {} ({})",
+            keyring.display(),
+            preferred.source
+        )
     };
     if !store_ok {
         d.push(
@@ -658,10 +661,18 @@ fn anaconda_auth(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_o
             S,
             Level::Warn,
             format!("{theirs}, but {record} is in the OS keychain"),
-            format!(
-                "add preferred_token_storage = \"system\" under [plugin.auth] in {}",
-                config.display()
-            ),
+            // `login` and `token install` align only an anaconda-auth they see in use.
+            match theirs_config::installed_evidence(&daemon.config.env, config, keyring) {
+                Some(_) => format!(
+                    "`anacondactl token install --yes` (or `login --yes`) sets \
+                     preferred_token_storage = \"system\" under [plugin.auth] in {}",
+                    config.display()
+                ),
+                None => format!(
+                    "add preferred_token_storage = \"system\" under [plugin.auth] in {}",
+                    config.display()
+                ),
+            },
         ),
         _ => d.push(
             "anaconda_auth.storage",

@@ -128,6 +128,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let mut config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
+    // clap reads `--socket` and ANACONDAD_SOCKET into one value; `config show` tells them apart.
+    let socket_flag = std::env::args_os()
+        .any(|a| a == "--socket" || a.to_string_lossy().starts_with("--socket="));
+    if socket_flag {
+        config.socket_from_flag("--socket");
+    }
     config.started_by = if activated.is_some() {
         StartedBy::SocketActivation
     } else if args.spawned {

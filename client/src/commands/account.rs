@@ -7,12 +7,28 @@ use anacondad_proto::v1::{
 
 use super::Output;
 use crate::cli::LoginArgs;
-use crate::connection::Target;
+use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::prompt::Prompter;
 use crate::render;
 
-pub async fn login(args: LoginArgs, target: &Target, out: Output) -> Result<(), CliError> {
+pub async fn login(
+    args: LoginArgs,
+    target: &Target,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
+    let yes = args.yes;
+    login_with(args, &client, out).await?;
+    let conda = super::config::CondaUse {
+        configures: false,
+        auth_handler: None,
+    };
+    super::config::offer_alignment(&client, conda, yes, out, prompter).await
+}
+
+async fn login_with(args: LoginArgs, client: &DaemonClient, out: Output) -> Result<(), CliError> {
     if args.api_key_stdin {
         let request = SetApiKeyRequest {
             api_key: super::read_secret_from_stdin(

@@ -70,28 +70,13 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             Ok(())
         }
         DaemonCommand::Stop => {
-            let client = match target.connect().await {
-                Ok(client) => client,
-                Err(e) if e.kind == ExitKind::Daemon => {
-                    if out.json {
-                        out.print_json(&serde_json::json!({ "stopped": false, "running": false }));
-                    } else {
-                        crate::outln!("anacondad is not running at {}", target.socket.display());
-                    }
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            let pid = target.daemon_pid();
-            client.daemon().shutdown(ShutdownRequest {}).await?;
-            let waiter = target.clone();
-            tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
-                .await
-                .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
+            let stopped = stop(target).await?;
             if out.json {
-                out.print_json(&serde_json::json!({ "stopped": true, "running": false }));
-            } else {
+                out.print_json(&serde_json::json!({ "stopped": stopped, "running": false }));
+            } else if stopped {
                 crate::outln!("anacondad stopped");
+            } else {
+                crate::outln!("anacondad is not running at {}", target.socket.display());
             }
             Ok(())
         }
@@ -136,4 +121,20 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             }
         }
     }
+}
+
+/// Stops the daemon serving `target` and waits until it has exited; `false` when none runs.
+pub async fn stop(target: &Target) -> Result<bool, CliError> {
+    let client = match target.connect().await {
+        Ok(client) => client,
+        Err(e) if e.kind == ExitKind::Daemon => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let pid = target.daemon_pid();
+    client.daemon().shutdown(ShutdownRequest {}).await?;
+    let waiter = target.clone();
+    tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
+        .await
+        .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
+    Ok(true)
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod condarc;
+mod config;
 mod credential;
 mod daemon;
 mod doctor;
@@ -67,7 +68,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         target.site = Some(site);
     }
     match cli.command {
-        Command::Login(args) => account::login(args, &target, out).await,
+        Command::Login(args) => account::login(args, &target, out, prompter).await,
         Command::Logout => account::logout(&target, out).await,
         Command::Whoami => account::whoami(&target, out).await,
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
@@ -75,6 +76,8 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
+        Command::Config(cmd) => config::show(cmd, cli.at.as_deref(), &target, out).await,
+        Command::Sites(cmd) => config::sites(cmd, &target, out).await,
         Command::Doctor(args) => doctor::run(args, &target, out, prompter).await,
         Command::Service(cmd) => service::run(cmd, &target, out).await,
         Command::Completions { shell } => {

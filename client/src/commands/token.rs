@@ -84,6 +84,12 @@ async fn install(
     prompter: Prompter,
 ) -> Result<(), CliError> {
     let given = given_token(&args)?;
+    // Before anything is reissued: a required alignment that is refused stops here.
+    let conda = super::config::CondaUse {
+        configures: !args.no_condarc,
+        auth_handler: args.condarc.auth_handler.as_deref(),
+    };
+    super::config::offer_alignment(client, conda, args.yes, out, prompter).await?;
     let org = match (&given, &args.org) {
         (_, Some(org)) => org.clone(),
         (Some(_), None) => {

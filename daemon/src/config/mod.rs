@@ -1,10 +1,14 @@
 //! The daemon's configuration, resolved once: [`DaemonConfig::resolve`] takes an
-//! [`EnvSnapshot`] and the socket path, reads `config.toml`, applies `ANACONDAD_<KEY>`
+//! [`EnvSnapshot`] and the socket path, reads our `config.toml` and anaconda-auth's
+//! `~/.anaconda/config.toml` (ours wins where both say something), applies `ANACONDAD_<KEY>`
 //! variables and then the existing client's variables (`ANACONDA_AUTH_*`,
-//! `CONDA_TOKEN_REPO_URL`, which win), and hands everything below `main` as values, so tests
-//! run whole daemons in temporary homes.
+//! `CONDA_TOKEN_REPO_URL`, which win), records where every value came from (`config show`),
+//! and hands everything below `main` as values, so tests run whole daemons in temporary homes.
 
+pub mod anaconda_auth;
+pub mod edit;
 mod keys;
+pub mod origin;
 mod paths;
 pub mod site;
 pub mod sites;
@@ -75,6 +79,34 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
+    #[error("{key} = {value:?} ({from}) is not valid: {message}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        from: String,
+        message: String,
+    },
+    #[error(
+        "default_site = {name:?} ({from}) names no configured site; the sites are {known}: \
+         name one of them (or its domain), or remove default_site to use the first"
+    )]
+    UnknownDefaultSite {
+        name: String,
+        from: String,
+        known: String,
+    },
+    #[error(
+        "the sites {first:?} ({first_source}) and {second:?} ({second_source}) both have the \
+         domain {domain}: a domain is one site; remove one of them (`anacondactl sites remove`) \
+         or give it its own domain"
+    )]
+    DuplicateDomain {
+        domain: String,
+        first: String,
+        first_source: String,
+        second: String,
+        second_source: String,
+    },
 }
 
 /// Everything a daemon runs with.
@@ -98,6 +130,12 @@ pub struct DaemonConfig {
     /// The environment the daemon was started with (conda's files and installations depend
     /// on it when a caller sends none).
     pub env: EnvSnapshot,
+    /// Where each daemon-wide value came from (`config show`).
+    pub origins: Vec<origin::Origin>,
+    /// Where each site and its values came from, in the order of `sites`.
+    pub site_origins: Vec<sites::SiteOrigins>,
+    /// anaconda-auth's configuration file (it need not exist).
+    pub anaconda_auth_config: PathBuf,
 }
 
 /// How the daemon came to run.
@@ -168,45 +206,245 @@ impl DaemonConfig {
         socket: PathBuf,
         hostname: &str,
     ) -> Result<Self, ConfigError> {
-        let paths = Paths::resolve(env, socket)?;
-        let settings = Settings::load(&paths.config_file, env)?;
-        let mut api = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
-        // The site of the last login, under whatever config.toml and the variables say.
-        if let Some(site) = site::load(&paths.site_file())? {
-            site.apply(&mut api);
+        use origin::{Origin, Source, Sourced};
+        let mut paths = Paths::resolve(env, socket)?;
+        let ours_path = paths.config_file.clone();
+        let ours = Source::Ours(ours_path.clone());
+        let mut file_table = read_table(&ours_path)?;
+        let our_sites = sites::read_our_sites(file_table.remove("sites").as_ref(), &ours_path)?;
+        let file_default = match file_table.remove("default_site") {
+            None => None,
+            Some(toml::Value::String(name)) => Some(name),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    path: ours_path,
+                    message: format!(
+                        "default_site must be a site name or a domain (a string), not {other}"
+                    ),
+                });
+            }
+        };
+        let settings = Settings::from_table(file_table.clone(), env, &ours_path)?;
+        let file_settings =
+            Settings::from_table(file_table.clone(), &EnvSnapshot::default(), &ours_path)?;
+        let variable = |key: &str| format!("ANACONDAD_{}", key.to_ascii_uppercase());
+        let source_of = |key: &str| {
+            if env.get(&variable(key)).is_some() {
+                Source::Env(variable(key))
+            } else if file_table.contains_key(key) {
+                ours.clone()
+            } else {
+                Source::Default
+            }
+        };
+        let theirs_path = anaconda_auth::config_path(env, &paths.home);
+        let theirs = anaconda_auth::load(&theirs_path)?;
+        let base = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
+        let site_file = paths.site_file();
+        let last_login = site::load(&site_file)?.map(|record| (record, site_file.clone()));
+        let top_keys = |s: &Settings, source: &dyn Fn(&str) -> Option<Source>| {
+            let at = |key: &str, value| source(key).map(|src| Sourced::new(value, src));
+            sites::SiteKeys {
+                domain: s.domain.clone().and_then(|v| at("domain", v)),
+                repo_url: s.repo_url.clone().and_then(|v| at("repo_url", v)),
+                ssl_verify: s
+                    .ssl_verify
+                    .and_then(|v| source("ssl_verify").map(|src| Sourced::new(v, src))),
+                ca_bundle: s
+                    .ca_bundle
+                    .clone()
+                    .and_then(|v| source("ca_bundle").map(|src| Sourced::new(Some(v), src))),
+                proxy: s.proxy.clone().and_then(|v| {
+                    source("proxy").map(|src| Sourced::new(ProxyConfig::Url(Secret::new(v)), src))
+                }),
+                ..sites::SiteKeys::default()
+            }
+        };
+        let ours_top = top_keys(&file_settings, &|key| {
+            file_table.contains_key(key).then(|| ours.clone())
+        });
+        let ours_env = top_keys(&settings, &|key| {
+            env.get(&variable(key)).map(|_| Source::Env(variable(key)))
+        });
+        let ours_default = match env.get("ANACONDAD_DEFAULT_SITE") {
+            Some(name) => Some(Sourced::new(
+                name.to_owned(),
+                Source::Env("ANACONDAD_DEFAULT_SITE".into()),
+            )),
+            None => file_default.map(|name| Sourced::new(name, ours.clone())),
+        };
+        let resolved = sites::resolve(sites::SitesInput {
+            base: &base,
+            ours_path: &ours_path,
+            ours: &our_sites,
+            ours_default,
+            ours_top,
+            ours_env,
+            client_env: sites::SiteKeys::of_client_env(env),
+            theirs: theirs.as_ref(),
+            last_login,
+        })?;
+        let default_site = resolved.default_site.value.clone();
+        let api = resolved
+            .sites
+            .iter()
+            .find(|s| s.name == default_site)
+            .map(|s| s.api.clone())
+            .unwrap_or(base);
+        // anaconda-auth's keyring file: its variable, else its file's `keyring_path`.
+        let mut keyring_source = if env.get("ANACONDA_AUTH_KEYRING_PATH").is_some() {
+            Source::Env("ANACONDA_AUTH_KEYRING_PATH".into())
+        } else {
+            Source::Default
+        };
+        if keyring_source == Source::Default
+            && let Some(theirs) = &theirs
+            && let Some(path) = theirs
+                .site(&default_site)
+                .and_then(|t| t.keyring_path.clone())
+                .or_else(|| theirs.plugin_auth.keyring_path.clone())
+        {
+            paths.anaconda_keyring = match path.strip_prefix("~") {
+                Ok(rest) => paths.home.join(rest),
+                Err(_) => path,
+            };
+            keyring_source = Source::AnacondaAuth(theirs.path.clone());
         }
-        if let Some(domain) = &settings.domain {
-            api.domain = domain.clone();
-        }
-        if let Some(repo_url) = &settings.repo_url {
-            api.repo_url = repo_url.clone();
-        }
-        if let Some(verify) = settings.ssl_verify {
-            api.ssl_verify = verify;
-        }
-        if settings.ca_bundle.is_some() {
-            api.ca_bundle = settings.ca_bundle.clone();
-        }
-        if let Some(proxy) = &settings.proxy {
-            api.proxy = ProxyConfig::Url(Secret::new(proxy.clone()));
-        }
-        api.apply_env(env.map());
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
-        store.env_api_key = env.get("ANACONDA_AUTH_API_KEY").map(Secret::new);
+        store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
         store.timeout = settings.keychain_timeout();
-        let implicit = sites::SiteConfig::implicit(api.clone());
-        let default_site = implicit.name.clone();
+        let path_source = |var: &str| match env.get(var) {
+            Some(_) => Source::Env(var.to_owned()),
+            None => Source::Default,
+        };
+        let their_site = theirs
+            .as_ref()
+            .and_then(|t| t.site(&default_site))
+            .map(|_| default_site.as_str());
+        let their_storage = anaconda_auth::effective_storage(env, theirs.as_ref(), their_site);
+        let mut origins = vec![
+            Origin::new(
+                "socket",
+                paths.socket.display().to_string(),
+                path_source("ANACONDAD_SOCKET"),
+            ),
+            Origin::new(
+                "config_file",
+                ours_path.display().to_string(),
+                path_source("ANACONDAD_CONFIG"),
+            ),
+            Origin::new(
+                "default_site",
+                &default_site,
+                resolved.default_site.source.clone(),
+            ),
+            Origin::new("storage", settings.storage.as_str(), source_of("storage")),
+            Origin::new(
+                "keychain_timeout_secs",
+                settings.keychain_timeout_secs.to_string(),
+                source_of("keychain_timeout_secs"),
+            ),
+            Origin::new(
+                "auth_handler",
+                &settings.auth_handler,
+                source_of("auth_handler"),
+            ),
+            Origin::new(
+                "refresh_lead_fraction",
+                settings.refresh_lead_fraction.to_string(),
+                source_of("refresh_lead_fraction"),
+            ),
+            Origin::new(
+                "browser_login_port",
+                settings.browser_login_port.to_string(),
+                source_of("browser_login_port"),
+            ),
+            Origin::new(
+                "export",
+                settings
+                    .export
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                source_of("export"),
+            ),
+            Origin::new(
+                "credential_preference",
+                settings.credential_preference.as_str(),
+                source_of("credential_preference"),
+            ),
+            Origin::new(
+                "anaconda_auth.config_file",
+                format!(
+                    "{} ({})",
+                    theirs_path.display(),
+                    if theirs.is_some() { "read" } else { "none" }
+                ),
+                path_source(anaconda_auth::CONFIG_ENV),
+            ),
+            Origin::new(
+                "anaconda_auth.keyring_path",
+                paths.anaconda_keyring.display().to_string(),
+                keyring_source,
+            ),
+            Origin::new(
+                "anaconda_auth.preferred_token_storage",
+                &their_storage.value,
+                their_storage.source,
+            ),
+        ];
+        if let Some(theirs) = &theirs {
+            let ignored: Vec<String> = std::iter::once(("plugin.auth", &theirs.plugin_auth))
+                .chain(theirs.sites.iter().map(|(n, t)| (n.as_str(), t)))
+                .flat_map(|(at, t)| t.not_honoured.iter().map(move |k| format!("[{at}] {k}")))
+                .collect();
+            if !ignored.is_empty() {
+                origins.push(Origin::new(
+                    "anaconda_auth.not_honoured",
+                    ignored.join(", "),
+                    Source::AnacondaAuth(theirs.path.clone()),
+                ));
+            }
+        }
         Ok(Self {
             paths,
             settings,
             api,
-            sites: vec![implicit],
+            sites: resolved.sites,
             default_site,
             store,
             started_by: StartedBy::default(),
             system_proxy: system_proxy(env),
             env: env.clone(),
+            origins,
+            site_origins: resolved.origins,
+            anaconda_auth_config: theirs_path,
         })
+    }
+
+    /// Records that the socket was named by a flag of the daemon's command line.
+    pub fn socket_from_flag(&mut self, flag: &str) {
+        if let Some(origin) = self.origins.iter_mut().find(|o| o.key == "socket") {
+            origin.source = origin::Source::Flag(flag.to_owned());
+        }
+    }
+}
+
+/// The TOML table of `path`; a missing file is an empty one.
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -293,21 +531,19 @@ impl Default for Settings {
 impl Settings {
     /// Reads `path` (a missing file means defaults), then applies `ANACONDAD_<KEY>` overrides.
     pub fn load(path: &Path, env: &EnvSnapshot) -> Result<Self, ConfigError> {
-        let mut table = match std::fs::read_to_string(path) {
-            Ok(text) => text
-                .parse::<toml::Table>()
-                .map_err(|e| ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        let mut table = read_table(path)?;
+        table.remove("sites");
+        table.remove("default_site");
+        Self::from_table(table, env, path)
+    }
+
+    /// The settings of `table` (our file's top level, `[sites]` and `default_site` taken out)
+    /// under the `ANACONDAD_<KEY>` overrides of `env`.
+    fn from_table(
+        mut table: toml::Table,
+        env: &EnvSnapshot,
+        path: &Path,
+    ) -> Result<Self, ConfigError> {
         for key in keys::field_names::<Self>() {
             let variable = format!("ANACONDAD_{}", key.to_ascii_uppercase());
             if let Some(value) = env.get(&variable) {
@@ -466,3 +702,6 @@ mod tests {
         assert!(err.contains("vault"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod precedence_tests;

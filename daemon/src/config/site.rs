@@ -2,9 +2,10 @@
 //! a password), so a daemon started later without the login's variables (by the conda plugin,
 //! by systemd) serves the same domain, repository, TLS and proxy settings.
 //!
-//! Precedence when the daemon starts: the existing client's variables (`ANACONDA_AUTH_*`,
-//! `CONDA_TOKEN_REPO_URL`), then `config.toml` and `ANACONDAD_<KEY>`, then this file, then the
-//! defaults. One site per file: several sites would be several records here.
+//! It serves only the implicit site (no `[sites]` configured anywhere). Precedence when the
+//! daemon starts: the existing client's variables (`ANACONDA_AUTH_*`, `CONDA_TOKEN_REPO_URL`),
+//! then `ANACONDAD_<KEY>`, our `config.toml`, anaconda-auth's `[plugin.auth]`, then this file,
+//! then the defaults ([`super::sites`]). One site per file.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use anacondad_proto::v1::{
-    DiagnoseRequest, DiagnoseResponse, EventKind, ShutdownRequest, ShutdownResponse, SiteSummary,
-    StatusRequest, StatusResponse, WatchRequest, WatchResponse,
+    AddSiteRequest, AddSiteResponse, AlignAuthStorageRequest, AlignAuthStorageResponse,
+    DiagnoseRequest, DiagnoseResponse, EventKind, ListSitesRequest, ListSitesResponse,
+    RemoveSiteRequest, RemoveSiteResponse, ShowConfigRequest, ShowConfigResponse, ShutdownRequest,
+    ShutdownResponse, SiteSummary, StatusRequest, StatusResponse, WatchRequest, WatchResponse,
     daemon_service_server::DaemonService,
 };
 use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
@@ -139,5 +141,44 @@ impl DaemonService for DaemonApi {
             .publish(EventKind::ShuttingDown, "", "", "the daemon is stopping");
         self.daemon.shutdown.cancel();
         Ok(Response::new(ShutdownResponse {}))
+    }
+
+    async fn show_config(
+        &self,
+        req: Request<ShowConfigRequest>,
+    ) -> Result<Response<ShowConfigResponse>, Status> {
+        super::config::show(&self.daemon.config, req.get_ref()).map(Response::new)
+    }
+
+    async fn list_sites(
+        &self,
+        _: Request<ListSitesRequest>,
+    ) -> Result<Response<ListSitesResponse>, Status> {
+        super::config::list(&self.daemon).await.map(Response::new)
+    }
+
+    async fn add_site(
+        &self,
+        req: Request<AddSiteRequest>,
+    ) -> Result<Response<AddSiteResponse>, Status> {
+        super::config::add(&self.daemon.config, req.get_ref()).map(Response::new)
+    }
+
+    async fn remove_site(
+        &self,
+        req: Request<RemoveSiteRequest>,
+    ) -> Result<Response<RemoveSiteResponse>, Status> {
+        super::config::remove(&self.daemon, req.get_ref())
+            .await
+            .map(Response::new)
+    }
+
+    async fn align_auth_storage(
+        &self,
+        req: Request<AlignAuthStorageRequest>,
+    ) -> Result<Response<AlignAuthStorageResponse>, Status> {
+        super::config::align(&self.daemon, req.get_ref())
+            .await
+            .map(Response::new)
     }
 }

@@ -26,6 +26,26 @@ pub fn status(code: Code, reason: ErrorReason, org: &str, message: impl Into<Str
     status
 }
 
+/// A configuration edit that was not made: the request's fault, or the file's.
+pub fn edit_status(e: &crate::config::edit::EditError) -> Status {
+    use crate::config::edit::EditError as E;
+    let code = match e {
+        E::Exists { .. } => Code::AlreadyExists,
+        E::Missing { .. } => Code::NotFound,
+        E::Invalid { .. } => Code::InvalidArgument,
+        E::HoldsCredentials { .. } => {
+            return status(
+                Code::FailedPrecondition,
+                ErrorReason::ConfirmationRequired,
+                "",
+                e.to_string(),
+            );
+        }
+        E::Config(_) | E::Shape { .. } | E::Write { .. } => Code::FailedPrecondition,
+    };
+    status(code, ErrorReason::Configuration, "", e.to_string())
+}
+
 fn api_code(e: &ApiError) -> (Code, ErrorReason) {
     use ErrorReason as R;
     match e {

@@ -3,6 +3,7 @@
 
 mod account;
 mod condarc;
+mod config;
 mod convert;
 mod credentials;
 mod daemon;

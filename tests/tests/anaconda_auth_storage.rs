@@ -1,0 +1,173 @@
+//! One record for both tools: the real anaconda-auth 0.15.3 in its default configuration reads
+//! its keyring file and misses what the daemon keeps in the OS keychain; `token install --yes`
+//! sets its `preferred_token_storage = "system"`, after which its `TokenInfo.load` and its conda
+//! handler find the daemon's credentials. Needs the Secret Service of
+//! `tests/scripts/with-keyring.sh` and the venv of `tests/scripts/setup-venv.sh`.
+
+use std::path::{Path, PathBuf};
+
+use anacondad_tests::harness::{TestHome, python_venv_or_skip};
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use serde_json::Value;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The venv, when this machine has a Secret Service to test with.
+fn ready(test: &str) -> Option<PathBuf> {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(
+            std::env::var_os("ANACONDAD_SKIP_KEYCHAIN_TESTS").is_some(),
+            "needs a Secret Service: run under tests/scripts/with-keyring.sh (or set \
+             ANACONDAD_SKIP_KEYCHAIN_TESTS=1)"
+        );
+        return None;
+    }
+    python_venv_or_skip(test)
+}
+
+/// A daemon that keeps credentials in the OS keychain, against `emu`.
+fn keychain_home(emu: &EmulatorProcess) -> TestHome {
+    TestHome::new()
+        .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
+        .with_env("CONDA_TOKEN_REPO_URL", emu.url("/repo/"))
+        .with_env("ANACONDAD_STORAGE", "system")
+}
+
+/// What anaconda-auth finds for the emulator's domain, run as a user of `home` would run it.
+fn anaconda_auth_finds(venv: &Path, home: &TestHome, emu: &EmulatorProcess, org: &str) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/anaconda_auth_lookup.py");
+    let url = emu.url(&format!("/repo/{org}/noarch/repodata.json"));
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .arg(&script)
+        .args([&emu.domain(), org, &url])
+        .env_clear()
+        .envs(home.env())
+        // anaconda-auth reads these itself; the user's shell would not set them.
+        .env_remove("ANACONDA_AUTH_DOMAIN")
+        .env_remove("CONDA_TOKEN_REPO_URL")
+        .env_remove("ANACONDAD_STORAGE")
+        .env("CONDARC", home.path().join("no.condarc"))
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+/// `doctor`'s finding on anaconda-auth's storage: its state and its fix.
+fn doctor_on_anaconda_auth(home: &TestHome) -> (String, String) {
+    let out = home.run_ctl(&["--json", "doctor"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {}", text(&out.stderr)));
+    let check = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == "anaconda_auth.storage"))
+        .unwrap_or_else(|| panic!("no anaconda_auth.storage in {report:#}"));
+    (
+        check["state"].as_str().unwrap_or_default().to_owned(),
+        check["fix"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn install(home: &TestHome, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["token", "install", "--org", "acme", "--no-condarc"];
+    args.extend_from_slice(extra);
+    home.run_ctl(&args)
+}
+
+#[test]
+fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daemons_token() {
+    let Some(venv) = ready("after_the_alignment_anaconda_auth_finds_the_daemons_token") else {
+        return;
+    };
+    let emu = spawn_emulator(&[]);
+    let home = keychain_home(&emu);
+    let api_key = emu.mint_api_key();
+    home.login_with_api_key(&api_key);
+    // Its default configuration: no config.toml; its first use makes its keyring file.
+    let config = home.path().join(".anaconda/config.toml");
+    let before = anaconda_auth_finds(&venv, &home, &emu, "acme");
+    assert_eq!(before["api_key"], Value::Null, "{before}");
+    assert_eq!(before["handler_credential"], Value::Null, "{before}");
+    assert!(!config.exists());
+    assert!(home.path().join(".anaconda/keyring").is_file());
+    let (state, fix) = doctor_on_anaconda_auth(&home);
+    assert_eq!(state, "warn");
+    assert!(fix.contains("token install --yes"), "{fix}");
+    // Without a terminal and without --yes: said, not done, and the install goes on.
+    let out = install(&home, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("will not see the credentials") && !config.exists(),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = install(&home, &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("preferred_token_storage = \"system\""),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "[plugin.auth]\npreferred_token_storage = \"system\"\n"
+    );
+    let token = emu.org_token("acme").expect("the emulator issued a token");
+    let after = anaconda_auth_finds(&venv, &home, &emu, "acme");
+    assert_eq!(after["api_key"], api_key.as_str(), "{after}");
+    assert_eq!(after["repo_token"], token.as_str(), "{after}");
+    assert_eq!(after["handler_credential"], api_key.as_str(), "{after}");
+    assert_eq!(doctor_on_anaconda_auth(&home).0, "ok");
+    // Aligned: a further install asks nothing.
+    let out = install(&home, &["--yes"]);
+    assert!(!text(&out.stdout).contains("Setting preferred_token_storage"));
+}
+
+#[test]
+fn the_alignment_keeps_anaconda_auths_comments_and_is_required_for_its_conda_handler() {
+    let Some(venv) = ready("the_alignment_keeps_anaconda_auths_comments") else {
+        return;
+    };
+    let emu = spawn_emulator(&[]);
+    let home = keychain_home(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
+    let config = home.path().join(".anaconda/config.toml");
+    let original =
+        "# my anaconda-auth settings\n\n[plugin.auth]\n# TLS as usual\nssl_verify = true  # keep\n";
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, original).unwrap();
+    let condarc = home.path().join(".condarc");
+    let handler = ["--auth-handler", "anaconda-auth", "--condarc"];
+    let mut args = vec!["token", "install", "--org", "acme"];
+    args.extend_from_slice(&handler);
+    args.push(condarc.to_str().unwrap());
+    // Required with anaconda-auth's handler: refused without an answer, nothing reissued.
+    let out = home.run_ctl(&args);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--auth-handler anaconda-auth")
+            && err.contains("--yes")
+            && err.contains("--auth-handler anacondad"),
+        "{err}"
+    );
+    assert_eq!(emu.org_token("acme"), None, "nothing was issued");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    args.push("--yes");
+    let out = home.run_ctl(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let edited = std::fs::read_to_string(&config).unwrap();
+    assert_eq!(
+        edited,
+        format!("{original}preferred_token_storage = \"system\"\n"),
+        "comments and layout kept"
+    );
+    let found = anaconda_auth_finds(&venv, &home, &emu, "acme");
+    assert_eq!(
+        found["repo_token"],
+        emu.org_token("acme").unwrap().as_str(),
+        "{found}"
+    );
+}
