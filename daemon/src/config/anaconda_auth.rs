@@ -279,6 +279,19 @@ pub fn with_system_storage(text: &str, path: &Path) -> Result<Option<String>, Co
         path: path.to_path_buf(),
         message: format!("{what} is not a table; fix it before it can be edited"),
     };
+    // A file of comments only keeps them at its top, before the table that is added.
+    if doc.as_table().is_empty() {
+        let lead = doc.trailing().as_str().unwrap_or_default().to_owned();
+        doc.set_trailing("");
+        let mut auth = toml_edit::Table::new();
+        auth.decor_mut().set_prefix(lead);
+        auth.insert("preferred_token_storage", toml_edit::value(SYSTEM_STORAGE));
+        let mut plugin = toml_edit::Table::new();
+        plugin.set_implicit(true);
+        plugin.insert("auth", toml_edit::Item::Table(auth));
+        doc.insert("plugin", toml_edit::Item::Table(plugin));
+        return Ok(Some(doc.to_string()));
+    }
     let root = doc.as_table_mut();
     if !root.contains_key("plugin") {
         let mut plugin = toml_edit::Table::new();
@@ -554,6 +567,11 @@ mod tests {
             with_system_storage(&edited, path).unwrap(),
             None,
             "a second run changes nothing"
+        );
+        let lone = with_system_storage("# mine\n", path).unwrap().unwrap();
+        assert_eq!(
+            lone,
+            "# mine\n[plugin.auth]\npreferred_token_storage = \"system\"\n"
         );
         let fresh = with_system_storage("", path).unwrap().unwrap();
         assert_eq!(
