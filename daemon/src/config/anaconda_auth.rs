@@ -5,8 +5,9 @@
 //!
 //! Read: `domain`, `ssl_verify` (a boolean or the path of a CA bundle), `proxy_servers`
 //! (its `https` entry, else `all`, else `http`), `api_key`, `use_unified_repo_api_key`,
-//! `keyring_path`, `preferred_token_storage`. Listed as not honoured: `extra_headers`,
-//! `client_cert`, `client_cert_key`, `auth_domain_override`. Not read at all: anaconda-auth's
+//! `keyring_path`, `preferred_token_storage`. Listed as not honoured: `keyring` (credentials
+//! written into the file itself), `extra_headers`, `client_cert`, `client_cert_key`,
+//! `auth_domain_override`. Not read at all: anaconda-auth's
 //! `.env` (it is read from the working directory of each anaconda-auth process, which the
 //! daemon does not share) and the secrets directory (`ANACONDA_SECRETS_DIR`, `/run/secrets`).
 
@@ -30,6 +31,7 @@ pub const SYSTEM_STORAGE: &str = "system";
 
 /// Keys anaconda-auth honours that the daemon does not (`config show` lists them).
 const NOT_HONOURED: &[&str] = &[
+    "keyring",
     "extra_headers",
     "client_cert",
     "client_cert_key",
