@@ -7,9 +7,9 @@
 //! (its `https` entry, else `all`, else `http`), `api_key`, `use_unified_repo_api_key`,
 //! `keyring_path`, `preferred_token_storage`. Listed as not honoured: `keyring` (credentials
 //! written into the file itself), `extra_headers`, `client_cert`, `client_cert_key`,
-//! `auth_domain_override`. Not read at all: anaconda-auth's
-//! `.env` (it is read from the working directory of each anaconda-auth process, which the
-//! daemon does not share) and the secrets directory (`ANACONDA_SECRETS_DIR`, `/run/secrets`).
+//! `auth_domain_override`. Not read at all: anaconda-auth's `.env` (read from the working
+//! directory of each anaconda-auth process, which the daemon does not share), its secrets
+//! directory (`ANACONDA_SECRETS_DIR`, `/run/secrets`) and `ANACONDA_AUTH_KEYRING`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
