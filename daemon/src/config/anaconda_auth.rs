@@ -159,6 +159,10 @@ fn read_table(table: &toml::Table, at: &str, source: &Source) -> Result<AuthTabl
         match table.get(key) {
             None => Ok(None),
             Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            // pydantic takes "true", "1", "yes" and "on" (and their opposites) too.
+            Some(toml::Value::String(s)) if super::parse_bool(s).is_some() => {
+                Ok(super::parse_bool(s))
+            }
             Some(other) => Err(format!("[{at}] {key} must be true or false, not {other}")),
         }
     };
@@ -170,8 +174,12 @@ fn read_table(table: &toml::Table, at: &str, source: &Source) -> Result<AuthTabl
             out.keys.ssl_verify = Some(source.says(*on));
             out.keys.ca_bundle = Some(source.says(None));
         }
-        // anaconda-auth hands a string to `requests` as `verify=`: a CA bundle's path
-        // ("truststore" is its word for the OS trust store).
+        // anaconda-auth reads "0" and "1" as booleans, and hands any other string to
+        // `requests` as `verify=`: a CA bundle's path ("truststore": the OS trust store).
+        Some(toml::Value::String(s)) if s == "0" || s == "1" => {
+            out.keys.ssl_verify = Some(source.says(s == "1"));
+            out.keys.ca_bundle = Some(source.says(None));
+        }
         Some(toml::Value::String(s)) if s.eq_ignore_ascii_case("truststore") => {
             out.keys.ssl_verify = Some(source.says(true));
             out.keys.ca_bundle = Some(source.says(None));
@@ -510,6 +518,15 @@ mod tests {
 
     #[test]
     fn a_key_of_the_wrong_type_names_the_file_and_the_key() {
+        let (_dir, path) =
+            file("[sites.a]\nssl_verify = \"0\"\nuse_unified_repo_api_key = \"yes\"\n");
+        let auth = load(&path).unwrap().unwrap();
+        let a = auth.site("a").unwrap();
+        assert!(
+            !a.keys.ssl_verify.as_ref().unwrap().value,
+            "\"0\" is false, not a bundle"
+        );
+        assert!(a.keys.use_unified_repo_api_key.as_ref().unwrap().value);
         let (_dir, path) = file("[sites.work]\nssl_verify = 3\n");
         let err = load(&path).unwrap_err().to_string();
         assert!(
