@@ -20,8 +20,8 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
-    /// The site a command is about (a name of `anacondactl sites list`, or its domain)
-    /// [default: the daemon's default site].
+    /// The site to act on, by name or domain (`anacondactl sites list`) [default: the default
+    /// site; for `credential get`, the site whose repository the URL is under].
     #[arg(long, global = true, value_name = "SITE")]
     pub at: Option<String>,
     #[command(subcommand)]

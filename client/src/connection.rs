@@ -9,7 +9,7 @@ use anacondad_proto::v1::{
     credential_service_client::CredentialServiceClient, daemon_service_client::DaemonServiceClient,
     token_service_client::TokenServiceClient,
 };
-use anacondad_proto::{ConnectError, DaemonChannel, MAX_MESSAGE_BYTES};
+use anacondad_proto::{ConnectError, DaemonChannel, MAX_MESSAGE_BYTES, ProtocolStamp};
 
 use crate::exit::{CliError, ExitKind};
 use crate::launch::Launcher;
@@ -26,6 +26,8 @@ pub struct DaemonClient {
 pub struct Target {
     pub socket: PathBuf,
     pub uid: u32,
+    /// The site every request names (`--at`); `None`: the daemon's default site.
+    pub site: Option<String>,
     pub launcher: Launcher,
 }
 
@@ -43,7 +45,12 @@ impl Target {
 
     /// Connects to a running daemon only.
     pub async fn connect(&self) -> Result<DaemonClient, CliError> {
-        anacondad_proto::connect(&self.socket, self.uid)
+        let stamp = match &self.site {
+            Some(site) => ProtocolStamp::at(site)
+                .map_err(|e| CliError::new(ExitKind::Usage, e.to_string()))?,
+            None => ProtocolStamp::default(),
+        };
+        anacondad_proto::connect_stamped(&self.socket, self.uid, stamp)
             .await
             .map(|channel| DaemonClient {
                 channel,

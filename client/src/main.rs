@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let target = Target {
         socket: socket_env.resolve(cli.socket.as_deref()),
         uid: socket_env.uid,
+        site: cli.at.clone(),
         launcher: Launcher {
             daemon_bin: daemon_bin(),
             log_file: log_dir().join("anacondad.log"),

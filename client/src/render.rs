@@ -161,6 +161,15 @@ pub fn status_json(s: &StatusResponse) -> Value {
         "last_error": s.last_error,
         "exports": s.exports.iter().map(export_json).collect::<Vec<_>>(),
         "notices": s.notices,
+        "site": s.site,
+        "sites": s.sites.iter().map(|site| json!({
+            "name": site.name,
+            "domain": site.domain,
+            "repo_url": site.repo_url,
+            "is_default": site.is_default,
+            "login": login_json(site.login.as_ref()),
+            "tokens": site.tokens.iter().map(token_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -379,6 +388,9 @@ pub fn status_text(s: &StatusResponse) -> String {
             out.push_str(&format!("  note:    {notice}\n"));
         }
     }
+    if s.sites.len() > 1 {
+        out.push_str(&format!("  site:    {}\n", s.site));
+    }
     out.push_str(&format!("  login:   {}\n", login_line(s.login.as_ref())));
     let unreadable = s
         .login
@@ -418,6 +430,24 @@ pub fn status_text(s: &StatusResponse) -> String {
         out.push_str("  exports:\n");
         for e in &s.exports {
             out.push_str(&export_lines(e, "    "));
+        }
+    }
+    if s.sites.len() > 1 {
+        out.push_str("  sites:\n");
+        for site in &s.sites {
+            let tokens = match site.tokens.len() {
+                0 => "no token".to_owned(),
+                1 => format!("the token of {}", site.tokens[0].org),
+                n => format!("{n} tokens"),
+            };
+            out.push_str(&format!(
+                "    {}{}: {} ({}), {}, {tokens}\n",
+                site.name,
+                if site.is_default { " (default)" } else { "" },
+                site.domain,
+                site.repo_url,
+                login_line(site.login.as_ref()),
+            ));
         }
     }
     for notice in &s.notices {

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::error::Result;
 use crate::events::EventBus;
-use crate::repo_url::Channel;
+use crate::repo_url::{Channel, RepoUrl};
 use crate::secret::Secret;
 use crate::vault::{Snapshot, Vault};
 use anacondad_proto::v1::EventKind;
@@ -121,11 +121,35 @@ pub struct Answer {
 pub struct Credentials {
     vault: Arc<Vault>,
     events: EventBus,
+    /// Further repositories the site's credentials open (anaconda.com's repo.anaconda.com).
+    extra_repos: Vec<RepoUrl>,
 }
 
 impl Credentials {
     pub fn new(vault: Arc<Vault>, events: EventBus) -> Self {
-        Self { vault, events }
+        Self {
+            vault,
+            events,
+            extra_repos: Vec::new(),
+        }
+    }
+
+    /// These credentials also answer for URLs under `repos`.
+    pub fn with_extra_repos(mut self, repos: Vec<RepoUrl>) -> Self {
+        self.extra_repos = repos;
+        self
+    }
+
+    /// The repository `url` is under: the site's own, else one of its extra ones.
+    fn repo_of(&self, url: Option<&Url>) -> (&RepoUrl, Option<Channel>) {
+        let own = self.vault.repo();
+        let Some(url) = url else {
+            return (own, None);
+        };
+        std::iter::once(own)
+            .chain(&self.extra_repos)
+            .find_map(|repo| repo.channel_of(url).map(|channel| (repo, Some(channel))))
+            .unwrap_or((own, None))
     }
 
     /// The credential conda should send for `url`, or why there is none.
@@ -135,9 +159,9 @@ impl Credentials {
     }
 
     fn answer_from(&self, snapshot: &Snapshot, url: &str, refused_status: Option<u32>) -> Answer {
-        let repo = self.vault.repo();
         let parsed = Url::parse(url).ok();
-        let Some(channel) = parsed.as_ref().and_then(|u| repo.channel_of(u)) else {
+        let (repo, channel) = self.repo_of(parsed.as_ref());
+        let Some(channel) = channel else {
             return Answer {
                 outcome: Err(NoCredential::NotOurRepository {
                     url: anacondad_proto::redact_url(url),

@@ -3,7 +3,8 @@
 //! the watcher and the renewal scheduler under one task tracker, serves until shutdown, and
 //! then waits (bounded) for work that must not be cut: a reissue whose token is not stored yet.
 //!
-//! Who owns what: the [`Vault`] holds the site's secrets and facts; [`Account`] logs in and
+//! Who owns what: [`Sites`] holds every site's parts. Per site, the [`Vault`] holds its
+//! secrets and facts; [`Account`] logs in and
 //! keeps the API key; [`Tokens`] installs and renews repo tokens; [`Credentials`] answers the
 //! hot path; [`Conda`] owns conda's user configuration; [`Exporter`] keeps other tools'
 //! credential stores current. The services in `service` are thin
@@ -26,9 +27,10 @@ use crate::events::EventBus;
 use crate::export::Exporter;
 use crate::renewal::{RefreshScheduler, RenewalPolicy, Renewals};
 use crate::repo_url::RepoUrl;
+use crate::sites::{SiteRuntime, Sites, UnknownSite};
 use crate::state::StateError;
 use crate::tokens::Tokens;
-use crate::vault::{Site, Vault};
+use crate::vault::{Shared, Site, Vault};
 
 /// How long shutdown waits for a reissue under way to store its token (the service's request
 /// timeout, plus a slow keychain).
@@ -58,14 +60,11 @@ pub struct SiteParts {
 #[derive(Debug)]
 pub struct Daemon {
     pub config: DaemonConfig,
-    pub vault: Arc<Vault>,
-    pub account: Arc<Account>,
-    pub tokens: Arc<Tokens>,
-    pub credentials: Arc<Credentials>,
+    /// Every site served, each with its vault, account, tokens, credentials and conda entry.
+    pub sites: Sites,
+    /// The default site's conda configuration (its watcher, `status`).
     pub conda: Arc<Conda>,
-    /// The service client the parts share; `doctor`'s checks use it directly.
-    pub api: Arc<AnacondaClient>,
-    /// Copies of the credential in other tools' stores.
+    /// Copies of the default site's credential in other tools' stores.
     pub exporter: Arc<Exporter>,
     pub events: EventBus,
     pub clock: Arc<dyn Clock>,
@@ -78,52 +77,86 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Builds every part; reads the state file, opens nothing else yet.
+    /// Builds every part of every site; reads the state file, opens nothing else yet.
     pub fn build(
         config: DaemonConfig,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, DaemonError> {
-        let api = Arc::new(AnacondaClient::new(&config.api)?);
         let events = EventBus::new(clock.clone());
-        let site = Site {
-            domain: api.keyring_username().to_owned(),
-            repo: RepoUrl::new(api.repo_url().clone()),
-        };
-        let vault = Arc::new(Vault::open(
-            site.clone(),
-            config.store.clone(),
-            config.paths.state_file(),
-            clock.now(),
-        )?);
+        let shared = Shared::open(config.store.clone(), config.paths.state_file(), clock.now())?;
         let tasks = TaskTracker::new();
         let policy = RenewalPolicy {
             lead_fraction: config.settings.refresh_lead_fraction,
         };
-        let parts = SiteParts {
-            vault: vault.clone(),
-            api: api.clone(),
-            events: events.clone(),
-            clock: clock.clone(),
-        };
-        let account = Arc::new(Account::new(parts.clone()));
-        let tokens = Arc::new(Tokens::new(parts, policy, tasks.clone()));
-        let credentials = Arc::new(Credentials::new(vault.clone(), events.clone()));
-        let conda = Arc::new(Conda::new(
-            config.paths.condarc.clone(),
-            config.paths.conda_user_config.clone(),
-            site.repo,
-            config.settings.auth_handler.clone(),
-            crate::conda::ViewInput {
-                env: config.env.map().clone(),
-                home: config.paths.home.clone(),
-                platform: crate::conda_config::Platform::current(),
-                system: None,
-            },
-            events.clone(),
-        ));
+        let default_index = config
+            .sites
+            .iter()
+            .position(|s| s.name == config.default_site)
+            .unwrap_or(0);
+        let mut all = Vec::with_capacity(config.sites.len());
+        for (index, site_config) in config.sites.iter().enumerate() {
+            let is_default = index == default_index;
+            let api = Arc::new(AnacondaClient::new(&site_config.api)?);
+            let mut repos = vec![RepoUrl::new(api.repo_url().clone())];
+            for extra in &site_config.extra_repo_urls {
+                let url = url::Url::parse(extra).map_err(|e| ApiError::Config {
+                    setting: "extra_repo_urls",
+                    value: extra.clone(),
+                    reason: format!("the site {} names no URL there: {e}", site_config.name),
+                })?;
+                repos.push(RepoUrl::new(url));
+            }
+            let site = Site {
+                domain: api.keyring_username().to_owned(),
+                repo: repos[0].clone(),
+            };
+            let vault = Arc::new(Vault::within(site.clone(), shared.clone(), is_default));
+            let parts = SiteParts {
+                vault: vault.clone(),
+                api: api.clone(),
+                events: events.clone(),
+                clock: clock.clone(),
+            };
+            let account = Arc::new(Account::new(parts.clone()));
+            let tokens = Arc::new(Tokens::new(parts, policy, tasks.clone()));
+            let credentials = Arc::new(
+                Credentials::new(vault.clone(), events.clone())
+                    .with_extra_repos(repos[1..].to_vec()),
+            );
+            let conda = Conda::new(
+                config.paths.condarc.clone(),
+                config.paths.conda_user_config.clone(),
+                site.repo,
+                config.settings.auth_handler.clone(),
+                crate::conda::ViewInput {
+                    env: config.env.map().clone(),
+                    home: config.paths.home.clone(),
+                    platform: crate::conda_config::Platform::current(),
+                    system: None,
+                },
+                events.clone(),
+            );
+            let conda = Arc::new(if is_default {
+                conda
+            } else {
+                conda.for_another_site()
+            });
+            all.push(Arc::new(SiteRuntime {
+                config: site_config.clone(),
+                vault,
+                api,
+                account,
+                tokens,
+                credentials,
+                conda,
+                repos,
+            }));
+        }
+        let sites = Sites::new(all, default_index);
+        let default = sites.default_site().clone();
         let exporter = Arc::new(Exporter::new(
-            vault.clone(),
+            default.vault.clone(),
             config.settings.export.clone(),
             config.paths.rattler_auth_file.clone(),
             config.paths.mamba_auth_file.clone(),
@@ -133,12 +166,8 @@ impl Daemon {
         ));
         Ok(Arc::new(Self {
             config,
-            vault,
-            account,
-            tokens,
-            credentials,
-            conda,
-            api,
+            conda: default.conda.clone(),
+            sites,
             exporter,
             events,
             clock,
@@ -147,6 +176,16 @@ impl Daemon {
             started: Instant::now(),
             last_error: Mutex::new(None),
         }))
+    }
+
+    /// The site a request names (`anacondad-site`), else the default one.
+    pub fn site_named(&self, name: Option<&str>) -> Result<&Arc<SiteRuntime>, UnknownSite> {
+        self.sites.named(name)
+    }
+
+    /// The default site's parts, for callers that serve one site.
+    pub fn default_site(&self) -> &Arc<SiteRuntime> {
+        self.sites.default_site()
     }
 
     /// Serves on `socket` until `shutdown`, with the watcher and the renewal scheduler
@@ -166,42 +205,52 @@ impl Daemon {
         Ok(served?)
     }
 
-    /// The watcher, and the scheduler once the store is open (a slow keychain probe must not
-    /// delay readiness).
+    /// The watcher, and each site's scheduler once the store is open (a slow keychain probe
+    /// must not delay readiness).
     pub fn start_background(self: &Arc<Self>) {
+        let default = self.default_site().clone();
         let watcher = CondarcWatcher::new(
             self.conda.clone(),
-            self.vault.clone(),
+            default.vault.clone(),
             self.events.clone(),
             self.shutdown.clone(),
         );
         self.tasks.spawn(watcher.run());
-        let scheduler = RefreshScheduler::new(
-            Renewals {
-                tokens: self.tokens.clone(),
-                account: self.account.clone(),
-            },
-            self.clock.clone(),
-            self.shutdown.clone(),
-        );
-        let vault = self.vault.clone();
         let exporter = self.exporter.clone();
-        let tokens = self.tokens.clone();
         let shutdown = self.shutdown.clone();
         let tasks = self.tasks.clone();
+        let vault = default.vault.clone();
         self.tasks.spawn(async move {
             if let Err(e) = vault.store().await {
                 tracing::warn!("the credential store is not usable yet: {e}");
             }
             // The exports need to know where the secrets are (rattler's go beside them).
-            tasks.spawn(exporter.run(shutdown.clone()));
-            // Renewal deadlines the state file lost come back from the service first.
-            tokio::select! {
-                () = tokens.rebuild_lost_facts() => {}
-                () = shutdown.cancelled() => return,
-            }
-            scheduler.run().await;
+            tasks.spawn(exporter.run(shutdown));
         });
+        for site in self.sites.iter() {
+            let scheduler = RefreshScheduler::new(
+                Renewals {
+                    tokens: site.tokens.clone(),
+                    account: site.account.clone(),
+                },
+                self.clock.clone(),
+                self.shutdown.clone(),
+            );
+            let vault = site.vault.clone();
+            let tokens = site.tokens.clone();
+            let shutdown = self.shutdown.clone();
+            self.tasks.spawn(async move {
+                if let Err(e) = vault.store().await {
+                    tracing::warn!("the credential store is not usable yet: {e}");
+                }
+                // Renewal deadlines the state file lost come back from the service first.
+                tokio::select! {
+                    () = tokens.rebuild_lost_facts() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                scheduler.run().await;
+            });
+        }
     }
 
     /// Stops the background work and waits (bounded) for what must finish.

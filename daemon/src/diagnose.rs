@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::api::{ApiError, ProbeAnswer, ProxyConfig, RepoTokenCheck, TransientCause};
 use crate::daemon::Daemon;
+use crate::sites::SiteRuntime;
 use crate::store::{BackendKind, StoreError};
 
 /// A store read slower than this makes every conda request slow: warn.
@@ -77,30 +78,30 @@ impl Diagnosis {
 
 /// Runs every check. Checks that need the service are marked not checked (warn) when the
 /// service did not answer, rather than waiting on it once per token.
-pub async fn diagnose(daemon: &Daemon) -> Diagnosis {
+pub async fn diagnose(daemon: &Daemon, site: &SiteRuntime) -> Diagnosis {
     let mut d = Diagnosis {
         started_by: daemon.config.started_by.describe(),
         ..Diagnosis::default()
     };
-    let store_ok = storage(daemon, &mut d).await;
-    let api = &daemon.api;
-    let service_up = host(daemon, &mut d, "service", api.service_probe_url()).await;
-    let repo = daemon.vault.repo().url().clone();
+    let store_ok = storage(daemon, site, &mut d).await;
+    let api = &site.api;
+    let service_up = host(daemon, site, &mut d, "service", api.service_probe_url()).await;
+    let repo = site.vault.repo().url().clone();
     if repo.host_str() != api.base_url().host_str() || repo.port() != api.base_url().port() {
-        host(daemon, &mut d, "repository", repo).await;
+        host(daemon, site, &mut d, "repository", repo).await;
     }
-    api_key(daemon, &mut d, store_ok, service_up).await;
-    tokens(daemon, &mut d, store_ok).await;
-    anaconda_auth(daemon, &mut d, store_ok);
+    api_key(daemon, site, &mut d, store_ok, service_up).await;
+    tokens(daemon, site, &mut d, store_ok).await;
+    anaconda_auth(daemon, site, &mut d, store_ok);
     d
 }
 
 /// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.
-async fn storage(daemon: &Daemon, d: &mut Diagnosis) -> bool {
+async fn storage(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis) -> bool {
     const S: &str = "storage";
     let started = Instant::now();
-    let read = match daemon.vault.store().await {
-        Ok(_) => daemon.vault.reload().await.map(|_| ()),
+    let read = match site.vault.store().await {
+        Ok(_) => site.vault.reload().await.map(|_| ()),
         Err(e) => Err(e),
     };
     let took = started.elapsed();
@@ -118,7 +119,7 @@ async fn storage(daemon: &Daemon, d: &mut Diagnosis) -> bool {
         d.push_fix("storage.usable", S, Level::Fail, e.to_string(), fix);
         return false;
     }
-    let view = daemon.vault.storage_view();
+    let view = site.vault.storage_view();
     let evidence = format!(
         "secrets in {} (configured: {}); a read took {} ms",
         view.location,
@@ -200,8 +201,8 @@ fn file_mode(daemon: &Daemon, d: &mut Diagnosis) {
 fn file_mode(_: &Daemon, _: &mut Diagnosis) {}
 
 /// The CA bundle and proxy requests go through, for the evidence of the TLS check.
-fn transport_settings(daemon: &Daemon) -> String {
-    let api = &daemon.config.api;
+fn transport_settings(daemon: &Daemon, site: &SiteRuntime) -> String {
+    let api = &site.config.api;
     let ca = if !api.ssl_verify {
         "verification OFF (ANACONDA_AUTH_SSL_VERIFY)".to_owned()
     } else {
@@ -228,8 +229,8 @@ fn transport_settings(daemon: &Daemon) -> String {
     format!("{ca}, {proxy}")
 }
 
-fn proxy_in_use(daemon: &Daemon) -> bool {
-    match &daemon.config.api.proxy {
+fn proxy_in_use(daemon: &Daemon, site: &SiteRuntime) -> bool {
+    match &site.config.api.proxy {
         ProxyConfig::Disabled => false,
         ProxyConfig::Url(_) => true,
         ProxyConfig::System => daemon.config.system_proxy.is_some(),
@@ -237,7 +238,13 @@ fn proxy_in_use(daemon: &Daemon) -> bool {
 }
 
 /// DNS, the connection (TLS for https) and the clock against one host; true when it answered.
-async fn host(daemon: &Daemon, d: &mut Diagnosis, section: &str, url: Url) -> bool {
+async fn host(
+    daemon: &Daemon,
+    site: &SiteRuntime,
+    d: &mut Diagnosis,
+    section: &str,
+    url: Url,
+) -> bool {
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let domain_fix = "check the network and DNS, or the domain (ANACONDA_AUTH_DOMAIN, or domain \
@@ -267,7 +274,7 @@ async fn host(daemon: &Daemon, d: &mut Diagnosis, section: &str, url: Url) -> bo
                     Ok(Err(e)) => e.to_string(),
                     _ => format!("no answer within {}s", DNS_TIMEOUT.as_secs()),
                 };
-                let (level, evidence) = if proxy_in_use(daemon) {
+                let (level, evidence) = if proxy_in_use(daemon, site) {
                     (
                         Level::Warn,
                         format!("{host} does not resolve here ({why}); the proxy resolves it"),
@@ -287,8 +294,8 @@ async fn host(daemon: &Daemon, d: &mut Diagnosis, section: &str, url: Url) -> bo
     }
 
     let https = url.scheme() == "https";
-    let settings = transport_settings(daemon);
-    let answer = daemon.api.probe(Method::GET, url.clone()).await;
+    let settings = transport_settings(daemon, site);
+    let answer = site.api.probe(Method::GET, url.clone()).await;
     let shown = crate::api::mask_url(&url);
     match &answer {
         Ok(ProbeAnswer {
@@ -385,7 +392,13 @@ fn date(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-async fn api_key(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool, service_up: bool) {
+async fn api_key(
+    daemon: &Daemon,
+    site: &SiteRuntime,
+    d: &mut Diagnosis,
+    store_ok: bool,
+    service_up: bool,
+) {
     const S: &str = "API key";
     if !store_ok {
         d.push(
@@ -396,8 +409,8 @@ async fn api_key(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool, service_up:
         );
         return;
     }
-    let login = daemon.account.login_view().await;
-    let key = match daemon.vault.api_key().await {
+    let login = site.account.login_view().await;
+    let key = match site.vault.api_key().await {
         Ok(key) => key,
         Err(_) => {
             let level = if login.login_required {
@@ -429,7 +442,7 @@ async fn api_key(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool, service_up:
             "not checked at the service: it did not answer".to_owned(),
         );
     } else {
-        match daemon.api.account(&key).await {
+        match site.api.account(&key).await {
             Ok(account) => d.push(
                 "api_key.valid",
                 S,
@@ -493,14 +506,14 @@ async fn api_key(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool, service_up:
     }
 }
 
-async fn tokens(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
+async fn tokens(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
     if !store_ok {
         return;
     }
-    let Ok(snapshot) = daemon.vault.snapshot().await else {
+    let Ok(snapshot) = site.vault.snapshot().await else {
         return;
     };
-    let views = daemon.tokens.list().await.unwrap_or_default();
+    let views = site.tokens.list().await.unwrap_or_default();
     if views.is_empty() {
         d.push_fix(
             "tokens",
@@ -517,7 +530,7 @@ async fn tokens(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
         let section = format!("token {org}");
         let refresh = format!("anacondactl token refresh --org {org}");
         if let Some(secret) = snapshot.tokens.get(org) {
-            match daemon.api.probe_repo_token(secret).await {
+            match site.api.probe_repo_token(secret).await {
                 Ok(RepoTokenCheck::Accepted) => d.push(
                     format!("token.{org}.valid"),
                     &section,
@@ -584,17 +597,17 @@ async fn tokens(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
 
 /// Which store anaconda-auth reads (its `preferred_token_storage`: its variable, its site's
 /// table or `[plugin.auth]` of its config.toml), and whether that is where our record is.
-fn anaconda_auth(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
+fn anaconda_auth(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
     use crate::config::anaconda_auth as theirs_config;
     const S: &str = "anaconda-auth";
     let config = &daemon.config.anaconda_auth_config;
     // Read afresh: `login` or `token install` may have aligned it since the daemon started.
     let file = theirs_config::load(config).ok().flatten();
-    let site = &daemon.config.default_site;
+    let site_name = site.name();
     let own_site = file
         .as_ref()
-        .and_then(|f| f.site(site))
-        .map(|_| site.as_str());
+        .and_then(|f| f.site(site_name))
+        .map(|_| site_name);
     let preferred = theirs_config::effective_storage(&daemon.config.env, file.as_ref(), own_site);
     let reads_system = preferred.value == theirs_config::SYSTEM_STORAGE;
     let keyring = &daemon.config.store.keyring_path;
@@ -619,12 +632,12 @@ fn anaconda_auth(daemon: &Daemon, d: &mut Diagnosis, store_ok: bool) {
         );
         return;
     }
-    let ours = daemon.vault.storage_view().backend;
-    let snapshot = daemon.vault.peek();
+    let ours = site.vault.storage_view().backend;
+    let snapshot = site.vault.peek();
     let record = if snapshot.api_key.is_some() || !snapshot.tokens.is_empty() {
-        format!("our record for {}", daemon.vault.domain())
+        format!("our record for {}", site.vault.domain())
     } else {
-        format!("our (still empty) record for {}", daemon.vault.domain())
+        format!("our (still empty) record for {}", site.vault.domain())
     };
     match (ours, reads_system) {
         (Some(BackendKind::File), false) | (Some(BackendKind::System), true) => d.push(

@@ -29,6 +29,7 @@ pub mod server;
 #[path = "transport/windows.rs"]
 pub mod server;
 pub mod service;
+pub mod sites;
 pub mod state;
 pub mod store;
 pub mod tokens;

@@ -16,7 +16,9 @@ pub mod socket;
 
 #[cfg(windows)]
 pub use connect::PipeStream;
-pub use connect::{ConnectError, DaemonChannel, ProtocolStamp, connect};
+pub use connect::{
+    ConnectError, DaemonChannel, InvalidSiteName, ProtocolStamp, connect, connect_stamped,
+};
 
 /// Bumped on every incompatible change of the wire contract. Clients send it in
 /// [`PROTOCOL_METADATA_KEY`]; the daemon refuses a mismatch with a message naming both.
@@ -24,6 +26,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Request metadata carrying the caller's [`PROTOCOL_VERSION`].
 pub const PROTOCOL_METADATA_KEY: &str = "anacondad-protocol";
+
+/// The request metadata key naming the site a request is for (`anacondactl --at SITE`); the
+/// daemon serves its default site, or a URL's own, when it is absent.
+pub const SITE_METADATA_KEY: &str = "anacondad-site";
 
 /// Status metadata the daemon puts on every error it makes itself, so a client can tell a
 /// daemon's answer (e.g. "the service is unreachable") from a broken connection to the daemon.

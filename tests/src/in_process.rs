@@ -28,14 +28,25 @@ pub struct InProcessDaemon {
 impl InProcessDaemon {
     /// Serves `home`'s socket with `home`'s environment and `clock`; returns once it is ready.
     pub fn start(home: &TestHome, clock: Arc<dyn Clock>) -> Self {
+        Self::start_with(home, clock, |_| {})
+    }
+
+    /// [`InProcessDaemon::start`] with the resolved configuration changed by `configure` first
+    /// (more sites, say).
+    pub fn start_with(
+        home: &TestHome,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut DaemonConfig),
+    ) -> Self {
         let env: EnvSnapshot = home
             .env()
             .into_iter()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         let socket_path = home.socket();
-        let config = DaemonConfig::resolve(&env, socket_path.clone(), "in-process-test")
+        let mut config = DaemonConfig::resolve(&env, socket_path.clone(), "in-process-test")
             .expect("the test home's configuration");
+        configure(&mut config);
         let socket = BoundSocket::bind(&socket_path, rustix::process::getuid().as_raw())
             .expect("the test socket");
         let shutdown = CancellationToken::new();

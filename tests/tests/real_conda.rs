@@ -989,7 +989,7 @@ fn the_site_chosen_at_login_is_served_by_a_daemon_conda_starts_without_its_varia
     let said = String::from_utf8_lossy(&other.stderr);
     assert!(
         said.contains(&format!(
-            "the running anacondad (pid {started}) serves another site"
+            "the running anacondad (pid {started}) serves no site this shell names"
         )) && said.contains("https://repo.other.example/repo/")
             && said.contains(&world.emu.url("/repo/"))
             && said.contains("anacondactl daemon stop"),

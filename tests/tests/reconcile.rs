@@ -94,9 +94,12 @@ fn renewal_times_lost_with_a_corrupt_state_file_are_rebuilt_from_the_service() {
 
     let _daemon = InProcessDaemon::start(&home, clock.clone());
     let status = status_when(&home, |s| {
-        s["notices"]
-            .as_array()
-            .is_some_and(|n| n.iter().any(|n| n.as_str().unwrap().contains("rebuilt")))
+        s["notices"].as_array().is_some_and(|n| {
+            n.iter().any(|n| {
+                let n = n.as_str().unwrap();
+                n.contains("rebuilt") && n.contains("acme")
+            })
+        })
     });
     let notices = status["notices"].to_string();
     assert!(notices.contains("set aside"), "{notices}");

@@ -51,7 +51,7 @@ impl Output {
     }
 }
 
-pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
+pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
     let out = Output { json: cli.json };
     let prompter = Prompter::from_terminal();
     // Not on conda's path (`credential`), nor where the user deals with the daemon itself.
@@ -64,20 +64,8 @@ pub async fn run(cli: Cli, target: Target) -> Result<(), CliError> {
             | Command::Condarc(_)
             | Command::Daemon(crate::cli::DaemonCommand::Status)
     );
-    // Only `config show` picks a site yet; elsewhere `--at` would be silently ignored.
-    if let Some(at) = &cli.at
-        && !matches!(cli.command, Command::Config(_))
-    {
-        return Err(CliError::new(
-            crate::exit::ExitKind::Usage,
-            format!(
-                "--at {at}: only `config show` takes --at; this command serves the daemon's \
-                 default site (`anacondactl sites list` marks it)"
-            ),
-        ));
-    }
-    if site_matters {
-        site::check(&target).await?;
+    if site_matters && let Some(site) = site::check(&target).await? {
+        target.site = Some(site);
     }
     match cli.command {
         Command::Login(args) => account::login(args, &target, out, prompter).await,

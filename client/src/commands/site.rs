@@ -1,6 +1,6 @@
-//! A running daemon serves the site it was started with (or the one of the last login). A
-//! command whose environment names another site says so instead of silently using the
-//! daemon's.
+//! A running daemon serves the sites it was started with (or the one of the last login). A
+//! command whose environment names one of them acts on it; one whose environment names
+//! another says so instead of silently using the daemon's default.
 
 use anacondad_proto::v1::StatusRequest;
 
@@ -22,54 +22,78 @@ fn repo(url: &str) -> String {
     format!("{}/", url.trim().trim_end_matches('/'))
 }
 
-/// Fails when a daemon runs and `ANACONDA_AUTH_DOMAIN` or `CONDA_TOKEN_REPO_URL` names another
-/// site than it serves. Nothing runs: the daemon this command starts gets these variables.
-pub async fn check(target: &Target) -> Result<(), CliError> {
+/// The site a shell's variables name among those the running daemon serves: with
+/// `ANACONDA_AUTH_DOMAIN` or `CONDA_TOKEN_REPO_URL` set and no `--at`, the command acts on
+/// the site they name (`Some(name)`); when the daemon serves no such site it fails, saying so,
+/// instead of silently using another. Nothing runs: the daemon this command starts gets the
+/// variables.
+pub async fn check(target: &Target) -> Result<Option<String>, CliError> {
+    if target.site.is_some() {
+        return Ok(None);
+    }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let (domain, repo_url) = (var("ANACONDA_AUTH_DOMAIN"), var("CONDA_TOKEN_REPO_URL"));
     if domain.is_none() && repo_url.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let Ok(client) = target.connect().await else {
-        return Ok(());
+        return Ok(None);
     };
     let Ok(status) = client.daemon().status(StatusRequest {}).await else {
-        return Ok(());
+        return Ok(None);
     };
     let status = status.into_inner();
-    let served_domain = status
-        .login
-        .as_ref()
-        .map(|l| l.domain.clone())
-        .unwrap_or_default();
-    let mut differences = Vec::new();
-    if let Some(domain) = &domain
-        && !served_domain.is_empty()
-        && netloc(domain) != netloc(&served_domain)
-    {
-        differences.push(format!(
-            "ANACONDA_AUTH_DOMAIN is {domain}, but it serves {served_domain}"
-        ));
+    let mut served: Vec<(String, String, String)> = status
+        .sites
+        .iter()
+        .map(|s| (s.name.clone(), s.domain.clone(), s.repo_url.clone()))
+        .collect();
+    if served.is_empty() {
+        // A daemon from before sites: the one it serves.
+        let domain = status
+            .login
+            .as_ref()
+            .map(|l| l.domain.clone())
+            .unwrap_or_default();
+        served.push((String::new(), domain, status.repo_url.clone()));
     }
-    if let Some(url) = &repo_url
-        && !status.repo_url.is_empty()
-        && repo(url) != repo(&status.repo_url)
-    {
-        differences.push(format!(
-            "CONDA_TOKEN_REPO_URL is {url}, but it serves {}",
-            status.repo_url
-        ));
+    let matches = |(_, served_domain, served_repo): &(String, String, String)| {
+        domain
+            .as_ref()
+            .is_none_or(|d| served_domain.is_empty() || netloc(d) == netloc(served_domain))
+            && repo_url
+                .as_ref()
+                .is_none_or(|u| served_repo.is_empty() || repo(u) == repo(served_repo))
+    };
+    if let Some((name, ..)) = served.iter().find(|s| matches(s)) {
+        return Ok(Some(name.clone()).filter(|n| !n.is_empty() && served.len() > 1));
     }
-    if differences.is_empty() {
-        return Ok(());
+    let mut named = Vec::new();
+    if let Some(domain) = &domain {
+        named.push(format!("ANACONDA_AUTH_DOMAIN is {domain}"));
     }
+    if let Some(url) = &repo_url {
+        named.push(format!("CONDA_TOKEN_REPO_URL is {url}"));
+    }
+    let serves = served
+        .iter()
+        .map(|(name, domain, repo)| {
+            if name.is_empty() || name == domain {
+                format!("{domain} ({repo})")
+            } else {
+                format!("{name}: {domain} ({repo})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     Err(CliError::failed(format!(
-        "the running anacondad (pid {}) serves another site than this shell names: {}. Run \
-         `anacondactl daemon stop`, then this command again, to start a daemon for the site \
-         of this shell (it is then recorded at login); or unset those variables to use the \
-         daemon's site",
+        "the running anacondad (pid {}) serves no site this shell names: {}, but it serves \
+         {serves}. Add the site with `anacondactl sites add NAME --domain DOMAIN`, or run \
+         `anacondactl daemon stop`, then this command again, to start a daemon for the site of \
+         this shell (it is then recorded at login); or unset those variables to use the \
+         daemon's default site",
         status.pid,
-        differences.join("; ")
+        named.join(", ")
     )))
 }
 

@@ -28,6 +28,9 @@ pub struct CondarcTarget {
     pub handler_given: bool,
     /// The environment conda runs with and the home, to find condas and conda's files.
     pub view: ViewInput,
+    /// False for a site other than the default one: its plan adds no `defaults` to
+    /// `channels` (the `defaults` multichannel is the default site's).
+    pub adds_defaults: bool,
 }
 
 /// What a caller may change about a target; empty fields take the daemon's defaults.
@@ -73,6 +76,9 @@ pub struct Conda {
     user_config: CondaUserConfig,
     repo: RepoUrl,
     auth_handler: String,
+    /// True for the default site: its plan writes `default_channels` (unless the caller says
+    /// not to) and may add `defaults` to `channels`; another site's writes its entry only.
+    default_site: bool,
     /// The daemon's own environment and home: conda's, unless a caller sends its own.
     view: ViewInput,
     events: EventBus,
@@ -95,10 +101,21 @@ impl Conda {
             user_config,
             repo,
             auth_handler,
+            default_site: true,
             view,
             events,
             baseline: Mutex::new(None),
         }
+    }
+
+    /// This conda configuration is a site's other than the default one (see `default_site`).
+    pub fn for_another_site(mut self) -> Self {
+        self.default_site = false;
+        self
+    }
+
+    pub fn repo(&self) -> &RepoUrl {
+        &self.repo
     }
 
     pub fn primary(&self) -> &PathBuf {
@@ -117,7 +134,7 @@ impl Conda {
             .auth_handler
             .clone()
             .unwrap_or_else(|| self.auth_handler.clone());
-        settings.set_default_channels = request.set_default_channels.unwrap_or(true);
+        settings.set_default_channels = request.set_default_channels.unwrap_or(self.default_site);
         let mut view = self.view.clone();
         if let Some(env) = &request.environment {
             view.env = env.clone();
@@ -127,6 +144,7 @@ impl Conda {
             settings,
             handler_given: request.auth_handler.is_some(),
             view,
+            adds_defaults: self.default_site,
         }
     }
 
@@ -175,7 +193,11 @@ impl Conda {
             let settings = resolve_settings(&target)?;
             let mut report = CondarcEditor::new(&target.path).check(&settings)?;
             let conda = CondaView::compute(&target.view, &settings, &target.path, None);
-            report.findings.extend(conda.findings());
+            report.findings.extend(if target.adds_defaults {
+                conda.findings()
+            } else {
+                conda.entry_findings()
+            });
             Ok(CheckView { report, conda })
         })
         .await
@@ -249,7 +271,7 @@ fn resolve_settings(
         settings.auth_handler = kept;
     }
     let now = CondaView::compute(&target.view, &settings, &target.path, None);
-    if !now.defaults_in_effect {
+    if target.adds_defaults && !now.defaults_in_effect {
         // Only when adding it here puts it in effect (a higher file's `#!final` would not
         // let it), and the file's `channels` can be edited safely; otherwise the finding
         // says so.

@@ -134,7 +134,14 @@ impl CondaView {
                 self.channels.join(", ")
             ));
         }
-        out.extend(self.shadowing.iter().map(Shadowing::finding));
+        out.extend(self.entry_findings());
+        out
+    }
+
+    /// [`CondaView::findings`] about our entry only (a site other than the default one has
+    /// nothing to do with `defaults`).
+    pub fn entry_findings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.shadowing.iter().map(Shadowing::finding).collect();
         out.extend(self.plugin_findings());
         out
     }

@@ -33,7 +33,7 @@ use crate::api::{ApiConfig, DEFAULT_DOMAIN, DEFAULT_REPO_URL, ProxyConfig};
 use crate::secret::Secret;
 
 /// The gRPC metadata key a client names a site with (`anacondactl --at SITE`).
-pub const SITE_HEADER: &str = "anacondad-site";
+pub const SITE_HEADER: &str = anacondad_proto::SITE_METADATA_KEY;
 
 /// The second repository anaconda.com's credentials answer for.
 pub const ANACONDA_COM_EXTRA_REPO_URL: &str = "https://repo.anaconda.com/";

@@ -72,6 +72,7 @@ impl AccountService for AccountApi {
         &self,
         request: Request<LoginRequest>,
     ) -> Result<Response<BoxStream<LoginResponse>>, Status> {
+        let site = super::site_of(&self.daemon, &request)?.clone();
         let req = request.into_inner();
         let method = match req.method() {
             WireMethod::Browser => LoginMethod::Browser,
@@ -83,14 +84,11 @@ impl AccountService for AccountApi {
         tokio::spawn(async move {
             let (prompts, pending) = mpsc::channel(2);
             let relayed = tokio::spawn(relay(pending, tx.clone()));
-            let result = daemon
-                .account
-                .login(method, req.force, port, &prompts)
-                .await;
+            let result = site.account.login(method, req.force, port, &prompts).await;
             drop(prompts);
             let _relay_ends_with_the_prompts = relayed.await;
             if result.is_ok() {
-                remember_site(&daemon);
+                remember_site(&daemon, &site);
             }
             let message = match result {
                 Ok(outcome) => Ok(LoginResponse {
@@ -98,7 +96,7 @@ impl AccountService for AccountApi {
                         username: outcome.username,
                         email: outcome.email,
                         api_key_expires_at: outcome.api_key_expires_at.map_or(0, |t| t.as_second()),
-                        storage: Some(convert::storage(&daemon.vault.storage_view_news())),
+                        storage: Some(convert::storage(&site.vault.storage_view_news())),
                         already_logged_in: outcome.already_logged_in,
                     })),
                 }),
@@ -112,16 +110,24 @@ impl AccountService for AccountApi {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn logout(&self, _: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
-        let removed = self.daemon.account.logout().await?;
+    async fn logout(
+        &self,
+        request: Request<LogoutRequest>,
+    ) -> Result<Response<LogoutResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
+        let removed = site.account.logout().await?;
         Ok(Response::new(LogoutResponse {
             removed,
-            storage: Some(convert::storage(&self.daemon.vault.storage_view())),
+            storage: Some(convert::storage(&site.vault.storage_view())),
         }))
     }
 
-    async fn whoami(&self, _: Request<WhoamiRequest>) -> Result<Response<WhoamiResponse>, Status> {
-        let who = self.daemon.account.whoami().await?;
+    async fn whoami(
+        &self,
+        request: Request<WhoamiRequest>,
+    ) -> Result<Response<WhoamiResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
+        let who = site.account.whoami().await?;
         Ok(Response::new(WhoamiResponse {
             login: Some(convert::login(&who.login, self.daemon.clock.now())),
             user_id: who.user_id,
@@ -136,22 +142,27 @@ impl AccountService for AccountApi {
         &self,
         request: Request<SetApiKeyRequest>,
     ) -> Result<Response<SetApiKeyResponse>, Status> {
-        let key = Secret::new(request.into_inner().api_key);
         let daemon = &self.daemon;
-        daemon.account.set_api_key(key).await?;
-        remember_site(daemon);
+        let site = super::site_of(daemon, &request)?;
+        let key = Secret::new(request.into_inner().api_key);
+        site.account.set_api_key(key).await?;
+        remember_site(daemon, site);
         Ok(Response::new(SetApiKeyResponse {
             login: Some(convert::login(
-                &daemon.account.login_view().await,
+                &site.account.login_view().await,
                 daemon.clock.now(),
             )),
-            storage: Some(convert::storage(&daemon.vault.storage_view_news())),
+            storage: Some(convert::storage(&site.vault.storage_view_news())),
         }))
     }
 }
 
-/// After a login: this daemon's site is the one every later daemon serves.
-fn remember_site(daemon: &crate::daemon::Daemon) {
+/// After a login at the one implicit site (no sites configured): it is the one every later
+/// daemon serves. Configured sites are in the configuration already.
+fn remember_site(daemon: &crate::daemon::Daemon, site: &crate::sites::SiteRuntime) {
+    if daemon.sites.len() > 1 || !daemon.sites.is_default(site) {
+        return;
+    }
     if let Err(e) = daemon.config.remember_site() {
         tracing::warn!(error = %e, file = %daemon.config.paths.site_file().display(), "the site of this login could not be recorded");
     }

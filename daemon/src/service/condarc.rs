@@ -17,6 +17,7 @@ use crate::conda::{
     CheckView, Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
 };
 use crate::daemon::Daemon;
+use crate::sites::SiteRuntime;
 
 #[derive(Debug)]
 pub struct CondarcApi {
@@ -28,9 +29,12 @@ impl CondarcApi {
         Self { daemon }
     }
 
-    /// The daemon's conda, and the target a request names with its path as shown.
-    fn target(&self, wire: Option<&WireTarget>) -> (&Conda, CondarcTarget, String) {
-        let conda = self.daemon.conda.as_ref();
+    /// The named site's conda, and the target a request names with its path as shown.
+    fn target<'a>(
+        site: &'a SiteRuntime,
+        wire: Option<&WireTarget>,
+    ) -> (&'a Conda, CondarcTarget, String) {
+        let conda = site.conda.as_ref();
         let target = conda.target(&target_request(wire));
         let shown = target.path.display().to_string();
         (conda, target, shown)
@@ -99,7 +103,8 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<PlanCondarcRequest>,
     ) -> Result<Response<PlanCondarcResponse>, Status> {
-        let (conda, target, path) = self.target(request.into_inner().target.as_ref());
+        let site = super::site_of(&self.daemon, &request)?;
+        let (conda, target, path) = Self::target(site, request.into_inner().target.as_ref());
         let PlanView { plan, conda } = conda.plan(target).await?;
         Ok(Response::new(PlanCondarcResponse {
             path,
@@ -114,7 +119,8 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<ApplyCondarcRequest>,
     ) -> Result<Response<ApplyCondarcResponse>, Status> {
-        let (conda, target, path) = self.target(request.into_inner().target.as_ref());
+        let site = super::site_of(&self.daemon, &request)?;
+        let (conda, target, path) = Self::target(site, request.into_inner().target.as_ref());
         let applied = conda.apply(target).await?;
         let backup_path = match (&applied.backup_path, applied.backup_written) {
             (Some(backup), true) => backup.display().to_string(),
@@ -133,7 +139,8 @@ impl CondarcService for CondarcApi {
         &self,
         request: Request<CheckCondarcRequest>,
     ) -> Result<Response<CheckCondarcResponse>, Status> {
-        let (conda, target, _) = self.target(request.into_inner().target.as_ref());
+        let site = super::site_of(&self.daemon, &request)?;
+        let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
         let path = target.path.clone();
         let CheckView { report, conda } = conda.check(target).await?;
         let view = CondarcStatusView {

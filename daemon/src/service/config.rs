@@ -79,12 +79,11 @@ pub fn show(config: &DaemonConfig, req: &ShowConfigRequest) -> Result<ShowConfig
 
 /// What of a site's credentials is stored, in words; `None` when nothing is.
 async fn stored_credentials(daemon: &Daemon, name: &str) -> Result<Option<String>, Status> {
-    // The vault holds the default site's credentials (every other site's record is its own
-    // keychain entry, keyed by its domain, and holds nothing this daemon wrote).
-    if name != daemon.config.default_site {
+    // A site this daemon does not serve yet (added since it started) holds nothing it wrote.
+    let Ok(site) = daemon.site_named(Some(name)) else {
         return Ok(None);
-    }
-    let snapshot = daemon
+    };
+    let snapshot = site
         .vault
         .snapshot()
         .await
@@ -300,8 +299,9 @@ pub async fn align(
 ) -> Result<AlignAuthStorageResponse, Status> {
     let config = &daemon.config;
     // The backend is known once the store is open; a store that cannot open says so below.
-    let _ = daemon.vault.snapshot().await;
-    let backend = daemon.vault.storage_view().backend;
+    let vault = &daemon.default_site().vault;
+    let _ = vault.snapshot().await;
+    let backend = vault.storage_view().backend;
     let config_error = |e: crate::config::ConfigError| {
         status(
             Code::FailedPrecondition,

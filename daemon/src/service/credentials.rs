@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::daemon::Daemon;
+use crate::sites::SiteRuntime;
 
 #[derive(Debug)]
 pub struct CredentialApi {
@@ -22,14 +23,32 @@ impl CredentialApi {
     }
 }
 
+/// The site a request names (`anacondad-site`); `None`: the URL's site answers.
+#[allow(clippy::result_large_err)]
+fn named_site<'a, T>(
+    daemon: &'a Daemon,
+    request: &Request<T>,
+) -> Result<Option<&'a Arc<SiteRuntime>>, Status> {
+    if request
+        .metadata()
+        .get(crate::config::sites::SITE_HEADER)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    super::site_of(daemon, request).map(Some)
+}
+
 #[tonic::async_trait]
 impl CredentialService for CredentialApi {
     async fn get_credential(
         &self,
         request: Request<GetCredentialRequest>,
     ) -> Result<Response<GetCredentialResponse>, Status> {
+        let named = named_site(&self.daemon, &request)?;
         let url = request.into_inner().url;
-        let answer = self.daemon.credentials.answer(&url).await?;
+        let site = named.unwrap_or_else(|| self.daemon.sites.for_url(&url));
+        let answer = site.credentials.answer(&url).await?;
         Ok(Response::new(convert::credential(answer)))
     }
 
@@ -37,17 +56,18 @@ impl CredentialService for CredentialApi {
         &self,
         request: Request<ReportRejectedRequest>,
     ) -> Result<Response<ReportRejectedResponse>, Status> {
+        let named = named_site(&self.daemon, &request)?;
         let req = request.into_inner();
+        let site = named.unwrap_or_else(|| self.daemon.sites.for_url(&req.url));
         let fingerprint = Some(req.rejected_header_sha256.as_str()).filter(|f| !f.is_empty());
-        let answer = self
-            .daemon
+        let answer = site
             .credentials
             .rejected(&req.url, req.http_status, fingerprint)
             .await?;
         if let Some(org) = answer.refused_token_of.clone() {
             // Whether it was reissued elsewhere or expired: recorded for `token list`, `status`
             // and watchers, without holding up the replayed request.
-            let tokens = self.daemon.tokens.clone();
+            let tokens = site.tokens.clone();
             self.daemon.tasks.spawn(async move {
                 if let Err(e) = tokens.reconcile(&org).await {
                     tracing::info!("cannot ask the service about the refused token of {org}: {e}");

@@ -6,7 +6,7 @@ use anacondad_proto::v1::{
     AddSiteRequest, AddSiteResponse, AlignAuthStorageRequest, AlignAuthStorageResponse,
     DiagnoseRequest, DiagnoseResponse, EventKind, ListSitesRequest, ListSitesResponse,
     RemoveSiteRequest, RemoveSiteResponse, ShowConfigRequest, ShowConfigResponse, ShutdownRequest,
-    ShutdownResponse, StatusRequest, StatusResponse, WatchRequest, WatchResponse,
+    ShutdownResponse, SiteSummary, StatusRequest, StatusResponse, WatchRequest, WatchResponse,
     daemon_service_server::DaemonService,
 };
 use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::daemon::Daemon;
+use crate::sites::SiteRuntime;
 
 #[derive(Debug)]
 pub struct DaemonApi {
@@ -30,23 +31,56 @@ impl DaemonApi {
     }
 }
 
+/// A site's storage, login and tokens. A store that cannot be read (a locked keychain) is said
+/// as such, not as "not logged in, no tokens".
+async fn site_status(
+    daemon: &Daemon,
+    site: &SiteRuntime,
+) -> (
+    Option<anacondad_proto::v1::StorageStatus>,
+    anacondad_proto::v1::LoginStatus,
+    Vec<crate::tokens::TokenView>,
+) {
+    let unreadable = site.vault.snapshot().await.err();
+    let tokens = site.tokens.list().await.unwrap_or_default();
+    let mut storage = convert::storage(&site.vault.storage_view());
+    let mut login = convert::login(&site.account.login_view().await, daemon.clock.now());
+    if let Some(e) = &unreadable {
+        login.set_state(anacondad_proto::v1::LoginState::StoreUnreadable);
+        if storage.warning.is_empty() {
+            storage.warning = format!("the stored credentials cannot be read now: {e}");
+        }
+    }
+    (Some(storage), login, tokens)
+}
+
 #[tonic::async_trait]
 impl DaemonService for DaemonApi {
-    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(
+        &self,
+        request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         let daemon = &self.daemon;
-        // A store that cannot be read (a locked keychain) is said as such, not as "not
-        // logged in, no tokens".
-        let unreadable = daemon.vault.snapshot().await.err();
-        let tokens = daemon.tokens.list().await.unwrap_or_default();
-        let mut storage = convert::storage(&daemon.vault.storage_view());
-        let mut login = convert::login(&daemon.account.login_view().await, daemon.clock.now());
-        if let Some(e) = &unreadable {
-            login.set_state(anacondad_proto::v1::LoginState::StoreUnreadable);
-            if storage.warning.is_empty() {
-                storage.warning = format!("the stored credentials cannot be read now: {e}");
-            }
-        }
+        let site = super::site_of(daemon, &request)?;
+        let (mut storage, login, tokens) = site_status(daemon, site).await;
         let stored = tokens.iter().map(|t| t.org.clone()).collect();
+        let mut sites = Vec::with_capacity(daemon.sites.len());
+        for each in daemon.sites.iter() {
+            let (_, login, tokens) = if std::ptr::eq(each.as_ref(), site.as_ref()) {
+                (None, login.clone(), tokens.clone())
+            } else {
+                site_status(daemon, each).await
+            };
+            sites.push(SiteSummary {
+                name: each.name().to_owned(),
+                domain: each.domain().to_owned(),
+                repo_url: each.vault.repo().to_string(),
+                is_default: daemon.sites.is_default(each),
+                login: Some(login),
+                tokens: tokens.iter().map(convert::token).collect(),
+            });
+        }
+        let storage = storage.take().unwrap_or_default();
         Ok(Response::new(StatusResponse {
             daemon_version: CRATE_VERSION.to_owned(),
             protocol_version: PROTOCOL_VERSION,
@@ -56,11 +90,13 @@ impl DaemonService for DaemonApi {
             storage: Some(storage),
             login: Some(login),
             tokens: tokens.iter().map(convert::token).collect(),
-            condarc: Some(convert::condarc_status(&daemon.conda.status(&stored).await)),
+            condarc: Some(convert::condarc_status(&site.conda.status(&stored).await)),
             last_error: daemon.last_error().unwrap_or_default(),
-            repo_url: daemon.vault.repo().to_string(),
+            repo_url: site.vault.repo().to_string(),
             exports: super::export::active_exports(daemon),
-            notices: daemon.vault.notes(),
+            notices: site.vault.notes(),
+            site: site.name().to_owned(),
+            sites,
         }))
     }
 
@@ -88,9 +124,10 @@ impl DaemonService for DaemonApi {
 
     async fn diagnose(
         &self,
-        _: Request<DiagnoseRequest>,
+        request: Request<DiagnoseRequest>,
     ) -> Result<Response<DiagnoseResponse>, Status> {
-        let diagnosis = crate::diagnose::diagnose(&self.daemon).await;
+        let site = super::site_of(&self.daemon, &request)?;
+        let diagnosis = crate::diagnose::diagnose(&self.daemon, site).await;
         Ok(Response::new(convert::diagnosis(&diagnosis)))
     }
 

@@ -49,6 +49,27 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
     routes
 }
 
+/// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
+/// the default one; an unknown name is refused with the names served.
+#[allow(clippy::result_large_err)]
+pub fn site_of<'a, T>(
+    daemon: &'a Daemon,
+    request: &Request<T>,
+) -> Result<&'a Arc<crate::sites::SiteRuntime>, Status> {
+    let name = request
+        .metadata()
+        .get(crate::config::sites::SITE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    daemon.site_named(name).map_err(|e| {
+        error::status(
+            tonic::Code::NotFound,
+            anacondad_proto::v1::ErrorReason::UnknownSite,
+            "",
+            e.to_string(),
+        )
+    })
+}
+
 /// Refuses a caller that speaks another protocol version, naming both. A caller that sends no
 /// version (a generic gRPC tool) is served.
 #[allow(clippy::result_large_err)]

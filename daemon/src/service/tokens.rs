@@ -33,9 +33,10 @@ impl TokenApi {
 impl TokenService for TokenApi {
     async fn list_organizations(
         &self,
-        _: Request<ListOrganizationsRequest>,
+        request: Request<ListOrganizationsRequest>,
     ) -> Result<Response<ListOrganizationsResponse>, Status> {
-        let orgs = self.daemon.tokens.organizations().await?;
+        let site = super::site_of(&self.daemon, &request)?;
+        let orgs = site.tokens.organizations().await?;
         Ok(Response::new(ListOrganizationsResponse {
             organizations: orgs
                 .into_iter()
@@ -52,11 +53,8 @@ impl TokenService for TokenApi {
         &self,
         request: Request<GetTokenStatusRequest>,
     ) -> Result<Response<GetTokenStatusResponse>, Status> {
-        let view = self
-            .daemon
-            .tokens
-            .token_status(&request.into_inner().org)
-            .await?;
+        let site = super::site_of(&self.daemon, &request)?;
+        let view = site.tokens.token_status(&request.into_inner().org).await?;
         Ok(Response::new(GetTokenStatusResponse {
             org: view.org,
             exists_on_service: view.exists_on_service,
@@ -71,6 +69,7 @@ impl TokenService for TokenApi {
         &self,
         request: Request<InstallTokenRequest>,
     ) -> Result<Response<InstallTokenResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
         let req = request.into_inner();
         let source = if req.token.is_empty() {
             TokenSource::Reissue {
@@ -79,8 +78,7 @@ impl TokenService for TokenApi {
         } else {
             TokenSource::Given(Secret::new(req.token.clone()))
         };
-        let installed = self
-            .daemon
+        let installed = site
             .tokens
             .install(&req.org, source, req.skip_validation)
             .await?;
@@ -92,18 +90,19 @@ impl TokenService for TokenApi {
             token: Some(convert::token(&installed.token)),
             reissued: installed.reissued,
             validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&self.daemon.vault.storage_view_news())),
+            storage: Some(convert::storage(&site.vault.storage_view_news())),
         }))
     }
 
     async fn list_tokens(
         &self,
-        _: Request<ListTokensRequest>,
+        request: Request<ListTokensRequest>,
     ) -> Result<Response<ListTokensResponse>, Status> {
-        let tokens = self.daemon.tokens.list_reconciled().await?;
+        let site = super::site_of(&self.daemon, &request)?;
+        let tokens = site.tokens.list_reconciled().await?;
         Ok(Response::new(ListTokensResponse {
             tokens: tokens.iter().map(convert::token).collect(),
-            storage: Some(convert::storage(&self.daemon.vault.storage_view())),
+            storage: Some(convert::storage(&site.vault.storage_view())),
             exports: super::export::active_exports(&self.daemon),
         }))
     }
@@ -112,19 +111,20 @@ impl TokenService for TokenApi {
         &self,
         request: Request<UninstallTokenRequest>,
     ) -> Result<Response<UninstallTokenResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
         let req = request.into_inner();
         if req.org.is_empty() && !req.all {
             return Err(Error::NoUninstallTarget.into());
         }
         let org = (!req.all).then_some(req.org.as_str());
-        let (removed, remaining) = self.daemon.tokens.uninstall(org).await?;
+        let (removed, remaining) = site.tokens.uninstall(org).await?;
         let mut response = UninstallTokenResponse {
             removed_orgs: removed,
             remaining_orgs: remaining,
             ..Default::default()
         };
         if response.remaining_orgs.is_empty() && !req.keep_condarc {
-            let conda = &self.daemon.conda;
+            let conda = &site.conda;
             let target = conda.target(&target_request(req.condarc.as_ref()));
             response.condarc_path = target.path.display().to_string();
             let changes = conda.remove(target, req.restore_default_channels).await?;
@@ -138,12 +138,13 @@ impl TokenService for TokenApi {
         &self,
         request: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
         let org = request.into_inner().org;
-        let installed = self.daemon.tokens.refresh(&org).await?;
+        let installed = site.tokens.refresh(&org).await?;
         Ok(Response::new(RefreshTokenResponse {
             token: Some(convert::token(&installed.token)),
             validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&self.daemon.vault.storage_view_news())),
+            storage: Some(convert::storage(&site.vault.storage_view_news())),
         }))
     }
 
@@ -151,8 +152,9 @@ impl TokenService for TokenApi {
         &self,
         request: Request<SetAutoRenewRequest>,
     ) -> Result<Response<SetAutoRenewResponse>, Status> {
+        let site = super::site_of(&self.daemon, &request)?;
         let req = request.into_inner();
-        let token = self.daemon.tokens.set_auto_renew(&req.org, req.on).await?;
+        let token = site.tokens.set_auto_renew(&req.org, req.on).await?;
         Ok(Response::new(SetAutoRenewResponse {
             token: Some(convert::token(&token)),
         }))

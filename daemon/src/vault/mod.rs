@@ -49,14 +49,46 @@ impl Snapshot {
     }
 }
 
+/// What every site's vault shares: the one state file (keyed by domain) with the one lock
+/// its writes take, and the one token store (its records are keyed by domain too).
 #[derive(Debug)]
-pub struct Vault {
-    site: Site,
+pub struct Shared {
     store_options: StoreOptions,
     store: OnceCell<Arc<TokenStore>>,
     state_file: StateFile,
     /// The whole state file (every site), changed and written under this lock only.
     writer: tokio::sync::Mutex<DaemonState>,
+    /// Why the state file was set aside at load, if it was.
+    load_warning: Option<String>,
+}
+
+impl Shared {
+    /// Reads the state file now (a corrupt one is set aside with a warning in the log); the
+    /// store is opened on first use.
+    pub fn open(
+        store_options: StoreOptions,
+        state_file: PathBuf,
+        now: Timestamp,
+    ) -> Result<Arc<Self>, StateError> {
+        let state_file = StateFile::new(state_file);
+        let loaded = state_file.load(now)?;
+        if let Some(warning) = &loaded.warning {
+            tracing::warn!("{warning}");
+        }
+        Ok(Arc::new(Self {
+            store_options,
+            store: OnceCell::new(),
+            state_file,
+            writer: tokio::sync::Mutex::new(loaded.state),
+            load_warning: loaded.warning,
+        }))
+    }
+}
+
+#[derive(Debug)]
+pub struct Vault {
+    site: Site,
+    shared: Arc<Shared>,
     /// What readers see.
     current: RwLock<Arc<Snapshot>>,
     /// Set once the store's secrets are in `current`.
@@ -74,32 +106,40 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// Reads the state file now (a corrupt one is set aside with a warning in the log); the
-    /// store is opened on first use.
+    /// One site's vault with a state file and a store of its own (tests, one-site daemons).
     pub fn open(
         site: Site,
         store_options: StoreOptions,
         state_file: PathBuf,
         now: Timestamp,
     ) -> Result<Self, StateError> {
-        let state_file = StateFile::new(state_file);
-        let loaded = state_file.load(now)?;
-        if let Some(warning) = &loaded.warning {
-            tracing::warn!("{warning}");
-        }
-        let notes = loaded.warning.iter().cloned().collect();
-        let facts = loaded
-            .state
-            .domains
-            .get(&site.domain)
-            .cloned()
-            .unwrap_or_default();
-        Ok(Self {
+        Ok(Self::within(
             site,
-            store_options,
-            store: OnceCell::new(),
-            state_file,
-            writer: tokio::sync::Mutex::new(loaded.state),
+            Shared::open(store_options, state_file, now)?,
+            true,
+        ))
+    }
+
+    /// `site`'s vault over what the sites share; `tells_load_warning`: this vault's `status`
+    /// says the state file was set aside (one site's, not each site's).
+    pub fn within(site: Site, shared: Arc<Shared>, tells_load_warning: bool) -> Self {
+        let facts = {
+            // Nothing else holds the lock while the daemon is built.
+            let state = shared
+                .writer
+                .try_lock()
+                .map(|s| s.domains.get(&site.domain).cloned());
+            state.ok().flatten().unwrap_or_default()
+        };
+        let notes = shared
+            .load_warning
+            .iter()
+            .filter(|_| tells_load_warning)
+            .cloned()
+            .collect();
+        Self {
+            site,
+            shared,
             current: RwLock::new(Arc::new(Snapshot {
                 facts,
                 ..Snapshot::default()
@@ -109,7 +149,7 @@ impl Vault {
             deadlines_changed: Arc::new(Notify::new()),
             credentials_changed: tokio::sync::watch::Sender::new(0),
             notes: Mutex::new(notes),
-        })
+        }
     }
 
     /// Adds a line to what `status` tells the user.
@@ -152,9 +192,10 @@ impl Vault {
     /// Opens the store on first use (probing the keychain for `auto`).
     pub async fn store(&self) -> Result<Arc<TokenStore>, StoreError> {
         let store = self
+            .shared
             .store
             .get_or_try_init(|| async {
-                let store = TokenStore::open(self.store_options.clone()).await?;
+                let store = TokenStore::open(self.shared.store_options.clone()).await?;
                 tracing::info!(
                     backend = store.backend_kind().as_str(),
                     "credential store opened"
@@ -173,7 +214,7 @@ impl Vault {
 
     /// The store if it is open already; never waits on a keychain.
     pub fn store_if_open(&self) -> Option<&Arc<TokenStore>> {
-        self.store.get()
+        self.shared.store.get()
     }
 
     /// What the vault holds now, the store's secrets loaded on first use.
@@ -204,7 +245,7 @@ impl Vault {
     pub async fn reload(&self) -> Result<Arc<Snapshot>, StoreError> {
         self.snapshot().await?;
         let (api_key, tokens) = self.read_secrets().await?;
-        let _writes_in_order = self.writer.lock().await;
+        let _writes_in_order = self.shared.writer.lock().await;
         self.swap(|s| {
             s.api_key = api_key;
             s.tokens = tokens;
@@ -244,20 +285,20 @@ impl Vault {
 
     /// Changes what is held in memory only (no store, no state file).
     pub async fn remember(&self, change: impl FnOnce(&mut Snapshot)) {
-        let _writes_in_order = self.writer.lock().await;
+        let _writes_in_order = self.shared.writer.lock().await;
         self.swap(change);
     }
 
     /// Changes this site's facts and writes the state file before readers see them.
     pub async fn record(&self, change: impl FnOnce(&mut DomainState)) -> Result<(), StateError> {
-        let mut state = self.writer.lock().await;
+        let mut state = self.shared.writer.lock().await;
         change(state.domain_mut(&self.site.domain));
         let to_save = state.clone();
-        let file = self.state_file.clone();
+        let file = self.shared.state_file.clone();
         tokio::task::spawn_blocking(move || file.save(&to_save))
             .await
             .map_err(|e| StateError::Write {
-                path: self.state_file.path().to_path_buf(),
+                path: self.shared.state_file.path().to_path_buf(),
                 source: std::io::Error::other(e.to_string()),
             })??;
         let facts = state.domain_mut(&self.site.domain).clone();
@@ -413,6 +454,6 @@ impl Vault {
 
     /// Whether the API key comes from `ANACONDA_AUTH_API_KEY` (read-only, never renewed).
     pub fn api_key_from_environment(&self) -> bool {
-        self.store_options.env_api_key.is_some()
+        self.shared.store_options.env_api_key.is_some()
     }
 }

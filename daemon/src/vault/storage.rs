@@ -17,8 +17,8 @@ pub struct StorageView {
 impl Vault {
     /// Where secrets live, or what is configured while the store is not open yet.
     pub fn storage_view(&self) -> StorageView {
-        let configured = self.store_options.mode.as_str().to_owned();
-        let Some(store) = self.store.get() else {
+        let configured = self.shared.store_options.mode.as_str().to_owned();
+        let Some(store) = self.shared.store.get() else {
             return StorageView {
                 configured,
                 ..StorageView::default()
@@ -26,7 +26,7 @@ impl Vault {
         };
         let kind = store.backend_kind();
         let location = match kind {
-            BackendKind::File => self.store_options.keyring_path.display().to_string(),
+            BackendKind::File => self.shared.store_options.keyring_path.display().to_string(),
             BackendKind::System => "OS keychain".to_owned(),
             BackendKind::Memory => "memory".to_owned(),
         };

@@ -14,28 +14,58 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Endpoint, Uri};
 
 use crate::socket::SocketDirError;
-use crate::{PROTOCOL_METADATA_KEY, PROTOCOL_VERSION};
+use crate::{PROTOCOL_METADATA_KEY, PROTOCOL_VERSION, SITE_METADATA_KEY};
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub use unix::connect;
+pub use unix::connect_stamped;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::{PipeStream, connect};
+pub use windows::{PipeStream, connect_stamped};
+
+/// Connects to the daemon at `path` (checked to run as `uid`), naming no site: requests go to
+/// the default site, or the one a request's URL is under.
+pub async fn connect(path: &Path, uid: u32) -> Result<DaemonChannel, ConnectError> {
+    connect_stamped(path, uid, ProtocolStamp::default()).await
+}
 
 /// A connection to the daemon; clone it freely, clones share the connection.
 pub type DaemonChannel = InterceptedService<tonic::transport::Channel, ProtocolStamp>;
 
-/// Adds [`PROTOCOL_VERSION`] to every request's metadata.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProtocolStamp;
+/// Adds [`PROTOCOL_VERSION`] to every request's metadata, and the site the caller names
+/// ([`SITE_METADATA_KEY`]) when it names one.
+#[derive(Debug, Clone, Default)]
+pub struct ProtocolStamp {
+    site: Option<tonic::metadata::AsciiMetadataValue>,
+}
+
+/// A site name that cannot travel in a request header.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a site name: use the name `anacondactl sites list` shows")]
+pub struct InvalidSiteName(pub String);
+
+impl ProtocolStamp {
+    /// Every request names `site` (`anacondactl --at SITE`).
+    pub fn at(site: &str) -> Result<Self, InvalidSiteName> {
+        let value = site
+            .trim()
+            .parse::<tonic::metadata::AsciiMetadataValue>()
+            .ok()
+            .filter(|_| !site.trim().is_empty())
+            .ok_or_else(|| InvalidSiteName(site.to_owned()))?;
+        Ok(Self { site: Some(value) })
+    }
+}
 
 impl tonic::service::Interceptor for ProtocolStamp {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         req.metadata_mut()
             .insert(PROTOCOL_METADATA_KEY, PROTOCOL_VERSION.into());
+        if let Some(site) = &self.site {
+            req.metadata_mut().insert(SITE_METADATA_KEY, site.clone());
+        }
         Ok(req)
     }
 }
@@ -74,6 +104,7 @@ impl ConnectError {
 async fn channel_over<S, F, Fut>(
     path: &Path,
     first: S,
+    stamp: ProtocolStamp,
     reopen: F,
 ) -> Result<DaemonChannel, ConnectError>
 where
@@ -99,5 +130,5 @@ where
             path: path.to_path_buf(),
             source: io::Error::other(e),
         })?;
-    Ok(InterceptedService::new(channel, ProtocolStamp))
+    Ok(InterceptedService::new(channel, stamp))
 }

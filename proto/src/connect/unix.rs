@@ -6,12 +6,16 @@ use std::path::Path;
 
 use tokio::net::UnixStream;
 
-use super::{ConnectError, DaemonChannel, channel_over};
+use super::{ConnectError, DaemonChannel, ProtocolStamp, channel_over};
 use crate::socket::{check_socket_dir, socket_dir};
 
 /// Connects to the daemon at `path`, after checking that its directory belongs to `uid` and is
 /// private, and that the listening process runs as `uid`.
-pub async fn connect(path: &Path, uid: u32) -> Result<DaemonChannel, ConnectError> {
+pub async fn connect_stamped(
+    path: &Path,
+    uid: u32,
+    stamp: ProtocolStamp,
+) -> Result<DaemonChannel, ConnectError> {
     let dir = socket_dir(path)?;
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -23,7 +27,7 @@ pub async fn connect(path: &Path, uid: u32) -> Result<DaemonChannel, ConnectErro
     }
     let stream = open_checked(path, uid).await?;
     let reopen_path = path.to_path_buf();
-    channel_over(path, stream, move || {
+    channel_over(path, stream, stamp, move || {
         let path = reopen_path.clone();
         async move { open_checked(&path, uid).await }
     })

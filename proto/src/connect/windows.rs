@@ -7,7 +7,7 @@ use std::path::Path;
 use interprocess::os::windows::named_pipe::pipe_mode;
 use interprocess::os::windows::named_pipe::tokio::DuplexPipeStream;
 
-use super::{ConnectError, DaemonChannel, channel_over};
+use super::{ConnectError, DaemonChannel, ProtocolStamp, channel_over};
 use crate::pipe::{current_user_sid, process_user_sid};
 use crate::socket::check_pipe_name;
 
@@ -16,7 +16,11 @@ pub type PipeStream = DuplexPipeStream<pipe_mode::Bytes>;
 
 /// Connects to the daemon's pipe at `path` after checking that the process serving it runs
 /// as this process's user. `_uid` exists for the Unix signature; Windows compares SIDs.
-pub async fn connect(path: &Path, _uid: u32) -> Result<DaemonChannel, ConnectError> {
+pub async fn connect_stamped(
+    path: &Path,
+    _uid: u32,
+    stamp: ProtocolStamp,
+) -> Result<DaemonChannel, ConnectError> {
     check_pipe_name(path)?;
     let user = current_user_sid().map_err(|source| ConnectError::Io {
         path: path.to_path_buf(),
@@ -24,7 +28,7 @@ pub async fn connect(path: &Path, _uid: u32) -> Result<DaemonChannel, ConnectErr
     })?;
     let stream = open_checked(path, &user).await?;
     let reopen_path = path.to_path_buf();
-    channel_over(path, stream, move || {
+    channel_over(path, stream, stamp, move || {
         let path = reopen_path.clone();
         let user = user.clone();
         async move { open_checked(&path, &user).await }

@@ -1,0 +1,221 @@
+//! One daemon serves several sites at once: two emulators stand for two Anaconda sites (say
+//! anaconda.com and an on-premise server). Each URL gets its own site's credential, `--at`
+//! names a site for every command, and the renewal of one site's token leaves the other's
+//! alone. The daemon runs in this process with a clock the test moves; the CLI, the socket and
+//! both emulators are real.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anacondad::api::ApiConfig;
+use anacondad::clock::ManualClock;
+use anacondad::config::sites::SiteConfig;
+use anacondad_proto::v1::EventKind;
+use anacondad_tests::harness::{TestHome, json_output};
+use anacondad_tests::in_process::InProcessDaemon;
+use anacondad_tests::{EmulatorProcess, spawn_emulator};
+use jiff::Timestamp;
+
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `home` (against `first`) served by a daemon that also serves `second` as the site "onprem".
+fn two_sites(
+    first: &EmulatorProcess,
+    second: &EmulatorProcess,
+    clock: &Arc<ManualClock>,
+) -> (TestHome, InProcessDaemon) {
+    let home = TestHome::against(first);
+    let onprem = {
+        let mut api = ApiConfig::new("test", "in-process-test");
+        api.domain = second.base_url.clone();
+        api.repo_url = second.url("/repo/");
+        SiteConfig {
+            name: "onprem".to_owned(),
+            api,
+            extra_repo_urls: Vec::new(),
+            use_unified_repo_api_key: false,
+        }
+    };
+    let daemon = InProcessDaemon::start_with(&home, clock.clone(), move |config| {
+        config.sites.push(onprem);
+    });
+    (home, daemon)
+}
+
+fn login_at(home: &TestHome, site: &str, api_key: &str) {
+    use std::io::Write;
+    let mut child = home
+        .ctl()
+        .args(["--at", site, "login", "--api-key-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("anacondactl runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(api_key.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+}
+
+fn header_for(home: &TestHome, url: &str) -> String {
+    json_output(&home.run_ctl(&["--json", "credential", "get", url]))["header_value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a credential for {url}"))
+        .to_owned()
+}
+
+fn repository_status(url: &str, header: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .get(url)
+        .header("Authorization", header)
+        .send()
+        .expect("the emulator answers")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn each_site_s_url_gets_that_site_s_credential_and_at_names_a_site_for_every_command() {
+    let (first, second) = (spawn_emulator(&[]), spawn_emulator(&[]));
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = two_sites(&first, &second, &clock);
+    home.login_with_api_key(&first.mint_api_key());
+    login_at(&home, "onprem", &second.mint_api_key());
+    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
+    ok(&home.run_ctl(&[
+        "--at",
+        "onprem",
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--no-condarc",
+    ]));
+    let (first_token, second_token) = (
+        first.org_token("acme").unwrap(),
+        second.org_token("acme").unwrap(),
+    );
+    assert_ne!(first_token, second_token);
+
+    for (emu, token) in [(&first, &first_token), (&second, &second_token)] {
+        let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+        let header = header_for(&home, &url);
+        assert_eq!(header, format!("token {token}"), "{url}");
+        assert_eq!(repository_status(&url, &header), 200, "{url}");
+    }
+    // The other site's token is not this repository's.
+    let url = first.url("/repo/acme/internal/noarch/repodata.json");
+    assert_eq!(
+        repository_status(&url, &format!("token {second_token}")),
+        401
+    );
+
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    let sites = status["sites"].as_array().expect("the sites");
+    assert_eq!(sites.len(), 2, "{status}");
+    assert_eq!(sites[1]["name"], "onprem");
+    assert_eq!(sites[0]["is_default"], true);
+    for site in sites {
+        assert_eq!(site["tokens"][0]["org"], "acme", "{site}");
+        assert_eq!(site["login"]["state"], "logged_in", "{site}");
+    }
+    let listed = json_output(&home.run_ctl(&["--json", "--at", "onprem", "token", "list"]));
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 1, "{listed}");
+
+    // conda's user file gets one entry per site; `defaults` stays the default site's.
+    ok(&home.run_ctl(&["condarc", "apply"]));
+    ok(&home.run_ctl(&["--at", "onprem", "condarc", "apply"]));
+    let condarc = std::fs::read_to_string(home.path().join(".condarc")).unwrap();
+    for emu in [&first, &second] {
+        let entry = format!("channel: {}", emu.url("/*"));
+        assert_eq!(condarc.matches(&entry).count(), 1, "{entry} in:\n{condarc}");
+    }
+    assert!(
+        condarc.contains(&first.url("/repo/main")) && !condarc.contains(&second.url("/repo/main")),
+        "{condarc}"
+    );
+    let checked = home.run_ctl(&["--at", "onprem", "condarc", "check"]);
+    assert!(
+        !String::from_utf8_lossy(&checked.stdout).contains("defaults is not in effect"),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+
+    // Logging out of one site leaves the other logged in.
+    ok(&home.run_ctl(&["--at", "onprem", "logout"]));
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["sites"][0]["login"]["state"], "logged_in");
+    assert_ne!(status["sites"][1]["login"]["state"], "logged_in");
+
+    let unknown = home.run_ctl(&["--at", "elsewhere", "whoami"]);
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains("elsewhere") && said.contains("onprem") && said.contains("sites list"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_renewal_of_one_site_s_token_leaves_the_other_site_s_alone() {
+    // The on-premise site issues tokens that live a day; anaconda.com's live a year.
+    let first = spawn_emulator(&[]);
+    let second = spawn_emulator(&["--token-lifetime", "86400"]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = two_sites(&first, &second, &clock);
+    home.login_with_api_key(&first.mint_api_key());
+    login_at(&home, "onprem", &second.mint_api_key());
+    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
+    ok(&home.run_ctl(&[
+        "--at",
+        "onprem",
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--no-condarc",
+    ]));
+    let (first_token, second_token) = (
+        first.org_token("acme").unwrap(),
+        second.org_token("acme").unwrap(),
+    );
+    let listed = json_output(&home.run_ctl(&["--json", "--at", "onprem", "token", "list"]));
+    let next: Timestamp = listed["tokens"][0]["next_refresh_at"]
+        .as_str()
+        .expect("a planned renewal")
+        .parse()
+        .unwrap();
+    let mut events = home.subscribe_events();
+
+    clock.set(next + jiff::SignedDuration::from_secs(1));
+    let event = events.wait_for(EventKind::TokenRefreshed, EVENT_TIMEOUT);
+    assert_eq!(event.org, "acme");
+    let renewed = second.org_token("acme").unwrap();
+    assert_ne!(renewed, second_token, "the on-premise token was renewed");
+    assert_eq!(
+        first.org_token("acme").unwrap(),
+        first_token,
+        "anaconda.com's token was left alone"
+    );
+    let url = second.url("/repo/acme/internal/noarch/repodata.json");
+    assert_eq!(header_for(&home, &url), format!("token {renewed}"));
+    let url = first.url("/repo/acme/internal/noarch/repodata.json");
+    assert_eq!(header_for(&home, &url), format!("token {first_token}"));
+}
