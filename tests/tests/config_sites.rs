@@ -152,10 +152,22 @@ fn config_show_at_a_site_shows_that_one_and_an_unknown_site_names_the_known_ones
         "https://lab.example/r/"
     );
     assert_eq!(sites[0]["values"]["repo_url"]["source"], "anacondad");
-    // The other commands serve the default site and say so rather than ignore --at.
-    let out = home.run_ctl(&["token", "list", "--at", "lab"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("only `config show` takes --at"));
+    // Every other command takes --at too: lab is served, and holds nothing yet.
+    let out = home.run_ctl(&["--json", "token", "list", "--at", "lab"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed["tokens"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    let out = home.run_ctl(&["token", "list", "--at", "elsewhere"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no site named elsewhere"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = home.run_ctl(&["config", "show", "--at", "elsewhere"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);

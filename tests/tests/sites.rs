@@ -72,6 +72,23 @@ fn login_at(home: &TestHome, site: &str, api_key: &str) {
     ok(&out);
 }
 
+/// Logged in at both sites, acme's token installed at each; the two tokens.
+fn tokens_at_both(
+    home: &TestHome,
+    first: &EmulatorProcess,
+    second: &EmulatorProcess,
+) -> (String, String) {
+    home.login_with_api_key(&first.mint_api_key());
+    login_at(home, "onprem", &second.mint_api_key());
+    let install = ["token", "install", "--org", "acme", "--yes", "--no-condarc"];
+    ok(&home.run_ctl(&install));
+    ok(&home.run_ctl(&[&["--at", "onprem"][..], &install].concat()));
+    (
+        first.org_token("acme").unwrap(),
+        second.org_token("acme").unwrap(),
+    )
+}
+
 fn header_for(home: &TestHome, url: &str) -> String {
     json_output(&home.run_ctl(&["--json", "credential", "get", url]))["header_value"]
         .as_str()
@@ -94,23 +111,7 @@ fn each_site_s_url_gets_that_site_s_credential_and_at_names_a_site_for_every_com
     let (first, second) = (spawn_emulator(&[]), spawn_emulator(&[]));
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let (home, _daemon) = two_sites(&first, &second, &clock);
-    home.login_with_api_key(&first.mint_api_key());
-    login_at(&home, "onprem", &second.mint_api_key());
-    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
-    ok(&home.run_ctl(&[
-        "--at",
-        "onprem",
-        "token",
-        "install",
-        "--org",
-        "acme",
-        "--yes",
-        "--no-condarc",
-    ]));
-    let (first_token, second_token) = (
-        first.org_token("acme").unwrap(),
-        second.org_token("acme").unwrap(),
-    );
+    let (first_token, second_token) = tokens_at_both(&home, &first, &second);
     assert_ne!(first_token, second_token);
 
     for (emu, token) in [(&first, &first_token), (&second, &second_token)] {
@@ -179,23 +180,7 @@ fn the_renewal_of_one_site_s_token_leaves_the_other_site_s_alone() {
     let second = spawn_emulator(&["--token-lifetime", "86400"]);
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let (home, _daemon) = two_sites(&first, &second, &clock);
-    home.login_with_api_key(&first.mint_api_key());
-    login_at(&home, "onprem", &second.mint_api_key());
-    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]));
-    ok(&home.run_ctl(&[
-        "--at",
-        "onprem",
-        "token",
-        "install",
-        "--org",
-        "acme",
-        "--yes",
-        "--no-condarc",
-    ]));
-    let (first_token, second_token) = (
-        first.org_token("acme").unwrap(),
-        second.org_token("acme").unwrap(),
-    );
+    let (first_token, second_token) = tokens_at_both(&home, &first, &second);
     let listed = json_output(&home.run_ctl(&["--json", "--at", "onprem", "token", "list"]));
     let next: Timestamp = listed["tokens"][0]["next_refresh_at"]
         .as_str()
