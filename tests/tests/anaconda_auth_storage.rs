@@ -171,3 +171,103 @@ fn the_alignment_keeps_anaconda_auths_comments_and_is_required_for_its_conda_han
         "{found}"
     );
 }
+
+/// `anacondactl ARGS` in a pseudo-terminal, answering each question (the text it ends with)
+/// in turn; returns the exit code and the transcript.
+fn answered_in_a_terminal(
+    home: &TestHome,
+    args: &[&str],
+    answers: &[(&str, &str)],
+) -> (i32, String) {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{Eof, Expect, Session};
+    let mut cmd = std::process::Command::new(anacondad_tests::harness::bin("anacondactl"));
+    cmd.env_clear()
+        .envs(home.env())
+        .env("TERM", "xterm")
+        .args(args);
+    let mut session = Session::spawn(cmd).expect("anacondactl starts in a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(20)));
+    let mut seen = String::new();
+    for (question, answer) in answers {
+        let asked = session
+            .expect(*question)
+            .unwrap_or_else(|e| panic!("no {question:?} ({e}):\n{seen}"));
+        seen.push_str(&String::from_utf8_lossy(asked.as_bytes()));
+        session
+            .send(format!("{answer}\r"))
+            .expect("write to the pty");
+    }
+    let rest = match session.expect(Eof) {
+        Ok(rest) => rest,
+        Err(e) => {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = session.try_read(&mut buf) {
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            panic!("anacondactl did not finish ({e}):\n{seen}");
+        }
+    };
+    seen.push_str(&String::from_utf8_lossy(rest.as_bytes()));
+    match session.get_process().wait().expect("wait for anacondactl") {
+        WaitStatus::Exited(_, code) => (code, seen),
+        other => panic!("anacondactl ended with {other:?}:\n{seen}"),
+    }
+}
+
+#[test]
+fn declining_in_a_terminal_says_what_is_lost_and_goes_on_unless_anaconda_auths_handler_needs_it() {
+    if ready("declining_in_a_terminal_says_what_is_lost").is_none() {
+        return;
+    }
+    let emu = spawn_emulator(&[]);
+    let home = keychain_home(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
+    let config = home.path().join(".anaconda/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "# mine\n").unwrap();
+    let args = ["token", "install", "--org", "acme", "--no-condarc"];
+    const ALIGN: &str = "Set preferred_token_storage";
+    let (code, said) = answered_in_a_terminal(&home, &args, &[(ALIGN, "n")]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("will not see the credentials"), "{said}");
+    assert!(
+        emu.org_token("acme").is_some(),
+        "the install went on:\n{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "# mine\n");
+    let condarc = home.path().join(".condarc");
+    let handler = [
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--auth-handler",
+        "anaconda-auth",
+        "--condarc",
+        condarc.to_str().unwrap(),
+    ];
+    // --yes answers it; without it, a "no" refuses the install.
+    let no_yes: Vec<&str> = handler.iter().copied().filter(|a| *a != "--yes").collect();
+    let (code, said) = answered_in_a_terminal(&home, &no_yes, &[(ALIGN, "n")]);
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("--auth-handler anacondad"), "{said}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "# mine\n");
+    // Then the reissue of acme's token and the .condarc edit, each asked with "Proceed?".
+    let proceed = "Proceed? [y/n] (n): ";
+    let (code, said) = answered_in_a_terminal(
+        &home,
+        &no_yes,
+        &[(ALIGN, "y"), (proceed, "y"), (proceed, "y")],
+    );
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("now uses the daemon's keychain record"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "# mine\n[plugin.auth]\npreferred_token_storage = \"system\"\n"
+    );
+}

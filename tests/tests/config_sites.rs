@@ -316,3 +316,70 @@ fn a_bad_config_file_stops_the_daemon_with_the_file_and_the_key() {
 fn json_output_str(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
+
+#[test]
+fn two_sites_from_config_toml_are_served_and_only_the_one_holding_credentials_needs_force() {
+    let (cloud, onprem) = (spawn_emulator(&[]), spawn_emulator(&[]));
+    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
+    let site = |name: &str, emu: &anacondad_tests::EmulatorProcess| {
+        format!(
+            "[sites.{name}]\ndomain = \"{}\"\nrepo_url = \"{}\"\n",
+            emu.base_url,
+            emu.url("/repo/")
+        )
+    };
+    write(
+        &ours(&home),
+        &format!(
+            "# two sites\n{}\n{}",
+            site("cloud", &cloud),
+            site("onprem", &onprem)
+        ),
+    );
+    {
+        use std::io::Write;
+        let mut login = home
+            .ctl()
+            .args(["--at", "onprem", "login", "--api-key-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(onprem.mint_api_key().as_bytes())
+            .unwrap();
+        let out = login.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let (list, _) = run(&home, &["--json", "sites", "list"]);
+    let list = json_output_str(&list);
+    let held: Vec<(&str, bool)> = list["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["holds_credentials"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(held, [("cloud", false), ("onprem", true)]);
+    let out = home.run_ctl(&["sites", "remove", "onprem"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("logout --at onprem"),
+        "{}",
+        text(&out.stderr)
+    );
+    run(&home, &["sites", "remove", "cloud"]);
+    let left = std::fs::read_to_string(ours(&home)).unwrap();
+    assert_eq!(left, format!("# two sites\n{}", site("onprem", &onprem)));
+    // The next daemon serves onprem alone, as the default, still logged in.
+    let status = json_output(&home.run_ctl(&["--json", "whoami"]));
+    assert!(status.to_string().contains("demo"), "{status}");
+}

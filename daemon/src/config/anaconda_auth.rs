@@ -5,10 +5,11 @@
 //!
 //! Read: `domain`, `ssl_verify` (a boolean or the path of a CA bundle), `proxy_servers`
 //! (its `https` entry, else `all`, else `http`), `api_key`, `use_unified_repo_api_key`,
-//! `keyring_path`, `preferred_token_storage`. Listed as not honoured: `extra_headers`,
-//! `client_cert`, `client_cert_key`, `auth_domain_override`. Not read at all: anaconda-auth's
-//! `.env` (it is read from the working directory of each anaconda-auth process, which the
-//! daemon does not share) and the secrets directory (`ANACONDA_SECRETS_DIR`, `/run/secrets`).
+//! `keyring_path`, `preferred_token_storage`. Listed as not honoured: `keyring` (credentials
+//! written into the file itself), `extra_headers`, `client_cert`, `client_cert_key`,
+//! `auth_domain_override`. Not read at all: anaconda-auth's `.env` (read from the working
+//! directory of each anaconda-auth process, which the daemon does not share), its secrets
+//! directory (`ANACONDA_SECRETS_DIR`, `/run/secrets`) and `ANACONDA_AUTH_KEYRING`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub const SYSTEM_STORAGE: &str = "system";
 
 /// Keys anaconda-auth honours that the daemon does not (`config show` lists them).
 const NOT_HONOURED: &[&str] = &[
+    "keyring",
     "extra_headers",
     "client_cert",
     "client_cert_key",
@@ -157,6 +159,10 @@ fn read_table(table: &toml::Table, at: &str, source: &Source) -> Result<AuthTabl
         match table.get(key) {
             None => Ok(None),
             Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            // pydantic takes "true", "1", "yes" and "on" (and their opposites) too.
+            Some(toml::Value::String(s)) if super::parse_bool(s).is_some() => {
+                Ok(super::parse_bool(s))
+            }
             Some(other) => Err(format!("[{at}] {key} must be true or false, not {other}")),
         }
     };
@@ -168,8 +174,12 @@ fn read_table(table: &toml::Table, at: &str, source: &Source) -> Result<AuthTabl
             out.keys.ssl_verify = Some(source.says(*on));
             out.keys.ca_bundle = Some(source.says(None));
         }
-        // anaconda-auth hands a string to `requests` as `verify=`: a CA bundle's path
-        // ("truststore" is its word for the OS trust store).
+        // anaconda-auth reads "0" and "1" as booleans, and hands any other string to
+        // `requests` as `verify=`: a CA bundle's path ("truststore": the OS trust store).
+        Some(toml::Value::String(s)) if s == "0" || s == "1" => {
+            out.keys.ssl_verify = Some(source.says(s == "1"));
+            out.keys.ca_bundle = Some(source.says(None));
+        }
         Some(toml::Value::String(s)) if s.eq_ignore_ascii_case("truststore") => {
             out.keys.ssl_verify = Some(source.says(true));
             out.keys.ca_bundle = Some(source.says(None));
@@ -279,6 +289,19 @@ pub fn with_system_storage(text: &str, path: &Path) -> Result<Option<String>, Co
         path: path.to_path_buf(),
         message: format!("{what} is not a table; fix it before it can be edited"),
     };
+    // A file of comments only keeps them at its top, before the table that is added.
+    if doc.as_table().is_empty() {
+        let lead = doc.trailing().as_str().unwrap_or_default().to_owned();
+        doc.set_trailing("");
+        let mut auth = toml_edit::Table::new();
+        auth.decor_mut().set_prefix(lead);
+        auth.insert("preferred_token_storage", toml_edit::value(SYSTEM_STORAGE));
+        let mut plugin = toml_edit::Table::new();
+        plugin.set_implicit(true);
+        plugin.insert("auth", toml_edit::Item::Table(auth));
+        doc.insert("plugin", toml_edit::Item::Table(plugin));
+        return Ok(Some(doc.to_string()));
+    }
     let root = doc.as_table_mut();
     if !root.contains_key("plugin") {
         let mut plugin = toml_edit::Table::new();
@@ -495,6 +518,15 @@ mod tests {
 
     #[test]
     fn a_key_of_the_wrong_type_names_the_file_and_the_key() {
+        let (_dir, path) =
+            file("[sites.a]\nssl_verify = \"0\"\nuse_unified_repo_api_key = \"yes\"\n");
+        let auth = load(&path).unwrap().unwrap();
+        let a = auth.site("a").unwrap();
+        assert!(
+            !a.keys.ssl_verify.as_ref().unwrap().value,
+            "\"0\" is false, not a bundle"
+        );
+        assert!(a.keys.use_unified_repo_api_key.as_ref().unwrap().value);
         let (_dir, path) = file("[sites.work]\nssl_verify = 3\n");
         let err = load(&path).unwrap_err().to_string();
         assert!(
@@ -554,6 +586,11 @@ mod tests {
             with_system_storage(&edited, path).unwrap(),
             None,
             "a second run changes nothing"
+        );
+        let lone = with_system_storage("# mine\n", path).unwrap().unwrap();
+        assert_eq!(
+            lone,
+            "# mine\n[plugin.auth]\npreferred_token_storage = \"system\"\n"
         );
         let fresh = with_system_storage("", path).unwrap().unwrap();
         assert_eq!(

@@ -135,13 +135,14 @@ pub fn remove_site(text: &str, path: &Path, name: &str) -> Result<String, EditEr
         .get_mut("sites")
         .and_then(|s| s.as_table_like_mut())
         .and_then(|s| s.remove(name));
-    if removed.is_none() {
+    let Some(removed) = removed else {
         return Err(EditError::Missing {
             path: path.display().to_string(),
             name: name.to_owned(),
             elsewhere: String::new(),
         });
-    }
+    };
+    keep_the_files_leading_comment(&mut doc, &removed);
     if names_it {
         doc.remove("default_site");
     }
@@ -153,6 +154,50 @@ pub fn remove_site(text: &str, path: &Path, name: &str) -> Result<String, EditEr
         doc.remove("sites");
     }
     Ok(doc.to_string())
+}
+
+/// When the removed table opened the file, the comment above it is the file's own (its first
+/// lines): it moves to what now opens the file.
+fn keep_the_files_leading_comment(doc: &mut toml_edit::DocumentMut, removed: &toml_edit::Item) {
+    let Some(table) = removed.as_table() else {
+        return;
+    };
+    let lead = table
+        .decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("");
+    if !lead.contains('#') || doc.iter().any(|(_, item)| item.is_value()) {
+        return;
+    }
+    let position = table.position();
+    let sites = doc.get("sites").and_then(|s| s.as_table());
+    let next = sites.and_then(|sites| {
+        sites
+            .iter()
+            .filter_map(|(key, item)| Some((key.to_owned(), item.as_table()?.position())))
+            .min_by_key(|(_, p)| *p)
+    });
+    let earlier_table = doc
+        .iter()
+        .filter(|(key, _)| *key != "sites")
+        .filter_map(|(_, item)| item.as_table()?.position())
+        .any(|p| Some(p) < position);
+    if earlier_table || next.as_ref().is_some_and(|(_, p)| *p < position) {
+        return;
+    }
+    let lead = lead.to_owned();
+    match next {
+        Some((key, _)) => {
+            if let Some(next) = doc["sites"][key.as_str()].as_table_mut() {
+                next.decor_mut().set_prefix(lead);
+            }
+        }
+        None => {
+            let trailing = doc.trailing().as_str().unwrap_or("").to_owned();
+            doc.set_trailing(format!("{lead}{trailing}"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +264,17 @@ mod tests {
         assert_eq!(
             none,
             "# my anacondad settings\nstorage = \"system\"  # the keychain\n"
+        );
+        // The comment that opens a file stays when the first table goes.
+        let first =
+            "# two sites\n[sites.a]\ndomain = \"a.example\"\n\n[sites.b]\ndomain = \"b.example\"\n";
+        assert_eq!(
+            remove_site(first, path, "a").unwrap(),
+            "# two sites\n[sites.b]\ndomain = \"b.example\"\n"
+        );
+        assert_eq!(
+            remove_site("# one\n[sites.a]\ndomain = \"a.example\"\n", path, "a").unwrap(),
+            "# one\n"
         );
         let err = remove_site(FILE, path, "lab").unwrap_err();
         assert!(err.to_string().contains("no [sites.lab]"), "{err}");

@@ -293,13 +293,16 @@ pub async fn remove(
     })
 }
 
+/// The alignment for `site` (the one the request names, `--at`): anaconda-auth's storage for
+/// that site against the store its vault writes.
 pub async fn align(
     daemon: &Daemon,
+    site: &crate::sites::SiteRuntime,
     req: &AlignAuthStorageRequest,
 ) -> Result<AlignAuthStorageResponse, Status> {
     let config = &daemon.config;
     // The backend is known once the store is open; a store that cannot open says so below.
-    let vault = &daemon.default_site().vault;
+    let vault = &site.vault;
     let _ = vault.snapshot().await;
     let backend = vault.storage_view().backend;
     let config_error = |e: crate::config::ConfigError| {
@@ -321,7 +324,7 @@ pub async fn align(
         &config.anaconda_auth_config,
         &config.paths.anaconda_keyring,
         backend,
-        &config.default_site,
+        site.name(),
         required.then_some("conda is configured with its handler (--auth-handler anaconda-auth)"),
     )
     .map_err(config_error)?;

@@ -177,7 +177,8 @@ impl DaemonService for DaemonApi {
         &self,
         req: Request<AlignAuthStorageRequest>,
     ) -> Result<Response<AlignAuthStorageResponse>, Status> {
-        super::config::align(&self.daemon, req.get_ref())
+        let site = super::site_of(&self.daemon, &req)?;
+        super::config::align(&self.daemon, site, req.get_ref())
             .await
             .map(Response::new)
     }
