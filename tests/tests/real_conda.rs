@@ -1142,3 +1142,94 @@ fn token_install_credential_type_api_key_makes_conda_send_the_key_and_the_token_
         "{requests:?}"
     );
 }
+
+#[test]
+fn with_two_sites_conda_sends_each_repository_its_own_sites_token() {
+    let Some(venvs) = conda_or_skip("with_two_sites_conda_sends_each_repository") else {
+        return;
+    };
+    let world = World::installed_in(venvs, runs_conda(&venvs.with_plugin));
+    let onprem = spawn_emulator(&[]);
+    let added = world.ctl(&[
+        "sites",
+        "add",
+        "onprem",
+        "--domain",
+        &onprem.base_url,
+        "--repo-url",
+        &onprem.url("/repo/"),
+    ]);
+    assert!(added.status.success(), "{}", added.text);
+    // Its login and token install, through the daemon the next command starts.
+    let mut login = world
+        .home
+        .ctl()
+        .args(["--at", "onprem", "login", "--api-key-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("anacondactl runs");
+    std::io::Write::write_all(
+        &mut login.stdin.take().expect("stdin"),
+        onprem.mint_api_key().as_bytes(),
+    )
+    .expect("the key is written");
+    let out = login.wait_with_output().expect("login ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = world.ctl(&[
+        "--at", "onprem", "token", "install", "--org", "acme", "--yes",
+    ]);
+    assert!(out.status.success(), "{}", out.text);
+    let condarc = std::fs::read_to_string(world.home.path().join(".condarc")).unwrap();
+    assert!(condarc.contains(&onprem.url("/*")), "{condarc}");
+
+    let conda = world.conda();
+    world.repo_requests();
+    onprem.post("/_emulator/reset", json!({}));
+    let (here, there) = (
+        world.emu.url("/repo/acme/internal"),
+        onprem.url("/repo/acme/internal"),
+    );
+    let search = conda.run(&[
+        "search",
+        "--json",
+        "--override-channels",
+        "-c",
+        &here,
+        "-c",
+        &there,
+        PACKAGE,
+    ]);
+    let mut found = found_in(&search);
+    found.sort();
+    let mut expected = vec![format!("{here}/noarch"), format!("{there}/noarch")];
+    expected.sort();
+    assert_eq!(found, expected);
+    let shown = |token: String| format!("token {}****", &token[..4]);
+    let here_token = shown(world.emu.org_token("acme").expect("a token here"));
+    let there_token = shown(onprem.org_token("acme").expect("a token there"));
+    assert_ne!(here_token, there_token);
+    let requests = world.repo_requests();
+    assert!(
+        !requests.is_empty() && requests.iter().all(|(_, _, auth)| *auth == here_token),
+        "{requests:?}"
+    );
+    let log = onprem.get("/_emulator/log");
+    let sent: Vec<&str> = log["entries"]
+        .as_array()
+        .expect("log entries")
+        .iter()
+        .filter(|e| e["method"].as_str() == Some("GET"))
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/repo/")))
+        .map(|e| e["authorization"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        !sent.is_empty() && sent.iter().all(|auth| *auth == there_token),
+        "{sent:?}"
+    );
+}
