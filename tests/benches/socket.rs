@@ -546,6 +546,8 @@ fn outcome(met: bool, times: f64) -> String {
     if met {
         "met".into()
     } else {
-        format!("missed ({times:.1}x)")
+        // Two decimals when it is close, so "1.0x" never hides a miss.
+        let decimals = if times < 1.1 { 2 } else { 1 };
+        format!("missed ({times:.decimals$}x)")
     }
 }
