@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::api::{self, OidcTokens, jwt_expiry};
-use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::site_parts::SiteParts;
 use anacondad_proto::v1::EventKind;
 
 /// How the user proves who they are.
