@@ -15,9 +15,9 @@ use zeroize::Zeroizing;
 
 use super::clock::{Clock, SystemClock};
 use super::config::{ApiConfig, ProxyConfig, RetryPolicy, check_transport};
+use super::discovery::OidcConfiguration;
 use super::error::{ApiError, TransientCause, mask_url, snippet};
 use super::hostname::hash_hostname;
-use super::oidc::OidcConfiguration;
 use crate::secret::Secret;
 
 /// Largest body accepted from the service; real answers are a few KiB.

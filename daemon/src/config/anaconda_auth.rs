@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::origin::{Source, Sourced};
-use super::sites::SiteKeys;
+use super::site_keys::SiteKeys;
 use super::{ConfigError, EnvSnapshot};
 use crate::api::ProxyConfig;
 use crate::secret::Secret;

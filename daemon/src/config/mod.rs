@@ -11,6 +11,7 @@ mod keys;
 pub mod origin;
 mod paths;
 pub mod site;
+mod site_keys;
 pub mod sites;
 
 use std::collections::BTreeMap;
