@@ -32,16 +32,12 @@ pub fn storage(view: &StorageView) -> pb::StorageStatus {
     }
 }
 
-/// The login state as of `now`: a key that lapses within two weeks without a way to renew it
-/// is "expiring".
+/// The login state as of `now`: "expiring" as [`LoginView::expiring`] says.
 pub fn login(view: &LoginView, now: jiff::Timestamp) -> pb::LoginStatus {
     let state = if view.login_required {
         pb::LoginState::LoginRequired
     } else if view.logged_in {
-        let soon = view
-            .api_key_expires_at
-            .is_some_and(|t| t.as_second() - now.as_second() < 14 * 86_400);
-        if soon && !view.can_renew {
+        if view.expiring(now) {
             pb::LoginState::Expiring
         } else {
             pb::LoginState::LoggedIn

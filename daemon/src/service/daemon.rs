@@ -127,7 +127,11 @@ impl DaemonService for DaemonApi {
         request: Request<DiagnoseRequest>,
     ) -> Result<Response<DiagnoseResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let diagnosis = crate::diagnose::diagnose(&self.daemon, site).await;
+        let diagnosis = crate::diagnose::diagnose(
+            &crate::diagnose::Inputs::of(&self.daemon.config, self.daemon.clock.as_ref()),
+            site,
+        )
+        .await;
         Ok(Response::new(convert::diagnosis(&diagnosis)))
     }
 
