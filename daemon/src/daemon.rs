@@ -288,6 +288,23 @@ impl Daemon {
         self.started.elapsed().as_secs()
     }
 
+    /// After a login at the one implicit site (no sites configured): it is the one every later
+    /// daemon serves, so its record is written (on the blocking pool). Configured sites are in
+    /// the configuration already. A failure is logged: the login itself stands.
+    pub async fn remember_login_site(&self, site: &SiteRuntime) {
+        if self.sites.len() > 1 || !self.sites.is_default(site) {
+            return;
+        }
+        let config = self.config.clone();
+        let file = config.paths.site_file();
+        let error = match tokio::task::spawn_blocking(move || config.remember_site()).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(%error, file = %file.display(), "the site of this login could not be recorded");
+    }
+
     /// Remembers a failure the user may need to act on; `Status` shows the latest.
     pub fn record_error(&self, message: impl Into<String>) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod api;
 pub mod boolean;
+pub mod catalogue;
 pub mod clock;
 pub mod conda;
 pub mod conda_config;

@@ -3,16 +3,19 @@
 //! finds its site: by name (`--at SITE`, the `anacondad-site` header; the default site when
 //! none is named) and, for the hot path, by the URL conda asks about.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use url::Url;
 
 use crate::account::Account;
 use crate::api::AnacondaClient;
-use crate::conda::Conda;
+use crate::conda::{Conda, TargetRequest};
 use crate::config::sites::SiteConfig;
 use crate::credentials::{Credentials, NoCredential};
+use crate::error;
 use crate::repo_url::RepoUrl;
+use crate::store::StoreError;
 use crate::tokens::Tokens;
 use crate::vault::Vault;
 
@@ -32,7 +35,44 @@ pub struct SiteRuntime {
     pub repos: Vec<RepoUrl>,
 }
 
+/// What an uninstall did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uninstalled {
+    /// The organisations whose tokens were removed, and those whose tokens remain.
+    pub removed: Vec<String>,
+    pub remaining: Vec<String>,
+    /// conda's user file and the changes made to it, when the last token went and the file
+    /// was not kept.
+    pub condarc: Option<(PathBuf, Vec<String>)>,
+}
+
 impl SiteRuntime {
+    /// Removes `org`'s token (every token when `None`); when none remains and `condarc` says
+    /// which conda file (`None`: keep it), removes our entry from that file too, restoring
+    /// `default_channels` when asked.
+    pub async fn uninstall(
+        &self,
+        org: Option<&str>,
+        condarc: Option<&TargetRequest>,
+        restore_default_channels: bool,
+    ) -> error::Result<Uninstalled> {
+        let (removed, remaining) = self.tokens.uninstall(org).await?;
+        let mut done = Uninstalled {
+            removed,
+            remaining,
+            condarc: None,
+        };
+        if let Some(request) = condarc
+            && done.remaining.is_empty()
+        {
+            let target = self.conda.target(request);
+            let path = target.path.clone();
+            let changes = self.conda.remove(target, restore_default_channels).await?;
+            done.condarc = Some((path, changes));
+        }
+        Ok(done)
+    }
+
     pub fn name(&self) -> &str {
         &self.config.name
     }
@@ -110,6 +150,24 @@ impl Sites {
     }
 
     /// The site `name` names, or the default one for `None`.
+    /// What of the site `name`'s credentials is stored, in words; `None` when nothing is, or
+    /// when this daemon does not serve it (a site added since it started holds nothing it
+    /// wrote).
+    pub async fn stored_credentials(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let Ok(site) = self.named(Some(name)) else {
+            return Ok(None);
+        };
+        let snapshot = site.vault.snapshot().await?;
+        let mut what = Vec::new();
+        if snapshot.api_key.is_some() {
+            what.push("an API key".to_owned());
+        }
+        if !snapshot.tokens.is_empty() {
+            what.push(format!("{} repo token(s)", snapshot.tokens.len()));
+        }
+        Ok((!what.is_empty()).then(|| what.join(" and ")))
+    }
+
     pub fn named(&self, name: Option<&str>) -> Result<&Arc<SiteRuntime>, UnknownSite> {
         let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
             return Ok(self.default_site());

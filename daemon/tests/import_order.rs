@@ -42,6 +42,7 @@ const ORDER: &[&str] = &[
     "renewal",
     "tokens",
     "sites",
+    "catalogue",
     "diagnose",
     // Every part built, the gRPC adapters, the endpoint.
     "daemon",

@@ -165,7 +165,9 @@ impl DaemonService for DaemonApi {
         &self,
         req: Request<AddSiteRequest>,
     ) -> Result<Response<AddSiteResponse>, Status> {
-        super::config::add(&self.daemon.config, req.get_ref()).map(Response::new)
+        super::config::add(&self.daemon.config, req.get_ref())
+            .await
+            .map(Response::new)
     }
 
     async fn remove_site(
