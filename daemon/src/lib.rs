@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod api;
+pub mod auth_storage;
 pub mod boolean;
 pub mod catalogue;
 pub mod clock;

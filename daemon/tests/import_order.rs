@@ -43,6 +43,7 @@ const ORDER: &[&str] = &[
     "tokens",
     "sites",
     "catalogue",
+    "auth_storage",
     "diagnose",
     // Every part built, the gRPC adapters, the endpoint.
     "daemon",

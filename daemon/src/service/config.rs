@@ -10,8 +10,9 @@ use anacondad_proto::v1::{
 use tonic::{Code, Status};
 
 use super::error::{edit_status, status};
+use crate::auth_storage;
 use crate::catalogue::{self, CatalogueError, configured_in};
-use crate::config::anaconda_auth::{self, AlignState};
+use crate::config::anaconda_auth::AlignState;
 use crate::config::origin::Origin;
 use crate::config::{DaemonConfig, sites};
 use crate::daemon::Daemon;
@@ -132,63 +133,23 @@ pub async fn align(
     site: &crate::sites::SiteRuntime,
     req: &AlignAuthStorageRequest,
 ) -> Result<AlignAuthStorageResponse, Status> {
-    let config = &daemon.config;
-    // The backend is known once the store is open; a store that cannot open says so below.
-    let vault = &site.vault;
-    let _ = vault.snapshot().await;
-    let backend = vault.storage_view().backend;
-    let config_error = |e: crate::config::ConfigError| {
+    let aligned = auth_storage::align(
+        &daemon.config,
+        site,
+        &req.auth_handler,
+        req.configures_conda,
+        req.apply,
+    )
+    .await
+    .map_err(|e| {
         status(
             Code::FailedPrecondition,
             anacondad_proto::v1::ErrorReason::Configuration,
             "",
             e.to_string(),
         )
-    };
-    let handler = if req.auth_handler.is_empty() {
-        config.settings.auth_handler.as_str()
-    } else {
-        req.auth_handler.as_str()
-    };
-    let required = req.configures_conda && handler == "anaconda-auth";
-    let finding = anaconda_auth::alignment(
-        &config.env,
-        &config.anaconda_auth_config,
-        &config.paths.anaconda_keyring,
-        backend,
-        site.name(),
-        required.then_some("conda is configured with its handler (--auth-handler anaconda-auth)"),
-    )
-    .map_err(config_error)?;
-    let diff = finding
-        .edited
-        .as_ref()
-        .map(|edited| {
-            similar::TextDiff::from_lines(&finding.current, edited)
-                .unified_diff()
-                .header(
-                    &finding.path.display().to_string(),
-                    &finding.path.display().to_string(),
-                )
-                .to_string()
-        })
-        .unwrap_or_default();
-    let mut applied = false;
-    if req.apply
-        && finding.state == AlignState::Needed
-        && let Some(edited) = &finding.edited
-    {
-        anaconda_auth::write_aligned(&finding.path, edited).map_err(|e| {
-            status(
-                Code::FailedPrecondition,
-                anacondad_proto::v1::ErrorReason::Configuration,
-                "",
-                format!("cannot write {}: {e}", finding.path.display()),
-            )
-        })?;
-        applied = true;
-    }
-    let state = match finding.state {
+    })?;
+    let state = match aligned.state {
         AlignState::NotInstalled => AuthStorageAlignment::NotInstalled,
         AlignState::Aligned => AuthStorageAlignment::Aligned,
         AlignState::Needed => AuthStorageAlignment::Needed,
@@ -196,10 +157,10 @@ pub async fn align(
     };
     Ok(AlignAuthStorageResponse {
         state: state.into(),
-        reason: finding.reason,
-        path: finding.path.display().to_string(),
-        diff,
-        applied,
-        required,
+        reason: aligned.reason,
+        path: aligned.path.display().to_string(),
+        diff: aligned.diff,
+        applied: aligned.applied,
+        required: aligned.required,
     })
 }
