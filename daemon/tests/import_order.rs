@@ -1,13 +1,14 @@
 //! The daemon's modules import downward only: each top-level module of `daemon/src` may use the
 //! modules listed before it in [`ORDER`] and none after it, so the code reads bottom-up and has
-//! no import cycle. `docs/architecture.md` describes the modules in this order.
+//! no import cycle; inside a module, its files (and folders) import each other in no circle
+//! either. `docs/architecture.md` describes the modules in this order.
 //!
 //! What counts as an import: a `use crate::...` (with its `{...}` groups), any `crate::x::`
 //! path, and a `super::` path that leaves the module, outside comments and test code (files a
 //! `#[cfg(test)] mod x;` declares, and inline `#[cfg(test)] mod x { ... }` blocks).
 //! `ANACONDAD_IMPORT_ORDER_SRC` points the check at another tree's `daemon/src`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -176,9 +177,10 @@ fn identifier(text: &str) -> Option<&str> {
     (end > 0).then(|| &text[..end])
 }
 
-/// The top-level names of a `{...}` group that starts right after its `{` in `text`.
-fn group_names(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
+/// The entries of a `{...}` group that starts right after its `{` in `text`, each as its first
+/// one or two names (`{a, b::c, d::{e}}` is `[a]`, `[b, c]`, `[d]`).
+fn group_paths(text: &str) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
     let mut depth = 0;
     let mut expect_name = true;
     for (i, c) in text.char_indices() {
@@ -188,21 +190,50 @@ fn group_names(text: &str) -> Vec<String> {
             '}' => depth -= 1,
             ',' if depth == 0 => expect_name = true,
             c if expect_name && depth == 0 && (c.is_alphanumeric() || c == '_') => {
-                if let Some(name) = identifier(&text[i..]) {
-                    names.push(name.to_owned());
+                let first = identifier(&text[i..]).unwrap_or_default();
+                let mut path = vec![first.to_owned()];
+                if let Some(second) = text[i + first.len()..]
+                    .strip_prefix("::")
+                    .and_then(identifier)
+                {
+                    path.push(second.to_owned());
                 }
+                paths.push(path);
                 expect_name = false;
             }
             _ => {}
         }
     }
-    names
+    paths
 }
 
-/// The top-level names `code` reaches from inside `module` (its module path): `crate::x`,
-/// `crate::{x, y::z}`, and `super::x` where the `super`s reach the crate root.
-fn imported_names(code: &str, module: &[String]) -> Vec<String> {
-    let mut names = Vec::new();
+/// The first one or two names of each path that starts at `text` (`a::b::C` is `[a, b]`,
+/// `a::{b, c}` is `[a, b]` and `[a, c]`, `{a, b::c}` is `[a]` and `[b, c]`).
+fn path_heads(text: &str) -> Vec<Vec<String>> {
+    if let Some(group) = text.strip_prefix('{') {
+        return group_paths(group);
+    }
+    let Some(first) = identifier(text) else {
+        return Vec::new();
+    };
+    let rest = &text[first.len()..];
+    if let Some(group) = rest.strip_prefix("::{") {
+        return group_paths(group)
+            .into_iter()
+            .map(|p| vec![first.to_owned(), p[0].clone()])
+            .collect();
+    }
+    match rest.strip_prefix("::").and_then(identifier) {
+        Some(second) => vec![vec![first.to_owned(), second.to_owned()]],
+        None => vec![vec![first.to_owned()]],
+    }
+}
+
+/// The paths `code` names from inside `module` (its module path), resolved from the crate root
+/// and cut to their first two names: `crate::a::b::C` is `[a, b]`, `crate::{a, b::c}` is `[a]`
+/// and `[b, c]`, and `super::x` inside `[m, y]` is `[m, x]`.
+fn imported_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
     let bytes = code.as_bytes();
     let starts_path = |i: usize| {
         i == 0
@@ -213,8 +244,8 @@ fn imported_names(code: &str, module: &[String]) -> Vec<String> {
     let mut i = 0;
     while i < code.len() {
         let rest = &code[i..];
-        let after = if rest.starts_with("crate::") && starts_path(i) {
-            Some(&rest["crate::".len()..])
+        let resolved = if rest.starts_with("crate::") && starts_path(i) {
+            Some((Vec::new(), &rest["crate::".len()..]))
         } else if rest.starts_with("super::") && starts_path(i) {
             let mut after = rest;
             let mut count = 0;
@@ -223,31 +254,50 @@ fn imported_names(code: &str, module: &[String]) -> Vec<String> {
                 count += 1;
             }
             i += rest.len() - after.len();
-            (count == module.len()).then_some(after)
+            (count <= module.len()).then(|| (module[..module.len() - count].to_vec(), after))
         } else {
             None
         };
-        match after {
-            Some(after) if after.starts_with('{') => names.extend(group_names(&after[1..])),
-            Some(after) => names.extend(identifier(after).map(str::to_owned)),
-            None => {}
+        if let Some((prefix, after)) = resolved {
+            for head in path_heads(after) {
+                let mut path = prefix.clone();
+                path.extend(head);
+                path.truncate(2);
+                if !path.is_empty() {
+                    paths.push(path);
+                }
+            }
         }
         i += rest.chars().next().map_or(1, char::len_utf8);
     }
-    names
+    paths
 }
 
-/// Every import between two different top-level modules, and the top-level modules found.
-fn imports(root: &Path) -> (Vec<Import>, BTreeSet<String>) {
+/// The top-level modules (or crate-root items) `code` reaches from inside `module`.
+fn imported_names(code: &str, module: &[String]) -> Vec<String> {
+    imported_paths(code, module)
+        .into_iter()
+        .map(|mut p| p.swap_remove(0))
+        .collect()
+}
+
+/// One path a file names, resolved from the crate root (its first two names).
+#[derive(Debug, Clone)]
+struct Reference {
+    file: PathBuf,
+    line: usize,
+    /// The module path of the file: `[service, account]`.
+    module: Vec<String>,
+    path: Vec<String>,
+}
+
+/// Every path the daemon's code (test code aside) names, and the module path of every file.
+fn references(root: &Path) -> (Vec<Reference>, Vec<Vec<String>>) {
     let mut files = Vec::new();
     rust_files(root, &mut files);
-    let modules: BTreeSet<String> = files
-        .iter()
-        .filter_map(|f| module_path(root, f).into_iter().next())
-        .filter(|m| m != "lib" && m != "main")
-        .collect();
     let mut test_files: Vec<PathBuf> = Vec::new();
     let mut found = Vec::new();
+    let mut modules = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file)
             .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
@@ -258,28 +308,117 @@ fn imports(root: &Path) -> (Vec<Import>, BTreeSet<String>) {
             continue;
         }
         for (index, line) in lines.iter().enumerate() {
-            for name in imported_names(line, &module) {
-                found.push((file.clone(), index + 1, module[0].clone(), name));
+            for path in imported_paths(line, &module) {
+                found.push(Reference {
+                    file: file.clone(),
+                    line: index + 1,
+                    module: module.clone(),
+                    path,
+                });
             }
         }
+        modules.push((file.clone(), module));
     }
-    let imports = found
+    let is_test = |file: &Path| test_files.iter().any(|t| file.starts_with(t));
+    let references = found.into_iter().filter(|r| !is_test(&r.file)).collect();
+    let modules = modules
         .into_iter()
-        .filter(|(file, ..)| !test_files.iter().any(|t| file.starts_with(t)))
-        .filter(|(_, _, from, to)| from != to)
-        .map(|(file, line, from, to)| Import {
-            from,
+        .filter(|(file, _)| !is_test(file))
+        .map(|(_, module)| module)
+        .collect();
+    (references, modules)
+}
+
+/// Every import between two different top-level modules, and the top-level modules found.
+fn imports(root: &Path) -> (Vec<Import>, BTreeSet<String>) {
+    let (references, files) = references(root);
+    let modules: BTreeSet<String> = files.iter().map(|m| m[0].clone()).collect();
+    let imports = references
+        .into_iter()
+        .filter(|r| r.module[0] != r.path[0])
+        .map(|r| Import {
+            from: r.module[0].clone(),
             // A name that is no module is an item of the crate root (lib.rs), above them all.
-            to: if modules.contains(&to) {
-                to
+            to: if modules.contains(&r.path[0]) {
+                r.path[0].clone()
             } else {
-                format!("the crate root (crate::{to})")
+                format!("the crate root (crate::{})", r.path[0])
             },
-            file: file.strip_prefix(root).unwrap_or(&file).to_path_buf(),
-            line,
+            file: r.file.strip_prefix(root).unwrap_or(&r.file).to_path_buf(),
+            line: r.line,
         })
         .collect();
     (imports, modules)
+}
+
+/// Inside each top-level module, which of its parts (files or folders) imports which other
+/// part: `module -> (from -> {(to, where)})`.
+fn part_imports(root: &Path) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, Import>>> {
+    let (references, files) = references(root);
+    let parts: BTreeSet<(String, String)> = files
+        .iter()
+        .filter(|m| m.len() >= 2)
+        .map(|m| (m[0].clone(), m[1].clone()))
+        .collect();
+    let mut graph: BTreeMap<String, BTreeMap<String, BTreeMap<String, Import>>> = BTreeMap::new();
+    for r in references {
+        if r.module.len() < 2 || r.path.len() < 2 || r.path[0] != r.module[0] {
+            continue;
+        }
+        let (module, from, to) = (&r.module[0], &r.module[1], &r.path[1]);
+        if from == to || !parts.contains(&(module.clone(), to.clone())) {
+            continue;
+        }
+        graph
+            .entry(module.clone())
+            .or_default()
+            .entry(from.clone())
+            .or_default()
+            .entry(to.clone())
+            .or_insert_with(|| Import {
+                from: format!("{module}/{from}"),
+                to: format!("{module}/{to}"),
+                file: r.file.strip_prefix(root).unwrap_or(&r.file).to_path_buf(),
+                line: r.line,
+            });
+    }
+    graph
+}
+
+/// A cycle in `edges`, as the imports that close it, if there is one.
+fn find_cycle(edges: &BTreeMap<String, BTreeMap<String, Import>>) -> Option<Vec<Import>> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeMap<String, Import>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<Import>> {
+        if let Some(start) = path.iter().position(|p| p == node) {
+            let mut cycle: Vec<String> = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(
+                cycle
+                    .windows(2)
+                    .map(|pair| edges[&pair[0]][&pair[1]].clone())
+                    .collect(),
+            );
+        }
+        if !done.insert(node.to_owned()) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flat_map(|e| e.keys()) {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|start| visit(start, edges, &mut Vec::new(), &mut done))
 }
 
 fn position(module: &str) -> Option<usize> {
@@ -326,6 +465,23 @@ fn every_daemon_module_imports_only_modules_below_it() {
 }
 
 #[test]
+fn no_parts_of_a_daemon_module_import_each_other_in_a_circle() {
+    let root = source_root();
+    let mut problems = Vec::new();
+    for (module, edges) in part_imports(&root) {
+        if let Some(cycle) = find_cycle(&edges) {
+            let steps: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+            problems.push(format!("in {module}: {}", steps.join("; ")));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the files of a daemon module must not import each other in a circle:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
 fn the_check_sees_every_form_of_import() {
     let top = vec!["tokens".to_owned()];
     let nested = vec!["service".to_owned(), "tokens".to_owned()];
@@ -339,10 +495,7 @@ fn the_check_sees_every_form_of_import() {
         ["daemon"]
     );
     assert_eq!(imported_names("use super::sites::Sites;", &top), ["sites"]);
-    assert_eq!(
-        imported_names("use super::convert;", &nested),
-        Vec::<String>::new()
-    );
+    assert_eq!(imported_names("use super::convert;", &nested), ["service"]);
     assert_eq!(
         imported_names("use super::super::sites;", &nested),
         ["sites"]
@@ -350,6 +503,16 @@ fn the_check_sees_every_form_of_import() {
     assert_eq!(
         imported_names("use my_crate::thing;", &top),
         Vec::<String>::new()
+    );
+    let oidc = vec!["api".to_owned(), "oidc".to_owned()];
+    let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        imported_paths("use super::{client::Call, error::ApiError};", &oidc),
+        [path(&["api", "client"]), path(&["api", "error"])]
+    );
+    assert_eq!(
+        imported_paths("use crate::api::{client, oidc::X};", &top),
+        [path(&["api", "client"]), path(&["api", "oidc"])]
     );
     let file = Path::new("/src/tokens/mod.rs");
     let (lines, tests) = code_of(
