@@ -291,8 +291,29 @@ struct Reference {
     path: Vec<String>,
 }
 
-/// Every path the daemon's code (test code aside) names, and the module path of every file.
+/// The modules `lib.rs` declares: the library's top-level modules. (Modules of the binary,
+/// declared by `main.rs`, are its own crate's.)
+fn library_modules(root: &Path) -> BTreeSet<String> {
+    let lib = root.join("lib.rs");
+    let text =
+        std::fs::read_to_string(&lib).unwrap_or_else(|e| panic!("reading {}: {e}", lib.display()));
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or("").trim())
+        .filter_map(|line| {
+            let line = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
+            line.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Every path the library's code (test code aside) names, and the module path of every file.
 fn references(root: &Path) -> (Vec<Reference>, Vec<Vec<String>>) {
+    let library = library_modules(root);
     let mut files = Vec::new();
     rust_files(root, &mut files);
     let mut test_files: Vec<PathBuf> = Vec::new();
@@ -304,7 +325,7 @@ fn references(root: &Path) -> (Vec<Reference>, Vec<Vec<String>>) {
         let (lines, tests) = code_of(file, &text);
         test_files.extend(tests);
         let module = module_path(root, file);
-        if module.first().is_none_or(|m| m == "lib" || m == "main") {
+        if module.first().is_none_or(|m| !library.contains(m)) {
             continue;
         }
         for (index, line) in lines.iter().enumerate() {
