@@ -221,10 +221,12 @@ impl AnacondaClient {
             );
             builder = builder.tls_danger_accept_invalid_certs(true);
         } else if let Some(path) = &config.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| ApiError::CaBundle {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let pem = crate::fsutil::read_regular_file(path)
+                .and_then(|pem| pem.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+                .map_err(|e| ApiError::CaBundle {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
             let certs =
                 reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ApiError::CaBundle {
                     path: path.clone(),

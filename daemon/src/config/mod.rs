@@ -433,7 +433,7 @@ impl DaemonConfig {
 
 /// The TOML table of `path`; a missing file is an empty one.
 fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    match std::fs::read_to_string(path) {
+    match crate::fsutil::read_to_string(path) {
         Ok(text) => text
             .parse::<toml::Table>()
             .map_err(|e| ConfigError::Invalid {

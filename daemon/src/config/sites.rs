@@ -523,8 +523,11 @@ fn build(
         .clone()
         .unwrap_or_else(|| Sourced::new(base.ca_bundle.clone(), default()));
     // Said here, where the source of the path is known (the client would blame a variable).
+    // Read through the regular-file check: a FIFO or device there would hang or fill the
+    // client that reads it later, after the socket is bound.
     if let Some(path) = &bundle.value
-        && let Err(e) = std::fs::metadata(path)
+        && let Err(e) = crate::fsutil::read_regular_file(path)
+            .and_then(|pem| pem.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
     {
         // anaconda-auth names a bundle with its `ssl_verify`.
         let key = match bundle.source {
