@@ -408,3 +408,43 @@ fn two_sites_from_config_toml_are_served_and_only_the_one_holding_credentials_ne
     let status = json_output(&home.run_ctl(&["--json", "whoami"]));
     assert!(status.to_string().contains("demo"), "{status}");
 }
+
+#[test]
+fn sites_add_refuses_names_domains_and_urls_that_are_not_what_they_say_and_writes_nothing() {
+    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
+    write(&ours(&home), "# mine\n");
+    let long = format!("{}.example", "a".repeat(5000));
+    for (args, said) in [
+        (
+            vec!["sites", "add", "../../x", "--domain", "x.example"],
+            "not a site name",
+        ),
+        (
+            vec!["sites", "add", "x", "--domain", long.as_str()],
+            "not a domain",
+        ),
+        (
+            vec!["sites", "add", "x", "--domain", "h:1/../../etc"],
+            "not a domain",
+        ),
+        (
+            vec![
+                "sites",
+                "add",
+                "x",
+                "--domain",
+                "x.example",
+                "--repo-url",
+                "https://x.example/re\npo/",
+            ],
+            "not a usable URL",
+        ),
+    ] {
+        let out = home.run_ctl(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert!(err.len() < 2000, "{args:?}: a bounded message: {err}");
+        assert_eq!(std::fs::read_to_string(ours(&home)).unwrap(), "# mine\n");
+    }
+}

@@ -8,6 +8,7 @@
 pub mod anaconda_auth;
 pub mod edit;
 mod keys;
+pub mod names;
 pub mod origin;
 mod paths;
 pub mod site;
