@@ -27,6 +27,11 @@ pub enum Error {
     InvalidOrgName { org: String },
     #[error("the token is empty")]
     EmptyToken,
+    #[error(
+        "this is not a repo token ({reason}); nothing was stored: copy the whole token and try \
+         again"
+    )]
+    NotAToken { reason: String },
     #[error("this is not an Anaconda API key ({reason}); copy the whole key and try again")]
     NotAnApiKey { reason: String },
     #[error("name the organization (--org ORG) or remove every token (--all)")]

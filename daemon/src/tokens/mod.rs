@@ -158,6 +158,9 @@ impl Tokens {
                 if token.is_empty() {
                     return Err(Error::EmptyToken);
                 }
+                // Checked as the service's answers are: it goes into headers and URLs.
+                crate::api::check_credential(token.expose())
+                    .map_err(|reason| Error::NotAToken { reason })?;
                 self.parts.vault.put_repo_token(org, token.clone()).await?;
                 // Nothing is known of a given token's expiry: no renewal is planned.
                 let auto_renew_off = self.parts.vault.peek().org(org).auto_renew_off;
