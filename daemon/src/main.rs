@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         return match write_manpage(dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("anacondad: {e:#}");
+                eprintln!("anacondad: {}", anacondad::error::one_line(e.chain()));
                 ExitCode::from(EXIT_FAILURE)
             }
         };
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             } else {
                 EXIT_FAILURE
             };
-            eprintln!("anacondad: {e:#}");
+            eprintln!("anacondad: {}", anacondad::error::one_line(e.chain()));
             ExitCode::from(code)
         }
     }

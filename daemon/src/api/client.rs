@@ -559,12 +559,5 @@ fn tls_reason(e: &(dyn StdError + 'static)) -> Option<String> {
 
 /// `e` and its causes on one line. Callers strip URLs from reqwest errors first.
 fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut current = e.source();
-    while let Some(err) = current {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        current = err.source();
-    }
-    out
+    crate::error::one_line(crate::error::chain(e))
 }
