@@ -68,7 +68,10 @@ impl Tokens {
                 .mark_replaced(
                     org,
                     format!(
-                        "the reissue of {org}'s token started here at {started} did not finish                          (its answer was lost), so the token stored here is revoked: run                          `anacondactl token refresh --org {org}` for a new one; the API key                          serves {org} meanwhile"
+                        "the reissue of {org}'s token started here at {started} did not finish \
+                         (its answer was lost), so the token stored here is revoked: run \
+                         `anacondactl token refresh --org {org}` for a new one; the API key \
+                         serves {org} meanwhile"
                     ),
                     None,
                 )
