@@ -169,7 +169,7 @@ impl fmt::Display for NoCredential {
                 f,
                 "no token for the organization {org}: run `anacondactl token install --org {org}`"
             ),
-            // Never advice to reissue: a refusal in one channel says nothing of the token's
+            // Never advise a reissue: a refusal in one channel says nothing of the token's
             // other channels, and a reissue revokes a working token everywhere. `token list`
             // asks the service and names the fix when the token was replaced or expired.
             Self::Rejected {
