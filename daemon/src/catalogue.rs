@@ -161,13 +161,8 @@ fn add_site(
     domain: &str,
     repo_urls: &[String],
 ) -> Result<Added, EditError> {
-    let requested = name;
     let name = name.trim();
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(EditError::Invalid(format!(
-            "{requested:?} is not a site name: use letters, digits, `.`, `-` or `_`"
-        )));
-    }
+    crate::config::names::check_site(name, domain, repo_urls).map_err(EditError::Invalid)?;
     let mut probe = config.api.clone();
     probe.domain = domain.trim().to_owned();
     probe

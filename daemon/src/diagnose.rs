@@ -43,12 +43,15 @@ pub struct Finding {
     pub fix: String,
 }
 
-/// What the checks read besides the site: how the daemon was started, where the keyring file
+/// What the checks read besides the site: how the daemon was started, what its configuration
+/// left out, where the keyring file
 /// and anaconda-auth's configuration are, the system proxy and environment it was started
 /// with, and its clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     pub started_by: StartedBy,
+    /// What the configuration left out at start.
+    pub config_warnings: &'a [String],
     pub keyring_path: &'a Path,
     pub anaconda_auth_config: &'a Path,
     pub system_proxy: Option<&'a str>,
@@ -61,6 +64,7 @@ impl<'a> Inputs<'a> {
     pub fn of(config: &'a DaemonConfig, clock: &'a dyn Clock) -> Self {
         Self {
             started_by: config.started_by,
+            config_warnings: &config.warnings,
             keyring_path: &config.store.keyring_path,
             anaconda_auth_config: &config.anaconda_auth_config,
             system_proxy: config.system_proxy.as_deref(),
@@ -110,6 +114,7 @@ pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
         started_by: inputs.started_by.describe(),
         ..Diagnosis::default()
     };
+    configuration(inputs, &mut d);
     let store_ok = storage(inputs, site, &mut d).await;
     let api = &site.api;
     let service_up = host(inputs, site, &mut d, "service", api.service_probe_url()).await;
@@ -121,6 +126,21 @@ pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
     tokens(inputs, site, &mut d, store_ok).await;
     anaconda_auth(inputs, site, &mut d, store_ok);
     d
+}
+
+/// What the configuration left out at start (anaconda-auth's file that does not parse, a site
+/// record set aside): `config.left_out`, one finding each.
+fn configuration(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    for (n, warning) in inputs.config_warnings.iter().enumerate() {
+        d.push_fix(
+            format!("config.left_out.{n}"),
+            "configuration",
+            Level::Warn,
+            warning.clone(),
+            "fix or remove the file named, then `anacondactl daemon stop` (the next command \
+             starts a daemon that reads it again)",
+        );
+    }
 }
 
 /// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod diagnose;
 pub mod error;
+pub mod error_text;
 pub mod events;
 pub mod export;
 pub mod fault;

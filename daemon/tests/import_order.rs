@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "fsutil",
     "secret",
     "boolean",
+    "error_text",
     "clock",
     "events",
     "credential_kind",

@@ -7,7 +7,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -39,9 +39,10 @@ pub struct Snapshot {
     pub tokens: BTreeMap<String, Secret>,
     /// The state file's facts about this site.
     pub facts: DomainState,
-    /// `(scope, hex SHA-256 of the Authorization value)` pairs the repository refused since the
-    /// daemon started: answers for that scope skip them until a new credential replaces them.
-    pub refused: BTreeSet<(String, String)>,
+    /// `(channel, hex SHA-256 of the Authorization value)` pairs the repository refused since
+    /// the daemon started, with the HTTP status it answered: answers in that channel skip them
+    /// until a new credential replaces them.
+    pub refused: BTreeMap<(String, String), u32>,
 }
 
 impl Snapshot {
