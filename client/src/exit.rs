@@ -37,11 +37,49 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
     9  `doctor` found a failing check";
 
+impl ExitKind {
+    /// The kind as the `reason` of a JSON error, when the daemon gave no reason of its own.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Usage => "usage",
+            Self::Daemon => "daemon_unavailable",
+            Self::NeedsAnswer => "needs_answer",
+            Self::LoginRequired => "login_required",
+            Self::Drift => "drift",
+            Self::ProtocolMismatch => "protocol_mismatch",
+            Self::Unresponsive => "unresponsive",
+            Self::DoctorFailed => "doctor_failed",
+        }
+    }
+}
+
+/// Why the daemon said no, as it said it: the reason of an error status, or why a lookup
+/// found no credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Daemon(anacondad_proto::v1::ErrorReason),
+    NoCredential(anacondad_proto::v1::NoCredentialReason),
+}
+
+impl Reason {
+    /// The wire name without its prefix: `login_required`, `no_token_for_org`.
+    pub fn code(self) -> String {
+        let (name, prefix) = match self {
+            Self::Daemon(r) => (r.as_str_name(), "ERROR_REASON_"),
+            Self::NoCredential(r) => (r.as_str_name(), "NO_CREDENTIAL_REASON_"),
+        };
+        crate::json::enum_name(name, prefix)
+    }
+}
+
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]
 pub struct CliError {
     pub kind: ExitKind,
     pub message: String,
+    /// The daemon's reason, when the failure is its answer.
+    pub reason: Option<Reason>,
 }
 
 impl CliError {
@@ -49,6 +87,25 @@ impl CliError {
         Self {
             kind,
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// The same failure, with the daemon's reason for it.
+    pub fn because(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The `reason` of the JSON error: the daemon's when it gave one (and a specific one),
+    /// else the kind of failure.
+    pub fn reason_code(&self) -> String {
+        use anacondad_proto::v1::{ErrorReason, NoCredentialReason};
+        match self.reason {
+            Some(Reason::Daemon(ErrorReason::Unspecified))
+            | Some(Reason::NoCredential(NoCredentialReason::Unspecified))
+            | None => self.kind.code().to_owned(),
+            Some(reason) => reason.code(),
         }
     }
 
@@ -80,7 +137,7 @@ impl From<tonic::Status> for CliError {
                 ErrorReason::ProtocolMismatch => ExitKind::ProtocolMismatch,
                 _ => ExitKind::Failed,
             };
-            return Self::new(kind, message);
+            return Self::new(kind, message).because(Reason::Daemon(detail.reason()));
         }
         let from_daemon = status
             .metadata()

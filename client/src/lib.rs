@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod connection;
 pub mod exit;
+pub mod json;
 pub mod launch;
 pub mod prompt;
 pub mod render;

@@ -6,6 +6,7 @@ pub mod v1 {
     tonic::include_proto!("anacondad.v1");
 }
 
+pub mod atomic;
 mod connect;
 pub mod dirs;
 #[cfg(windows)]

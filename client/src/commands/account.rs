@@ -9,6 +9,7 @@ use super::Output;
 use crate::cli::LoginArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::json;
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -38,10 +39,10 @@ async fn login_with(args: LoginArgs, client: &DaemonClient, out: Output) -> Resu
         };
         let answer = client.account().set_api_key(request).await?.into_inner();
         if out.json {
-            out.print_json(&serde_json::json!({
-                "login": render::login_json(answer.login.as_ref()),
-                "storage": render::storage_json(answer.storage.as_ref()),
-            }));
+            out.print_json(&json::commands::ApiKeySet {
+                login: json::daemon::Login::of(answer.login.as_ref()),
+                storage: json::daemon::Storage::of(answer.storage.as_ref()),
+            });
         } else {
             crate::outln!("{}", render::login_line(answer.login.as_ref()));
         }
@@ -91,13 +92,7 @@ async fn login_with(args: LoginArgs, client: &DaemonClient, out: Output) -> Resu
             }
             Some(Event::Outcome(outcome)) => {
                 if out.json {
-                    out.print_json(&serde_json::json!({
-                        "username": outcome.username,
-                        "email": outcome.email,
-                        "api_key_expires_at": render::time(outcome.api_key_expires_at),
-                        "already_logged_in": outcome.already_logged_in,
-                        "storage": render::storage_json(outcome.storage.as_ref()),
-                    }));
+                    out.print_json(&json::commands::LoggedIn::from(&outcome));
                 } else if outcome.already_logged_in {
                     crate::outln!(
                         "Already logged in as {}; use --force to log in again.",
@@ -165,7 +160,9 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({ "removed": answer.removed }));
+        out.print_json(&json::commands::LoggedOut {
+            removed: answer.removed,
+        });
     } else if answer.removed {
         crate::outln!("Logged out: the API key was removed. Installed repo tokens stay in place.");
     } else {
@@ -183,14 +180,7 @@ pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "user_id": who.user_id,
-            "username": who.username,
-            "email": who.email,
-            "first_name": who.first_name,
-            "last_name": who.last_name,
-            "login": render::login_json(who.login.as_ref()),
-        }));
+        out.print_json(&json::commands::Whoami::from(&who));
     } else {
         let name = format!("{} {}", who.first_name, who.last_name);
         crate::outln!(

@@ -9,12 +9,13 @@ use anacondad_proto::v1::{
     CheckCondarcRequest, CheckCondarcResponse, CheckState, CondarcState, DiagnoseRequest,
     PlanCondarcRequest, StatusRequest,
 };
-use serde_json::{Value, json};
 
 use super::{Output, condarc, condarc_target, service};
 use crate::cli::DoctorArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
+use crate::json::commands::{Check, DoctorReport};
+use crate::json::service::Installed;
 use crate::prompt::Prompter;
 
 /// The fix `--fix` applies itself.
@@ -298,8 +299,8 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
             return;
         }
     };
-    let manager = status["manager"].as_str().unwrap_or_default();
-    if let Some(reason) = status["unreachable"].as_str() {
+    let manager = status.manager.as_str();
+    if let Some(reason) = &status.unreachable {
         rows.push(Row::new(
             "units",
             S,
@@ -308,20 +309,19 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
         ));
         return;
     }
-    let field = |unit: &Value, key: &str| unit[key].as_str().unwrap_or_default().to_owned();
-    for unit in status["units"].as_array().into_iter().flatten() {
-        let name = field(unit, "name");
-        let installed = field(unit, "installed");
-        let enabled = field(unit, "enabled");
-        let active = field(unit, "active");
+    for unit in &status.units {
+        let name = &unit.name;
+        let installed = service::installed_text(unit.installed, unit.packaged_at.as_deref());
+        let enabled = &unit.enabled;
+        let active = &unit.active;
         let id = format!("units.{name}");
         let evidence = format!(
             "{name}: {installed}; enabled: {enabled}; active: {active} ({})",
-            field(unit, "path")
+            unit.path
         );
         let not_enabled = ["disabled", "not loaded", "no", "unknown", "not-found", ""]
             .contains(&enabled.as_str());
-        let row = if installed == "absent" {
+        let row = if unit.installed == Installed::Absent {
             Row::new(
                 id,
                 S,
@@ -329,8 +329,8 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
                 format!("{evidence}: not installed, so the daemon starts on demand only"),
             )
             .fix("anacondactl service install")
-        } else if installed.starts_with("installed (outdated")
-            || (installed == "installed" && not_enabled)
+        } else if unit.installed == Installed::Outdated
+            || (unit.installed == Installed::Installed && not_enabled)
         {
             Row::new(id, S, State::Warn, evidence).fix("anacondactl service install")
         } else {
@@ -574,22 +574,25 @@ fn counts(rows: &[Row]) -> (usize, usize, usize) {
     (n(State::Ok), n(State::Warn), n(State::Fail))
 }
 
-fn report_json(rows: &[Row], fixed: &[String]) -> Value {
+fn report_json(rows: &[Row], fixed: &[String]) -> DoctorReport {
     let (ok, warn, fail) = counts(rows);
-    json!({
-        "checks": rows.iter().map(|r| json!({
-            "id": r.id,
-            "section": r.section,
-            "state": r.state.as_str(),
-            "evidence": r.evidence,
-            "fix": r.fix,
-            "fixable": r.fixable,
-        })).collect::<Vec<_>>(),
-        "ok": ok,
-        "warn": warn,
-        "fail": fail,
-        "fixed": fixed,
-    })
+    DoctorReport {
+        checks: rows
+            .iter()
+            .map(|r| Check {
+                id: r.id.clone(),
+                section: r.section.clone(),
+                state: r.state.as_str(),
+                evidence: r.evidence.clone(),
+                fix: crate::json::text(&r.fix),
+                fixable: r.fixable,
+            })
+            .collect(),
+        ok,
+        warn,
+        fail,
+        fixed: fixed.to_vec(),
+    }
 }
 
 fn report_text(rows: &[Row], fixed: &[String]) -> String {

@@ -29,11 +29,9 @@ pub struct Output {
 }
 
 impl Output {
-    fn print_json(&self, value: &serde_json::Value) {
-        crate::outln!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+    /// One of the [`crate::json`] types, the contract of `--json`.
+    fn print_json<T: serde::Serialize>(&self, value: &T) {
+        crate::json::print(value);
     }
 
     /// A line for people: stdout normally, stderr with --json (so stdout stays parseable).

@@ -11,6 +11,7 @@ use super::{Output, condarc, condarc_target};
 use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, reason};
+use crate::json;
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -35,11 +36,11 @@ pub async fn run(
             let token = answer.token.unwrap_or_default();
             let validation = answer.validation.unwrap_or_default();
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "token": render::token_json(&token),
-                    "validated": validation.ok,
-                    "validation_error": validation.error,
-                }));
+                out.print_json(&json::commands::TokenStored {
+                    token: json::daemon::Token::from(&token),
+                    validated: validation.ok,
+                    validation_error: json::text(&validation.error),
+                });
             } else {
                 crate::outln!(
                     "A new token for {org} is installed and expires {}.",
@@ -343,16 +344,8 @@ fn handler_refusal(org: &str, conda: &anacondad_proto::v1::CondaView) -> Option<
 fn install_json(
     answer: &InstallTokenResponse,
     applied: Option<&anacondad_proto::v1::ApplyCondarcResponse>,
-) -> serde_json::Value {
-    let validation = answer.validation.clone().unwrap_or_default();
-    serde_json::json!({
-        "token": answer.token.as_ref().map(render::token_json),
-        "reissued": answer.reissued,
-        "validated": validation.ok,
-        "validation_error": validation.error,
-        "storage": render::storage_json(answer.storage.as_ref()),
-        "condarc": applied.map(condarc::applied_json),
-    })
+) -> json::commands::TokenInstalled {
+    json::commands::TokenInstalled::new(answer, applied)
 }
 
 async fn auto_renew(
@@ -372,7 +365,9 @@ async fn auto_renew(
         .into_inner();
     let token = answer.token.unwrap_or_default();
     if out.json {
-        out.print_json(&serde_json::json!({ "token": render::token_json(&token) }));
+        out.print_json(&json::commands::AutoRenew {
+            token: json::daemon::Token::from(&token),
+        });
     } else if on {
         crate::outln!(
             "The token of {org} is reissued automatically again; next renewal {}.",
@@ -395,11 +390,11 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "tokens": answer.tokens.iter().map(render::token_json).collect::<Vec<_>>(),
-            "storage": render::storage_json(answer.storage.as_ref()),
-            "exports": answer.exports.iter().map(render::export_json).collect::<Vec<_>>(),
-        }));
+        out.print_json(&json::commands::TokenList {
+            tokens: json::daemon::tokens(&answer.tokens),
+            storage: json::daemon::Storage::of(answer.storage.as_ref()),
+            exports: json::daemon::exports(&answer.exports),
+        });
         return Ok(());
     }
     if answer.tokens.is_empty() {
@@ -486,13 +481,7 @@ async fn uninstall(
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "removed": answer.removed_orgs,
-            "remaining": answer.remaining_orgs,
-            "condarc_changed": answer.condarc_changed,
-            "condarc_path": answer.condarc_path,
-            "condarc_changes": answer.condarc_changes,
-        }));
+        out.print_json(&json::commands::TokensUninstalled::from(&answer));
         return Ok(());
     }
     if answer.removed_orgs.is_empty() {
