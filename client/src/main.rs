@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     match runtime.block_on(anacondactl::commands::run(cli, target)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if json {
+            if json && !anacondactl::json::answered() {
                 anacondactl::json::print(&ErrorJson::from(&e));
             }
             anacondactl::errln!("anacondactl: {e}");

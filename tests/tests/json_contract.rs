@@ -158,3 +158,50 @@ fn find_empty_strings(value: &Value, at: &str, into: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn a_refusal_the_daemon_cannot_replace_is_a_json_error_with_reason_rejected() {
+    use sha2::{Digest, Sha256};
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
+    json_output(&home.run_ctl(&[
+        "--json",
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--no-condarc",
+    ]));
+    // Without an API key the daemon has nothing to offer in place of the token.
+    json_output(&home.run_ctl(&["--json", "logout"]));
+    let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+    let answer = json_output(&home.run_ctl(&["--json", "credential", "get", &url]));
+    assert_eq!(answer["kind"], "repo_token", "{answer}");
+    let header = answer["header_value"].as_str().unwrap();
+    let sha = format!("{:x}", Sha256::digest(header.as_bytes()));
+
+    let out = home.run_ctl(&[
+        "--json",
+        "credential",
+        "rejected",
+        &url,
+        "--status",
+        "401",
+        "--kind",
+        "repo_token",
+        "--header-sha256",
+        &sha,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = json_error(&out);
+    assert_eq!(error["reason"], "rejected", "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("anacondactl token install --org acme"),
+        "{error}"
+    );
+}

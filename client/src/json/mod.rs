@@ -6,11 +6,15 @@
 //! - times are RFC 3339 strings in UTC (`2026-12-01T10:00:00Z`), or `null` when unknown;
 //! - a value that is absent is `null`, never an empty string;
 //! - a failure under `--json` is an [`ErrorJson`] on standard output (and the usual line for
-//!   people on standard error), whatever the command.
+//!   people on standard error), whatever the command; a command that printed its answer before
+//!   failing (`doctor` with a failing check, `condarc check` with drift) prints only that
+//!   answer, and its exit status says it failed: standard output holds one JSON document.
 
 pub mod commands;
 pub mod daemon;
 pub mod service;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -62,8 +66,17 @@ impl From<&CliError> for ErrorJson {
     }
 }
 
+/// Whether this process has printed a JSON answer.
+static ANSWERED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process has printed a JSON answer already (then a failure adds none).
+pub fn answered() -> bool {
+    ANSWERED.load(Ordering::Relaxed)
+}
+
 /// Prints `value` as pretty JSON on standard output.
 pub fn print<T: Serialize + ?Sized>(value: &T) {
+    ANSWERED.store(true, Ordering::Relaxed);
     crate::outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -72,6 +85,7 @@ pub fn print<T: Serialize + ?Sized>(value: &T) {
 
 /// Prints `value` as one line of JSON (`daemon watch --json` prints one per event).
 pub fn print_line<T: Serialize + ?Sized>(value: &T) {
+    ANSWERED.store(true, Ordering::Relaxed);
     crate::outln!("{}", serde_json::to_string(value).unwrap_or_default());
 }
 

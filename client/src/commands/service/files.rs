@@ -35,8 +35,19 @@ impl ManagedFile {
     }
 }
 
+/// Writes the files that differ, after checking them all: a foreign file stops the install
+/// before anything is written (unless `force`). True when any file changed.
+pub(super) fn install_files(
+    files: &[ManagedFile],
+    force: bool,
+    report: &mut Report,
+) -> Result<bool, CliError> {
+    refuse_foreign(files, force)?;
+    write_files(files, report)
+}
+
 /// Checks every file before writing any: a foreign file stops the install (unless `force`).
-pub(super) fn refuse_foreign(files: &[ManagedFile], force: bool) -> Result<(), CliError> {
+fn refuse_foreign(files: &[ManagedFile], force: bool) -> Result<(), CliError> {
     let foreign: Vec<String> = files
         .iter()
         .filter(|f| f.found() == Installed::Foreign)
@@ -56,7 +67,7 @@ pub(super) fn refuse_foreign(files: &[ManagedFile], force: bool) -> Result<(), C
 }
 
 /// Writes the files that differ (all of them in a dry run: prints them); true when any did.
-pub(super) fn write_files(files: &[ManagedFile], report: &mut Report) -> Result<bool, CliError> {
+fn write_files(files: &[ManagedFile], report: &mut Report) -> Result<bool, CliError> {
     let mut changed = false;
     for file in files {
         let found = file.found();

@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{ManagedFile, refuse_foreign, remove_ours, write_files};
+use super::files::{ManagedFile, install_files, remove_ours};
 use super::report::{ManagerCommand, Report};
-use super::{MARKER, ServiceEnv, stop_on_demand_daemon};
-use crate::connection::Target;
+use super::{Install, MARKER, ServiceEnv, stop_on_demand_daemon};
 use crate::exit::CliError;
 use crate::json::service::{Installed, Manager, Placement, ServiceStatus, UnitStatus};
 
@@ -65,25 +64,22 @@ fn placement(env: &ServiceEnv) -> Placement {
 }
 
 pub(super) async fn install(
-    env: &ServiceEnv,
-    daemon: &Path,
-    force: bool,
-    target: &Target,
+    request: &Install<'_>,
     report: &mut Report,
 ) -> Result<Placement, CliError> {
-    let files = [file(env, daemon)];
-    refuse_foreign(&files, force)?;
+    let env = request.env;
+    let changed = install_files(&[file(env, request.daemon)], request.force, report)?;
     if !report.dry_run {
+        // Where the agent's daemon logs (StandardErrorPath).
         let logs = env.home.join("Library/Logs");
         std::fs::create_dir_all(&logs)
             .map_err(|e| CliError::failed(format!("cannot create {}: {e}", logs.display())))?;
     }
-    let changed = write_files(&files, report)?;
     if changed || loaded(env).is_none() {
         // bootstrap refuses a label that is loaded already: unload an older copy first.
         report.run_tolerant(&bootout(env));
         // The agent's daemon would exit 3 (socket taken) and retry every 30 s.
-        stop_on_demand_daemon(target, report).await?;
+        stop_on_demand_daemon(request.target, report).await?;
         let path = plist_path(env).display().to_string();
         let domain = format!("gui/{}", env.uid);
         report.run(&ManagerCommand::new(

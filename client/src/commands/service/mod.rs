@@ -15,10 +15,8 @@ mod systemd;
 mod windows;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anacondad_proto::dirs::UserDirs;
-use anacondad_proto::v1::ShutdownRequest;
 
 use super::Output;
 use crate::cli::ServiceCommand;
@@ -30,9 +28,6 @@ use report::Report;
 /// Marks a file as written by `service install`; `uninstall` removes only files that carry it.
 const MARKER: &str =
     "Written by `anacondactl service install`; `anacondactl service uninstall` removes it.";
-
-/// How long `install` waits for an on-demand daemon to exit before the service takes over.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the command needs from the environment, read once: the user's directories by the
 /// rule the daemon uses ([`UserDirs`]).
@@ -71,9 +66,13 @@ pub async fn run(cmd: ServiceCommand, target: &Target, out: Output) -> Result<()
             refuse_control_characters("the anacondad path", &daemon)?;
             refuse_control_characters("the home directory", &env.home)?;
             let mut report = Report::new(dry_run);
-            let placement = backend
-                .install(&env, &daemon, force, target, &mut report)
-                .await?;
+            let request = Install {
+                env: &env,
+                daemon: &daemon,
+                force,
+                target,
+            };
+            let placement = backend.install(&request, &mut report).await?;
             report.print(out, placement);
             Ok(())
         }
@@ -143,6 +142,17 @@ fn installed_daemon(daemon_bin: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
+/// What `service install` works with.
+struct Install<'a> {
+    env: &'a ServiceEnv,
+    /// The `anacondad` the service runs (checked for control characters).
+    daemon: &'a Path,
+    /// Replace files not written by anacondactl.
+    force: bool,
+    /// The daemon an on-demand start left running, which the service replaces.
+    target: &'a Target,
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Backend {
     Systemd,
@@ -163,16 +173,13 @@ impl Backend {
 
     async fn install(
         self,
-        env: &ServiceEnv,
-        daemon: &Path,
-        force: bool,
-        target: &Target,
+        request: &Install<'_>,
         report: &mut Report,
     ) -> Result<Placement, CliError> {
         match self {
-            Self::Systemd => systemd::install(env, daemon, force, target, report).await,
-            Self::Launchd => launchd::install(env, daemon, force, target, report).await,
-            Self::WindowsRun => windows::install(daemon, force, report),
+            Self::Systemd => systemd::install(request, report).await,
+            Self::Launchd => launchd::install(request, report).await,
+            Self::WindowsRun => windows::install(request.daemon, request.force, report),
         }
     }
 
@@ -230,9 +237,9 @@ fn status_text(status: &ServiceStatus) -> String {
 /// (a socket unit replaces the socket file, and the old daemon would run on, unreachable; a
 /// launchd agent's daemon would find the socket taken).
 async fn stop_on_demand_daemon(target: &Target, report: &mut Report) -> Result<(), CliError> {
-    let Ok(client) = target.connect().await else {
+    if target.connect().await.is_err() {
         return Ok(());
-    };
+    }
     if report.dry_run {
         report.say(format!(
             "would stop the daemon running at {} (the service manager takes its socket)",
@@ -240,12 +247,9 @@ async fn stop_on_demand_daemon(target: &Target, report: &mut Report) -> Result<(
         ));
         return Ok(());
     }
-    let pid = target.daemon_pid();
-    client.daemon().shutdown(ShutdownRequest {}).await?;
-    let waiter = target.clone();
-    tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
-        .await
-        .map_err(|e| CliError::failed(format!("waiting for the daemon failed: {e}")))??;
+    if !super::daemon::stop(target).await? {
+        return Ok(());
+    }
     report.say(format!(
         "stopped the daemon running at {} so that the service manager takes its socket",
         target.socket.display()

@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{ManagedFile, refuse_foreign, remove_ours, write_files};
+use super::files::{ManagedFile, install_files, remove_ours};
 use super::report::{ManagerCommand, Report};
-use super::{MARKER, ServiceEnv, stop_on_demand_daemon};
-use crate::connection::Target;
+use super::{Install, MARKER, ServiceEnv, stop_on_demand_daemon};
 use crate::exit::CliError;
 use crate::json::service::{Installed, Manager, Placement, ServiceStatus, UnitStatus};
 
@@ -73,15 +72,11 @@ fn placement(env: &ServiceEnv, daemon: Option<&Path>, unreachable: Option<String
 }
 
 pub(super) async fn install(
-    env: &ServiceEnv,
-    daemon: &Path,
-    force: bool,
-    target: &Target,
+    request: &Install<'_>,
     report: &mut Report,
 ) -> Result<Placement, CliError> {
-    let files = files(env, daemon);
-    refuse_foreign(&files, force)?;
-    let changed = write_files(&files, report)?;
+    let env = request.env;
+    let changed = install_files(&files(env, request.daemon), request.force, report)?;
     let reload = systemctl(&["daemon-reload"]);
     let enable = systemctl(&["enable", "--now", UNITS[0]]);
     let unreachable = unreachable();
@@ -101,7 +96,7 @@ pub(super) async fn install(
                 report.run(&reload)?;
             }
             if changed || !running {
-                stop_on_demand_daemon(target, report).await?;
+                stop_on_demand_daemon(request.target, report).await?;
                 report.run(&enable)?;
                 if !report.dry_run {
                     report.say(
@@ -114,7 +109,7 @@ pub(super) async fn install(
             }
         }
     }
-    Ok(placement(env, Some(daemon), unreachable))
+    Ok(placement(env, Some(request.daemon), unreachable))
 }
 
 pub(super) fn uninstall(env: &ServiceEnv, report: &mut Report) -> Result<Placement, CliError> {
