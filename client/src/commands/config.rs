@@ -105,15 +105,20 @@ fn where_configured(s: &SiteInfo) -> String {
     }
 }
 
+/// The sites the daemon serves, and the file that configures them.
+async fn list_sites(target: &Target) -> Result<anacondad_proto::v1::ListSitesResponse, CliError> {
+    let client = target.connect_or_start().await?;
+    Ok(client
+        .daemon()
+        .list_sites(ListSitesRequest {})
+        .await?
+        .into_inner())
+}
+
 pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<(), CliError> {
     match cmd {
         SitesCommand::List => {
-            let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .list_sites(ListSitesRequest {})
-                .await?
-                .into_inner();
+            let answer = list_sites(target).await?;
             if out.json {
                 out.print_json(&json::commands::SiteList {
                     sites: answer
@@ -138,12 +143,7 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
             Ok(())
         }
         SitesCommand::Show { name } => {
-            let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .list_sites(ListSitesRequest {})
-                .await?
-                .into_inner();
+            let answer = list_sites(target).await?;
             let wanted = answer
                 .sites
                 .iter()
@@ -190,24 +190,16 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
             domain,
             repo_urls,
         } => {
+            let request = AddSiteRequest {
+                name: name.clone(),
+                domain,
+                repo_urls,
+            };
             let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .add_site(AddSiteRequest {
-                    name: name.clone(),
-                    domain,
-                    repo_urls,
-                })
-                .await?
-                .into_inner();
+            let answer = client.daemon().add_site(request).await?.into_inner();
             let restarted = super::daemon::stop(target).await?;
             if out.json {
-                out.print_json(&json::commands::SiteAdded {
-                    path: answer.path.clone(),
-                    added: answer.added.clone(),
-                    default_site: json::text(&answer.default_site),
-                    daemon_restarted: restarted,
-                });
+                out.print_json(&json::commands::SiteAdded::new(&answer, restarted));
                 return Ok(());
             }
             for added in answer.added.iter().filter(|a| **a != name) {
@@ -224,21 +216,19 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
         }
         SitesCommand::Remove { name, force } => {
             let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .remove_site(RemoveSiteRequest {
-                    name: name.clone(),
-                    force,
-                })
-                .await?
-                .into_inner();
+            let request = RemoveSiteRequest {
+                name: name.clone(),
+                force,
+            };
+            let answer = client.daemon().remove_site(request).await?.into_inner();
             let restarted = super::daemon::stop(target).await?;
             if out.json {
-                out.print_json(&json::commands::SiteRemoved {
-                    path: answer.path.clone(),
+                let removed = json::commands::SiteRemoved {
+                    path: answer.path,
                     removed: name,
                     daemon_restarted: restarted,
-                });
+                };
+                out.print_json(&removed);
                 return Ok(());
             }
             crate::outln!("Removed [sites.{name}] from {}.", answer.path);

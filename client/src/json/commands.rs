@@ -349,6 +349,17 @@ pub struct SiteAdded {
     pub daemon_restarted: bool,
 }
 
+impl SiteAdded {
+    pub fn new(answer: &pb::AddSiteResponse, daemon_restarted: bool) -> Self {
+        Self {
+            path: answer.path.clone(),
+            added: answer.added.clone(),
+            default_site: text(&answer.default_site),
+            daemon_restarted,
+        }
+    }
+}
+
 /// `sites remove`.
 #[derive(Debug, Serialize)]
 pub struct SiteRemoved {
