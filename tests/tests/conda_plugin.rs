@@ -1078,3 +1078,51 @@ except AnacondadAuthError as e:
         "the refused credential is reported as the kind the daemon named: {calls}"
     );
 }
+
+#[test]
+fn conda_doctors_check_shows_what_anacondactl_doctor_found_and_its_error_in_its_words() {
+    let Some(site) = site_or_skip("conda_doctors_check_shows_what_anacondactl_doctor_found") else {
+        return;
+    };
+    let world = World::new(site);
+    let script = r#"
+from conda_anacondad.health import health_check
+health_check("", False)
+"#;
+    // Not logged in: doctor has failing checks (and exits 9), and the check shows them.
+    let out = world.python(false).args(["-c", script]).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains('\u{274c}') && shown.contains("fix: "),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains('\u{2705}'),
+        "ok checks only with --verbose: {shown}"
+    );
+    assert!(shown.contains("failure(s)"), "{shown}");
+
+    // anacondactl's JSON error is shown by its message, not as JSON.
+    let fake = world.home.path().join("failing-anacondactl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '{\"error\": \"the daemon said no\", \"reason\": \"failed\", \
+         \"exit_code\": 1}'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = world
+        .python(false)
+        .env("ANACONDACTL", &fake)
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("the daemon said no"), "{shown}");
+    assert!(!shown.contains("\"reason\""), "{shown}");
+}

@@ -36,13 +36,15 @@ def _doctor_report(*args: str) -> dict:
     return report
 
 
-def report_lines(report: dict) -> List[str]:
+def report_lines(report: dict, verbose: bool = True) -> List[str]:
     """The findings as conda doctor shows its own: a mark, the section, the evidence; the fix
-    on the next line for each that is not ok."""
+    on the next line for each that is not ok. Without `verbose`, only those not ok."""
     marks = {"ok": _OK_MARK, "warn": _WARN_MARK, "fail": _X_MARK}
     lines = []
     for check in report.get("checks", []):
         state = check.get("state", "fail")
+        if state == "ok" and not verbose:
+            continue
         lines.append(
             f"{marks.get(state, _X_MARK)} anacondad {check.get('section', '')}: "
             f"{check.get('evidence', '')}"
@@ -64,15 +66,7 @@ def health_check(prefix: str, verbose: bool) -> None:
     except AnacondadAuthError as exc:
         print(f"{_X_MARK} anacondad: {exc}\n")
         return
-    lines = report_lines(report)
-    if not verbose:
-        keep = []
-        for line in lines:
-            if line.startswith(_OK_MARK):
-                continue
-            keep.append(line)
-        lines = keep
-    print("\n".join(lines) + "\n")
+    print("\n".join(report_lines(report, verbose)) + "\n")
 
 
 def health_fix(prefix: str, args, confirm) -> int:
