@@ -690,7 +690,8 @@ fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing()
     assert!(!search.success(), "{}", said(&search));
     let text = said(&search);
     assert_eq!(
-        text.matches("the repository refused the repo token of acme (HTTP 401)")
+        // The daemon's sentence, passed on by the plugin.
+        text.matches("the repository rejected the token of acme (HTTP 401)")
             .count(),
         1,
         "{text}"
