@@ -168,3 +168,25 @@ impl From<tonic::Status> for CliError {
 pub fn reason(status: &tonic::Status) -> Option<anacondad_proto::v1::ErrorReason> {
     anacondad_proto::error_detail(status).map(|d| d.reason())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anacondad_proto::v1::{ErrorReason, NoCredentialReason};
+
+    #[test]
+    fn the_json_reason_is_the_daemons_when_it_gave_one_else_the_kind_of_failure() {
+        let refused =
+            CliError::failed("x").because(Reason::NoCredential(NoCredentialReason::NoTokenForOrg));
+        assert_eq!(refused.reason_code(), "no_token_for_org");
+        let login = CliError::new(ExitKind::LoginRequired, "x")
+            .because(Reason::Daemon(ErrorReason::LoginRequired));
+        assert_eq!(login.reason_code(), "login_required");
+        let vague = CliError::failed("x").because(Reason::Daemon(ErrorReason::Unspecified));
+        assert_eq!(vague.reason_code(), "failed");
+        assert_eq!(
+            CliError::new(ExitKind::Daemon, "x").reason_code(),
+            "daemon_unavailable"
+        );
+    }
+}
