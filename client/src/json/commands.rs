@@ -391,3 +391,20 @@ pub struct DoctorReport {
     pub fail: usize,
     pub fixed: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_gives_its_expiry_in_rfc_3339_and_a_missing_email_as_null() {
+        let outcome = pb::LoginOutcome {
+            username: "demo".into(),
+            api_key_expires_at: 86400,
+            ..Default::default()
+        };
+        let json = serde_json::to_value(LoggedIn::from(&outcome)).unwrap();
+        assert_eq!(json["api_key_expires_at"], "1970-01-02T00:00:00Z");
+        assert!(json["email"].is_null(), "{json}");
+    }
+}
