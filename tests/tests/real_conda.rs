@@ -691,13 +691,16 @@ fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing()
     let text = said(&search);
     assert_eq!(
         // The daemon's sentence, passed on by the plugin.
-        text.matches("the repository rejected the token of acme (HTTP 401)")
+        text.matches("the repository did not accept the credentials held for")
             .count(),
         1,
         "{text}"
     );
+    // A re-check, which names the fix; never a reissue that could revoke a working token.
     assert!(
-        text.contains("anacondactl token install --org acme"),
+        text.contains("(HTTP 401)")
+            && text.contains("anacondactl token list")
+            && !text.contains("token install"),
         "{text}"
     );
     assert!(

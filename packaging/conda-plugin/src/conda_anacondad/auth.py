@@ -75,7 +75,11 @@ def _refused(url: str, status: int, message: str) -> AnacondadAuthError:
 
 def _nothing_usable(shown: str, status: int, sent: Credential, outcome: str):
     """The error for a refusal the daemon's answers could not get past; `outcome` says what
-    else was tried. `anacondactl doctor` asks the service why, and never reissues a token."""
+    else was tried. It never advises a reissue (a refusal in one channel says nothing of the
+    token elsewhere, and a reissue revokes it everywhere): `anacondactl doctor` asks the
+    service why and names the fix."""
+    if status == 403:
+        outcome += " (HTTP 403: the account may not read this channel)"
     return _refused(
         shown,
         status,
