@@ -698,7 +698,7 @@ fn ctrl_c_at_the_organization_menu_gives_the_cursor_back_and_says_nothing_change
     world.login();
 
     let mut t = world.pty(&["token", "install"]);
-    t.expect(KEY_HINT);
+    t.expect("Globex Corporation (globex)");
     t.send(CTRL_C);
     t.expect("interrupted: nothing was changed");
     let text = t.finish(130);
