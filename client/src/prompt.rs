@@ -15,45 +15,30 @@ pub const SELECT_KEYS_HINT: &str = "(↑/↓ to move, Enter to choose, Esc or q 
 
 #[derive(Debug, Clone, Copy)]
 pub struct Prompter {
-    terminal: Option<Terminal>,
-}
-
-/// Where the questions go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Terminal {
-    /// Standard input and output are the terminal.
-    Standard,
-    /// Standard input or output is redirected, but the process has a controlling terminal.
-    Controlling,
+    /// Standard input and output are both the terminal.
+    standard: bool,
 }
 
 impl Prompter {
     /// Asks on standard input and output when both are terminals, else on the controlling
-    /// terminal when there is one; without either, nothing is asked.
+    /// terminal when there is one (looked for only when a question comes: most commands,
+    /// conda's `credential get` among them, ask nothing).
     pub fn from_terminal() -> Self {
-        let terminal = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-            Some(Terminal::Standard)
-        } else if controlling_terminal().is_some() {
-            Some(Terminal::Controlling)
-        } else {
-            None
-        };
-        Self { terminal }
+        Self {
+            standard: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        }
     }
 
     pub fn is_interactive(&self) -> bool {
-        self.terminal.is_some()
+        self.standard || controlling_terminal().is_some()
     }
 
     /// The terminal to ask on, or the failure that names `flag`.
     fn term(&self, what: &str, flag: &str) -> Result<Term, CliError> {
-        match self.terminal {
-            Some(Terminal::Standard) => Ok(Term::stdout()),
-            Some(Terminal::Controlling) => {
-                controlling_terminal().ok_or_else(|| needs_answer(what, flag))
-            }
-            None => Err(needs_answer(what, flag)),
+        if self.standard {
+            return Ok(Term::stdout());
         }
+        controlling_terminal().ok_or_else(|| needs_answer(what, flag))
     }
 
     /// Asks `<question> [y/n] (n): `; only `y`/`yes` is yes. Without a terminal, fails saying
@@ -157,12 +142,13 @@ impl Drop for HiddenCursor<'_> {
     }
 }
 
-/// One line typed at the terminal, echoed as it is typed; Backspace edits, Ctrl-C interrupts.
+/// One line typed at the terminal, echoed as it is typed; Backspace edits, Ctrl-D ends it as
+/// Enter does, Ctrl-C interrupts.
 fn read_line(term: &Term) -> Result<String, CliError> {
     let mut line = String::new();
     loop {
         match term.read_key_raw().map_err(io_err)? {
-            Key::Enter => {
+            Key::Enter | Key::Char('\u{4}') => {
                 term.write_line("").map_err(io_err)?;
                 return Ok(line);
             }
