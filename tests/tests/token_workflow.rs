@@ -626,6 +626,8 @@ fn uninstalling_the_last_token_gives_condarc_back_its_channels_from_before() {
 fn uninstalling_the_last_token_keeps_default_channels_the_user_changed_and_says_how_to_restore() {
     let w = World::new();
     w.login();
+    let original = "solver: libmamba\n";
+    std::fs::write(w.condarc(), original).unwrap();
     let install = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
     assert!(install.status.success(), "{}", text(&install.stderr));
     let configured = std::fs::read_to_string(w.condarc()).unwrap();
@@ -642,6 +644,10 @@ fn uninstalling_the_last_token_keeps_default_channels_the_user_changed_and_says_
     assert!(after.contains("https://mirror.example/msys2"), "{after}");
     let said = text(&out.stdout);
     assert!(said.contains("--restore-condarc"), "{said}");
+
+    let restore = w.ctl(&["token", "uninstall", "--all", "--restore-condarc"]);
+    assert!(restore.status.success(), "{}", text(&restore.stderr));
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
 }
 
 #[test]

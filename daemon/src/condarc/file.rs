@@ -292,11 +292,17 @@ impl CondarcEditor {
             }
         })?;
         if let Some(list) = kept {
+            let restore = match before {
+                Some(_) => format!(
+                    "`--restore-condarc` puts back the one from before anacondad, from {}",
+                    backup.display()
+                ),
+                // The `.bak` now holds the configured file, so there is nothing to restore.
+                None => "there was none before anacondad; remove it for conda's own".to_owned(),
+            };
             applied.changes.push(format!(
-                "default_channels: kept ({}), since it is not the one anacondad wrote; \
-                 `--restore-condarc` puts back the one from before anacondad, from {}",
-                list.join(", "),
-                backup.display()
+                "default_channels: kept ({}), since it is not the one anacondad wrote; {restore}",
+                list.join(", ")
             ));
         }
         Ok(applied)
