@@ -80,13 +80,16 @@ impl Prompter {
         let _cursor = HiddenCursor::new(&term).map_err(io_err)?;
         let mut picked = 0;
         let drawn_lines = shown.len() + 2;
+        // One terminal line per menu line, so the redraw clears exactly what was drawn.
+        let width = usize::from(term.size().1).saturating_sub(1);
+        let fit = |line: &str| console::truncate_str(line, width, "…").into_owned();
         let draw = |picked: usize| -> std::io::Result<()> {
-            term.write_line(&format!("{prompt}:"))?;
+            term.write_line(&fit(&format!("{prompt}:")))?;
             for (i, item) in shown.iter().enumerate() {
                 let mark = if i == picked { ">" } else { " " };
-                term.write_line(&format!("{mark} {item}"))?;
+                term.write_line(&fit(&format!("{mark} {item}")))?;
             }
-            term.write_line(SELECT_KEYS_HINT)?;
+            term.write_line(&fit(SELECT_KEYS_HINT))?;
             term.flush()
         };
         draw(picked).map_err(io_err)?;
