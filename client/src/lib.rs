@@ -7,6 +7,7 @@ pub mod connection;
 pub mod exit;
 pub mod json;
 pub mod launch;
+pub mod manpages;
 pub mod prompt;
 pub mod render;
 
