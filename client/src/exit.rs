@@ -23,6 +23,9 @@ pub enum ExitKind {
     Unresponsive = 8,
     /// `doctor` found a check that fails.
     DoctorFailed = 9,
+    /// The service did not answer within the command's deadline (`command_timeout_secs`);
+    /// the message says what was waited for and what was done.
+    ServiceTimeout = 10,
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
@@ -35,7 +38,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     6  `condarc check` found drift\n  \
     7  the CLI and the daemon speak different protocol versions\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
-    9  `doctor` found a failing check";
+    9  `doctor` found a failing check\n  \
+    10 the service did not answer in time (command_timeout_secs in anacondad's config.toml)";
 
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]
@@ -74,6 +78,12 @@ impl From<tonic::Status> for CliError {
         use anacondad_proto::v1::ErrorReason;
         use tonic::Code;
         let message = status.message().to_owned();
+        let from_daemon = status
+            .metadata()
+            .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
+        if from_daemon && status.code() == Code::DeadlineExceeded {
+            return Self::new(ExitKind::ServiceTimeout, message);
+        }
         if let Some(detail) = anacondad_proto::error_detail(&status) {
             let kind = match detail.reason() {
                 ErrorReason::LoginRequired => ExitKind::LoginRequired,
@@ -82,9 +92,6 @@ impl From<tonic::Status> for CliError {
             };
             return Self::new(kind, message);
         }
-        let from_daemon = status
-            .metadata()
-            .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
         if from_daemon {
             return Self::failed(message);
         }

@@ -22,30 +22,66 @@ impl Prompter {
         self.interactive
     }
 
-    /// Asks `<question> [y/n] (n): `; only `y`/`yes` is yes. Without a terminal, fails saying
-    /// that `what` needs confirming and that `flag` gives it.
+    /// Asks `<question> [y/n] (n): ` until the answer is yes or no (Enter and end of input
+    /// are no). Without a terminal, fails saying that `what` needs confirming and that `flag`
+    /// gives it.
     pub fn confirm(&self, question: &str, what: &str, flag: &str) -> Result<bool, CliError> {
+        let choices = [('y', "yes"), ('n', "no")];
+        let answer = self.choose(
+            &format!("{question} [y/n] (n): "),
+            &choices,
+            'n',
+            what,
+            flag,
+        )?;
+        Ok(answer == 'y')
+    }
+
+    /// Asks `prompt` until the answer is one of `choices` (its letter or its word, any case);
+    /// Enter and end of input are `default`. Without a terminal, fails saying that `what` needs
+    /// an answer and that `flag` gives it.
+    pub fn choose(
+        &self,
+        prompt: &str,
+        choices: &[(char, &str)],
+        default: char,
+        what: &str,
+        flag: &str,
+    ) -> Result<char, CliError> {
         if !self.interactive {
             return Err(needs_answer(what, flag));
         }
-        let mut out = std::io::stdout().lock();
-        write!(
-            out,
-            "{} [y/n] (n): ",
-            crate::render::terminal_safe(question)
-        )
-        .and_then(|()| out.flush())
-        .map_err(io_err)?;
-        drop(out);
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(io_err)?;
-        Ok(matches!(
-            line.trim().to_ascii_lowercase().as_str(),
-            "y" | "yes"
-        ))
+        loop {
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", crate::render::terminal_safe(prompt))
+                .and_then(|()| out.flush())
+                .map_err(io_err)?;
+            drop(out);
+            let mut line = String::new();
+            let read = std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(io_err)?;
+            if read == 0 {
+                crate::outln!();
+                return Ok(default);
+            }
+            let answer = line.trim().to_ascii_lowercase();
+            if answer.is_empty() {
+                return Ok(default);
+            }
+            if let Some((letter, _)) = choices
+                .iter()
+                .find(|(letter, word)| answer == letter.to_string() || answer == *word)
+            {
+                return Ok(*letter);
+            }
+            let listed: Vec<String> = choices
+                .iter()
+                .map(|(letter, word)| format!("{letter} ({word})"))
+                .collect();
+            crate::outln!("Please answer {}.", listed.join(" or "));
+        }
     }
 
     /// Lets the user pick one of `items` with the arrow keys. Without a terminal, fails saying

@@ -9,6 +9,7 @@ use super::Output;
 use crate::cli::LoginArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -177,9 +178,14 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
 
 pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
-    let who = client
-        .account()
-        .whoami(WhoamiRequest {})
+    let id = RequestId::new();
+    let who = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Asking the service who you are",
+            client.account().whoami(id.request(WhoamiRequest {})),
+        )
         .await?
         .into_inner();
     if out.json {

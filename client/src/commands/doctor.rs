@@ -15,6 +15,7 @@ use super::{Output, condarc, condarc_target, service};
 use crate::cli::DoctorArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 
 /// The fix `--fix` applies itself.
@@ -84,13 +85,13 @@ pub async fn run(
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
-    let (mut rows, client) = collect(&args, target).await;
+    let (mut rows, client) = collect(&args, target, out).await;
     let mut fixed = Vec::new();
     if args.fix {
         if let Some(client) = &client {
             fixed = fix(client, &args, &rows, out, prompter).await?;
             if !fixed.is_empty() {
-                rows = collect(&args, target).await.0;
+                rows = collect(&args, target, out).await.0;
             }
         } else {
             out.say("nothing can be fixed while the daemon cannot be reached");
@@ -117,9 +118,13 @@ pub async fn run(
 }
 
 /// Every row, and the daemon client when the daemon could be reached.
-async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<DaemonClient>) {
+async fn collect(
+    args: &DoctorArgs,
+    target: &Target,
+    out: Output,
+) -> (Vec<Row>, Option<DaemonClient>) {
     let mut rows = Vec::new();
-    let client = daemon_rows(target, &mut rows).await;
+    let client = daemon_rows(target, &mut rows, out).await;
     let mut conda_check = None;
     if let Some(client) = &client {
         match client
@@ -153,7 +158,7 @@ async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<Daemon
 
 /// The daemon: reachable (started on demand if need be), its version and who started it,
 /// then its own checks.
-async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClient> {
+async fn daemon_rows(target: &Target, rows: &mut Vec<Row>, out: Output) -> Option<DaemonClient> {
     const S: &str = "daemon";
     let socket = target.socket.display().to_string();
     let (client, how) = match target.connect().await {
@@ -216,7 +221,16 @@ async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClien
             .fix("anacondactl daemon stop (the next command starts the installed one)"),
         );
     }
-    match client.daemon().diagnose(DiagnoseRequest {}).await {
+    let id = RequestId::new();
+    let diagnosed = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Checking the store, the service and each token",
+            client.daemon().diagnose(id.request(DiagnoseRequest {})),
+        )
+        .await;
+    match diagnosed {
         Ok(answer) => {
             let answer = answer.into_inner();
             rows.push(Row::new(
