@@ -694,7 +694,11 @@ async fn tokens(
                 &section,
                 Level::Warn,
                 "its expiry is unknown (stored by another tool), so it is not renewed".to_owned(),
-                format!("anacondactl token install --org {org} (reissues it)"),
+                // It works now: reissuing would revoke it for nothing.
+                format!(
+                    "nothing while the token check above is ok; once the repository refuses it, \
+                     `anacondactl token refresh --org {org}` gets a new one"
+                ),
             ),
         }
     }

@@ -378,14 +378,40 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
             )),
         ),
         _ => {
-            let what = if check.findings.is_empty() {
-                "our settings are missing".to_owned()
+            // conda's own findings (defaults not in effect, shadowing, plugins) have rows of
+            // their own below: one cause, one row.
+            let of_conda = check
+                .conda
+                .as_ref()
+                .map(|view| view.findings.clone())
+                .unwrap_or_default();
+            let of_file: Vec<&String> = check
+                .findings
+                .iter()
+                .filter(|f| !of_conda.contains(f))
+                .collect();
+            let only_conda = of_file.is_empty() && !check.findings.is_empty();
+            if only_conda {
+                rows.push(Row::new(
+                    "conda.condarc",
+                    S,
+                    State::Ok,
+                    format!("{path} has our settings; what keeps conda from using them is below"),
+                ));
             } else {
-                check.findings.join("; ")
-            };
-            rows.push(
-                Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
-            );
+                let what = if of_file.is_empty() {
+                    "our settings are missing".to_owned()
+                } else {
+                    of_file
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                rows.push(
+                    Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
+                );
+            }
         }
     }
     for org in &status.orgs_without_token {

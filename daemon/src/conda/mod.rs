@@ -204,11 +204,15 @@ impl Conda {
             let settings = resolve_settings(&target)?;
             let mut report = CondarcEditor::new(&target.path).check(&settings)?;
             let conda = CondaView::compute(&target.view, &settings, &target.path, None);
-            report.findings.extend(if target.adds_defaults {
-                conda.findings()
-            } else {
-                conda.entry_findings()
-            });
+            // A file that does not parse says nothing of conda's channels: its parse error is
+            // the one finding (not also "channels are []").
+            if report.state != CondarcState::Malformed {
+                report.findings.extend(if target.adds_defaults {
+                    conda.findings()
+                } else {
+                    conda.entry_findings()
+                });
+            }
             Ok(CheckView { report, conda })
         })
         .await
