@@ -32,6 +32,9 @@ struct State {
     deadline: Duration,
     steps_done: Vec<String>,
     waiting: Option<Waiting>,
+    /// The last wait that ended, and how long it took: what a timeout names when it falls
+    /// between two attempts.
+    last_wait: Option<(Waiting, Duration)>,
     /// Set when a step that cannot be taken back began (a reissue): after a timeout the
     /// advice is then to look, not to run the command again.
     irreversible: Option<String>,
@@ -85,6 +88,7 @@ impl Activities {
             deadline,
             steps_done: Vec::new(),
             waiting: None,
+            last_wait: None,
             irreversible: None,
         })));
         // An id is the CLI's random one; a caller sending a taken id only loses its progress.
@@ -134,17 +138,28 @@ impl Activity {
     /// and what to do, which is never to repeat a step that cannot be taken back.
     pub fn timed_out(&self, command_timeout_key: &str) -> String {
         let snapshot = self.snapshot();
-        let irreversible = self.lock().irreversible.clone();
+        let (irreversible, last_wait) = {
+            let state = self.lock();
+            (state.irreversible.clone(), state.last_wait.clone())
+        };
         let limit = snapshot.deadline.as_secs();
-        let mut message = match &snapshot.waiting_for {
-            Some(what) => format!(
+        let mut message = match (&snapshot.waiting_for, last_wait) {
+            (Some(what), _) => format!(
                 "timed out after {limit} s waiting for the service: {what} (attempt {} of {}) \
                  had no answer after {} s",
                 snapshot.attempt,
                 snapshot.max_attempts,
                 snapshot.waiting.as_secs()
             ),
-            None => format!("timed out after {limit} s"),
+            (None, Some((last, took))) => format!(
+                "timed out after {limit} s waiting for the service: {} (attempt {} of {}) \
+                 failed after {} s",
+                last.what,
+                last.attempt,
+                last.max_attempts,
+                took.as_secs()
+            ),
+            (None, None) => format!("timed out after {limit} s"),
         };
         if !snapshot.steps_done.is_empty() {
             message.push_str(&format!(
@@ -220,7 +235,12 @@ pub struct WaitGuard;
 
 impl Drop for WaitGuard {
     fn drop(&mut self) {
-        with_current(|state| state.waiting = None);
+        with_current(|state| {
+            if let Some(ended) = state.waiting.take() {
+                let took = ended.since.elapsed();
+                state.last_wait = Some((ended, took));
+            }
+        });
     }
 }
 

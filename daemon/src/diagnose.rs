@@ -547,7 +547,7 @@ async fn api_key(
                 "api_key.valid",
                 S,
                 Level::Warn,
-                format!("could not be checked: {e}"),
+                format!("not checked at the service: {e}"),
             ),
         },
     }

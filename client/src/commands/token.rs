@@ -329,30 +329,25 @@ async fn confirm_reissue(
             && local.token_id == status.service_token_id
             && matches!(local.state(), TokenState::Valid | TokenState::RefreshDue)
     });
-    match &here {
-        Some(local) => {
-            out.say(format!(
-                "{org} already has a token: your token on this machine ({}), valid until {}.",
-                local.masked_token,
-                render::time(local.expires_at)
-            ));
-            out.say(
-                "Reissuing makes a new one and revokes this one, here and wherever else it is \
-                 used. This can't be undone.",
-            );
-        }
-        None => {
-            out.say(format!(
-                "{org} already has a token: a token issued elsewhere (another machine, a CI \
-                 job or the website), valid until {}.",
-                render::time(status.service_expires_at)
-            ));
-            out.say(
-                "Reissuing makes a new one for this machine and revokes that one wherever it \
-                 is used. This can't be undone.",
-            );
-        }
-    }
+    // Anaconda's own words first, then whose token it is.
+    let whose = match &here {
+        Some(local) => format!(
+            "your token on this machine ({}), valid until {}",
+            local.masked_token,
+            render::time(local.expires_at)
+        ),
+        None => format!(
+            "a token issued elsewhere (another machine, a CI job or the website), valid until {}",
+            render::time(status.service_expires_at)
+        ),
+    };
+    out.say(format!(
+        "An existing token already exists for the organization {org}: {whose}."
+    ));
+    out.say(
+        "Reissuing a new token will revoke and deactivate any existing token access. This \
+         action can't be undone.",
+    );
     if args.yes {
         return Ok(Reissue::Confirmed);
     }
@@ -383,7 +378,7 @@ async fn confirm_reissue(
             }
         }
         None => {
-            if prompter.confirm("Reissue?", &what, "--yes")? {
+            if prompter.confirm("Proceed?", &what, "--yes")? {
                 Ok(Reissue::Confirmed)
             } else {
                 declined()
