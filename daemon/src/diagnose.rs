@@ -93,6 +93,7 @@ pub async fn diagnose_within(daemon: &Daemon, site: &SiteRuntime, limit: Duratio
         started_by: daemon.config.started_by.describe(),
         ..Diagnosis::default()
     };
+    configuration(daemon, &mut d);
     // The store comes first: the API key's and the tokens' checks need to know it is usable.
     let stored = tokio::time::timeout_at(deadline, async {
         let mut part = Diagnosis::default();
@@ -182,6 +183,21 @@ async fn within(
             findings: vec![timed_out(id, section, limit)],
             ..Diagnosis::default()
         },
+    }
+}
+
+/// What the configuration left out at start (anaconda-auth's file that does not parse, a site
+/// record set aside): `config.left_out`, one finding each.
+fn configuration(daemon: &Daemon, d: &mut Diagnosis) {
+    for (n, warning) in daemon.config.warnings.iter().enumerate() {
+        d.push_fix(
+            format!("config.left_out.{n}"),
+            "configuration",
+            Level::Warn,
+            warning.clone(),
+            "fix or remove the file named, then `anacondactl daemon stop` (the next command \
+             starts a daemon that reads it again)",
+        );
     }
 }
 

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         return match write_manpage(dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("anacondad: {e:#}");
+                eprintln!("anacondad: {}", anacondad::error::one_line(e.chain()));
                 ExitCode::from(EXIT_FAILURE)
             }
         };
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             } else {
                 EXIT_FAILURE
             };
-            eprintln!("anacondad: {e:#}");
+            eprintln!("anacondad: {}", anacondad::error::one_line(e.chain()));
             ExitCode::from(code)
         }
     }
@@ -158,9 +158,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let notify_stdout = args.spawned;
+    let warnings = config.warnings.clone();
     let ready = move || {
         if notify_stdout {
             let mut out = std::io::stdout().lock();
+            // Before `ready`, one line each: the command that started us shows them.
+            for warning in &warnings {
+                let _ = writeln!(out, "warning {}", warning.replace(['\n', '\r'], " "));
+            }
             let _ = writeln!(
                 out,
                 "ready {} {}",

@@ -334,7 +334,7 @@ async fn blocking<T: Send + 'static>(
 pub fn orgs_in_channels(files: &[PathBuf], repo: &RepoUrl) -> BTreeSet<String> {
     let mut orgs = BTreeSet::new();
     for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else {
+        let Ok(text) = crate::fsutil::read_to_string(file) else {
             continue;
         };
         let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(&text) else {

@@ -158,6 +158,9 @@ impl Tokens {
                 if token.is_empty() {
                     return Err(Error::EmptyToken);
                 }
+                // Checked as the service's answers are: it goes into headers and URLs.
+                crate::api::check_credential(token.expose())
+                    .map_err(|reason| Error::NotAToken { reason })?;
                 self.parts.vault.put_repo_token(org, token.clone()).await?;
                 // Nothing is known of a given token's expiry: no renewal is planned.
                 let auto_renew_off = self.parts.vault.peek().org(org).auto_renew_off;
@@ -190,7 +193,7 @@ impl Tokens {
                     .vault
                     .check_writable(&format!("reissuing the token of {org}"))
                     .await?;
-                (self.reissue_and_store(org, key).await?, true)
+                (self.reissue_and_settle(org, key).await?, true)
             }
         };
         self.finish_install(org, &token, reissued, skip_validation)
@@ -210,7 +213,7 @@ impl Tokens {
             .vault
             .check_writable(&format!("reissuing the token of {org}"))
             .await?;
-        let token = self.reissue_and_store(org, key).await?;
+        let token = self.reissue_and_settle(org, key).await?;
         self.finish_install(org, &token, true, false).await
     }
 
@@ -243,6 +246,31 @@ impl Tokens {
                 Err(e)
             }
         }
+    }
+
+    /// [`Tokens::reissue_and_store`]; when it fails with the reissue marked as started (its
+    /// answer lost, or refused), the service is asked at once what became of the stored token,
+    /// so that answers stop putting it after the API key as soon as it is known to work, or
+    /// name the fix when it was revoked.
+    async fn reissue_and_settle(&self, org: &str, key: Secret) -> Result<Secret> {
+        let failed = match self.reissue_and_store(org, key).await {
+            Ok(token) => return Ok(token),
+            Err(e) => e,
+        };
+        if self
+            .parts
+            .vault
+            .peek()
+            .org(org)
+            .reissue_started_at
+            .is_some()
+            && let Err(e) = self.reconcile(org).await
+        {
+            tracing::info!(
+                "cannot ask the service about the token of {org} after a failed reissue: {e}"
+            );
+        }
+        Err(failed)
     }
 
     /// The irreversible step and the one that must follow it, as one task that runs to its end.
