@@ -26,6 +26,9 @@ pub enum ExitKind {
     /// The service did not answer within the command's deadline (`command_timeout_secs`);
     /// the message says what was waited for and what was done.
     ServiceTimeout = 10,
+    /// Ctrl-C at a question; the message says what was done by then (128 + SIGINT, what a
+    /// shell reports for a command ended by Ctrl-C).
+    Interrupted = 130,
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
@@ -39,7 +42,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     7  the CLI and the daemon speak different protocol versions\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
     9  `doctor` found a failing check\n  \
-    10 the service did not answer in time (command_timeout_secs in anacondad's config.toml)";
+    10 the service did not answer in time (command_timeout_secs in anacondad's config.toml)\n  \
+    130  interrupted at a question (Ctrl-C); the message says what was done by then";
 
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]

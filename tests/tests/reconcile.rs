@@ -362,6 +362,39 @@ fn nothing_is_reissued_while_the_keyring_file_cannot_be_written() {
     assert_eq!(served_header(&home, &emu), format!("token {first}"));
 }
 
+#[test]
+fn after_logout_a_replaced_token_is_reported_as_refused_with_the_fix() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = installed(&emu, &clock);
+    // The token is revoked (reissued elsewhere), and the daemon learns it.
+    emu.post("/_emulator/orgs/acme/token", serde_json::json!({}));
+    assert_eq!(acme(&home)["state"], "replaced");
+    ok(&home.run_ctl(&["logout"]));
+
+    let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+    let answer = home.run_ctl(&["credential", "get", &url]);
+    assert!(!answer.status.success(), "{}", text(&answer));
+    let said = text(&answer);
+    assert!(
+        !said.contains("no token for the organization"),
+        "a token is stored: {said}"
+    );
+    for part in [
+        "a token for acme is stored",
+        "refused",
+        "reissued elsewhere",
+        "anacondactl login",
+        "anacondactl token install --org acme",
+    ] {
+        assert!(said.contains(part), "{part:?} missing: {said}");
+    }
+    assert!(
+        !said.contains("the API key serves acme meanwhile"),
+        "there is no API key any more: {said}"
+    );
+}
+
 /// `credential rejected` for `url` with the header `header` refused with `status`.
 fn report_refused(home: &TestHome, url: &str, header: &str, status: &str) -> std::process::Output {
     let refused = anacondad::credentials::sha256_hex(header);

@@ -10,7 +10,7 @@ use super::account::warn_storage;
 use super::{Output, condarc, condarc_target};
 use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
 use crate::connection::{DaemonClient, Target};
-use crate::exit::{CliError, reason};
+use crate::exit::{CliError, ExitKind, reason};
 use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 use crate::render;
@@ -129,7 +129,9 @@ async fn install(
         configures: !args.no_condarc,
         auth_handler: args.condarc.auth_handler.as_deref(),
     };
-    super::config::offer_alignment(client, conda, args.yes, out, prompter).await?;
+    super::config::offer_alignment(client, conda, args.yes, out, prompter)
+        .await
+        .map_err(|e| said_at_interrupt(e, "nothing was changed"))?;
     let org = match (&given, &args.org) {
         (_, Some(org)) => org.clone(),
         (Some(_), None) => {
@@ -137,7 +139,9 @@ async fn install(
                 "a token given on the command line needs its organization: add --org ORG",
             ));
         }
-        (None, None) => choose_org(client, out, prompter).await?,
+        (None, None) => choose_org(client, out, prompter)
+            .await
+            .map_err(|e| said_at_interrupt(e, "nothing was changed"))?,
     };
     let mut request = InstallTokenRequest {
         org: org.clone(),
@@ -159,7 +163,15 @@ async fn install(
         match sent {
             Ok(answer) => break answer.into_inner(),
             Err(status) if reason(&status) == Some(ErrorReason::ConfirmationRequired) => {
-                match confirm_reissue(client, &org, &args, out, prompter).await? {
+                let choice = confirm_reissue(client, &org, &args, out, prompter)
+                    .await
+                    .map_err(|e| {
+                        said_at_interrupt(
+                            e,
+                            &format!("nothing was changed: the existing token of {org} stays"),
+                        )
+                    })?;
+                match choice {
                     Reissue::Confirmed => request.confirm_reissue = true,
                     Reissue::KeepAndConfigure(token) => {
                         let kept = InstallTokenResponse {
@@ -169,7 +181,18 @@ async fn install(
                             storage: None,
                         };
                         let done = format!("Your token for {org} was kept as it was");
-                        return configure_conda(client, &args, &kept, &done, out, prompter).await;
+                        return configure_conda(client, &args, &kept, &done, out, prompter)
+                            .await
+                            .map_err(|e| {
+                                said_at_interrupt(
+                                    e,
+                                    &format!(
+                                        "your token for {org} was kept as it was, but conda was \
+                                         not configured; run `anacondactl condarc apply` to \
+                                         configure it"
+                                    ),
+                                )
+                            });
                     }
                     Reissue::Declined => return Ok(()),
                 }
@@ -209,7 +232,26 @@ async fn install(
         return Ok(());
     }
     let done = "Your token has been installed and validated";
-    configure_conda(client, &args, &answer, done, out, prompter).await
+    configure_conda(client, &args, &answer, done, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry}, but conda was not configured; \
+                     run `anacondactl condarc apply` to configure it"
+                ),
+            )
+        })
+}
+
+/// Ctrl-C at a question: what was done by then, and what to run next.
+fn said_at_interrupt(e: CliError, done: &str) -> CliError {
+    if e.kind == ExitKind::Interrupted {
+        CliError::new(ExitKind::Interrupted, format!("interrupted: {done}"))
+    } else {
+        e
+    }
 }
 
 /// Stops `token install` before anything is asked or reissued when conda's file cannot take
@@ -620,6 +662,13 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
                 "STATE",
             ],
             &rows,
+            |row, state| {
+                render::paint(
+                    &render::one_line(state),
+                    render::token_tone(&answer.tokens[row]),
+                    out.colour,
+                )
+            },
         );
         for t in &answer.tokens {
             if let Some(line) = render::token_problem(t) {
@@ -637,26 +686,33 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+/// The rows under the header, columns aligned; `last` gives the shown form of row `i`'s last
+/// cell (its colour), which needs no padding.
+fn print_table<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    last: impl Fn(usize, &str) -> String,
+) {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let line = |cells: &[&str]| {
         cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{:<w$}", render::one_line(c)))
             .collect::<Vec<_>>()
             .join("  ")
-            .trim_end()
-            .to_owned()
     };
-    crate::outln!("{}", line(header.to_vec()));
-    for row in rows {
-        crate::outln!("{}", line(row.iter().map(String::as_str).collect()));
+    println!("{}", line(&header[..]).trim_end());
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let (shown_last, first) = cells.split_last().unwrap_or((&"", &[]));
+        // Each cell is made safe by `line` and `last`; the colour codes are our own.
+        println!("{}  {}", line(first), last(i, shown_last));
     }
 }
 

@@ -218,21 +218,28 @@ impl Conda {
         .await
     }
 
-    /// Takes our `channel_settings` entry out of `target` (and, with `restore`, puts back the
-    /// `default_channels` of the backup); returns the changes made.
+    /// Takes our `channel_settings` entry out of `target` and puts back the `default_channels`
+    /// (and `channels`) from before anacondad while they are still ours; with `restore`, the
+    /// backup's `default_channels` whatever it is now. Returns the changes made.
     pub async fn remove(&self, target: CondarcTarget, restore: bool) -> Result<Vec<String>> {
         if target.path == self.primary {
             // Our own removal is no drift.
             self.set_baseline(None);
         }
         let repo = self.repo.to_string();
+        let ours = self.repo.default_channels();
         crate::fault::point("condarc.before_remove");
         blocking(move || {
             let editor = CondarcEditor::new(&target.path);
+            // Read before the removal below backs up the configured file.
+            let before = editor.backup_from_before_anacondad()?;
             let mut changes = editor.remove_channel_settings(&repo)?.changes;
-            if restore {
-                changes.extend(editor.restore_default_channels_from_backup()?.changes);
-            }
+            let restored = if restore {
+                editor.restore_default_channels_from_backup()?
+            } else {
+                editor.restore_default_channels_if_ours(&ours, before.as_deref())?
+            };
+            changes.extend(restored.changes);
             Ok(changes)
         })
         .await

@@ -341,6 +341,7 @@ impl DaemonConfig {
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
         store.timeout = settings.keychain_timeout();
+        store.config_file = paths.config_file.clone();
         let path_source = |var: &str| match env.get(var) {
             Some(_) => Source::Env(var.to_owned()),
             None => Source::Default,

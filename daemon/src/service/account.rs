@@ -130,6 +130,7 @@ impl AccountService for AccountApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let who = site.account.whoami().await?;
                 Ok(Response::new(WhoamiResponse {
                     login: Some(convert::login(&who.login, self.daemon.clock.now())),

@@ -39,6 +39,7 @@ impl TokenService for TokenApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let orgs = site.tokens.organizations().await?;
                 Ok(Response::new(ListOrganizationsResponse {
                     organizations: orgs
@@ -62,6 +63,7 @@ impl TokenService for TokenApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let view = site.tokens.token_status(&request.into_inner().org).await?;
                 Ok(Response::new(GetTokenStatusResponse {
                     org: view.org,
@@ -83,6 +85,7 @@ impl TokenService for TokenApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let req = request.into_inner();
                 let source = if req.token.is_empty() {
                     TokenSource::Reissue {
@@ -122,6 +125,7 @@ impl TokenService for TokenApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let tokens = site.tokens.list_reconciled().await?;
                 Ok(Response::new(ListTokensResponse {
                     tokens: tokens.iter().map(convert::token).collect(),
@@ -167,6 +171,7 @@ impl TokenService for TokenApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async move {
+                super::renew_lapsed_api_key(site).await;
                 let org = request.into_inner().org;
                 let installed = site.tokens.refresh(&org).await?;
                 Ok(Response::new(RefreshTokenResponse {

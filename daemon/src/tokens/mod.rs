@@ -196,6 +196,12 @@ impl Tokens {
                 (self.reissue_and_settle(org, key).await?, true)
             }
         };
+        self.parts.events.publish(
+            EventKind::TokenInstalled,
+            org,
+            "",
+            format!("a token for {org} was stored"),
+        );
         self.finish_install(org, &token, reissued, skip_validation)
             .await
     }
@@ -214,22 +220,21 @@ impl Tokens {
             .check_writable(&format!("reissuing the token of {org}"))
             .await?;
         let token = self.reissue_and_settle(org, key).await?;
-        self.finish_install(org, &token, true, false).await
+        let installed = self.finish_install(org, &token, true, false).await?;
+        let message = match &installed.validation.error {
+            None => format!("the token of {org} was renewed"),
+            Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
+        };
+        self.parts
+            .events
+            .publish(EventKind::TokenRefreshed, org, "", message);
+        Ok(installed)
     }
 
-    /// The scheduler's renewal of `org`'s token, with its events and the failure recorded.
+    /// The scheduler's renewal of `org`'s token, with the failure recorded and told.
     pub async fn renew(&self, org: &str) -> Result<()> {
         match self.refresh(org).await {
-            Ok(installed) => {
-                let message = match &installed.validation.error {
-                    None => format!("the token of {org} was renewed"),
-                    Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
-                };
-                self.parts
-                    .events
-                    .publish(EventKind::TokenRefreshed, org, "", message);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(e) => {
                 let message = format!("renewing the token of {org} failed: {e}");
                 // No answer is not a refusal: the token is not marked rejected for it (the
@@ -328,7 +333,7 @@ impl Tokens {
         })?
     }
 
-    /// After the token is stored: tell watchers, validate, learn the token's id.
+    /// After the token is stored (and watchers told): validate, learn the token's id.
     async fn finish_install(
         &self,
         org: &str,
@@ -336,12 +341,6 @@ impl Tokens {
         reissued: bool,
         skip_validation: bool,
     ) -> Result<Installed> {
-        self.parts.events.publish(
-            EventKind::TokenInstalled,
-            org,
-            "",
-            format!("a token for {org} was stored"),
-        );
         let validation = if skip_validation {
             Validation::default()
         } else {

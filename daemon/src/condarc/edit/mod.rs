@@ -96,6 +96,17 @@ pub fn restore_default_channels_plan(
     doc.finish(path, original, changes)
 }
 
+/// `default_channels` of a file's text, when it is a list of strings.
+pub(crate) fn default_channels_of(
+    path: &Path,
+    source: &str,
+) -> Result<Option<Vec<String>>, CondarcError> {
+    Ok(Doc::parse(path, source)?
+        .value
+        .get(DEFAULT_CHANNELS)
+        .and_then(string_list))
+}
+
 /// Whether a file's `channel_settings` has an entry with the given handler.
 pub(crate) fn has_handler_entry(source: &str, handler: &str) -> bool {
     Doc::parse(Path::new(".condarc"), source).is_ok_and(|doc| {
