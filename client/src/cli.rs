@@ -193,10 +193,13 @@ pub enum TokenCommand {
     List,
     /// Remove a token (and our conda settings once no token is left).
     Uninstall(UninstallArgs),
-    /// Reissue an organisation's token now (revokes the current one everywhere).
+    /// Reissue an organisation's token now (revokes the current one everywhere); asks first.
     Refresh {
         #[arg(long, value_name = "ORG")]
         org: String,
+        /// Reissue without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Turn the scheduled reissue of an organisation's token on or off (a reissue revokes the
     /// token on every other machine and CI job that uses it).

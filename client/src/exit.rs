@@ -23,6 +23,9 @@ pub enum ExitKind {
     Unresponsive = 8,
     /// `doctor` found a check that fails.
     DoctorFailed = 9,
+    /// The service did not answer within the command's deadline (`command_timeout_secs`);
+    /// the message says what was waited for and what was done.
+    ServiceTimeout = 10,
     /// Ctrl-C at a question; the message says what was done by then (128 + SIGINT, what a
     /// shell reports for a command ended by Ctrl-C).
     Interrupted = 130,
@@ -39,6 +42,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     7  the CLI and the daemon speak different protocol versions\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
     9  `doctor` found a failing check\n  \
+    10 the service did not answer in time (command_timeout_secs in anacondad's config.toml)\n  \
     130  interrupted at a question (Ctrl-C); the message says what was done by then";
 
 impl ExitKind {
@@ -54,6 +58,7 @@ impl ExitKind {
             Self::ProtocolMismatch => "protocol_mismatch",
             Self::Unresponsive => "unresponsive",
             Self::DoctorFailed => "doctor_failed",
+            Self::ServiceTimeout => "service_timeout",
             Self::Interrupted => "interrupted",
         }
     }
@@ -136,6 +141,12 @@ impl From<tonic::Status> for CliError {
         use anacondad_proto::v1::ErrorReason;
         use tonic::Code;
         let message = status.message().to_owned();
+        let from_daemon = status
+            .metadata()
+            .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
+        if from_daemon && status.code() == Code::DeadlineExceeded {
+            return Self::new(ExitKind::ServiceTimeout, message);
+        }
         if let Some(detail) = anacondad_proto::error_detail(&status) {
             let kind = match detail.reason() {
                 ErrorReason::LoginRequired => ExitKind::LoginRequired,
@@ -144,9 +155,6 @@ impl From<tonic::Status> for CliError {
             };
             return Self::new(kind, message).because(Reason::Daemon(detail.reason()));
         }
-        let from_daemon = status
-            .metadata()
-            .contains_key(anacondad_proto::ORIGIN_METADATA_KEY);
         if from_daemon {
             return Self::failed(message);
         }

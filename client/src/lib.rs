@@ -8,6 +8,7 @@ pub mod exit;
 pub mod json;
 pub mod launch;
 pub mod manpages;
+pub mod progress;
 pub mod prompt;
 pub mod render;
 

@@ -41,22 +41,54 @@ impl Prompter {
         controlling_terminal().ok_or_else(|| needs_answer(what, flag))
     }
 
-    /// Asks `<question> [y/n] (n): `; only `y`/`yes` is yes. Without a terminal, fails saying
-    /// that `what` needs confirming and that `flag` gives it. Ctrl-C fails with
-    /// [`ExitKind::Interrupted`].
+    /// Asks `<question> [y/n] (n): ` until the answer is yes or no (Enter and Ctrl-D are no).
+    /// Without a terminal, fails saying that `what` needs confirming and that `flag` gives it.
+    /// Ctrl-C fails with [`ExitKind::Interrupted`].
     pub fn confirm(&self, question: &str, what: &str, flag: &str) -> Result<bool, CliError> {
+        let choices = [('y', "yes"), ('n', "no")];
+        let answer = self.choose(
+            &format!("{question} [y/n] (n): "),
+            &choices,
+            'n',
+            what,
+            flag,
+        )?;
+        Ok(answer == 'y')
+    }
+
+    /// Asks `prompt` until the answer is one of `choices` (its letter or its word, any case);
+    /// Enter and Ctrl-D are `default`. Without a terminal, fails saying that `what` needs an
+    /// answer and that `flag` gives it. Ctrl-C fails with [`ExitKind::Interrupted`].
+    pub fn choose(
+        &self,
+        prompt: &str,
+        choices: &[(char, &str)],
+        default: char,
+        what: &str,
+        flag: &str,
+    ) -> Result<char, CliError> {
         let term = self.term(what, flag)?;
-        term.write_str(&format!(
-            "{} [y/n] (n): ",
-            crate::render::terminal_safe(question)
-        ))
-        .and_then(|()| term.flush())
-        .map_err(io_err)?;
-        let line = read_line(&term)?;
-        Ok(matches!(
-            line.trim().to_ascii_lowercase().as_str(),
-            "y" | "yes"
-        ))
+        loop {
+            term.write_str(&crate::render::terminal_safe(prompt))
+                .and_then(|()| term.flush())
+                .map_err(io_err)?;
+            let answer = read_line(&term)?.trim().to_ascii_lowercase();
+            if answer.is_empty() {
+                return Ok(default);
+            }
+            if let Some((letter, _)) = choices
+                .iter()
+                .find(|(letter, word)| answer == letter.to_string() || answer == *word)
+            {
+                return Ok(*letter);
+            }
+            let listed: Vec<String> = choices
+                .iter()
+                .map(|(letter, word)| format!("{letter} ({word})"))
+                .collect();
+            term.write_line(&format!("Please answer {}.", listed.join(" or ")))
+                .map_err(io_err)?;
+        }
     }
 
     /// Lets the user pick one of `items` with the arrow keys (or j/k), Enter to choose; Esc

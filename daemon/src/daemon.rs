@@ -72,6 +72,8 @@ pub struct Daemon {
     pub shutdown: CancellationToken,
     /// Work that runs to its end: the watcher, the scheduler, and each reissue-and-store.
     pub tasks: TaskTracker,
+    /// What each user-facing call under way has done and waits for (`GetActivity`).
+    pub activities: crate::activity::Activities,
     started: Instant,
     last_error: Mutex<Option<String>>,
 }
@@ -182,6 +184,7 @@ impl Daemon {
             clock,
             shutdown,
             tasks,
+            activities: crate::activity::Activities::default(),
             started: Instant::now(),
             last_error: Mutex::new(None),
         }))

@@ -76,6 +76,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the service gave no verdict ([`ApiError::is_no_answer`]).
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_no_answer())
+    }
+
     /// True when the user must log in (again) before this can work.
     pub fn is_login_required(&self) -> bool {
         match self {

@@ -6,6 +6,7 @@
 #[cfg(unix)]
 pub mod accept;
 pub mod account;
+pub mod activity;
 pub mod api;
 pub mod clock;
 pub mod conda;

@@ -32,6 +32,10 @@ pub const PROTOCOL_METADATA_KEY: &str = "anacondad-protocol";
 /// daemon serves its default site, or a URL's own, when it is absent.
 pub const SITE_METADATA_KEY: &str = "anacondad-site";
 
+/// Request metadata naming one call of the CLI, so that `GetActivity` can tell what that call
+/// has done and is waiting for (the CLI's progress line).
+pub const REQUEST_ID_METADATA_KEY: &str = "anacondad-request-id";
+
 /// Status metadata the daemon puts on every error it makes itself, so a client can tell a
 /// daemon's answer (e.g. "the service is unreachable") from a broken connection to the daemon.
 pub const ORIGIN_METADATA_KEY: &str = "anacondad-origin";

@@ -575,7 +575,7 @@ fn a_token_reissued_behind_the_plugins_back_is_replaced_on_401_and_the_request_r
     let old = world.served_digest(ACME);
     assert_ok(&driver.get(ACME), &old);
 
-    world.ctl_ok(&["token", "refresh", "--org", "acme"]);
+    world.ctl_ok(&["token", "refresh", "--org", "acme", "--yes"]);
     let new = world.served_digest(ACME);
     assert_ne!(old, new, "the refresh did not reissue the token");
     assert_eq!(new, digest(&format!("token {}", world.org_token("acme"))));

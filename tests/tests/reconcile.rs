@@ -245,7 +245,7 @@ fn the_scheduler_does_not_reissue_back_a_token_another_machine_reissued() {
     assert_eq!(emu.org_token("acme").unwrap(), theirs, "no retry reissues");
     assert!(served_header(&home, &emu).starts_with("Bearer "));
 
-    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme"]);
+    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]);
     assert!(!refresh.status.success());
     assert!(
         text(&refresh).contains("did not reissue it back"),
@@ -337,7 +337,7 @@ fn nothing_is_reissued_while_the_keyring_file_cannot_be_written() {
     assert!(dir.join("keyring").exists(), "the file store is in use");
     let read_only = ReadOnly::make(&dir);
 
-    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme"]);
+    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]);
     let install = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
     let login = home.run_ctl_within(&["login", "--force"], Duration::from_secs(20));
     let next = time(&acme(&home)["next_refresh_at"]);

@@ -193,7 +193,7 @@ fn a_token_refresh_is_watched_as_one_refresh_and_not_as_an_install() {
     let (home, _daemon) = installed(&emu, &clock);
     let mut events = home.subscribe_events();
 
-    ok(&home.run_ctl(&["token", "refresh", "--org", "acme"]));
+    ok(&home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]));
     let seen = events.kinds_until(EventKind::TokenRefreshed, EVENT_TIMEOUT);
     assert_eq!(seen, [EventKind::TokenRefreshed], "one refresh, one event");
 }

@@ -192,7 +192,7 @@ fn a_second_install_with_yes_reissues_and_leaves_condarc_unchanged() {
     let out = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("An existing token already exists for the organization acme."));
+    assert!(stdout.contains("An existing token already exists for the organization acme: "));
     assert!(stdout.contains("already configured"), "{stdout}");
     assert!(!stdout.contains("Backing up"), "{stdout}");
     assert!(!w.home.path().join(".condarc.bak").exists());
@@ -371,7 +371,7 @@ fn a_daemon_killed_right_after_the_reissue_leaves_the_new_token_stored() {
 }
 
 #[test]
-fn a_malformed_condarc_is_refused_with_its_line_and_the_token_is_kept() {
+fn a_malformed_condarc_is_refused_with_its_line_before_anything_is_issued() {
     let w = World::new();
     w.login();
     let broken = "channels:\n  - defaults\n default_channels: [oops\n";
@@ -394,8 +394,9 @@ fn a_malformed_condarc_is_refused_with_its_line_and_the_token_is_kept() {
             .contains("line"),
         "{status}"
     );
-    let current = w.org_token("acme").unwrap();
-    assert_eq!(w.plugin_header(REPODATA), format!("token {current}"));
+    // The file is checked before the service is asked for anything.
+    assert!(stderr.contains("Nothing was reissued"), "{stderr}");
+    assert_eq!(w.org_token("acme"), None);
 }
 
 #[test]
@@ -686,7 +687,7 @@ fn refresh_reissues_now_and_the_new_token_is_served() {
         .success()
     );
     let before = w.org_token("globex").unwrap();
-    let out = w.ctl(&["token", "refresh", "--org", "globex"]);
+    let out = w.ctl(&["token", "refresh", "--org", "globex", "--yes"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = w.org_token("globex").unwrap();
     assert_ne!(before, after);

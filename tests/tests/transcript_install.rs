@@ -447,7 +447,9 @@ fn agreeing_to_reissue_revokes_the_previous_token() {
     // Enter takes the highlighted first row: acme.
     t.send(ENTER);
     t.expect("Please select an organization: Acme Corporation (acme)");
-    t.expect("An existing token already exists for the organization acme.");
+    t.expect(
+        "An existing token already exists for the organization acme: a token issued elsewhere",
+    );
     t.expect(
         "Reissuing a new token will revoke and deactivate any existing token access. This \
          action can't be undone.",
@@ -480,13 +482,21 @@ fn declining_the_reissue_changes_nothing() {
     let previous = world.issue_token("acme");
 
     let mut t = world.pty(&["token", "install", "--org", "acme"]);
-    t.expect("An existing token already exists for the organization acme.");
+    t.expect(
+        "An existing token already exists for the organization acme: a token issued elsewhere",
+    );
+    t.expect("Proceed? [y/n] (n): ");
+    // An answer that is neither yes nor no is asked again.
+    t.send("maybe\n");
+    t.expect("Please answer y (yes) or n (no).");
     t.expect("Proceed? [y/n] (n): ");
     // Enter takes the default, which is no.
     t.send("\n");
     t.expect("Nothing changed");
-    let text = t.finish(1);
+    // Declining is the user's choice, not a failure: no error line, exit 0.
+    let text = t.finish(0);
     assert!(!text.contains("has been installed"), "{text}");
+    assert!(!text.contains("anacondactl:"), "{text}");
 
     assert_eq!(
         world.current_token("acme").as_deref(),

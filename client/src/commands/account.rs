@@ -10,6 +10,7 @@ use crate::cli::LoginArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
 use crate::json;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -176,9 +177,14 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
 
 pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
-    let who = client
-        .account()
-        .whoami(WhoamiRequest {})
+    let id = RequestId::new();
+    let who = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Asking the service who you are",
+            client.account().whoami(id.request(WhoamiRequest {})),
+        )
         .await?
         .into_inner();
     if out.json {

@@ -52,8 +52,23 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                     conda: json::daemon::CondaView::of(report.conda.as_ref()),
                 });
             } else {
-                crate::outln!("{}", render::condarc_line(Some(&status)));
+                // Each cause once: the findings are listed, so the status line leaves them out.
+                let mut findings: Vec<&String> = Vec::new();
                 for finding in &report.findings {
+                    if !findings.contains(&finding) {
+                        findings.push(finding);
+                    }
+                }
+                let line = if findings.is_empty() {
+                    render::condarc_line(Some(&status))
+                } else {
+                    render::condarc_line(Some(&anacondad_proto::v1::CondarcStatus {
+                        detail: String::new(),
+                        ..status.clone()
+                    }))
+                };
+                crate::outln!("{line}");
+                for finding in findings {
                     crate::outln!("  - {finding}");
                 }
                 for line in render::conda_view_lines(&conda) {
@@ -66,9 +81,21 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 Err(CliError::new(
                     ExitKind::Drift,
                     format!(
-                        "{} is configured, but conda does not use it as it is: {}",
+                        "{} is configured, but conda does not use it as it is: see {} above",
                         status.path,
-                        conda.findings.join("; ")
+                        if conda.findings.len() == 1 {
+                            "the finding"
+                        } else {
+                            "the findings"
+                        }
+                    ),
+                ))
+            } else if status.state() == CondarcState::Malformed {
+                Err(CliError::new(
+                    ExitKind::Drift,
+                    format!(
+                        "{} does not parse: correct it where the finding above says",
+                        status.path
                     ),
                 ))
             } else {

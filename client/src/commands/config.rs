@@ -319,9 +319,11 @@ pub async fn offer_alignment(
             ),
         ));
     } else {
+        // Not "run again with --yes": for `token install` that would reissue the token.
         out.warn(format!(
-            "{loses}; there is no terminal to ask on: run this command again with --yes to \
-             make the change"
+            "{loses}; there is no terminal to ask on. To make the change, add \
+             preferred_token_storage = \"system\" under [plugin.auth] in {}",
+            plan.path
         ));
         return Ok(());
     };
@@ -333,7 +335,9 @@ pub async fn offer_alignment(
             )));
         }
         out.warn(format!(
-            "{loses}; `anacondactl token install --yes` (or `login --yes`) makes the change later"
+            "{loses}; to make the change later, add preferred_token_storage = \"system\" under \
+             [plugin.auth] in {}",
+            plan.path
         ));
         return Ok(());
     }

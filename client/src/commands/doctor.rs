@@ -16,6 +16,7 @@ use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
 use crate::json::commands::{Check, DoctorReport};
 use crate::json::service::Installed;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 
 /// The fix `--fix` applies itself.
@@ -85,13 +86,13 @@ pub async fn run(
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
-    let (mut rows, client) = collect(&args, target).await;
+    let (mut rows, client) = collect(&args, target, out).await;
     let mut fixed = Vec::new();
     if args.fix {
         if let Some(client) = &client {
             fixed = fix(client, &args, &rows, out, prompter).await?;
             if !fixed.is_empty() {
-                rows = collect(&args, target).await.0;
+                rows = collect(&args, target, out).await.0;
             }
         } else {
             out.say("nothing can be fixed while the daemon cannot be reached");
@@ -119,9 +120,13 @@ pub async fn run(
 }
 
 /// Every row, and the daemon client when the daemon could be reached.
-async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<DaemonClient>) {
+async fn collect(
+    args: &DoctorArgs,
+    target: &Target,
+    out: Output,
+) -> (Vec<Row>, Option<DaemonClient>) {
     let mut rows = Vec::new();
-    let client = daemon_rows(target, &mut rows).await;
+    let client = daemon_rows(target, &mut rows, out).await;
     let mut conda_check = None;
     if let Some(client) = &client {
         match client
@@ -155,7 +160,7 @@ async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<Daemon
 
 /// The daemon: reachable (started on demand if need be), its version and who started it,
 /// then its own checks.
-async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClient> {
+async fn daemon_rows(target: &Target, rows: &mut Vec<Row>, out: Output) -> Option<DaemonClient> {
     const S: &str = "daemon";
     let socket = target.socket.display().to_string();
     let (client, how) = match target.connect().await {
@@ -218,7 +223,16 @@ async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClien
             .fix("anacondactl daemon stop (the next command starts the installed one)"),
         );
     }
-    match client.daemon().diagnose(DiagnoseRequest {}).await {
+    let id = RequestId::new();
+    let diagnosed = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Checking the store, the service and each token",
+            client.daemon().diagnose(id.request(DiagnoseRequest {})),
+        )
+        .await;
+    match diagnosed {
         Ok(answer) => {
             let answer = answer.into_inner();
             rows.push(Row::new(
@@ -365,14 +379,40 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
             )),
         ),
         _ => {
-            let what = if check.findings.is_empty() {
-                "our settings are missing".to_owned()
+            // conda's own findings (defaults not in effect, shadowing, plugins) have rows of
+            // their own below: one cause, one row.
+            let of_conda = check
+                .conda
+                .as_ref()
+                .map(|view| view.findings.clone())
+                .unwrap_or_default();
+            let of_file: Vec<&String> = check
+                .findings
+                .iter()
+                .filter(|f| !of_conda.contains(f))
+                .collect();
+            let only_conda = of_file.is_empty() && !check.findings.is_empty();
+            if only_conda {
+                rows.push(Row::new(
+                    "conda.condarc",
+                    S,
+                    State::Ok,
+                    format!("{path} has our settings; what keeps conda from using them is below"),
+                ));
             } else {
-                check.findings.join("; ")
-            };
-            rows.push(
-                Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
-            );
+                let what = if of_file.is_empty() {
+                    "our settings are missing".to_owned()
+                } else {
+                    of_file
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                rows.push(
+                    Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
+                );
+            }
         }
     }
     for org in &status.orgs_without_token {

@@ -50,6 +50,8 @@ pub struct TargetRequest {
 pub struct PlanView {
     pub plan: Plan,
     pub conda: CondaView,
+    /// Why the plan could not be written now (read-only file or directory); `None` when it can.
+    pub cannot_write: Option<String>,
 }
 
 /// A check, and conda as it is.
@@ -156,10 +158,16 @@ impl Conda {
     pub async fn plan(&self, target: CondarcTarget) -> Result<PlanView> {
         blocking(move || {
             let settings = resolve_settings(&target)?;
-            let plan = CondarcEditor::new(&target.path).plan(&settings)?;
+            let editor = CondarcEditor::new(&target.path);
+            let plan = editor.plan(&settings)?;
+            let cannot_write = editor.check_can_write(&plan).err().map(|e| e.to_string());
             let conda =
                 CondaView::compute(&target.view, &settings, &target.path, Some(&plan.updated));
-            Ok(PlanView { plan, conda })
+            Ok(PlanView {
+                plan,
+                conda,
+                cannot_write,
+            })
         })
         .await
     }
@@ -196,11 +204,15 @@ impl Conda {
             let settings = resolve_settings(&target)?;
             let mut report = CondarcEditor::new(&target.path).check(&settings)?;
             let conda = CondaView::compute(&target.view, &settings, &target.path, None);
-            report.findings.extend(if target.adds_defaults {
-                conda.findings()
-            } else {
-                conda.entry_findings()
-            });
+            // A file that does not parse says nothing of conda's channels: its parse error is
+            // the one finding (not also "channels are []").
+            if report.state != CondarcState::Malformed {
+                report.findings.extend(if target.adds_defaults {
+                    conda.findings()
+                } else {
+                    conda.entry_findings()
+                });
+            }
             Ok(CheckView { report, conda })
         })
         .await
@@ -287,15 +299,27 @@ fn resolve_settings(
         // says so.
         let mut with_defaults = settings.clone();
         with_defaults.add_defaults_to_channels = true;
-        let helps = editor.plan(&with_defaults).is_ok_and(|plan| {
-            CondaView::compute(
-                &target.view,
-                &with_defaults,
-                &target.path,
-                Some(&plan.updated),
-            )
-            .defaults_in_effect
-        });
+        let helps = match editor.plan(&with_defaults) {
+            Ok(plan) => {
+                CondaView::compute(
+                    &target.view,
+                    &with_defaults,
+                    &target.path,
+                    Some(&plan.updated),
+                )
+                .defaults_in_effect
+            }
+            // `channels` is laid out in a way the editor does not change: the refusal names
+            // the line to change, rather than a write that conda then does not use.
+            Err(
+                e @ crate::condarc::CondarcError::UnsafeEdit {
+                    key: "channels", ..
+                },
+            ) => {
+                return Err(e);
+            }
+            Err(_) => false,
+        };
         settings.add_defaults_to_channels = helps;
     }
     Ok(settings)

@@ -112,6 +112,20 @@ impl CondarcEditor {
         edit::plan_for_path(&self.path, original.as_deref(), settings)
     }
 
+    /// Why writing `plan` would be refused (a read-only file, a directory without write
+    /// permission), found before anything is asked or reissued; `Ok` when it can be written
+    /// or changes nothing.
+    pub fn check_can_write(&self, plan: &Plan) -> Result<(), CondarcError> {
+        if !plan.changed {
+            return Ok(());
+        }
+        let target = self.target()?;
+        if target.exists() {
+            check_writable(&target, &self.path)?;
+        }
+        check_dir_writable(&parent_dir(&target), &self.path)
+    }
+
     /// Writes the settings into the file (creating it if needed), after a backup.
     pub fn apply(&self, settings: &CondarcSettings) -> Result<Applied, CondarcError> {
         self.edit(true, |original| {

@@ -117,13 +117,18 @@ impl CondarcService for CondarcApi {
     ) -> Result<Response<PlanCondarcResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, path) = Self::target(site, request.into_inner().target.as_ref());
-        let PlanView { plan, conda } = conda.plan(target).await?;
+        let PlanView {
+            plan,
+            conda,
+            cannot_write,
+        } = conda.plan(target).await?;
         Ok(Response::new(PlanCondarcResponse {
             path,
             changes: plan.changed,
             diff: plan.diff,
             summary: plan.changes,
             conda: Some(conda_view(&conda)),
+            cannot_write: cannot_write.unwrap_or_default(),
         }))
     }
 

@@ -181,7 +181,9 @@ impl Tokens {
             TokenSource::Reissue { confirmed } => {
                 let key = self.parts.vault.api_key().await?;
                 self.eligible(&key, org).await?;
+                crate::activity::step_done(format!("checked that {org} may have a repo token"));
                 let current = self.parts.api.current_repo_token(&key, org).await?;
+                crate::activity::step_done(format!("asked the service for {org}'s current token"));
                 if current.is_some() && !confirmed {
                     return Err(Error::ConfirmationRequired {
                         org: org.to_owned(),
@@ -235,10 +237,14 @@ impl Tokens {
             Ok(_) => Ok(()),
             Err(e) => {
                 let message = format!("renewing the token of {org} failed: {e}");
-                self.parts
-                    .vault
-                    .record_org_error(org, message.clone())
-                    .await;
+                // No answer is not a refusal: the token is not marked rejected for it (the
+                // scheduler tries again, and the event says what happened).
+                if !e.is_no_answer() {
+                    self.parts
+                        .vault
+                        .record_org_error(org, message.clone())
+                        .await;
+                }
                 self.parts
                     .events
                     .publish(EventKind::TokenRefreshFailed, org, "", message);
@@ -279,42 +285,49 @@ impl Tokens {
         let clock = self.parts.clock.clone();
         let policy = self.policy;
         let owned_org = org.to_owned();
-        let task = self.critical.spawn(async move {
-            let org = owned_org.as_str();
-            let auto_renew_off = vault.peek().org(org).auto_renew_off;
-            let started = clock.now();
-            vault
-                .record(|d| {
-                    d.orgs.entry(org.to_owned()).or_default().reissue_started_at = Some(started);
-                })
-                .await?;
-            crate::fault::point("reissue.before_call");
-            let issued = api.reissue_repo_token(&key, org).await?;
-            crate::fault::point("reissue.after_call");
-            // From here on the previous token no longer works anywhere.
-            if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
-                return Err(Error::NewTokenNotStored {
-                    org: org.to_owned(),
-                    source: Box::new(source),
-                });
-            }
-            crate::fault::point("reissue.after_store");
-            let now = clock.now();
-            let facts = OrgState {
-                issued_at: Some(now),
-                expires_at: Some(issued.expires_at),
-                next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
-                auto_renew_off,
-                ..OrgState::default()
-            };
-            vault
-                .record(|d| {
-                    d.orgs.insert(org.to_owned(), facts);
-                })
-                .await?;
-            crate::fault::point("reissue.after_facts");
-            Ok(issued.token)
-        });
+        let activity = crate::activity::current();
+        let task = self
+            .critical
+            .spawn(crate::activity::scope(activity, async move {
+                let org = owned_org.as_str();
+                let auto_renew_off = vault.peek().org(org).auto_renew_off;
+                let started = clock.now();
+                vault
+                    .record(|d| {
+                        d.orgs.entry(org.to_owned()).or_default().reissue_started_at =
+                            Some(started);
+                    })
+                    .await?;
+                crate::fault::point("reissue.before_call");
+                crate::activity::irreversible(format!("The reissue of {org}'s token"));
+                let issued = api.reissue_repo_token(&key, org).await?;
+                crate::activity::step_done(format!("reissued {org}'s token"));
+                crate::fault::point("reissue.after_call");
+                // From here on the previous token no longer works anywhere.
+                if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
+                    return Err(Error::NewTokenNotStored {
+                        org: org.to_owned(),
+                        source: Box::new(source),
+                    });
+                }
+                crate::fault::point("reissue.after_store");
+                let now = clock.now();
+                let facts = OrgState {
+                    issued_at: Some(now),
+                    expires_at: Some(issued.expires_at),
+                    next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
+                    auto_renew_off,
+                    ..OrgState::default()
+                };
+                vault
+                    .record(|d| {
+                        d.orgs.insert(org.to_owned(), facts);
+                    })
+                    .await?;
+                crate::fault::point("reissue.after_facts");
+                crate::activity::step_done(format!("stored the new token of {org}"));
+                Ok(issued.token)
+            }));
         task.await.map_err(|_| Error::TaskLost {
             what: "storing the new token",
         })?
@@ -365,6 +378,7 @@ impl Tokens {
                 ok: true,
                 validated_at: Some(now),
                 error: None,
+                refused: false,
             },
             Ok(RepoTokenCheck::Rejected { status }) => Validation {
                 ok: false,
@@ -373,26 +387,35 @@ impl Tokens {
                     "the repository {} refused the token (HTTP {status})",
                     self.parts.vault.repo()
                 )),
+                refused: true,
             },
             Err(e) => Validation {
                 ok: false,
                 validated_at: None,
-                error: Some(e.to_string()),
+                error: Some(format!("it could not be checked: {e}")),
+                refused: false,
             },
         };
+        if validation.ok {
+            crate::activity::step_done("the repository accepts the token");
+        }
         let outcome = validation.clone();
-        self.parts
-            .vault
-            .record_best_effort(|d| {
-                let o = d.orgs.entry(org.to_owned()).or_default();
-                if outcome.ok {
-                    o.last_validated_at = outcome.validated_at;
-                    o.last_error = None;
-                } else {
-                    o.last_error = outcome.error;
-                }
-            })
-            .await;
+        // Only a verdict is recorded: a repository that did not answer refused nothing, and
+        // the next `token list` asks again.
+        if outcome.ok || outcome.refused {
+            self.parts
+                .vault
+                .record_best_effort(|d| {
+                    let o = d.orgs.entry(org.to_owned()).or_default();
+                    if outcome.ok {
+                        o.last_validated_at = outcome.validated_at;
+                        o.last_error = None;
+                    } else {
+                        o.last_error = outcome.error;
+                    }
+                })
+                .await;
+        }
         validation
     }
 
