@@ -7,6 +7,7 @@
 pub mod accept;
 pub mod account;
 pub mod api;
+pub mod channels;
 pub mod clock;
 pub mod conda;
 pub mod conda_config;

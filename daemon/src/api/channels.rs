@@ -14,6 +14,8 @@ use super::error::ApiError;
 use crate::secret::Secret;
 
 const ACCOUNT_CHANNELS_PATH: &str = "/api/repo/account/channels";
+/// anaconda-client's `list_user_organizations`: the namespaces the user is a member of.
+const USER_ORGANIZATIONS_PATH: &str = "/api/auth/organizations/my";
 /// The page size asked for: the service's largest, as anaconda-client asks.
 pub const CHANNEL_PAGE_SIZE: usize = 100;
 /// Pages read at most: a service that never ends a list is cut off there, not followed.
@@ -49,6 +51,11 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 #[derive(Deserialize)]
+struct Namespace {
+    name: String,
+}
+
+#[derive(Deserialize)]
 struct ChannelPage {
     #[serde(default)]
     items: Vec<RepoChannel>,
@@ -66,6 +73,13 @@ pub enum ChannelCredential<'a> {
 }
 
 impl AnacondaClient {
+    /// The names of the organisations (namespaces) the user is a member of.
+    #[tracing::instrument(skip_all)]
+    pub async fn user_organizations(&self, api_key: &Secret) -> Result<Vec<String>, ApiError> {
+        let orgs: Vec<Namespace> = self.get_json(USER_ORGANIZATIONS_PATH, api_key).await?;
+        Ok(orgs.into_iter().map(|o| o.name).collect())
+    }
+
     /// Every channel the user owns or that was shared with them, every page, namespaces
     /// included (`include_subchannels=true`).
     #[tracing::instrument(skip_all)]

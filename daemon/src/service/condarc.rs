@@ -154,7 +154,13 @@ impl CondarcService for CondarcApi {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
         let path = target.path.clone();
-        let CheckView { report, conda } = conda.check(target).await?;
+        let unreadable = super::channels::org_channels(site)
+            .unreadable(&target)
+            .await;
+        let CheckView { mut report, conda } = conda.check(target).await?;
+        report
+            .findings
+            .extend(unreadable.iter().map(|c| c.finding()));
         let view = CondarcStatusView {
             state: report.state,
             path,
