@@ -72,6 +72,29 @@ impl Prompter {
             .interact()
             .map_err(|e| CliError::failed(format!("no selection was made: {e}")))
     }
+
+    /// Lets the user tick any of `items` (space to tick, enter to accept). Without a terminal,
+    /// fails saying that `what` needs an answer and that `flag` gives it.
+    pub fn choose_many(
+        &self,
+        prompt: &str,
+        items: &[String],
+        what: &str,
+        flag: &str,
+    ) -> Result<Vec<usize>, CliError> {
+        if !self.interactive {
+            return Err(needs_answer(what, flag));
+        }
+        let shown: Vec<String> = items
+            .iter()
+            .map(|item| crate::render::one_line(item).into_owned())
+            .collect();
+        dialoguer::MultiSelect::new()
+            .with_prompt(crate::render::terminal_safe(prompt))
+            .items(&shown)
+            .interact()
+            .map_err(|e| CliError::failed(format!("no selection was made: {e}")))
+    }
 }
 
 fn needs_answer(what: &str, flag: &str) -> CliError {

@@ -141,7 +141,8 @@ async fn install(
         }
         return Ok(());
     }
-    configure_conda(client, &args, &answer, out, prompter).await
+    configure_conda(client, &args, &answer, out, prompter).await?;
+    super::channels::after_token_install(client, &org, &args, out, prompter).await
 }
 
 /// Without `--org`: the menu of the user's eligible organisations (the daemon checks a given

@@ -158,19 +158,21 @@ impl CondarcService for CondarcApi {
             .unreadable(&target)
             .await;
         let CheckView { mut report, conda } = conda.check(target).await?;
-        report
-            .findings
-            .extend(unreadable.iter().map(|c| c.finding()));
+        let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
+        report.findings.extend(lost.iter().cloned());
         let view = CondarcStatusView {
             state: report.state,
             path,
             findings: report.findings,
             orgs_without_token: Vec::new(),
         };
+        // In the view's findings too: they are what makes `condarc check` and `doctor` fail.
+        let mut wire_view = conda_view(&conda);
+        wire_view.findings.extend(lost);
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
-            conda: Some(conda_view(&conda)),
+            conda: Some(wire_view),
         }))
     }
 }
