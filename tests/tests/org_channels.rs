@@ -326,6 +326,13 @@ fn a_channel_whose_access_was_revoked_or_that_was_removed_is_a_finding_with_the_
         "{said}"
     );
     assert!(said.contains("(HTTP 404)"), "{said}");
+    let doctor = w.ctl(&["--json", "doctor"]);
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(report.contains("conda.channel.acme.internal"), "{report}");
+    assert!(
+        report.contains("anacondactl channels remove --org acme tools"),
+        "{report}"
+    );
     // Nothing was dropped from conda's configuration.
     assert!(
         w.read_condarc()

@@ -173,6 +173,16 @@ impl CondarcService for CondarcApi {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
             conda: Some(wire_view),
+            unreadable_channels: unreadable
+                .iter()
+                .map(|c| anacondad_proto::v1::UnreadableChannel {
+                    org: c.org.clone(),
+                    name: c.name.clone(),
+                    url: c.url.clone(),
+                    status: u32::from(c.status),
+                    finding: c.finding(),
+                })
+                .collect(),
         }))
     }
 }
