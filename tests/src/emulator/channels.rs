@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::api::{api_error, authenticate};
+use super::api::{ApiError, api_error, authenticate};
 use super::state::{Channel, ChannelStatus, State};
 
 /// The service's largest page; a bigger `limit` is cut to it.
@@ -24,14 +24,14 @@ const ACCOUNT_DEFAULT_PAGE: usize = 100;
 const SUBCHANNELS_DEFAULT_PAGE: usize = 50;
 
 /// `offset` and `limit` from the query, or the 422 a bad one gets.
-fn page(query: &HashMap<String, String>, default_limit: usize) -> Result<(usize, usize), Response> {
+fn page(query: &HashMap<String, String>, default_limit: usize) -> Result<(usize, usize), ApiError> {
     let number = |key: &str, default: usize| match query.get(key) {
         None => Ok(default),
         Some(text) => text.parse::<usize>().map_err(|_| {
-            api_error(
+            ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request",
-                &format!("`{key}` must be a whole number, not {text:?}"),
+                format!("`{key}` must be a whole number, not {text:?}"),
             )
         }),
     };
@@ -108,7 +108,7 @@ pub(crate) async fn account_channels(
     };
     let (offset, limit) = match page(&query, ACCOUNT_DEFAULT_PAGE) {
         Ok(p) => p,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let with_subchannels = query
         .get("include_subchannels")
@@ -155,7 +155,7 @@ pub(crate) async fn namespace_channels(
     };
     let (offset, limit) = match page(&query, SUBCHANNELS_DEFAULT_PAGE) {
         Ok(p) => p,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     if state.organization(&namespace).is_none() {
         return api_error(

@@ -270,9 +270,9 @@ mod tests {
 
     #[test]
     fn an_entry_the_user_wrote_differently_is_not_added_again() {
-        let text = format!(
+        let text =
             "channels:\n  - https://repo.anaconda.cloud/t/tk-1/repo/acme/internal/\n  - defaults\n"
-        );
+                .to_owned();
         let plan = add(Some(&text), &[INTERNAL, TOOLS]);
         assert_eq!(
             plan.updated,
