@@ -11,6 +11,7 @@ use crate::exit::EXIT_CODES_HELP;
     name = "anacondactl",
     version,
     about = "Get, keep and use your Anaconda credentials (talks to the anacondad daemon)",
+    before_help = START_HERE,
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
@@ -28,6 +29,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The first commands a new user runs, at the top of `anacondactl --help`.
+pub const START_HERE: &str = "Start here: `anacondactl login`, then `anacondactl token install` \
+    (gets your organization's token and configures conda); `anacondactl doctor` checks it all.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Log in to Anaconda (device code by default; works on headless machines).
@@ -36,7 +41,7 @@ pub enum Command {
     Logout,
     /// Show who you are logged in as.
     Whoami,
-    /// Organisation repo tokens: install, list, remove, reissue.
+    /// Organisation repo tokens: install, list, uninstall, refresh, auto-renew.
     #[command(subcommand)]
     Token(TokenCommand),
     /// The credential conda sends for a URL (used by the conda plugin).
@@ -72,8 +77,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write the manual pages (anacondactl.1 and one per subcommand) into DIR; packaging runs
-    /// it on the built binary, so the pages always match this definition.
+    /// Write the manual pages (anacondactl.1, one per subcommand, and anacondad.1 from the
+    /// daemon binary) into DIR; packaging runs it on the built binaries, so the pages always
+    /// match their definitions.
     #[command(hide = true)]
     Manpages {
         #[arg(value_name = "DIR")]
@@ -431,4 +437,43 @@ pub enum ServiceCommand {
     },
     /// Whether each unit is installed, enabled and active.
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_token_help_names_exactly_the_token_commands() {
+        let cli = Cli::command();
+        let token = cli.find_subcommand("token").expect("token");
+        let about = token.get_about().expect("an about").to_string();
+        let (_, listed) = about.split_once(':').expect("a list after the colon");
+        let mut named: Vec<&str> = listed
+            .trim_end_matches('.')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let mut commands: Vec<&str> = token
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(clap::Command::get_name)
+            .collect();
+        named.sort_unstable();
+        commands.sort_unstable();
+        assert_eq!(named, commands, "{about}");
+    }
+
+    #[test]
+    fn the_help_says_where_to_start() {
+        let help = Cli::command().render_help().to_string();
+        let start = help.find("Start here").expect("a start here");
+        assert!(help[start..].contains("anacondactl login"), "{help}");
+        assert!(
+            help[start..].contains("anacondactl token install"),
+            "{help}"
+        );
+    }
 }

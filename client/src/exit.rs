@@ -23,6 +23,9 @@ pub enum ExitKind {
     Unresponsive = 8,
     /// `doctor` found a check that fails.
     DoctorFailed = 9,
+    /// Ctrl-C at a question; the message says what was done by then (128 + SIGINT, what a
+    /// shell reports for a command ended by Ctrl-C).
+    Interrupted = 130,
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
@@ -35,7 +38,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     6  `condarc check` found drift\n  \
     7  the CLI and the daemon speak different protocol versions\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
-    9  `doctor` found a failing check";
+    9  `doctor` found a failing check\n  \
+    130  interrupted at a question (Ctrl-C); the message says what was done by then";
 
 /// A failure to report: what happened and what to do next.
 #[derive(Debug)]

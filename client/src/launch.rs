@@ -92,12 +92,28 @@ impl Launcher {
         })?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-            let _receiver_gone_is_fine = tx.send(result);
+            // `warning <text>` lines (what the daemon's configuration left out) come before
+            // `ready`; anything else is the answer.
+            let mut reader = BufReader::new(stdout);
+            let mut warnings = Vec::new();
+            let result = loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 && line.starts_with("warning ") => {
+                        warnings.push(line["warning ".len()..].trim_end().to_owned());
+                    }
+                    other => break other.map(|_| line),
+                }
+            };
+            let _receiver_gone_is_fine = tx.send(result.map(|line| (line, warnings)));
         });
         match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(line)) if line.starts_with("ready ") => Ok(child.id()),
+            Ok(Ok((line, warnings))) if line.starts_with("ready ") => {
+                for warning in warnings {
+                    crate::errln!("warning: the daemon started, but {warning}");
+                }
+                Ok(child.id())
+            }
             Ok(_) => {
                 let status = child.wait().ok();
                 let tail = log_tail(&self.log_file, log_start);

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod connection;
 pub mod exit;
 pub mod launch;
+pub mod manpages;
 pub mod prompt;
 pub mod render;
 

@@ -284,6 +284,47 @@ pub fn login_line(l: Option<&LoginStatus>) -> String {
     }
 }
 
+/// How a state reads at a glance: green, yellow or red on a terminal that takes colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// Whether states are coloured: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (no-color.org) or the terminal is `dumb`.
+pub fn colour_wanted(
+    is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
+/// `text` in the colour of `tone` when `colour` is on; `text` must already be safe for the
+/// terminal (the escape sequences added here are the only ones).
+pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
+    if !colour {
+        return text.to_owned();
+    }
+    let code = match tone {
+        Tone::Ok => "32",
+        Tone::Warn => "33",
+        Tone::Fail => "1;31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The tone of a token's state in `token list`.
+pub fn token_tone(t: &TokenSummary) -> Tone {
+    match t.state() {
+        TokenState::Valid => Tone::Ok,
+        TokenState::RefreshDue | TokenState::Unknown | TokenState::Unspecified => Tone::Warn,
+        TokenState::Expired | TokenState::Rejected | TokenState::Replaced => Tone::Fail,
+    }
+}
+
 pub fn token_state(t: &TokenSummary) -> &'static str {
     match t.state() {
         TokenState::Valid => "valid",
@@ -566,6 +607,19 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(line, "logged in to anaconda.com");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        let xterm = Some(OsStr::new("xterm"));
+        assert!(colour_wanted(true, None, xterm));
+        assert!(colour_wanted(true, Some(OsStr::new("")), xterm));
+        assert!(!colour_wanted(true, Some(OsStr::new("1")), xterm));
+        assert!(!colour_wanted(false, None, xterm));
+        assert!(!colour_wanted(true, None, Some(OsStr::new("dumb"))));
+        assert_eq!(paint("ok", Tone::Ok, false), "ok");
+        assert_eq!(paint("ok", Tone::Ok, true), "\x1b[32mok\x1b[0m");
     }
 
     #[test]

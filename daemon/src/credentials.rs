@@ -8,7 +8,9 @@
 //! Which of the two goes first is, from the strongest: the request's conda `channel_settings`
 //! entry (`credential_type`), the site's `use_unified_repo_api_key` (the API key), our
 //! `credential_preference` (the repo token by default, see [`CredentialRule`]). A credential
-//! the repository refused for a scope is skipped there from then on, so the other one answers.
+//! the repository refused for a channel is skipped in that channel from then on, so the other
+//! one answers there; the org's other channels keep their first credential (an account may
+//! read some of an org's channels and not others).
 
 use std::fmt;
 use std::sync::Arc;
@@ -140,8 +142,16 @@ pub enum NoCredential {
     NothingStored,
     /// An org channel, and neither the org's token nor an API key is stored.
     NoTokenForOrg { org: String },
-    /// Every credential that could serve the URL was refused.
-    Rejected { org: Option<String>, status: u32 },
+    /// The org's token is stored, but the service replaced it (reissued elsewhere, revoked,
+    /// expired: `what`), and no API key is stored to answer instead.
+    TokenReplaced { org: String, what: String },
+    /// Every credential that could serve the URL was refused in its channel (`channel`, a URL
+    /// prefix); `status` is what the repository answered to the last one.
+    Rejected {
+        org: Option<String>,
+        channel: String,
+        status: u32,
+    },
     /// The entry's `auth_domain` names a domain that is not a site this daemon serves
     /// (`served`: the names of those it serves).
     UnknownAuthDomain { domain: String, served: String },
@@ -162,18 +172,39 @@ impl fmt::Display for NoCredential {
                 f,
                 "no token for the organization {org}: run `anacondactl token install --org {org}`"
             ),
+            Self::TokenReplaced { org, what } => {
+                // Said while an API key was there to serve the org; now there is none.
+                let meanwhile = format!("; the API key serves {org} meanwhile");
+                write!(
+                    f,
+                    "a token for {org} is stored, but the service refused it and no API key \
+                     is stored to serve {org} instead: {}. Log in first (`anacondactl login`)",
+                    what.replace(&meanwhile, "")
+                )
+            }
+            // Never advise a reissue: a refusal in one channel says nothing of the token's
+            // other channels, and a reissue revokes a working token everywhere. `token list`
+            // asks the service and names the fix when the token was replaced or expired.
             Self::Rejected {
-                org: Some(org),
+                org,
+                channel,
+                status: 403,
+            } => write!(
+                f,
+                "the repository refused {channel} to every credential held for it (HTTP 403): \
+                 the account may not read this channel; ask the organization's admin for \
+                 access. Other channels are not affected; `anacondactl token list` checks {}",
+                checked(org.as_deref())
+            ),
+            Self::Rejected {
+                org,
+                channel,
                 status,
             } => write!(
                 f,
-                "the repository rejected the token of {org} (HTTP {status}): run \
-                 `anacondactl token install --org {org}`"
-            ),
-            Self::Rejected { org: None, status } => write!(
-                f,
-                "the repository rejected the credential (HTTP {status}): run `anacondactl login` \
-                 or `anacondactl token install`"
+                "the repository did not accept the credentials held for {channel} (HTTP \
+                 {status}): run `anacondactl token list`, which checks {} and says what to run",
+                checked(org.as_deref())
             ),
             Self::UnknownAuthDomain { domain, served } => write!(
                 f,
@@ -182,6 +213,14 @@ impl fmt::Display for NoCredential {
                  auth_domain or remove it"
             ),
         }
+    }
+}
+
+/// What `token list` checks, for a refusal's message.
+fn checked(org: Option<&str>) -> String {
+    match org {
+        Some(org) => format!("the token of {org} with the service"),
+        None => "the stored credentials with the service".to_owned(),
     }
 }
 
@@ -247,16 +286,10 @@ impl Credentials {
     /// or why there is none.
     pub async fn answer(&self, url: &str, entry: &EntrySettings) -> Result<Answer> {
         let snapshot = self.vault.snapshot().await?;
-        Ok(self.answer_from(&snapshot, url, entry, None))
+        Ok(self.answer_from(&snapshot, url, entry))
     }
 
-    fn answer_from(
-        &self,
-        snapshot: &Snapshot,
-        url: &str,
-        entry: &EntrySettings,
-        refused_status: Option<u32>,
-    ) -> Answer {
+    fn answer_from(&self, snapshot: &Snapshot, url: &str, entry: &EntrySettings) -> Answer {
         let parsed = Url::parse(url).ok();
         let (repo, channel) = self.repo_of(parsed.as_ref());
         let Some(channel) = channel else {
@@ -268,26 +301,42 @@ impl Credentials {
         let scope = repo.scope(&channel);
         // The refusal key and fingerprints only matter once something was refused; the
         // candidates are built one at a time, up to the first usable one.
-        let key = (!snapshot.refused.is_empty()).then(|| refusal_key(&scope, url));
+        let key = (!snapshot.refused.is_empty()).then(|| refusal_key(repo, parsed.as_ref(), url));
         let mut offered_any = false;
         let mut offered_org = None;
+        let mut refused_with = None;
         let first = self.rule.first(entry);
         let usable = candidates(&channel, snapshot, first).find(|c| {
             offered_any = true;
             if offered_org.is_none() {
                 offered_org.clone_from(&c.org);
             }
-            key.as_ref()
-                .is_none_or(|key| !snapshot.refused.contains(&(key.clone(), c.fingerprint())))
+            let refused = key
+                .as_ref()
+                .and_then(|key| snapshot.refused.get(&(key.clone(), c.fingerprint())));
+            if let Some(status) = refused {
+                refused_with = Some(*status);
+            }
+            refused.is_none()
         });
         let outcome = match (usable, &channel) {
             (Some(credential), _) => Ok(credential),
             (None, _) if offered_any => Err(NoCredential::Rejected {
                 org: offered_org,
-                status: refused_status.unwrap_or(401),
+                channel: anacondad_proto::redact_url(key.as_deref().unwrap_or(url)),
+                status: refused_with.unwrap_or(401),
             }),
+            (None, channel) if let Some((org, what)) = replaced_token(snapshot, channel) => {
+                Err(NoCredential::TokenReplaced { org, what })
+            }
             (None, Channel::Org(org)) => Err(NoCredential::NoTokenForOrg { org: org.clone() }),
             (None, _) => Err(NoCredential::NothingStored),
+        };
+        // An answer a refusal changed holds for the refused channel only: the org's other
+        // channels are still answered by the first credential.
+        let scope = match (refused_with, &scope) {
+            (Some(_), Some(_)) => key,
+            _ => scope,
         };
         Answer {
             outcome,
@@ -300,7 +349,10 @@ impl Credentials {
     /// entry that says `entry`; `rejected_sha256` (hex SHA-256 of the refused header) says
     /// which. When the store (read again: another tool may have installed a newer token) holds
     /// another credential, that is the answer. Otherwise the refusal is remembered for the
-    /// URL's scope, recorded for a repo token, and the next credential of the rule is offered.
+    /// URL's channel with its status, and the next credential of the rule is offered. A
+    /// refused repo token is named in the answer (`refused_token_of`) for the caller to ask the
+    /// service what became of it; the refusal itself marks nothing on the token, which may
+    /// well serve the org's other channels.
     pub async fn rejected(
         &self,
         url: &str,
@@ -309,7 +361,7 @@ impl Credentials {
         rejected_sha256: Option<&str>,
     ) -> Result<Answer> {
         let snapshot = self.vault.reload().await?;
-        let current = self.answer_from(&snapshot, url, entry, Some(status));
+        let current = self.answer_from(&snapshot, url, entry);
         let Ok(offered) = &current.outcome else {
             return Ok(current);
         };
@@ -319,26 +371,42 @@ impl Credentials {
         if !refused_is_offered {
             return Ok(current);
         }
-        let key = refusal_key(&current.scope, url);
+        let parsed = Url::parse(url).ok();
+        let key = refusal_key(self.repo_of(parsed.as_ref()).0, parsed.as_ref(), url);
+        let channel = anacondad_proto::redact_url(&key);
         self.vault
             .remember(|s| {
-                s.refused.insert((key, fingerprint));
+                s.refused.insert((key, fingerprint), status);
             })
             .await;
         let mut refused_token_of = None;
         if let Some(org) = &offered.org
             && offered.kind == CredentialKind::RepoToken
         {
-            let message = format!("the repository answered HTTP {status} for the token of {org}");
-            self.vault.record_org_error(org, message.clone()).await;
+            let message = format!(
+                "the repository answered HTTP {status} for the token of {org} in {channel}"
+            );
             self.events
                 .publish(EventKind::TokenRefreshFailed, org, "", message);
             refused_token_of = Some(org.clone());
         }
         Ok(Answer {
             refused_token_of,
-            ..self.answer_from(&self.vault.peek(), url, entry, Some(status))
+            ..self.answer_from(&self.vault.peek(), url, entry)
         })
+    }
+}
+
+/// A stored token that would serve `channel` but that the service replaced, and what
+/// became of it: why no credential answers when nothing else is stored.
+fn replaced_token(snapshot: &Snapshot, channel: &Channel) -> Option<(String, String)> {
+    let replaced = |org: &String| {
+        let what = snapshot.facts.orgs.get(org)?.replaced.clone()?;
+        Some((org.clone(), what))
+    };
+    match channel {
+        Channel::Org(org) => snapshot.tokens.get(org).and(replaced(org)),
+        Channel::Default(_) | Channel::Root => snapshot.tokens.keys().find_map(replaced),
     }
 }
 
@@ -357,10 +425,24 @@ fn candidates<'a>(
             .get(org)
             .is_none_or(|facts| facts.replaced.is_none())
     };
-    let token = move || {
+    // A token whose reissue started and did not finish (a crash, a lost answer) may be the one
+    // that reissue revoked: it comes after the API key until a reconcile (at start, or any
+    // later one) says it is the service's current one.
+    let settled = |org: &String| {
+        snapshot
+            .facts
+            .orgs
+            .get(org)
+            .is_none_or(|facts| facts.reissue_started_at.is_none())
+    };
+    let token = move |want_settled: bool| {
+        let wanted = move |org: &String| live(org) && settled(org) == want_settled;
         let token = match channel {
-            Channel::Org(org) => snapshot.tokens.get_key_value(org).filter(|(o, _)| live(o)),
-            Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| live(o)),
+            Channel::Org(org) => snapshot
+                .tokens
+                .get_key_value(org)
+                .filter(|(o, _)| wanted(o)),
+            Channel::Default(_) | Channel::Root => snapshot.tokens.iter().find(|(o, _)| wanted(o)),
         };
         token
             .into_iter()
@@ -374,16 +456,20 @@ fn candidates<'a>(
     };
     let token_first = first == CredentialKind::RepoToken;
     token_first
-        .then(token)
+        .then(|| token(true))
         .into_iter()
         .flatten()
         .chain(api_key())
-        .chain((!token_first).then(token).into_iter().flatten())
+        .chain((!token_first).then(|| token(true)).into_iter().flatten())
+        .chain(token(false))
 }
 
-/// What a refusal is remembered under: the answer's scope, or the URL itself.
-fn refusal_key(scope: &Option<String>, url: &str) -> String {
-    scope.clone().unwrap_or_else(|| url.to_owned())
+/// What a refusal is remembered under: the URL's channel ([`RepoUrl::channel_scope`]), or the
+/// URL itself.
+fn refusal_key(repo: &RepoUrl, parsed: Option<&Url>, url: &str) -> String {
+    parsed
+        .and_then(|u| repo.channel_scope(u))
+        .unwrap_or_else(|| url.to_owned())
 }
 
 /// Lower-case hex SHA-256 of `text`: how a client names a credential without sending it back.
@@ -470,13 +556,14 @@ mod tests {
             after.outcome.unwrap_err(),
             NoCredential::Rejected {
                 org: None,
+                channel: format!("{REPO}initech/internal/"),
                 status: 403
             }
         );
     }
 
     #[tokio::test]
-    async fn a_refused_token_is_skipped_for_its_scope_from_then_on() {
+    async fn a_refused_token_is_skipped_in_its_channel_from_then_on() {
         let dir = tempfile::tempdir().unwrap();
         let c = credentials(&dir).await;
         let url = format!("{REPO}acme/internal/linux-64/repodata.json");
@@ -486,10 +573,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(header(&replay), "Bearer the-api-key");
+        assert_eq!(replay.scope, Some(format!("{REPO}acme/internal/")));
         // The next caller (another conda process) gets the working credential first.
-        let other = format!("{REPO}acme/tools/noarch/repodata.json");
+        let same_channel = format!("{REPO}acme/internal/noarch/repodata.json");
         assert_eq!(
-            header(&c.answer(&other, &NO_ENTRY).await.unwrap()),
+            header(&c.answer(&same_channel, &NO_ENTRY).await.unwrap()),
             "Bearer the-api-key"
         );
         // Other orgs keep their tokens.
@@ -628,8 +716,94 @@ mod tests {
             after.outcome.unwrap_err(),
             NoCredential::Rejected {
                 org: Some("acme".to_owned()),
+                channel: format!("{REPO}acme/internal/"),
                 status: 403
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_in_one_channel_leave_the_orgs_other_channels_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        // What the plugin reports when the account may not read acme/restricted: the token,
+        // then the API key, both 403.
+        let restricted = format!("{REPO}acme/restricted/noarch/repodata.json");
+        for refused in ["token acme-token", "Bearer the-api-key"] {
+            c.rejected(&restricted, &NO_ENTRY, 403, Some(&sha256_hex(refused)))
+                .await
+                .unwrap();
+        }
+        for channel in ["public", "internal"] {
+            let url = format!("{REPO}acme/{channel}/linux-64/repodata.json");
+            let answer = c.answer(&url, &NO_ENTRY).await.unwrap();
+            assert_eq!(header(&answer), "token acme-token", "{url}");
+            assert_eq!(answer.scope, Some(format!("{REPO}acme/")));
+        }
+        // The refused channel says what the repository said, and advises no reissue.
+        let answer = c.answer(&restricted, &NO_ENTRY).await.unwrap();
+        assert_eq!(answer.scope, Some(format!("{REPO}acme/restricted/")));
+        let reason = answer.outcome.unwrap_err();
+        assert_eq!(
+            reason,
+            NoCredential::Rejected {
+                org: Some("acme".to_owned()),
+                channel: format!("{REPO}acme/restricted/"),
+                status: 403
+            }
+        );
+        let message = reason.to_string();
+        assert!(message.contains("HTTP 403"), "{message}");
+        assert!(message.contains("anacondactl token list"), "{message}");
+        for reissue in ["token install", "token refresh"] {
+            assert!(!message.contains(reissue), "{message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_reissue_did_not_finish_comes_after_the_api_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = credentials(&dir).await;
+        let url = format!("{REPO}acme/internal/noarch/repodata.json");
+        // What a crash between the reissue call and storing its answer leaves behind.
+        c.vault
+            .record(|d| {
+                d.orgs
+                    .entry("acme".to_owned())
+                    .or_default()
+                    .reissue_started_at = Some(Timestamp::now());
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&c.answer(&url, &NO_ENTRY).await.unwrap()),
+            "Bearer the-api-key"
+        );
+        // Still offered when the API key is refused there: it may be the current one.
+        let replay = c
+            .rejected(
+                &url,
+                &NO_ENTRY,
+                401,
+                Some(&sha256_hex("Bearer the-api-key")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(header(&replay), "token acme-token");
+        // Once a reconcile finds it current (and clears the mark), it goes first again.
+        c.vault
+            .record(|d| {
+                d.orgs
+                    .entry("acme".to_owned())
+                    .or_default()
+                    .reissue_started_at = None;
+            })
+            .await
+            .unwrap();
+        let other = format!("{REPO}acme/tools/noarch/repodata.json");
+        assert_eq!(
+            header(&c.answer(&other, &NO_ENTRY).await.unwrap()),
+            "token acme-token"
         );
     }
 

@@ -159,6 +159,11 @@ impl Daemon {
         }
         let sites = Sites::new(all, default_index);
         let default = sites.default_site().clone();
+        // What the configuration left out: `status` (and so `doctor`) tells it.
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+            default.vault.note(warning.clone());
+        }
         let exporter = Arc::new(Exporter::new(
             default.vault.clone(),
             config.settings.export.clone(),

@@ -83,6 +83,7 @@ pub async fn diagnose(daemon: &Daemon, site: &SiteRuntime) -> Diagnosis {
         started_by: daemon.config.started_by.describe(),
         ..Diagnosis::default()
     };
+    configuration(daemon, &mut d);
     let store_ok = storage(daemon, site, &mut d).await;
     let api = &site.api;
     let service_up = host(daemon, site, &mut d, "service", api.service_probe_url()).await;
@@ -94,6 +95,21 @@ pub async fn diagnose(daemon: &Daemon, site: &SiteRuntime) -> Diagnosis {
     tokens(daemon, site, &mut d, store_ok).await;
     anaconda_auth(daemon, site, &mut d, store_ok);
     d
+}
+
+/// What the configuration left out at start (anaconda-auth's file that does not parse, a site
+/// record set aside): `config.left_out`, one finding each.
+fn configuration(daemon: &Daemon, d: &mut Diagnosis) {
+    for (n, warning) in daemon.config.warnings.iter().enumerate() {
+        d.push_fix(
+            format!("config.left_out.{n}"),
+            "configuration",
+            Level::Warn,
+            warning.clone(),
+            "fix or remove the file named, then `anacondactl daemon stop` (the next command \
+             starts a daemon that reads it again)",
+        );
+    }
 }
 
 /// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.

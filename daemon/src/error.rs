@@ -27,6 +27,11 @@ pub enum Error {
     InvalidOrgName { org: String },
     #[error("the token is empty")]
     EmptyToken,
+    #[error(
+        "this is not a repo token ({reason}); nothing was stored: copy the whole token and try \
+         again"
+    )]
+    NotAToken { reason: String },
     #[error("this is not an Anaconda API key ({reason}); copy the whole key and try again")]
     NotAnApiKey { reason: String },
     #[error("name the organization (--org ORG) or remove every token (--all)")]
@@ -96,3 +101,49 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes on one line, outermost first, joined by `: `. A cause whose text
+/// the line already holds is left out: many messages here name their source themselves
+/// ("cannot read <path>: <cause>"), and printing the chain after them would say it twice.
+pub fn one_line<'a>(
+    causes: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut line = String::new();
+    for cause in causes {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// `e` and the causes below it (`source()`), outermost first.
+pub fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_names_is_not_said_twice() {
+        let e = crate::config::ConfigError::Read {
+            path: "/x/config.toml".into(),
+            source: std::io::Error::from_raw_os_error(5),
+        };
+        let line = one_line(chain(&e));
+        let io = std::io::Error::from_raw_os_error(5).to_string();
+        assert_eq!(line, format!("cannot read /x/config.toml: {io}"));
+        // A cause the message does not name is still said.
+        let wrapped = anyhow::Error::new(std::io::Error::from_raw_os_error(5)).context("starting");
+        assert_eq!(one_line(wrapped.chain()), format!("starting: {io}"));
+    }
+}

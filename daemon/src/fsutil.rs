@@ -1,6 +1,8 @@
-//! Reading the files the daemon owns or edits (`.condarc`, the state file, the keyring file)
-//! only when they are regular files: a FIFO, device, socket or directory at one of those paths
-//! is refused at once with a clear error, because reading one would block a thread forever.
+//! Reading every file the daemon reads (its configuration and anaconda-auth's, `.condarc`, the
+//! state file, the keyring file, CA bundles, exports) only when it is a regular file of at
+//! most [`MAX_FILE_BYTES`]: a FIFO, device, socket or directory at one of those paths is
+//! refused at once with a clear error, because reading one would block a thread forever (or,
+//! `/dev/zero`, fill the memory); a huge file is refused before it is read whole.
 
 use std::fs;
 use std::io::{self, Read};
@@ -16,6 +18,18 @@ pub struct NotRegularFile {
     /// "a FIFO (named pipe)", "a directory", ...
     pub what: &'static str,
 }
+
+/// The largest file the daemon reads: far above any configuration, keyring, state file or CA
+/// bundle, far below what would cost the daemon its memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A file larger than [`MAX_FILE_BYTES`]; as [`NotRegularFile`], the caller names the path.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "it is larger than {} MiB, more than any file anacondad reads: check that the path names the right file",
+    MAX_FILE_BYTES / (1024 * 1024)
+)]
+pub struct TooLarge;
 
 /// Whether `err` is a [`NotRegularFile`] refusal.
 pub fn is_not_regular(err: &io::Error) -> bool {
@@ -34,15 +48,23 @@ pub fn read_regular_file(path: &Path) -> io::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
-    let mut file = match open_nonblocking(path) {
+    let file = match open_nonblocking(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     // Checked again on the open handle: the path may have been replaced in between.
-    refuse_unless_regular(&file.metadata()?)?;
+    let meta = file.metadata()?;
+    refuse_unless_regular(&meta)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, TooLarge));
+    }
+    // The cap holds even for a file that grows while it is read.
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, TooLarge));
+    }
     Ok(Some(bytes))
 }
 
@@ -163,6 +185,29 @@ mod tests {
         let err = read_regular_file(&path).unwrap_err();
         assert!(is_not_regular(&err));
         assert!(err.to_string().contains("FIFO"), "{err}");
+    }
+
+    #[test]
+    fn a_file_over_the_cap_is_refused_before_it_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = read_regular_file(&path).unwrap_err();
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+        file.set_len(MAX_FILE_BYTES).unwrap();
+        assert_eq!(
+            read_regular_file(&path).unwrap().unwrap().len() as u64,
+            MAX_FILE_BYTES
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_that_never_ends_is_refused() {
+        let err = read_regular_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(is_not_regular(&err));
+        assert!(err.to_string().contains("character device"), "{err}");
     }
 
     #[cfg(unix)]

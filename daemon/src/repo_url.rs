@@ -67,6 +67,22 @@ impl RepoUrl {
         }
     }
 
+    /// The prefix of the one channel `url` is in: `<repo>/<org>/<channel>/` for an org's
+    /// channel, else [`RepoUrl::scope`]. What a refusal is scoped to: an account may read some
+    /// of an org's channels and not others.
+    pub fn channel_scope(&self, url: &Url) -> Option<String> {
+        let channel = self.channel_of(url)?;
+        let Channel::Org(org) = &channel else {
+            return self.scope(&channel);
+        };
+        let rest = url.path().strip_prefix(self.0.path())?;
+        let mut segments = rest.split('/').skip(1);
+        match (segments.next(), segments.next()) {
+            (Some(name), Some(_)) if !name.is_empty() => Some(format!("{}{org}/{name}/", self.0)),
+            _ => self.scope(&channel),
+        }
+    }
+
     /// `<repo>/<org>/`, the prefix of an org's channels.
     pub fn org_url(&self, org: &str) -> String {
         format!("{}{org}/", self.0)
@@ -120,6 +136,25 @@ mod tests {
             Some(Channel::Org("acme".into()))
         );
         assert_eq!(channel("https://repo.example/repo/"), Some(Channel::Root));
+    }
+
+    #[test]
+    fn a_channel_scope_is_one_channel_of_an_org() {
+        let scope = |url: &str| repo().channel_scope(&Url::parse(url).unwrap());
+        assert_eq!(
+            scope("https://repo.example/repo/acme/restricted/noarch/repodata.json").as_deref(),
+            Some("https://repo.example/repo/acme/restricted/")
+        );
+        assert_eq!(
+            scope("https://repo.example/repo/acme/restricted").as_deref(),
+            Some("https://repo.example/repo/acme/")
+        );
+        assert_eq!(
+            scope("https://repo.example/repo/main/noarch/repodata.json").as_deref(),
+            Some("https://repo.example/repo/main/")
+        );
+        assert_eq!(scope("https://repo.example/repo/"), None);
+        assert_eq!(scope("https://other.example/repo/acme/x/"), None);
     }
 
     #[test]

@@ -888,7 +888,9 @@ async fn a_reissue_whose_answer_hangs_is_outcome_unknown_after_exactly_one_reque
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("token install"), "{err}");
+    // It advises a re-check, never a reissue that could revoke a working token.
+    assert!(err.to_string().contains("token list"), "{err}");
+    assert!(!err.to_string().contains("token install"), "{err}");
     assert_eq!(requests(&emu, "PUT", path).await, 1);
     assert!(clock.sleeps().is_empty());
 }

@@ -617,7 +617,9 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
     let current = world.org_token("acme");
     let message = plugin_error(&driver.get(ACME_LINUX));
     assert!(
-        message.contains("HTTP 401") && message.contains("anacondactl token install --org acme"),
+        message.contains("HTTP 401")
+            && message.contains("anacondactl token list")
+            && !message.contains("token install"),
         "{message}"
     );
     assert!(

@@ -301,16 +301,41 @@ fn removing_a_site_that_holds_credentials_needs_force_and_says_to_log_out_first(
 }
 
 #[test]
-fn a_bad_config_file_stops_the_daemon_with_the_file_and_the_key() {
-    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
-    write(&theirs(&home), "[sites.w]\nssl_verify = 3\n");
-    let out = home.run_ctl(&["config", "show"]);
-    assert!(!out.status.success());
-    let err = text(&out.stderr);
-    assert!(
-        err.contains(&theirs(&home).display().to_string()) && err.contains("[sites.w] ssl_verify"),
-        "{err}"
-    );
+fn a_bad_anaconda_auth_file_is_left_out_and_said_by_the_first_command_status_and_doctor() {
+    for body in [
+        "[sites.w]\nssl_verify = 7\n",
+        "[sites]\nx = 1\n",
+        "this is = = not toml\n",
+    ] {
+        let emu = spawn_emulator(&[]);
+        let home = TestHome::against(&emu);
+        write(&theirs(&home), body);
+        let file = theirs(&home).display().to_string();
+        // The command that starts the daemon says it.
+        let (_, first) = run(&home, &["config", "show"]);
+        assert!(
+            first.contains("warning") && first.contains("left out") && first.contains(&file),
+            "{body}: {first}"
+        );
+        // A lookup works: conda keeps its credentials (none stored here: it says so).
+        let out = home.run_ctl(&[
+            "credential",
+            "get",
+            &emu.url("/repo/main/noarch/repodata.json"),
+        ]);
+        assert_ne!(out.status.code(), Some(3), "{body}: {}", text(&out.stderr));
+        let (status, _) = run(&home, &["daemon", "status"]);
+        assert!(
+            status.contains("left out") && status.contains(&file),
+            "{body}: {status}"
+        );
+        // doctor exits non-zero here (nobody is logged in); its report names the file.
+        let doctor = text(&home.run_ctl(&["--json", "doctor"]).stdout);
+        assert!(
+            doctor.contains("config.left_out") && doctor.contains("left out"),
+            "{body}: {doctor}"
+        );
+    }
 }
 
 fn json_output_str(s: &str) -> Value {
@@ -382,4 +407,44 @@ fn two_sites_from_config_toml_are_served_and_only_the_one_holding_credentials_ne
     // The next daemon serves onprem alone, as the default, still logged in.
     let status = json_output(&home.run_ctl(&["--json", "whoami"]));
     assert!(status.to_string().contains("demo"), "{status}");
+}
+
+#[test]
+fn sites_add_refuses_names_domains_and_urls_that_are_not_what_they_say_and_writes_nothing() {
+    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
+    write(&ours(&home), "# mine\n");
+    let long = format!("{}.example", "a".repeat(5000));
+    for (args, said) in [
+        (
+            vec!["sites", "add", "../../x", "--domain", "x.example"],
+            "not a site name",
+        ),
+        (
+            vec!["sites", "add", "x", "--domain", long.as_str()],
+            "not a domain",
+        ),
+        (
+            vec!["sites", "add", "x", "--domain", "h:1/../../etc"],
+            "not a domain",
+        ),
+        (
+            vec![
+                "sites",
+                "add",
+                "x",
+                "--domain",
+                "x.example",
+                "--repo-url",
+                "https://x.example/re\npo/",
+            ],
+            "not a usable URL",
+        ),
+    ] {
+        let out = home.run_ctl(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert!(err.len() < 2000, "{args:?}: a bounded message: {err}");
+        assert_eq!(std::fs::read_to_string(ours(&home)).unwrap(), "# mine\n");
+    }
 }

@@ -87,3 +87,50 @@ fn an_api_key_with_a_space_is_refused_at_login() {
     let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
     assert_ne!(status["login"]["state"], "logged_in", "{status}");
 }
+
+/// `token install - --org acme`, `token` piped in.
+fn install_piped(home: &TestHome, token: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = home
+        .ctl()
+        .args(["token", "install", "-", "--org", "acme", "--no-condarc"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("anacondactl runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(token.as_bytes())
+        .expect("the token is written");
+    child.wait_with_output().expect("anacondactl ends")
+}
+
+#[test]
+fn a_piped_token_with_a_control_character_or_a_space_is_refused_before_it_is_stored() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    for (token, reason) in [
+        ("tok\r\nX-Injected: 1", "a control character at byte 3"),
+        ("tok\u{1b}[31mX-Injected", "a control character at byte 3"),
+        ("tok\0X-Injected", "a control character at byte 3"),
+        ("tok X-Injected", "a space at byte 3"),
+    ] {
+        let out = install_piped(&home, token);
+        assert!(!out.status.success(), "{token:?}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(reason), "{token:?}: {err}");
+        assert!(!err.contains("X-Injected"), "no echo: {err}");
+        assert!(!keyring_text(&home).contains("X-Injected"), "{token:?}");
+    }
+    let list = json_output(&home.run_ctl(&["--json", "token", "list"]));
+    assert_eq!(list["tokens"], json!([]), "nothing stored: {list}");
+    // A clean token (the service's, with the line break a pipe adds) still goes in.
+    emu.post("/_emulator/orgs/acme/token", json!({}));
+    let token = emu.org_token("acme").unwrap();
+    let out = install_piped(&home, &format!("{token}\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -361,3 +361,140 @@ fn nothing_is_reissued_while_the_keyring_file_cannot_be_written() {
     );
     assert_eq!(served_header(&home, &emu), format!("token {first}"));
 }
+
+#[test]
+fn after_logout_a_replaced_token_is_reported_as_refused_with_the_fix() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = installed(&emu, &clock);
+    // The token is revoked (reissued elsewhere), and the daemon learns it.
+    emu.post("/_emulator/orgs/acme/token", serde_json::json!({}));
+    assert_eq!(acme(&home)["state"], "replaced");
+    ok(&home.run_ctl(&["logout"]));
+
+    let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+    let answer = home.run_ctl(&["credential", "get", &url]);
+    assert!(!answer.status.success(), "{}", text(&answer));
+    let said = text(&answer);
+    assert!(
+        !said.contains("no token for the organization"),
+        "a token is stored: {said}"
+    );
+    for part in [
+        "a token for acme is stored",
+        "refused",
+        "reissued elsewhere",
+        "anacondactl login",
+        "anacondactl token install --org acme",
+    ] {
+        assert!(said.contains(part), "{part:?} missing: {said}");
+    }
+    assert!(
+        !said.contains("the API key serves acme meanwhile"),
+        "there is no API key any more: {said}"
+    );
+}
+
+/// `credential rejected` for `url` with the header `header` refused with `status`.
+fn report_refused(home: &TestHome, url: &str, header: &str, status: &str) -> std::process::Output {
+    let refused = anacondad::credentials::sha256_hex(header);
+    let kind = if header.starts_with("Bearer ") {
+        "api_key"
+    } else {
+        "repo_token"
+    };
+    home.run_ctl(&[
+        "--json",
+        "credential",
+        "rejected",
+        url,
+        "--status",
+        status,
+        "--kind",
+        kind,
+        "--header-sha256",
+        &refused,
+    ])
+}
+
+#[test]
+fn refusals_in_one_channel_leave_the_org_served_and_the_token_listed_as_the_service_says() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, daemon) = installed(&emu, &clock);
+    let token = format!("token {}", emu.org_token("acme").unwrap());
+    let key = served_key(&home, &emu);
+    // The account may not read acme/restricted: the plugin reports the token, then the key.
+    let restricted = emu.url("/repo/acme/restricted/noarch/repodata.json");
+    report_refused(&home, &restricted, &token, "403");
+    let last = report_refused(&home, &restricted, &key, "403");
+    let why = text(&last);
+    assert!(why.contains("HTTP 403"), "{why}");
+    assert!(!why.contains("HTTP 401"), "{why}");
+    assert!(!why.contains("token install"), "{why}");
+    assert!(!why.contains("token refresh"), "{why}");
+    // The org's other channels keep the token.
+    assert_eq!(served_header(&home, &emu), token);
+    assert_eq!(acme(&home)["state"], "valid");
+    daemon.stop();
+
+    // A refusal recorded against the token before a restart (as an older daemon did).
+    let path = home.state_dir().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for domain in state["domains"].as_object_mut().unwrap().values_mut() {
+        domain["orgs"]["acme"]["last_error"] =
+            "the repository answered HTTP 403 for the token of acme".into();
+    }
+    std::fs::write(&path, state.to_string()).unwrap();
+    let _daemon = InProcessDaemon::start(&home, clock.clone());
+    let listed = acme(&home);
+    assert_eq!(listed["state"], "valid", "{listed}");
+    assert_eq!(served_header(&home, &emu), token);
+}
+
+/// The API key as the daemon sends it (`Bearer ...`), asked for a default channel.
+fn served_key(home: &TestHome, emu: &EmulatorProcess) -> String {
+    let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+    json_output(&home.run_ctl(&[
+        "--json",
+        "credential",
+        "get",
+        &url,
+        "--credential-type",
+        "api-key",
+    ]))["header_value"]
+        .as_str()
+        .expect("the API key")
+        .to_owned()
+}
+
+#[test]
+fn after_a_crash_between_a_reissue_and_its_store_the_api_key_serves_until_the_start_up_check() {
+    use anacondad::clock::Clock as _;
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, daemon) = installed(&emu, &clock);
+    daemon.stop();
+    // What the crash leaves: the reissue started (recorded), the service issued a new token
+    // (the stored one is revoked), and the answer never reached the store.
+    let path = home.state_dir().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for domain in state["domains"].as_object_mut().unwrap().values_mut() {
+        domain["orgs"]["acme"]["reissue_started_at"] = clock.now().to_string().into();
+    }
+    std::fs::write(&path, state.to_string()).unwrap();
+    emu.post("/_emulator/orgs/acme/token", serde_json::json!({}));
+
+    let _daemon = InProcessDaemon::start(&home, clock.clone());
+    assert!(served_header(&home, &emu).starts_with("Bearer "));
+    let status = status_when(&home, |s| s["tokens"][0]["state"] == "replaced");
+    let why = status["tokens"][0]["last_error"].as_str().unwrap();
+    assert!(
+        why.contains("did not finish") && why.contains("token refresh --org acme"),
+        "{status}"
+    );
+    assert!(!why.contains("  "), "one space between words: {why}");
+    assert!(served_header(&home, &emu).starts_with("Bearer "));
+}

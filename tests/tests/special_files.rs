@@ -135,3 +135,55 @@ fn the_state_directory_the_cli_creates_is_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o700, "{mode:o}");
 }
+
+#[test]
+fn a_fifo_or_a_huge_file_as_our_config_stops_the_daemon_at_start_instead_of_hanging() {
+    let home = TestHome::new().with_env("ANACONDAD_STORAGE", "file");
+    let config = home.path().join("config/anacondad/config.toml");
+    mkfifo(&config);
+    let out = home.run_ctl_within(&["daemon", "status"], PROMPT);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&config.display().to_string()) && err.contains("FIFO"),
+        "{err}"
+    );
+    std::fs::remove_file(&config).unwrap();
+    let comment = format!("# {}\n", "x".repeat(1024));
+    std::fs::write(&config, comment.repeat(5 * 1024)).unwrap();
+    let out = home.run_ctl_within(&["daemon", "status"], PROMPT);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("larger than 4 MiB"), "{err}");
+}
+
+#[test]
+fn a_fifo_as_the_ca_bundle_stops_the_daemon_at_start_and_a_device_in_anaconda_auths_file_is_left_out()
+ {
+    let emu = spawn_emulator(&[]);
+    let bundle = tempfile::tempdir().unwrap();
+    let fifo = bundle.path().join("ca.pem");
+    mkfifo(&fifo);
+    let home = TestHome::against(&emu).with_env("ANACONDAD_CA_BUNDLE", &fifo);
+    let out = home.run_ctl_within(&["daemon", "status"], PROMPT);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&fifo.display().to_string()) && err.contains("FIFO"),
+        "{err}"
+    );
+    assert!(home.daemon_pid().is_none_or(|pid| !process_alive(pid)));
+
+    // anaconda-auth's ssl_verify naming a device that never ends: its file is left out.
+    let home = TestHome::against(&emu);
+    let theirs = home.path().join(".anaconda/config.toml");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, "[plugin.auth]\nssl_verify = \"/dev/zero\"\n").unwrap();
+    let status = home.run_ctl_within(&["daemon", "status"], PROMPT);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let said = text(&status.stdout);
+    assert!(
+        said.contains("left out") && said.contains("/dev/zero") && said.contains("device"),
+        "{said}"
+    );
+}

@@ -284,14 +284,10 @@ fn a_failed_validation_keeps_the_new_token_and_says_why() {
     let current = w.org_token("acme").unwrap();
     assert_eq!(w.plugin_header(REPODATA), format!("token {current}"));
     assert_eq!(w.fetch_with(REPODATA, &format!("token {current}")), 200);
+    // `token list` asks the service, which says the token is its current one: the refusal
+    // recorded at install no longer stands.
     let list = json_output(&w.ctl(&["--json", "token", "list"]));
-    assert_eq!(list["tokens"][0]["state"], "rejected");
-    assert!(
-        list["tokens"][0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("403")
-    );
+    assert_eq!(list["tokens"][0]["state"], "valid", "{list}");
 }
 
 #[test]
@@ -461,10 +457,14 @@ fn uninstalling_the_last_token_removes_our_channel_settings_entry() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let condarc = std::fs::read_to_string(w.condarc()).unwrap();
     assert!(!condarc.contains("channel_settings"), "{condarc}");
+    // There was no .condarc before: the default channels of a repository conda can no
+    // longer authenticate to go too, and the output says so.
     assert!(
-        condarc.contains("default_channels"),
-        "kept unless --restore-condarc: {condarc}"
+        !condarc.contains("default_channels"),
+        "no token is left for the default channels: {condarc}"
     );
+    let said = text(&out.stdout);
+    assert!(said.contains("default_channels"), "{said}");
     let list = json_output(&w.ctl(&["--json", "token", "list"]));
     assert_eq!(list["tokens"], json!([]));
     let missing = w.ctl(&["token", "uninstall", "--org", "acme"]);
@@ -596,6 +596,54 @@ fn install_can_name_another_condarc_and_the_existing_conda_plugin() {
         std::fs::read_to_string(other.with_extension("yml.bak")).unwrap(),
         "# shared settings\nssl_verify: true\n"
     );
+}
+
+#[test]
+fn uninstalling_the_last_token_gives_condarc_back_its_channels_from_before() {
+    let w = World::new();
+    w.login();
+    let original = "# mine\nchannels:\n  - conda-forge\nsolver: libmamba\n";
+    std::fs::write(w.condarc(), original).unwrap();
+    let install = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let configured = std::fs::read_to_string(w.condarc()).unwrap();
+    assert!(configured.contains("- defaults"), "{configured}");
+
+    let out = w.ctl(&["token", "uninstall", "--org", "acme"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
+    let said = text(&out.stdout);
+    for part in ["default_channels", "channels: take out the defaults"] {
+        assert!(said.contains(part), "{part:?} is not said: {said}");
+    }
+}
+
+#[test]
+fn uninstalling_the_last_token_keeps_default_channels_the_user_changed_and_says_how_to_restore() {
+    let w = World::new();
+    w.login();
+    let original = "solver: libmamba\n";
+    std::fs::write(w.condarc(), original).unwrap();
+    let install = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let configured = std::fs::read_to_string(w.condarc()).unwrap();
+    let edited = configured.replace(
+        &format!("  - {}\n", w.url("/repo/msys2")),
+        "  - https://mirror.example/msys2\n",
+    );
+    assert_ne!(edited, configured, "the test edits default_channels");
+    std::fs::write(w.condarc(), &edited).unwrap();
+
+    let out = w.ctl(&["token", "uninstall", "--org", "acme"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = std::fs::read_to_string(w.condarc()).unwrap();
+    assert!(after.contains("https://mirror.example/msys2"), "{after}");
+    let said = text(&out.stdout);
+    assert!(said.contains("--restore-condarc"), "{said}");
+
+    let restore = w.ctl(&["token", "uninstall", "--all", "--restore-condarc"]);
+    assert!(restore.status.success(), "{}", text(&restore.stderr));
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
 }
 
 #[test]

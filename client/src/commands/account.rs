@@ -149,7 +149,9 @@ fn open_browser(url: &str) {
 /// store did to its files (each notice once).
 pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageStatus>) {
     let Some(storage) = storage else { return };
-    if !storage.warning.is_empty() && storage.warning_is_new {
+    // Until the user chooses (storage = "file", or a working keychain), every command that
+    // reports storage says it: said once, it is easily missed among a first run's output.
+    if !storage.warning.is_empty() {
         out.warn(&storage.warning);
     }
     for notice in &storage.notices {

@@ -375,12 +375,7 @@ fn pick(org: &str, channels: &[OrgChannel], prompter: Prompter) -> Result<Vec<St
                     row
                 })
                 .collect();
-            let picked = prompter.choose_many(
-                "Channels to add (space ticks, enter accepts)",
-                &rows,
-                &what,
-                flag,
-            )?;
+            let picked = prompter.choose_many("Channels to add", &rows, &what, flag)?;
             Ok(picked
                 .into_iter()
                 .map(|i| channels[i].name.clone())

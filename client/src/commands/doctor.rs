@@ -100,7 +100,8 @@ pub async fn run(
     if out.json {
         out.print_json(&report_json(&rows, &fixed));
     } else {
-        crate::out!("{}", report_text(&rows, &fixed));
+        // Each piece from outside is made safe in report_text; the colours are its own.
+        print!("{}", report_text(&rows, &fixed, out.colour));
     }
     if failed.is_empty() {
         return Ok(());
@@ -606,7 +607,8 @@ fn report_json(rows: &[Row], fixed: &[String]) -> Value {
     })
 }
 
-fn report_text(rows: &[Row], fixed: &[String]) -> String {
+fn report_text(rows: &[Row], fixed: &[String], colour: bool) -> String {
+    use crate::render::{Tone, paint};
     let mut text = String::new();
     let mut section = "";
     for row in rows {
@@ -615,9 +617,9 @@ fn report_text(rows: &[Row], fixed: &[String]) -> String {
             text.push_str(&format!("{}\n", crate::render::one_line(section)));
         }
         let mark = match row.state {
-            State::Ok => "ok  ",
-            State::Warn => "warn",
-            State::Fail => "FAIL",
+            State::Ok => paint("ok  ", Tone::Ok, colour),
+            State::Warn => paint("warn", Tone::Warn, colour),
+            State::Fail => paint("FAIL", Tone::Fail, colour),
         };
         text.push_str(&format!(
             "  {mark}  {}\n",
@@ -636,7 +638,10 @@ fn report_text(rows: &[Row], fixed: &[String]) -> String {
         }
     }
     if !fixed.is_empty() {
-        text.push_str(&format!("fixed: {}\n", fixed.join("; ")));
+        text.push_str(&format!(
+            "fixed: {}\n",
+            crate::render::terminal_safe(&fixed.join("; "))
+        ));
     }
     let (ok, warn, fail) = counts(rows);
     text.push_str(&format!("{ok} ok, {warn} warning(s), {fail} failure(s)\n"));

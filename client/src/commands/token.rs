@@ -10,7 +10,7 @@ use super::account::warn_storage;
 use super::{Output, condarc, condarc_target};
 use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
 use crate::connection::{DaemonClient, Target};
-use crate::exit::{CliError, reason};
+use crate::exit::{CliError, ExitKind, reason};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -89,7 +89,9 @@ async fn install(
         configures: !args.no_condarc,
         auth_handler: args.condarc.auth_handler.as_deref(),
     };
-    super::config::offer_alignment(client, conda, args.yes, out, prompter).await?;
+    super::config::offer_alignment(client, conda, args.yes, out, prompter)
+        .await
+        .map_err(|e| said_at_interrupt(e, "nothing was changed"))?;
     let org = match (&given, &args.org) {
         (_, Some(org)) => org.clone(),
         (Some(_), None) => {
@@ -97,7 +99,9 @@ async fn install(
                 "a token given on the command line needs its organization: add --org ORG",
             ));
         }
-        (None, None) => choose_org(client, out, prompter).await?,
+        (None, None) => choose_org(client, out, prompter)
+            .await
+            .map_err(|e| said_at_interrupt(e, "nothing was changed"))?,
     };
     let mut request = InstallTokenRequest {
         org: org.clone(),
@@ -109,7 +113,12 @@ async fn install(
         match client.tokens().install_token(request.clone()).await {
             Ok(answer) => break answer.into_inner(),
             Err(status) if reason(&status) == Some(ErrorReason::ConfirmationRequired) => {
-                confirm_reissue(&org, &args, out, prompter)?;
+                confirm_reissue(&org, &args, out, prompter).map_err(|e| {
+                    said_at_interrupt(
+                        e,
+                        &format!("nothing was changed: the existing token of {org} stays"),
+                    )
+                })?;
                 request.confirm_reissue = true;
             }
             Err(status) => return Err(status.into()),
@@ -141,8 +150,38 @@ async fn install(
         }
         return Ok(());
     }
-    configure_conda(client, &args, &answer, out, prompter).await?;
-    super::channels::after_token_install(client, &org, &args, out, prompter).await
+    configure_conda(client, &args, &answer, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry}, but conda was not configured; \
+                     run `anacondactl condarc apply` to configure it"
+                ),
+            )
+        })?;
+    super::channels::after_token_install(client, &org, &args, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry} and conda configured, but no \
+                     channel of {org} was added; run `anacondactl channels add --org {org} --all` \
+                     to add them"
+                ),
+            )
+        })
+}
+
+/// Ctrl-C at a question: what was done by then, and what to run next.
+fn said_at_interrupt(e: CliError, done: &str) -> CliError {
+    if e.kind == ExitKind::Interrupted {
+        CliError::new(ExitKind::Interrupted, format!("interrupted: {done}"))
+    } else {
+        e
+    }
 }
 
 /// Without `--org`: the menu of the user's eligible organisations (the daemon checks a given
@@ -430,6 +469,13 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
                 "STATE",
             ],
             &rows,
+            |row, state| {
+                render::paint(
+                    &render::one_line(state),
+                    render::token_tone(&answer.tokens[row]),
+                    out.colour,
+                )
+            },
         );
         for t in &answer.tokens {
             if let Some(line) = render::token_problem(t) {
@@ -447,26 +493,33 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+/// The rows under the header, columns aligned; `last` gives the shown form of row `i`'s last
+/// cell (its colour), which needs no padding.
+fn print_table<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    last: impl Fn(usize, &str) -> String,
+) {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let line = |cells: &[&str]| {
         cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{:<w$}", render::one_line(c)))
             .collect::<Vec<_>>()
             .join("  ")
-            .trim_end()
-            .to_owned()
     };
-    crate::outln!("{}", line(header.to_vec()));
-    for row in rows {
-        crate::outln!("{}", line(row.iter().map(String::as_str).collect()));
+    println!("{}", line(&header[..]).trim_end());
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let (shown_last, first) = cells.split_last().unwrap_or((&"", &[]));
+        // Each cell is made safe by `line` and `last`; the colour codes are our own.
+        println!("{}  {}", line(first), last(i, shown_last));
     }
 }
 

@@ -221,10 +221,12 @@ impl AnacondaClient {
             );
             builder = builder.tls_danger_accept_invalid_certs(true);
         } else if let Some(path) = &config.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| ApiError::CaBundle {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let pem = crate::fsutil::read_regular_file(path)
+                .and_then(|pem| pem.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+                .map_err(|e| ApiError::CaBundle {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
             let certs =
                 reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ApiError::CaBundle {
                     path: path.clone(),
@@ -557,12 +559,5 @@ fn tls_reason(e: &(dyn StdError + 'static)) -> Option<String> {
 
 /// `e` and its causes on one line. Callers strip URLs from reqwest errors first.
 fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut current = e.source();
-    while let Some(err) = current {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        current = err.source();
-    }
-    out
+    crate::error::one_line(crate::error::chain(e))
 }

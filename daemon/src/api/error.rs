@@ -64,7 +64,7 @@ pub enum ApiError {
     /// A request that changes state on the service was sent, but its answer was lost. It is not
     /// retried because a second reissue would revoke what the first one issued.
     #[error(
-        "the request to {url} was sent but its answer was lost ({cause}); the service may have carried it out. If this was a token reissue, the previous token may no longer work: run `anacondactl token install` again to get a new one"
+        "the request to {url} was sent but its answer was lost ({cause}); the service may have carried it out. If this was a token reissue, the token stored here may no longer work: run `anacondactl token list`, which checks it with the service and says what to run (reissuing again now could revoke a token that works)"
     )]
     OutcomeUnknown { url: String, cause: TransientCause },
 

@@ -206,21 +206,28 @@ impl Conda {
         .await
     }
 
-    /// Takes our `channel_settings` entry out of `target` (and, with `restore`, puts back the
-    /// `default_channels` of the backup); returns the changes made.
+    /// Takes our `channel_settings` entry out of `target` and puts back the `default_channels`
+    /// (and `channels`) from before anacondad while they are still ours; with `restore`, the
+    /// backup's `default_channels` whatever it is now. Returns the changes made.
     pub async fn remove(&self, target: CondarcTarget, restore: bool) -> Result<Vec<String>> {
         if target.path == self.primary {
             // Our own removal is no drift.
             self.set_baseline(None);
         }
         let repo = self.repo.to_string();
+        let ours = self.repo.default_channels();
         crate::fault::point("condarc.before_remove");
         blocking(move || {
             let editor = CondarcEditor::new(&target.path);
+            // Read before the removal below backs up the configured file.
+            let before = editor.backup_from_before_anacondad()?;
             let mut changes = editor.remove_channel_settings(&repo)?.changes;
-            if restore {
-                changes.extend(editor.restore_default_channels_from_backup()?.changes);
-            }
+            let restored = if restore {
+                editor.restore_default_channels_from_backup()?
+            } else {
+                editor.restore_default_channels_if_ours(&ours, before.as_deref())?
+            };
+            changes.extend(restored.changes);
             Ok(changes)
         })
         .await
@@ -320,7 +327,7 @@ async fn blocking<T: Send + 'static>(
 pub fn orgs_in_channels(files: &[PathBuf], repo: &RepoUrl) -> BTreeSet<String> {
     let mut orgs = BTreeSet::new();
     for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else {
+        let Ok(text) = crate::fsutil::read_to_string(file) else {
             continue;
         };
         let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(&text) else {

@@ -279,7 +279,7 @@ fn distributions(site: &Path) -> Vec<Distribution> {
             let dir_name = entry.file_name().to_string_lossy().into_owned();
             let stem = dir_name.strip_suffix(".dist-info")?;
             let dir = entry.path();
-            let metadata = std::fs::read_to_string(dir.join("METADATA")).unwrap_or_default();
+            let metadata = crate::fsutil::read_to_string(&dir.join("METADATA")).unwrap_or_default();
             let field = |key: &str| {
                 metadata
                     .lines()
@@ -293,7 +293,7 @@ fn distributions(site: &Path) -> Vec<Distribution> {
             };
             let name = normalise(&field("Name:").unwrap_or(dir_dist));
             let version = field("Version:").or(dir_version);
-            let entry_points = std::fs::read_to_string(dir.join("entry_points.txt"))
+            let entry_points = crate::fsutil::read_to_string(&dir.join("entry_points.txt"))
                 .map(|text| group_entries(&text, "conda"))
                 .unwrap_or_default();
             Some(Distribution {

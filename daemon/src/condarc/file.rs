@@ -284,6 +284,72 @@ impl CondarcEditor {
         })
     }
 
+    /// The file as it was before anacondad first edited it: the backup when it holds the
+    /// user's own configuration; `None` when there is no such backup (the file did not
+    /// exist, or the backup is of a file anacondad had configured).
+    pub fn backup_from_before_anacondad(&self) -> Result<Option<String>, CondarcError> {
+        let backup = self.backup_path();
+        if backup_is_replaceable(&backup)? {
+            return Ok(None);
+        }
+        read_optional(&backup)
+    }
+
+    /// Once no token is left: when `default_channels` is still `ours` (anacondad's, for a
+    /// repository conda can no longer authenticate to), gives it the value it had in
+    /// `before` (the file before anacondad; `None`: there was none, so the key goes) and takes
+    /// out the `defaults` anacondad added to `channels`. A `default_channels` the user changed
+    /// stays, and the change list says how to restore it anyway.
+    pub fn restore_default_channels_if_ours(
+        &self,
+        ours: &[String],
+        before: Option<&str>,
+    ) -> Result<Applied, CondarcError> {
+        let backup = self.backup_path();
+        let mut kept = None;
+        let mut applied = self.edit(false, |original| {
+            let now = edit::default_channels_of(&self.path, original.unwrap_or(""))?;
+            match now {
+                Some(list) if list == ours => edit::restore_default_channels_plan(
+                    &self.path,
+                    original,
+                    &backup,
+                    before.unwrap_or(""),
+                ),
+                Some(list) => {
+                    kept = Some(list);
+                    edit::restore_default_channels_plan(
+                        &self.path,
+                        original,
+                        &backup,
+                        original.unwrap_or(""),
+                    )
+                }
+                None => edit::restore_default_channels_plan(
+                    &self.path,
+                    original,
+                    &backup,
+                    original.unwrap_or(""),
+                ),
+            }
+        })?;
+        if let Some(list) = kept {
+            let restore = match before {
+                Some(_) => format!(
+                    "`--restore-condarc` puts back the one from before anacondad, from {}",
+                    backup.display()
+                ),
+                // The `.bak` now holds the configured file, so there is nothing to restore.
+                None => "there was none before anacondad; remove it for conda's own".to_owned(),
+            };
+            applied.changes.push(format!(
+                "default_channels: kept ({}), since it is not the one anacondad wrote; {restore}",
+                list.join(", ")
+            ));
+        }
+        Ok(applied)
+    }
+
     /// The real file behind `path`, following symlinks (also to a target not created yet), so
     /// that writing replaces the target and the link stays a link.
     fn target(&self) -> Result<PathBuf, CondarcError> {

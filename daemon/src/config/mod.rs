@@ -8,6 +8,7 @@
 pub mod anaconda_auth;
 pub mod edit;
 mod keys;
+pub mod names;
 pub mod origin;
 mod paths;
 pub mod site;
@@ -136,6 +137,9 @@ pub struct DaemonConfig {
     pub site_origins: Vec<sites::SiteOrigins>,
     /// anaconda-auth's configuration file (it need not exist).
     pub anaconda_auth_config: PathBuf,
+    /// What was left out at start and why (anaconda-auth's file that does not parse, a site
+    /// record set aside): `status`, `doctor` and the command that started the daemon say it.
+    pub warnings: Vec<String>,
 }
 
 /// How the daemon came to run.
@@ -237,11 +241,26 @@ impl DaemonConfig {
                 Source::Default
             }
         };
+        let mut warnings = Vec::new();
+        // anaconda-auth's file is another tool's: when it does not parse (or its values do
+        // not make a site), the daemon starts without it and says so, rather than leave conda
+        // without credentials until that file is fixed.
         let theirs_path = anaconda_auth::config_path(env, &paths.home);
-        let theirs = anaconda_auth::load(&theirs_path)?;
+        let left_out = |e: &ConfigError| {
+            format!(
+                "anaconda-auth's configuration was left out, so none of its values are used: \
+                 {e}"
+            )
+        };
+        let mut theirs = anaconda_auth::load(&theirs_path).unwrap_or_else(|e| {
+            warnings.push(left_out(&e));
+            None
+        });
         let base = ApiConfig::new(anacondad_proto::CRATE_VERSION, hostname);
         let site_file = paths.site_file();
-        let last_login = site::load(&site_file)?.map(|record| (record, site_file.clone()));
+        let loaded_site = site::load(&site_file, jiff::Timestamp::now())?;
+        warnings.extend(loaded_site.warning);
+        let last_login = loaded_site.record.map(|record| (record, site_file.clone()));
         let top_keys = |s: &Settings, source: &dyn Fn(&str) -> Option<Source>| {
             let at = |key: &str, value| source(key).map(|src| Sourced::new(value, src));
             sites::SiteKeys {
@@ -273,17 +292,26 @@ impl DaemonConfig {
             )),
             None => file_default.map(|name| Sourced::new(name, ours.clone())),
         };
-        let resolved = sites::resolve(sites::SitesInput {
+        let input = |theirs| sites::SitesInput {
             base: &base,
             ours_path: &ours_path,
             ours: &our_sites,
-            ours_default,
-            ours_top,
-            ours_env,
+            ours_default: ours_default.clone(),
+            ours_top: ours_top.clone(),
+            ours_env: ours_env.clone(),
             client_env: sites::SiteKeys::of_client_env(env),
-            theirs: theirs.as_ref(),
-            last_login,
-        })?;
+            theirs,
+            last_login: last_login.clone(),
+        };
+        let resolved = match sites::resolve(input(theirs.as_ref())) {
+            Err(e) if theirs.is_some() => {
+                let without = sites::resolve(input(None))?;
+                warnings.push(left_out(&e));
+                theirs = None;
+                without
+            }
+            other => other?,
+        };
         let default_site = resolved.default_site.value.clone();
         let api = resolved
             .sites
@@ -313,6 +341,7 @@ impl DaemonConfig {
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
         store.timeout = settings.keychain_timeout();
+        store.config_file = paths.config_file.clone();
         let path_source = |var: &str| match env.get(var) {
             Some(_) => Source::Env(var.to_owned()),
             None => Source::Default,
@@ -379,7 +408,13 @@ impl DaemonConfig {
                 format!(
                     "{} ({})",
                     theirs_path.display(),
-                    if theirs.is_some() { "read" } else { "none" }
+                    if theirs.is_some() {
+                        "read"
+                    } else if warnings.iter().any(|w| w.starts_with("anaconda-auth's")) {
+                        "left out: see `anacondactl daemon status`"
+                    } else {
+                        "none"
+                    }
                 ),
                 path_source(anaconda_auth::CONFIG_ENV),
             ),
@@ -420,6 +455,7 @@ impl DaemonConfig {
             origins,
             site_origins: resolved.origins,
             anaconda_auth_config: theirs_path,
+            warnings,
         })
     }
 
@@ -433,7 +469,7 @@ impl DaemonConfig {
 
 /// The TOML table of `path`; a missing file is an empty one.
 fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    match std::fs::read_to_string(path) {
+    match crate::fsutil::read_to_string(path) {
         Ok(text) => text
             .parse::<toml::Table>()
             .map_err(|e| ConfigError::Invalid {

@@ -411,18 +411,29 @@ fn a_bad_file_names_itself_and_the_key() {
         "{err}"
     );
     std::fs::remove_file(home.ours()).unwrap();
-    home.write(&home.theirs(), "[sites.w]\ndomain = 7\n");
-    let err = home.resolve().unwrap_err().to_string();
-    assert!(
-        err.contains(&home.theirs().display().to_string()) && err.contains("[sites.w] domain"),
-        "{err}"
-    );
-    home.write(&home.theirs(), "[sites.w]\ndomain = \"not a domain\"\n");
-    let err = home.resolve().unwrap_err().to_string();
-    assert!(
-        err.contains("domain") && err.contains("anaconda-auth config.toml"),
-        "{err}"
-    );
+}
+
+#[test]
+fn a_malformed_anaconda_auth_file_is_left_out_and_said_with_its_file_and_key() {
+    let home = Home::new();
+    for (body, says) in [
+        ("[sites.w]\ndomain = 7\n", "[sites.w] domain"),
+        ("[sites.w]\nssl_verify = 7\n", "ssl_verify"),
+        ("[sites]\nx = 1\n", "[sites.x]"),
+        ("not toml = = =\n", "anaconda-auth's configuration"),
+        ("[sites.w]\ndomain = \"not a domain\"\n", "domain"),
+    ] {
+        home.write(&home.theirs(), body);
+        let config = home.resolve().unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(config.default_site, "anaconda.com", "{body}");
+        let warning = config.warnings.join("\n");
+        assert!(
+            warning.contains("left out")
+                && warning.contains(&home.theirs().display().to_string())
+                && warning.contains(says),
+            "{body}: {warning}"
+        );
+    }
 }
 
 #[test]

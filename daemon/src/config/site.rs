@@ -62,12 +62,32 @@ impl SiteRecord {
     }
 }
 
-/// The record in `path`; `None` when there is none. A file that cannot be read or parsed is
-/// an error naming it (the daemon says so rather than serve another site).
-pub fn load(path: &Path) -> Result<Option<SiteRecord>, super::ConfigError> {
-    let text = match crate::fsutil::read_regular_text(path) {
-        Ok(Some(text)) => text,
-        Ok(None) => return Ok(None),
+/// What [`load`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub record: Option<SiteRecord>,
+    /// Why the file was set aside, when it was.
+    pub warning: Option<String>,
+}
+
+/// The record in `path`; none when there is none. A file that is not a record (garbage,
+/// empty, another shape, not UTF-8, too large) is set aside as the state file is, to
+/// `<name>.unreadable-<now>`, and the daemon starts without it (the next login writes it
+/// again), saying so. Something that cannot be read at all (a FIFO, no permission) is an error
+/// naming it.
+pub fn load(path: &Path, now: jiff::Timestamp) -> Result<Loaded, super::ConfigError> {
+    let problem = match crate::fsutil::read_regular_text(path) {
+        Ok(None) => return Ok(Loaded::default()),
+        Ok(Some(text)) => match serde_json::from_str(&text) {
+            Ok(record) => {
+                return Ok(Loaded {
+                    record: Some(record),
+                    warning: None,
+                });
+            }
+            Err(e) => format!("it is not a site record ({e})"),
+        },
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => format!("it cannot be read ({e})"),
         Err(source) => {
             return Err(super::ConfigError::Read {
                 path: path.to_path_buf(),
@@ -75,14 +95,23 @@ pub fn load(path: &Path) -> Result<Option<SiteRecord>, super::ConfigError> {
             });
         }
     };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| super::ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message: format!(
-                "{e} (it records the site of the last login; `anacondactl login` writes it again)"
-            ),
-        })
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".unreadable-{}", now.as_second()));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside).map_err(|source| super::ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Loaded {
+        record: None,
+        warning: Some(format!(
+            "{} (the site of the last login) was set aside as {} because {problem}; the \
+             daemon serves the configured site meanwhile, and `anacondactl login` records it \
+             again",
+            path.display(),
+            aside.display()
+        )),
+    })
 }
 
 /// Writes the record atomically, mode 0600, creating the directory (0700) when needed.
@@ -117,7 +146,8 @@ mod tests {
         api.ssl_verify = false;
         api.proxy = ProxyConfig::Disabled;
         save(&path, &SiteRecord::of(&api)).unwrap();
-        let loaded = load(&path).unwrap().expect("a record");
+        let now = jiff::Timestamp::now();
+        let loaded = load(&path, now).unwrap().record.expect("a record");
         let mut fresh = ApiConfig::new("1", "host");
         loaded.apply(&mut fresh);
         assert_eq!(SiteRecord::of(&fresh), SiteRecord::of(&api));
@@ -127,12 +157,34 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        assert_eq!(load(&dir.path().join("none.json")).unwrap(), None);
-        std::fs::write(&path, "{").unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("site.json") && err.contains("anacondactl login"),
-            "{err}"
+        assert_eq!(
+            load(&dir.path().join("none.json"), now).unwrap().record,
+            None
         );
+    }
+
+    #[test]
+    fn a_garbage_empty_or_misshapen_record_is_set_aside_and_the_daemon_starts_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.json");
+        for (at, text) in ["{", "", "[1, 2]", r#"{"domain": 7}"#]
+            .into_iter()
+            .enumerate()
+        {
+            std::fs::write(&path, text).unwrap();
+            let now = jiff::Timestamp::from_second(1_000 + at as i64).unwrap();
+            let loaded = load(&path, now).unwrap();
+            assert_eq!(loaded.record, None, "{text:?}");
+            let warning = loaded.warning.expect("it says so");
+            assert!(
+                warning.contains("site.json") && warning.contains("anacondactl login"),
+                "{warning}"
+            );
+            assert!(!path.exists(), "{text:?}");
+            let aside = dir
+                .path()
+                .join(format!("site.json.unreadable-{}", 1_000 + at));
+            assert_eq!(std::fs::read_to_string(aside).unwrap(), text);
+        }
     }
 }

@@ -397,6 +397,15 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         api_key: None,
     };
     for (index, (name, mut keys, configured_in)) in from_files.into_iter().enumerate() {
+        super::names::check_site_name(&name).map_err(|message| ConfigError::InvalidValue {
+            key: "site name".into(),
+            value: name.clone(),
+            from: configured_in
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            message,
+        })?;
         if index == default.value {
             keys.overlay(&input.ours_env);
             keys.overlay(&input.client_env);
@@ -475,6 +484,12 @@ fn build(
         .clone()
         .unwrap_or_else(|| Sourced::new(base.domain.clone(), default()));
     api.domain = domain.value.clone();
+    super::names::check_domain(&domain.value).map_err(|message| ConfigError::InvalidValue {
+        key: "domain".into(),
+        value: domain.value.clone(),
+        from: domain.source.to_string(),
+        message,
+    })?;
     api.base_url().map_err(|e| ConfigError::InvalidValue {
         key: "domain".into(),
         value: domain.value.clone(),
@@ -488,6 +503,12 @@ fn build(
         .clone()
         .unwrap_or_else(|| Sourced::new(derived_repo, Source::DerivedFrom("domain")));
     api.repo_url = repo.value.clone();
+    super::names::check_url(&repo.value).map_err(|message| ConfigError::InvalidValue {
+        key: "repo_url".into(),
+        value: repo.value.clone(),
+        from: repo.source.to_string(),
+        message,
+    })?;
     api.repo_base_url().map_err(|e| ConfigError::InvalidValue {
         key: "repo_url".into(),
         value: repo.value.clone(),
@@ -503,6 +524,14 @@ fn build(
         }
         None => Sourced::new(Vec::new(), Source::Default),
     };
+    for url in &extra.value {
+        super::names::check_url(url).map_err(|message| ConfigError::InvalidValue {
+            key: "extra_repo_urls".into(),
+            value: url.clone(),
+            from: extra.source.to_string(),
+            message,
+        })?;
+    }
     origins.push(Origin::new(
         "extra_repo_urls",
         extra.value.join(", "),
@@ -523,8 +552,11 @@ fn build(
         .clone()
         .unwrap_or_else(|| Sourced::new(base.ca_bundle.clone(), default()));
     // Said here, where the source of the path is known (the client would blame a variable).
+    // Read through the regular-file check: a FIFO or device there would hang or fill the
+    // client that reads it later, after the socket is bound.
     if let Some(path) = &bundle.value
-        && let Err(e) = std::fs::metadata(path)
+        && let Err(e) = crate::fsutil::read_regular_file(path)
+            .and_then(|pem| pem.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
     {
         // anaconda-auth names a bundle with its `ssl_verify`.
         let key = match bundle.source {

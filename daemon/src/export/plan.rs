@@ -97,7 +97,7 @@ fn host_credential(snapshot: &Snapshot, repo: &RepoUrl) -> Option<(EntryKind, St
             let hash = sha256_hex(&format!("Bearer {}", key.expose()));
             snapshot
                 .refused
-                .iter()
+                .keys()
                 .filter(|(_, h)| *h == hash)
                 .map(|(scope, _)| scope.as_str())
                 .collect()
@@ -207,10 +207,13 @@ mod tests {
     #[test]
     fn a_refused_api_key_gives_way_to_the_token_of_the_org_that_refused_it() {
         let mut s = snapshot(Some("KEY"), &[("acme", "A"), ("zeta", "Z")]);
-        s.refused.insert((
-            format!("{}zeta/", repo().as_str()),
-            sha256_hex("Bearer KEY"),
-        ));
+        s.refused.insert(
+            (
+                format!("{}zeta/internal/", repo().as_str()),
+                sha256_hex("Bearer KEY"),
+            ),
+            403,
+        );
         assert_eq!(
             values(&plan(ExportTarget::Rattler, &s, &repo())),
             [("repo.example.com".into(), r#"{"CondaToken":"Z"}"#.into())]

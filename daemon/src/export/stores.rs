@@ -27,6 +27,12 @@ pub enum ExportError {
         "{path} is not a JSON object of entries ({detail}); fix or move it, then run `anacondactl export` again"
     )]
     NotAnObject { path: PathBuf, detail: String },
+    #[error(
+        "{path} was left alone: {why}. An export writes only the tool's own file: put the file \
+         itself there (or remove what is there), or stop the export with `anacondactl export \
+         --for TOOL --off`"
+    )]
+    NotOwnStore { path: PathBuf, why: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -91,6 +97,7 @@ impl ForeignStore {
 }
 
 fn apply_to_file(path: &Path, lock: &Path, changes: &Changes) -> Result<bool, ExportError> {
+    check_own_store(path)?;
     let target = resolve_symlinks(path).map_err(|e| ExportError::Read {
         path: path.to_path_buf(),
         detail: e.to_string(),
@@ -158,6 +165,57 @@ fn apply_to_file(path: &Path, lock: &Path, changes: &Changes) -> Result<bool, Ex
         })?;
     }
     Ok(changed)
+}
+
+/// Refuses a path that is not the tool's own store: a symlink to a file of another name (an
+/// editor's settings) or to nothing yet (which would create its target anywhere), or a file
+/// with other hard links (each a name of someone else's). A symlink to an existing regular
+/// file of the same name (a dotfiles checkout) is the store, moved.
+fn check_own_store(path: &Path) -> Result<(), ExportError> {
+    let refused = |why: String| {
+        Err(ExportError::NotOwnStore {
+            path: path.to_path_buf(),
+            why,
+        })
+    };
+    let read_err = |e: std::io::Error| ExportError::Read {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(read_err(e)),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        let Ok(target) = std::fs::canonicalize(path) else {
+            return refused("it is a symbolic link to nothing".to_owned());
+        };
+        if target.file_name() != path.file_name() {
+            return refused(format!(
+                "it is a symbolic link to {}, another file",
+                target.display()
+            ));
+        }
+        std::fs::metadata(&target).map_err(read_err)?
+    } else {
+        meta
+    };
+    if !meta.is_file() {
+        // The read says what it is.
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if meta.nlink() > 1 {
+            return refused(format!(
+                "it has {} other hard links, so it is also another file",
+                meta.nlink() - 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn take_lock(lock: &Path) -> std::io::Result<std::fs::File> {
@@ -328,5 +386,62 @@ mod tests {
             .to_string();
         assert!(err.contains("credentials.json"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[1, 2");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_into_another_file_or_to_nothing_and_a_hard_link_are_left_alone() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let write = changes(&[("repo.example.com", r#"{"BearerToken":"ours"}"#)], &[]);
+        // An editor's settings, linked in as rattler's store.
+        let settings = dir.path().join("settings.json");
+        let theirs = "{\n  \"editor.fontSize\": 12\n}\n";
+        std::fs::write(&settings, theirs).unwrap();
+        std::fs::set_permissions(&settings, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let linked = dir.path().join("a/credentials.json");
+        std::fs::create_dir_all(linked.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&settings, &linked).unwrap();
+        let err = ForeignStore::rattler_file(&linked)
+            .apply(&write)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another file"), "{err}");
+        assert_eq!(std::fs::read_to_string(&settings).unwrap(), theirs);
+        let mode = std::fs::metadata(&settings).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+
+        // A dangling link would create its target wherever it points.
+        let nowhere = dir.path().join("elsewhere/credentials.json");
+        let dangling = dir.path().join("b/credentials.json");
+        std::fs::create_dir_all(dangling.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+        let err = ForeignStore::rattler_file(&dangling)
+            .apply(&write)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("link to nothing"), "{err}");
+        assert!(!nowhere.exists() && !nowhere.parent().unwrap().exists());
+
+        // A hard link: writing would break it, leaving the other name with the old content.
+        let store = dir.path().join("c/credentials.json");
+        std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+        std::fs::write(&store, "{}").unwrap();
+        std::fs::hard_link(&store, dir.path().join("c/other.json")).unwrap();
+        let err = ForeignStore::rattler_file(&store)
+            .apply(&write)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hard link"), "{err}");
+
+        // A link to the same store moved elsewhere (a dotfiles checkout) is the store.
+        let moved = dir.path().join("dotfiles/credentials.json");
+        std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+        std::fs::write(&moved, "{}").unwrap();
+        let link = dir.path().join("d/credentials.json");
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&moved, &link).unwrap();
+        assert!(ForeignStore::rattler_file(&link).apply(&write).unwrap());
+        assert!(std::fs::read_to_string(&moved).unwrap().contains("ours"));
     }
 }

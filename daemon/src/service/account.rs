@@ -127,6 +127,7 @@ impl AccountService for AccountApi {
         request: Request<WhoamiRequest>,
     ) -> Result<Response<WhoamiResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let who = site.account.whoami().await?;
         Ok(Response::new(WhoamiResponse {
             login: Some(convert::login(&who.login, self.daemon.clock.now())),

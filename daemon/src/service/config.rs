@@ -167,12 +167,8 @@ pub fn add(config: &DaemonConfig, req: &AddSiteRequest) -> Result<AddSiteRespons
 
 fn add_site(config: &DaemonConfig, req: &AddSiteRequest) -> Result<AddSiteResponse, EditError> {
     let name = req.name.trim();
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(EditError::Invalid(format!(
-            "{:?} is not a site name: use letters, digits, `.`, `-` or `_`",
-            req.name
-        )));
-    }
+    crate::config::names::check_site(name, &req.domain, &req.repo_urls)
+        .map_err(EditError::Invalid)?;
     let mut probe = config.api.clone();
     probe.domain = req.domain.trim().to_owned();
     probe

@@ -91,6 +91,7 @@ impl From<Error> for Status {
             Error::NoToken { org } => (Code::NotFound, R::NoToken, org.as_str()),
             Error::InvalidOrgName { .. }
             | Error::EmptyToken
+            | Error::NotAToken { .. }
             | Error::NotAnApiKey { .. }
             | Error::NoUninstallTarget
             | Error::NoChannelOrg

@@ -57,6 +57,15 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
 /// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
 /// the default one; an unknown name is refused with the names served.
 #[allow(clippy::result_large_err)]
+/// Before a call that uses the site's API key: renews a lapsed key that can be renewed, so
+/// the call is answered with the renewed key (a failed renewal is logged, and the call then
+/// fails as it would have, asking for a login).
+pub async fn renew_lapsed_api_key(site: &crate::sites::SiteRuntime) {
+    if let Err(e) = site.account.renew_if_lapsed().await {
+        tracing::warn!(error = %e, "renewing the lapsed API key before answering failed");
+    }
+}
+
 pub fn site_of<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,

@@ -36,6 +36,7 @@ impl TokenService for TokenApi {
         request: Request<ListOrganizationsRequest>,
     ) -> Result<Response<ListOrganizationsResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let orgs = site.tokens.organizations().await?;
         Ok(Response::new(ListOrganizationsResponse {
             organizations: orgs
@@ -54,6 +55,7 @@ impl TokenService for TokenApi {
         request: Request<GetTokenStatusRequest>,
     ) -> Result<Response<GetTokenStatusResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let view = site.tokens.token_status(&request.into_inner().org).await?;
         Ok(Response::new(GetTokenStatusResponse {
             org: view.org,
@@ -70,6 +72,7 @@ impl TokenService for TokenApi {
         request: Request<InstallTokenRequest>,
     ) -> Result<Response<InstallTokenResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let req = request.into_inner();
         let source = if req.token.is_empty() {
             TokenSource::Reissue {
@@ -99,6 +102,7 @@ impl TokenService for TokenApi {
         request: Request<ListTokensRequest>,
     ) -> Result<Response<ListTokensResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let tokens = site.tokens.list_reconciled().await?;
         Ok(Response::new(ListTokensResponse {
             tokens: tokens.iter().map(convert::token).collect(),
@@ -152,6 +156,7 @@ impl TokenService for TokenApi {
         request: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
+        super::renew_lapsed_api_key(site).await;
         let org = request.into_inner().org;
         let installed = site.tokens.refresh(&org).await?;
         Ok(Response::new(RefreshTokenResponse {

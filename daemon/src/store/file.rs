@@ -67,35 +67,64 @@ impl FileKeyring {
         &self.path
     }
 
+    /// Only a regular file at the path itself (never through a symlink) that holds a keyring
+    /// record (JSON of `{"<service>": {...}}`, or nothing yet) is tightened, through the handle
+    /// that was checked: `keyring_path` may name anything (a directory, the home, someone's
+    /// text file), and none of those is ours to change.
     #[cfg(unix)]
     fn tighten_permissions(&self) -> Result<(), FileKeyringError> {
-        use std::os::unix::fs::PermissionsExt as _;
-        let meta = match fs::metadata(&self.path) {
+        use std::io::Read as _;
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let read_err = |source| FileKeyringError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let meta = match fs::symlink_metadata(&self.path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(FileKeyringError::Read {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+            Err(source) => return Err(read_err(source)),
         };
         let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600)).map_err(
-                |source| FileKeyringError::Permissions {
-                    path: self.path.clone(),
-                    source,
-                },
-            )?;
-            self.notices
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!(
-                    "tightened the permissions of {} from {mode:04o} to 0600: it holds secrets and was readable by other users",
-                    self.path.display()
-                ));
+        if !meta.file_type().is_file() || mode & 0o077 == 0 {
+            return Ok(());
         }
+        let flags = rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::NOCTTY;
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            // Replaced (by a symlink, or removed) since it was looked at: not ours to change.
+            Err(_) => return Ok(()),
+        };
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() || meta.len() > crate::fsutil::MAX_FILE_BYTES {
+            return Ok(());
+        }
+        let mut text = String::new();
+        if (&file)
+            .take(crate::fsutil::MAX_FILE_BYTES)
+            .read_to_string(&mut text)
+            .is_err()
+            || !holds_keyring_record(&text)
+        {
+            return Ok(());
+        }
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|source| FileKeyringError::Permissions {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!(
+                "tightened the permissions of {} from {mode:04o} to 0600: it holds secrets and was readable by other users",
+                self.path.display()
+            ));
         Ok(())
     }
 
@@ -207,6 +236,18 @@ impl FileKeyring {
         let text =
             Secret::new(serde_json::to_string(data).map_err(|e| write_err(io::Error::other(e)))?);
         write_atomically(target, text.expose().as_bytes()).map_err(write_err)
+    }
+}
+
+/// Whether `text` is what a keyring file holds: nothing yet (anaconda-auth creates it empty),
+/// or a JSON object whose values are objects.
+fn holds_keyring_record(text: &str) -> bool {
+    if text.trim().is_empty() {
+        return true;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map.values().all(Value::is_object),
+        _ => false,
     }
 }
 
@@ -332,5 +373,53 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 1);
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_holding_a_keyring_record_is_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = dir.path().join("keyring");
+        fs::write(&keyring, r#"{"Anaconda Cloud": {"anaconda.com": "x"}}"#).unwrap();
+        set_mode(&keyring, 0o644);
+        FileKeyring::open(&keyring).unwrap();
+        assert_eq!(mode_of(&keyring), 0o600);
+
+        // What `keyring_path` may name by mistake keeps its mode: a directory (`~/.anaconda`,
+        // `~`), someone's text file, a JSON file of another shape.
+        let directory = dir.path().join("dot-anaconda");
+        fs::create_dir(&directory).unwrap();
+        set_mode(&directory, 0o755);
+        let notes = dir.path().join("notes.txt");
+        fs::write(&notes, "shopping list\n").unwrap();
+        set_mode(&notes, 0o644);
+        let settings = dir.path().join("settings.json");
+        fs::write(&settings, r#"{"editor.fontSize": 12}"#).unwrap();
+        set_mode(&settings, 0o644);
+        for (path, mode) in [(&directory, 0o755), (&notes, 0o644), (&settings, 0o644)] {
+            let _ = FileKeyring::open(path);
+            assert_eq!(mode_of(path), mode, "{}", path.display());
+        }
+
+        // Nor through a symlink, even to a keyring record.
+        let other = dir.path().join("other-keyring");
+        fs::write(&other, r#"{"Anaconda Cloud": {}}"#).unwrap();
+        set_mode(&other, 0o644);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        FileKeyring::open(&link).unwrap();
+        assert_eq!(mode_of(&other), 0o644);
     }
 }

@@ -158,6 +158,9 @@ impl Tokens {
                 if token.is_empty() {
                     return Err(Error::EmptyToken);
                 }
+                // Checked as the service's answers are: it goes into headers and URLs.
+                crate::api::check_credential(token.expose())
+                    .map_err(|reason| Error::NotAToken { reason })?;
                 self.parts.vault.put_repo_token(org, token.clone()).await?;
                 // Nothing is known of a given token's expiry: no renewal is planned.
                 let auto_renew_off = self.parts.vault.peek().org(org).auto_renew_off;
@@ -188,9 +191,15 @@ impl Tokens {
                     .vault
                     .check_writable(&format!("reissuing the token of {org}"))
                     .await?;
-                (self.reissue_and_store(org, key).await?, true)
+                (self.reissue_and_settle(org, key).await?, true)
             }
         };
+        self.parts.events.publish(
+            EventKind::TokenInstalled,
+            org,
+            "",
+            format!("a token for {org} was stored"),
+        );
         self.finish_install(org, &token, reissued, skip_validation)
             .await
     }
@@ -208,23 +217,22 @@ impl Tokens {
             .vault
             .check_writable(&format!("reissuing the token of {org}"))
             .await?;
-        let token = self.reissue_and_store(org, key).await?;
-        self.finish_install(org, &token, true, false).await
+        let token = self.reissue_and_settle(org, key).await?;
+        let installed = self.finish_install(org, &token, true, false).await?;
+        let message = match &installed.validation.error {
+            None => format!("the token of {org} was renewed"),
+            Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
+        };
+        self.parts
+            .events
+            .publish(EventKind::TokenRefreshed, org, "", message);
+        Ok(installed)
     }
 
-    /// The scheduler's renewal of `org`'s token, with its events and the failure recorded.
+    /// The scheduler's renewal of `org`'s token, with the failure recorded and told.
     pub async fn renew(&self, org: &str) -> Result<()> {
         match self.refresh(org).await {
-            Ok(installed) => {
-                let message = match &installed.validation.error {
-                    None => format!("the token of {org} was renewed"),
-                    Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
-                };
-                self.parts
-                    .events
-                    .publish(EventKind::TokenRefreshed, org, "", message);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(e) => {
                 let message = format!("renewing the token of {org} failed: {e}");
                 self.parts
@@ -237,6 +245,31 @@ impl Tokens {
                 Err(e)
             }
         }
+    }
+
+    /// [`Tokens::reissue_and_store`]; when it fails with the reissue marked as started (its
+    /// answer lost, or refused), the service is asked at once what became of the stored token,
+    /// so that answers stop putting it after the API key as soon as it is known to work, or
+    /// name the fix when it was revoked.
+    async fn reissue_and_settle(&self, org: &str, key: Secret) -> Result<Secret> {
+        let failed = match self.reissue_and_store(org, key).await {
+            Ok(token) => return Ok(token),
+            Err(e) => e,
+        };
+        if self
+            .parts
+            .vault
+            .peek()
+            .org(org)
+            .reissue_started_at
+            .is_some()
+            && let Err(e) = self.reconcile(org).await
+        {
+            tracing::info!(
+                "cannot ask the service about the token of {org} after a failed reissue: {e}"
+            );
+        }
+        Err(failed)
     }
 
     /// The irreversible step and the one that must follow it, as one task that runs to its end.
@@ -287,7 +320,7 @@ impl Tokens {
         })?
     }
 
-    /// After the token is stored: tell watchers, validate, learn the token's id.
+    /// After the token is stored (and watchers told): validate, learn the token's id.
     async fn finish_install(
         &self,
         org: &str,
@@ -295,12 +328,6 @@ impl Tokens {
         reissued: bool,
         skip_validation: bool,
     ) -> Result<Installed> {
-        self.parts.events.publish(
-            EventKind::TokenInstalled,
-            org,
-            "",
-            format!("a token for {org} was stored"),
-        );
         let validation = if skip_validation {
             Validation::default()
         } else {

@@ -68,7 +68,10 @@ impl Tokens {
                 .mark_replaced(
                     org,
                     format!(
-                        "the reissue of {org}'s token started here at {started} did not finish                          (its answer was lost), so the token stored here is revoked: run                          `anacondactl token refresh --org {org}` for a new one; the API key                          serves {org} meanwhile"
+                        "the reissue of {org}'s token started here at {started} did not finish \
+                         (its answer was lost), so the token stored here is revoked: run \
+                         `anacondactl token refresh --org {org}` for a new one; the API key \
+                         serves {org} meanwhile"
                     ),
                     None,
                 )
@@ -113,6 +116,9 @@ impl Tokens {
             next_refresh_at: Some(next_refresh_at),
             replaced: None,
             reissue_started_at: None,
+            // The service says this token is the current one: whatever was recorded against it
+            // (a refusal, a failed check, from before a restart too) no longer stands.
+            last_error: None,
             ..facts.clone()
         };
         if changed != facts {
@@ -182,7 +188,12 @@ impl Tokens {
         let mut rebuilt = Vec::new();
         for org in snapshot.tokens.keys() {
             let facts = snapshot.org(org);
-            if facts.token_id.is_some() && facts.next_refresh_at.is_some() {
+            // A reissue that started and did not finish: the stored token may be the revoked
+            // one, and answers put it after the API key until this check is done.
+            if facts.token_id.is_some()
+                && facts.next_refresh_at.is_some()
+                && facts.reissue_started_at.is_none()
+            {
                 continue;
             }
             match self.reconcile(org).await {

@@ -5,7 +5,7 @@
 
 mod storage;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -37,9 +37,10 @@ pub struct Snapshot {
     pub tokens: BTreeMap<String, Secret>,
     /// The state file's facts about this site.
     pub facts: DomainState,
-    /// `(scope, hex SHA-256 of the Authorization value)` pairs the repository refused since the
-    /// daemon started: answers for that scope skip them until a new credential replaces them.
-    pub refused: BTreeSet<(String, String)>,
+    /// `(channel, hex SHA-256 of the Authorization value)` pairs the repository refused since
+    /// the daemon started, with the HTTP status it answered: answers in that channel skip them
+    /// until a new credential replaces them.
+    pub refused: BTreeMap<(String, String), u32>,
 }
 
 impl Snapshot {

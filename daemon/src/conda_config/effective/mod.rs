@@ -167,7 +167,7 @@ fn effective_with(input: &SearchPathInput, planned: Option<(&Path, &str)>) -> Ef
     for file in &files {
         let read = match planned {
             Some((path, text)) if path == file.as_path() => Ok(text.to_owned()),
-            _ => std::fs::read_to_string(file),
+            _ => crate::fsutil::read_to_string(file),
         };
         let text = match read {
             Ok(text) => text,

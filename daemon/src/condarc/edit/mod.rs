@@ -136,6 +136,17 @@ pub fn channel_entries(path: &Path, source: &str) -> Result<Vec<String>, Condarc
         .collect())
 }
 
+/// `default_channels` of a file's text, when it is a list of strings.
+pub(crate) fn default_channels_of(
+    path: &Path,
+    source: &str,
+) -> Result<Option<Vec<String>>, CondarcError> {
+    Ok(Doc::parse(path, source)?
+        .value
+        .get(DEFAULT_CHANNELS)
+        .and_then(string_list))
+}
+
 /// Whether a file's `channel_settings` has an entry with the given handler.
 pub(crate) fn has_handler_entry(source: &str, handler: &str) -> bool {
     Doc::parse(Path::new(".condarc"), source).is_ok_and(|doc| {

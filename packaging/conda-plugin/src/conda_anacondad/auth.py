@@ -643,23 +643,25 @@ def _rejection_message(response, shown: str, sent: Optional[_Credential], renewe
     status = response.status_code
     kind = sent.kind if sent is not None else ""
     org = sent.org if sent is not None else ""
+    # Never advise a reissue: a refusal on one channel (HTTP 403: the account may not read
+    # it) says nothing of the token elsewhere, and a reissue revokes it everywhere.
+    # `token list` asks the service and names the fix when the token was replaced.
     if kind == "repo_token" and org:
         what = f"the repo token of {org}"
         fix = (
-            f"run `anacondactl token install --org {org}` for a new token (or `anacondactl "
-            "login` if your login lapsed)"
+            f"run `anacondactl token list`, which checks the token of {org} with the service "
+            "and says what to run (or `anacondactl whoami` if your login lapsed)"
         )
     elif kind == "api_key":
         what = "your API key"
-        fix = "run `anacondactl login` (and `anacondactl token install` for a repo token)"
+        fix = "run `anacondactl whoami` to check your login, and `anacondactl token list`"
     else:
         what = "the credential from anacondad"
-        fix = "run `anacondactl login`, then `anacondactl token install`"
+        fix = "run `anacondactl token list` and `anacondactl whoami` to check what is stored"
     if renewed:
         outcome = "and refused the replacement anacondad gave as well"
     else:
         outcome = "and anacondad has no other credential for it"
-    return (
-        f"the repository refused {what} (HTTP {status}) for {shown} {outcome}: {fix}; "
-        "`anacondactl token list` shows what is stored"
-    )
+    if status == 403:
+        outcome += " (HTTP 403: the account may not read this channel)"
+    return f"the repository refused {what} (HTTP {status}) for {shown} {outcome}: {fix}"
