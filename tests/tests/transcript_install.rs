@@ -744,7 +744,7 @@ fn with_its_output_piped_install_still_asks_on_the_terminal() {
     let log = world.home.path().join("install.log");
 
     let mut t = world.pty_shell(&format!(
-        "\"$ANACONDACTL\" token install --org acme | tee '{}'",
+        "\"$ANACONDACTL\" token install --org acme --channels none | tee '{}'",
         log.display()
     ));
     t.expect("Proceed? [y/n] (n): ");

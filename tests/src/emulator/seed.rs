@@ -202,7 +202,8 @@ pub enum SeedError {
 impl Seed {
     /// The world with no `--state`: user `demo` with business subscriptions for `acme` and
     /// `globex`, a starter one for `initech`, and a personal free plan. `acme` has two
-    /// channels, `internal` (holding `acme-widgets`, which no default channel has) and `tools`;
+    /// channels, `internal` (holding `anacondad-hello` and `acme-widgets`, which no default channel
+    /// has) and `tools`;
     /// `globex` and `initech` have none; `umbrella`, an organisation `demo` is not a member
     /// of, shares its channel `partner` with `demo`.
     pub fn demo() -> Self {
@@ -260,7 +261,7 @@ impl Seed {
             channels: vec![
                 SeedChannel {
                     description: "Acme's own builds".into(),
-                    ..SeedChannel::new("acme", "internal", &["acme-widgets"])
+                    ..SeedChannel::new("acme", "internal", &["anacondad-hello", "acme-widgets"])
                 },
                 SeedChannel::new("acme", "tools", &["anacondad-hello"]),
                 SeedChannel {
