@@ -50,6 +50,9 @@ pub enum Command {
     /// conda's configuration: show the planned change, check it, apply it.
     #[command(subcommand)]
     Condarc(CondarcCommand),
+    /// Your organisations' channels: list them, add them to conda's channels, take them out.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Keep pixi's (rattler's) or mamba's own credential store current with the daemon's
     /// credential: written now and after every install, renewal, uninstall and logout.
     Export(ExportArgs),
@@ -226,6 +229,62 @@ pub struct InstallArgs {
     /// Do not touch conda's configuration.
     #[arg(long)]
     pub no_condarc: bool,
+    /// Which of the organisation's channels to add to conda's channels once the token is
+    /// stored: `all`, `none`, or names separated by commas [default: asked on a terminal
+    /// (all / choose / none); `none` without one or with --yes].
+    #[arg(long, value_name = "all|none|NAME,...", conflicts_with = "no_condarc")]
+    pub channels: Option<String>,
+    #[command(flatten)]
+    pub condarc: CondarcArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// The organisation's channels (every organisation's without --org): name, the URL conda
+    /// uses, privacy, and whether conda already searches it. With --json, each channel's `url`
+    /// is what a pixi.toml `channels` list or an environment file's `channels:` takes.
+    List {
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        #[command(flatten)]
+        condarc: CondarcArgs,
+    },
+    /// Add channels to conda's `channels` (before `defaults` unless --position says otherwise),
+    /// after showing the change and asking.
+    Add(ChannelEditArgs),
+    /// Take channels out of conda's `channels` (in whatever form they were written), after
+    /// showing the change and asking.
+    Remove(ChannelEditArgs),
+}
+
+/// Where `channels add` puts the channels in conda's `channels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChannelPosition {
+    /// Just before `defaults` (so conda searches them first), else at the end.
+    BeforeDefaults,
+    /// First of all.
+    Top,
+    /// Last of all, after `defaults` too.
+    Bottom,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelEditArgs {
+    /// Channel names, or ORG/CHANNEL.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub names: Vec<String>,
+    /// The organisation [default: from ORG/CHANNEL, or the one org with a token].
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Every channel of the organisation (remove: every one conda's file names).
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Where added channels go.
+    #[arg(long, value_enum, default_value = "before-defaults")]
+    pub position: ChannelPosition,
+    /// Make the change without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[command(flatten)]
     pub condarc: CondarcArgs,
 }

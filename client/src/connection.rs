@@ -219,6 +219,13 @@ impl DaemonClient {
         TokenServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    pub fn channels(
+        &self,
+    ) -> anacondad_proto::v1::channel_service_client::ChannelServiceClient<DaemonChannel> {
+        anacondad_proto::v1::channel_service_client::ChannelServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
     pub fn condarc(&self) -> CondarcServiceClient<DaemonChannel> {
         CondarcServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }

@@ -12,6 +12,9 @@ use crate::exit::{CliError, ExitKind};
 
 /// Shown under the organisation menu (and any other list to pick from).
 pub const SELECT_KEYS_HINT: &str = "(↑/↓ to move, Enter to choose, Esc or q to cancel)";
+/// Shown under a list to tick several of.
+pub const MULTI_SELECT_KEYS_HINT: &str =
+    "(↑/↓ to move, Space to tick, Enter to accept, Esc or q to cancel)";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Prompter {
@@ -157,6 +160,69 @@ impl Prompter {
                 term.clear_last_lines(drawn_lines).map_err(io_err)?;
                 draw(picked).map_err(io_err)?;
             }
+        }
+    }
+
+    /// Lets the user tick any of `items`: the arrow keys (or j/k) move, Space ticks, Enter
+    /// accepts; Esc or q cancels and Ctrl-C interrupts, as in [`select`](Self::select).
+    /// Without a terminal, fails saying that `what` needs an answer and that `flag` gives it.
+    pub fn choose_many(
+        &self,
+        prompt: &str,
+        items: &[String],
+        what: &str,
+        flag: &str,
+    ) -> Result<Vec<usize>, CliError> {
+        let term = self.term(what, flag)?;
+        let shown: Vec<String> = items
+            .iter()
+            .map(|item| crate::render::one_line(item).into_owned())
+            .collect();
+        let prompt = crate::render::terminal_safe(prompt).into_owned();
+        let _cursor = HiddenCursor::new(&term).map_err(io_err)?;
+        let mut at = 0;
+        let mut ticked = vec![false; shown.len()];
+        let drawn_lines = shown.len() + 2;
+        let width = usize::from(term.size().1).saturating_sub(1);
+        let fit = |line: &str| console::truncate_str(line, width, "…").into_owned();
+        let draw = |at: usize, ticked: &[bool]| -> std::io::Result<()> {
+            term.write_line(&fit(&format!("{prompt}:")))?;
+            for (i, item) in shown.iter().enumerate() {
+                let mark = if i == at { ">" } else { " " };
+                let tick = if ticked[i] { "x" } else { " " };
+                term.write_line(&fit(&format!("{mark} [{tick}] {item}")))?;
+            }
+            term.write_line(&fit(MULTI_SELECT_KEYS_HINT))?;
+            term.flush()
+        };
+        draw(at, &ticked).map_err(io_err)?;
+        loop {
+            match term.read_key_raw().map_err(io_err)? {
+                Key::ArrowUp | Key::Char('k') => at = at.checked_sub(1).unwrap_or(shown.len() - 1),
+                Key::ArrowDown | Key::Char('j') | Key::Tab => at = (at + 1) % shown.len(),
+                Key::Char(' ') => ticked[at] = !ticked[at],
+                Key::Enter => {
+                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
+                    let chosen: Vec<usize> = (0..shown.len()).filter(|&i| ticked[i]).collect();
+                    let names: Vec<&str> = chosen.iter().map(|&i| shown[i].as_str()).collect();
+                    term.write_line(&format!("{prompt}: {}", names.join("; ")))
+                        .map_err(io_err)?;
+                    return Ok(chosen);
+                }
+                Key::Escape | Key::Char('q') => {
+                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
+                    return Err(CliError::failed(format!(
+                        "{prompt}: cancelled; nothing was chosen"
+                    )));
+                }
+                Key::CtrlC => {
+                    term.write_line("^C").map_err(io_err)?;
+                    return Err(interrupted());
+                }
+                _ => continue,
+            }
+            term.clear_last_lines(drawn_lines).map_err(io_err)?;
+            draw(at, &ticked).map_err(io_err)?;
         }
     }
 }

@@ -226,7 +226,12 @@ impl Daemon {
             default.vault.clone(),
             self.events.clone(),
             self.shutdown.clone(),
-        );
+        )
+        .with_channel_check(crate::channels::OrgChannels::new(
+            default.vault.clone(),
+            default.api.clone(),
+            self.conda.clone(),
+        ));
         self.tasks.spawn(watcher.run());
         let exporter = self.exporter.clone();
         let shutdown = self.shutdown.clone();

@@ -36,6 +36,20 @@ pub enum Error {
     NotAnApiKey { reason: String },
     #[error("name the organization (--org ORG) or remove every token (--all)")]
     NoUninstallTarget,
+    #[error("name the organization of the channels: --org ORG, or ORG/CHANNEL")]
+    NoChannelOrg,
+    #[error("name the channels of {org} (NAME...), or take them all with --all")]
+    NoChannelNamed { org: String },
+    #[error("{name:?} is not a channel of {org}")]
+    ChannelOrgMismatch { name: String, org: String },
+    #[error(
+        "{org} has no channel {name:?} that you can read ({known}); see `anacondactl channels list --org {org}`"
+    )]
+    UnknownChannel {
+        org: String,
+        name: String,
+        known: String,
+    },
     #[error("the login was abandoned")]
     LoginAbandoned,
     #[error(transparent)]

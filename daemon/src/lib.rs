@@ -8,6 +8,7 @@ pub mod accept;
 pub mod account;
 pub mod activity;
 pub mod api;
+pub mod channels;
 pub mod clock;
 pub mod conda;
 pub mod conda_config;

@@ -460,7 +460,17 @@ fn agreeing_to_reissue_revokes_the_previous_token() {
     t.expect("Proceed? [y/n] (n): ");
     t.send("y\n");
     t.expect(SUCCESS);
+    // The channel picker: Enter takes the highlighted first row, all of acme's channels.
+    t.expect("Add the channels of acme to conda's channels?");
+    t.expect("All 2 channels (internal, tools)");
+    t.send(ENTER);
+    t.expect("conda now searches, in this order:");
     t.finish(0);
+    let condarc = std::fs::read_to_string(world.condarc()).unwrap();
+    assert!(
+        condarc.contains(&format!("  - {}/repo/acme/internal\n", world.base())),
+        "{condarc}"
+    );
 
     let current = world.current_token("acme").expect("acme has a token");
     assert_ne!(current, previous, "the token was not reissued");
@@ -543,7 +553,7 @@ fn configuring_an_existing_condarc_backs_it_up_first() {
     std::fs::write(world.condarc(), COMMENTED_CONDARC).unwrap();
     let backup = world.home.path().join(".condarc.bak");
 
-    let mut t = world.pty(&["token", "install", "--org", "acme"]);
+    let mut t = world.pty(&["token", "install", "--org", "acme", "--channels", "none"]);
     t.expect("Proceed? [y/n] (n): ");
     t.send("y\n");
     t.expect(&format!("Backing up config to {}", backup.display()));
@@ -744,7 +754,7 @@ fn with_its_output_piped_install_still_asks_on_the_terminal() {
     let log = world.home.path().join("install.log");
 
     let mut t = world.pty_shell(&format!(
-        "\"$ANACONDACTL\" token install --org acme | tee '{}'",
+        "\"$ANACONDACTL\" token install --org acme --channels none | tee '{}'",
         log.display()
     ));
     t.expect("Proceed? [y/n] (n): ");

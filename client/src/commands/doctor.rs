@@ -426,6 +426,20 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
             .fix(format!("anacondactl token install --org {org}")),
         );
     }
+    for lost in &check.unreadable_channels {
+        rows.push(
+            Row::new(
+                format!("conda.channel.{}.{}", lost.org, lost.name),
+                S,
+                State::Fail,
+                lost.finding.clone(),
+            )
+            .fix(format!(
+                "anacondactl channels remove --org {} {}",
+                lost.org, lost.name
+            )),
+        );
+    }
     let Some(view) = &check.conda else {
         return;
     };

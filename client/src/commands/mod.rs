@@ -1,6 +1,7 @@
 //! What each command does: ask the daemon, print the answer.
 
 mod account;
+mod channels;
 mod condarc;
 mod config;
 mod credential;
@@ -71,6 +72,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
             | Command::Whoami
             | Command::Token(_)
             | Command::Condarc(_)
+            | Command::Channels(_)
             | Command::Daemon(crate::cli::DaemonCommand::Status)
     );
     if site_matters && let Some(site) = site::check(&target).await? {
@@ -83,6 +85,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
+        Command::Channels(cmd) => channels::run(cmd, &target, out, prompter).await,
         Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Config(cmd) => config::show(cmd, cli.at.as_deref(), &target, out).await,

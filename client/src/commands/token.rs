@@ -243,6 +243,18 @@ async fn install(
                      run `anacondactl condarc apply` to configure it"
                 ),
             )
+        })?;
+    super::channels::after_token_install(client, &org, &args, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry} and conda configured, but no \
+                     channel of {org} was added; run `anacondactl channels add --org {org} --all` \
+                     to add them"
+                ),
+            )
         })
 }
 

@@ -273,6 +273,16 @@ impl Conda {
         used.difference(stored).cloned().collect()
     }
 
+    /// Tells watchers that anacondad itself changed conda's `channels` in `path`.
+    pub fn note_our_edit(&self, path: &std::path::Path, message: &str) {
+        self.events.publish(
+            EventKind::CondarcChanged,
+            "",
+            &path.display().to_string(),
+            message,
+        );
+    }
+
     /// Records `now` as the baseline and returns the previous one.
     pub(crate) fn set_baseline(&self, now: Option<CondarcState>) -> Option<CondarcState> {
         let mut slot = self.baseline.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,11 @@
 //! [`CondarcWatcher`]: notices when conda's configuration changes under us. It watches the
 //! parent directories of every user `.condarc` on conda's search path (editors replace files by
 //! rename, which a watch on the file itself would miss), and on each change reports drift from
-//! what we configured, a file that no longer parses, and org channels that have no token.
+//! what we configured, a file that no longer parses, and org channels that have no token. With
+//! a channel check it also asks the repository, at start, on each change and every
+//! [`CHANNEL_RECHECK_SECS`], whether each org channel conda is configured with can still be
+//! read, and reports every one that cannot (removed, access revoked): conda itself would only
+//! fail on it, or skip it, at the next install.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,6 +23,9 @@ use anacondad_proto::v1::EventKind;
 
 /// Changes closer together than this are handled as one (an editor's save is several events).
 const SETTLE_MILLIS: u64 = 200;
+/// How often org channels are checked again without a change: access can be taken away on
+/// the service at any time.
+pub const CHANNEL_RECHECK_SECS: u64 = 6 * 3600;
 
 fn is_change(kind: &notify::EventKind) -> bool {
     use notify::EventKind;
@@ -38,6 +45,7 @@ pub struct CondarcWatcher {
     vault: Arc<Vault>,
     events: EventBus,
     shutdown: CancellationToken,
+    channels: Option<crate::channels::OrgChannels>,
 }
 
 impl CondarcWatcher {
@@ -52,7 +60,14 @@ impl CondarcWatcher {
             vault,
             events,
             shutdown,
+            channels: None,
         }
+    }
+
+    /// Also checks that conda's org channels can be read (see the module's doc).
+    pub fn with_channel_check(mut self, channels: crate::channels::OrgChannels) -> Self {
+        self.channels = Some(channels);
+        self
     }
 
     /// Runs until shutdown. A platform without file notifications logs why and returns.
@@ -89,9 +104,15 @@ impl CondarcWatcher {
         }
         let first = self.look().await;
         self.conda.set_baseline(Some(first.state));
+        self.check_channels().await;
+        let recheck = Duration::from_secs(CHANNEL_RECHECK_SECS);
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(recheck) => {
+                    self.check_channels().await;
+                    continue;
+                }
                 got = rx.recv() => if got.is_none() { return },
             }
             // Let the burst of one save settle, then look once.
@@ -105,6 +126,24 @@ impl CondarcWatcher {
             let now = self.look().await;
             let before = self.conda.set_baseline(Some(now.state));
             self.report(before, &now);
+            self.check_channels().await;
+        }
+    }
+
+    /// One event per org channel in conda's configuration that cannot be read.
+    async fn check_channels(&self) {
+        let Some(channels) = &self.channels else {
+            return;
+        };
+        let target = self.conda.target(&super::TargetRequest::default());
+        let path = target.path.display().to_string();
+        for lost in channels.unreadable(&target).await {
+            self.events.publish(
+                EventKind::OrgChannelUnreadable,
+                &lost.org,
+                &path,
+                lost.finding(),
+            );
         }
     }
 

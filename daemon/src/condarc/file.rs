@@ -233,6 +233,48 @@ impl CondarcEditor {
         })
     }
 
+    /// What [`add_channels`](Self::add_channels) would do, without writing.
+    pub fn plan_add_channels(
+        &self,
+        urls: &[String],
+        position: super::ChannelPosition,
+    ) -> Result<Plan, CondarcError> {
+        let original = read_optional(&self.target()?)?;
+        edit::add_channels_plan(&self.path, original.as_deref(), urls, position)
+    }
+
+    /// Adds organisation channel URLs to `channels` (see `edit::org_channels`), after a backup.
+    pub fn add_channels(
+        &self,
+        urls: &[String],
+        position: super::ChannelPosition,
+    ) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::add_channels_plan(&self.path, original, urls, position)
+        })
+    }
+
+    /// What [`remove_channels`](Self::remove_channels) would do, without writing.
+    pub fn plan_remove_channels(&self, urls: &[String], exact: bool) -> Result<Plan, CondarcError> {
+        let original = read_optional(&self.target()?)?;
+        edit::remove_channels_plan(&self.path, original.as_deref(), urls, exact)
+    }
+
+    /// Takes channel URLs out of `channels`, after a backup.
+    pub fn remove_channels(&self, urls: &[String], exact: bool) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::remove_channels_plan(&self.path, original, urls, exact)
+        })
+    }
+
+    /// The file's `channels` entries as written (none when the file does not exist).
+    pub fn channel_entries(&self) -> Result<Vec<String>, CondarcError> {
+        match read_optional(&self.target()?)? {
+            Some(text) => edit::channel_entries(&self.path, &text),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Removes the `channel_settings` entries for the repository's `origin/*` pattern (token
     /// uninstall), whatever handler they name; other entries and keys stay. When no entry is
     /// left the `channel_settings` key goes too (an empty list means the same to conda), and

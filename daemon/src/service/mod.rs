@@ -2,6 +2,7 @@
 //! size cap).
 
 mod account;
+mod channels;
 mod condarc;
 mod config;
 mod convert;
@@ -14,7 +15,8 @@ mod tokens;
 use std::sync::Arc;
 
 use anacondad_proto::v1::{
-    account_service_server::AccountServiceServer, condarc_service_server::CondarcServiceServer,
+    account_service_server::AccountServiceServer, channel_service_server::ChannelServiceServer,
+    condarc_service_server::CondarcServiceServer,
     credential_service_server::CredentialServiceServer, daemon_service_server::DaemonServiceServer,
     export_service_server::ExportServiceServer, token_service_server::TokenServiceServer,
 };
@@ -34,6 +36,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let channels = ChannelServiceServer::new(channels::ChannelApi::new(shared.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let export = ExportServiceServer::new(export::ExportApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
@@ -44,6 +48,7 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .add_service(account)
         .add_service(tokens)
         .add_service(condarc)
+        .add_service(channels)
         .add_service(credentials)
         .add_service(export);
     routes

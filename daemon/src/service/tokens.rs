@@ -152,13 +152,26 @@ impl TokenService for TokenApi {
             remaining_orgs: remaining,
             ..Default::default()
         };
+        if !req.keep_condarc {
+            // The org channels we added for each removed org, and only those.
+            let target = site.conda.target(&target_request(req.condarc.as_ref()));
+            let channels = super::channels::org_channels(site);
+            for org in &response.removed_orgs {
+                let changes = channels.remove_ours(org, &target).await?;
+                if !changes.is_empty() {
+                    response.condarc_path = target.path.display().to_string();
+                    response.condarc_changed = true;
+                    response.condarc_changes.extend(changes);
+                }
+            }
+        }
         if response.remaining_orgs.is_empty() && !req.keep_condarc {
             let conda = &site.conda;
             let target = conda.target(&target_request(req.condarc.as_ref()));
             response.condarc_path = target.path.display().to_string();
             let changes = conda.remove(target, req.restore_default_channels).await?;
-            response.condarc_changed = !changes.is_empty();
-            response.condarc_changes = changes;
+            response.condarc_changed |= !changes.is_empty();
+            response.condarc_changes.extend(changes);
         }
         Ok(Response::new(response))
     }
