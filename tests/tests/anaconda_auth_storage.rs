@@ -251,6 +251,8 @@ fn declining_in_a_terminal_says_what_is_lost_and_goes_on_unless_anaconda_auths_h
         "anaconda-auth",
         "--condarc",
         condarc.to_str().unwrap(),
+        "--channels",
+        "none",
     ];
     // --yes answers it; without it, a "no" refuses the install.
     let no_yes: Vec<&str> = handler.iter().copied().filter(|a| *a != "--yes").collect();
