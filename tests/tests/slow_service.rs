@@ -273,10 +273,10 @@ fn a_repository_that_does_not_answer_leaves_the_token_valid_not_rejected() {
     let acme = &list["tokens"][0];
     assert_eq!(acme["org"], "acme", "{list:#}");
     assert_ne!(acme["state"], "rejected", "{list:#}");
-    assert_eq!(acme["last_error"], "", "{list:#}");
+    assert!(acme["last_error"].is_null(), "{list:#}");
     let status = json_of(&world.run(&["--json", "daemon", "status"]));
     assert_ne!(status["tokens"][0]["state"], "rejected", "{status:#}");
-    assert_eq!(status["last_error"], "", "{status:#}");
+    assert!(status["last_error"].is_null(), "{status:#}");
 }
 
 #[test]
