@@ -131,7 +131,7 @@ impl OrgChannels {
         let key = self.vault.api_key().await?;
         let (mine, items) = match org {
             Some(org) => {
-                let org = check_name(org)?;
+                let org = crate::tokens::check_org_name(org)?;
                 let (mine, items) = tokio::try_join!(
                     self.api.user_organizations(&key),
                     self.api.namespace_channels(&key, org)
@@ -301,7 +301,7 @@ impl OrgChannels {
                 _ => return Err(Error::NoChannelOrg),
             }
         }
-        check_name(&org)?;
+        crate::tokens::check_org_name(&org)?;
         if names.is_empty() && !request.all {
             return Err(Error::NoChannelNamed { org });
         }
@@ -494,23 +494,6 @@ fn known_names(channels: &[OrgChannel]) -> String {
     } else {
         let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         format!("its channels: {}", names.join(", "))
-    }
-}
-
-fn check_name(org: &str) -> Result<&str> {
-    let org = org.trim();
-    let ok = !org.is_empty()
-        && org.len() <= 100
-        && org
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !org.starts_with('.');
-    if ok {
-        Ok(org)
-    } else {
-        Err(Error::InvalidOrgName {
-            org: org.to_owned(),
-        })
     }
 }
 

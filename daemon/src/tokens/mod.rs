@@ -513,7 +513,7 @@ impl Tokens {
 }
 
 /// An org slug as it may appear in a URL path.
-fn check_org_name(org: &str) -> Result<&str> {
+pub(crate) fn check_org_name(org: &str) -> Result<&str> {
     let org = org.trim();
     let ok = !org.is_empty()
         && org.len() <= 100
