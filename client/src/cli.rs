@@ -11,6 +11,7 @@ use crate::exit::EXIT_CODES_HELP;
     name = "anacondactl",
     version,
     about = "Get, keep and use your Anaconda credentials (talks to the anacondad daemon)",
+    before_help = START_HERE,
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
@@ -28,6 +29,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The first commands a new user runs, at the top of `anacondactl --help`.
+pub const START_HERE: &str = "Start here: `anacondactl login`, then `anacondactl token install` \
+    (gets your organization's token and configures conda); `anacondactl doctor` checks it all.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Log in to Anaconda (device code by default; works on headless machines).
@@ -36,7 +41,7 @@ pub enum Command {
     Logout,
     /// Show who you are logged in as.
     Whoami,
-    /// Organisation repo tokens: install, list, remove, reissue.
+    /// Organisation repo tokens: install, list, uninstall, refresh, auto-renew.
     #[command(subcommand)]
     Token(TokenCommand),
     /// The credential conda sends for a URL (used by the conda plugin).
@@ -45,6 +50,9 @@ pub enum Command {
     /// conda's configuration: show the planned change, check it, apply it.
     #[command(subcommand)]
     Condarc(CondarcCommand),
+    /// Your organisations' channels: list them, add them to conda's channels, take them out.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Keep pixi's (rattler's) or mamba's own credential store current with the daemon's
     /// credential: written now and after every install, renewal, uninstall and logout.
     Export(ExportArgs),
@@ -69,8 +77,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write the manual pages (anacondactl.1 and one per subcommand) into DIR; packaging runs
-    /// it on the built binary, so the pages always match this definition.
+    /// Write the manual pages (anacondactl.1, one per subcommand, and anacondad.1 from the
+    /// daemon binary) into DIR; packaging runs it on the built binaries, so the pages always
+    /// match their definitions.
     #[command(hide = true)]
     Manpages {
         #[arg(value_name = "DIR")]
@@ -187,10 +196,13 @@ pub enum TokenCommand {
     List,
     /// Remove a token (and our conda settings once no token is left).
     Uninstall(UninstallArgs),
-    /// Reissue an organisation's token now (revokes the current one everywhere).
+    /// Reissue an organisation's token now (revokes the current one everywhere); asks first.
     Refresh {
         #[arg(long, value_name = "ORG")]
         org: String,
+        /// Reissue without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Turn the scheduled reissue of an organisation's token on or off (a reissue revokes the
     /// token on every other machine and CI job that uses it).
@@ -217,6 +229,62 @@ pub struct InstallArgs {
     /// Do not touch conda's configuration.
     #[arg(long)]
     pub no_condarc: bool,
+    /// Which of the organisation's channels to add to conda's channels once the token is
+    /// stored: `all`, `none`, or names separated by commas [default: asked on a terminal
+    /// (all / choose / none); `none` without one or with --yes].
+    #[arg(long, value_name = "all|none|NAME,...", conflicts_with = "no_condarc")]
+    pub channels: Option<String>,
+    #[command(flatten)]
+    pub condarc: CondarcArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// The organisation's channels (every organisation's without --org): name, the URL conda
+    /// uses, privacy, and whether conda already searches it. With --json, each channel's `url`
+    /// is what a pixi.toml `channels` list or an environment file's `channels:` takes.
+    List {
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        #[command(flatten)]
+        condarc: CondarcArgs,
+    },
+    /// Add channels to conda's `channels` (before `defaults` unless --position says otherwise),
+    /// after showing the change and asking.
+    Add(ChannelEditArgs),
+    /// Take channels out of conda's `channels` (in whatever form they were written), after
+    /// showing the change and asking.
+    Remove(ChannelEditArgs),
+}
+
+/// Where `channels add` puts the channels in conda's `channels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChannelPosition {
+    /// Just before `defaults` (so conda searches them first), else at the end.
+    BeforeDefaults,
+    /// First of all.
+    Top,
+    /// Last of all, after `defaults` too.
+    Bottom,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelEditArgs {
+    /// Channel names, or ORG/CHANNEL.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub names: Vec<String>,
+    /// The organisation [default: from ORG/CHANNEL, or the one org with a token].
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Every channel of the organisation (remove: every one conda's file names).
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Where added channels go.
+    #[arg(long, value_enum, default_value = "before-defaults")]
+    pub position: ChannelPosition,
+    /// Make the change without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[command(flatten)]
     pub condarc: CondarcArgs,
 }
@@ -372,4 +440,43 @@ pub enum ServiceCommand {
     },
     /// Whether each unit is installed, enabled and active.
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_token_help_names_exactly_the_token_commands() {
+        let cli = Cli::command();
+        let token = cli.find_subcommand("token").expect("token");
+        let about = token.get_about().expect("an about").to_string();
+        let (_, listed) = about.split_once(':').expect("a list after the colon");
+        let mut named: Vec<&str> = listed
+            .trim_end_matches('.')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let mut commands: Vec<&str> = token
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(clap::Command::get_name)
+            .collect();
+        named.sort_unstable();
+        commands.sort_unstable();
+        assert_eq!(named, commands, "{about}");
+    }
+
+    #[test]
+    fn the_help_says_where_to_start() {
+        let help = Cli::command().render_help().to_string();
+        let start = help.find("Start here").expect("a start here");
+        assert!(help[start..].contains("anacondactl login"), "{help}");
+        assert!(
+            help[start..].contains("anacondactl token install"),
+            "{help}"
+        );
+    }
 }

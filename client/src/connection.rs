@@ -36,7 +36,17 @@ impl Target {
     pub async fn connect_or_start(&self) -> Result<DaemonClient, CliError> {
         match self.connect().await {
             Err(e) if e.kind == ExitKind::Daemon && self.is_not_running().await => {
-                self.launcher.start(&self.socket)?;
+                self.launcher.start(&self.socket).map_err(|e| {
+                    CliError::new(
+                        e.kind,
+                        format!(
+                            "the anacondad daemon is not running and could not be started ({}): \
+                             once that is fixed, start it with `anacondactl daemon start` and \
+                             see `anacondactl daemon status`",
+                            e.message
+                        ),
+                    )
+                })?;
                 self.connect().await
             }
             other => other,
@@ -207,6 +217,13 @@ impl DaemonClient {
 
     pub fn tokens(&self) -> TokenServiceClient<DaemonChannel> {
         TokenServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn channels(
+        &self,
+    ) -> anacondad_proto::v1::channel_service_client::ChannelServiceClient<DaemonChannel> {
+        anacondad_proto::v1::channel_service_client::ChannelServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     pub fn condarc(&self) -> CondarcServiceClient<DaemonChannel> {

@@ -5,7 +5,10 @@ pub mod cli;
 pub mod commands;
 pub mod connection;
 pub mod exit;
+pub mod json;
 pub mod launch;
+pub mod manpages;
+pub mod progress;
 pub mod prompt;
 pub mod render;
 

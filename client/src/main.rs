@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anacondactl::cli::Cli;
 use anacondactl::connection::Target;
+use anacondactl::exit::{CliError, ExitKind};
+use anacondactl::json::ErrorJson;
 use anacondactl::launch::Launcher;
 use anacondad_proto::socket::SocketEnv;
 use clap::Parser;
@@ -12,7 +14,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = anacondactl::commands::parse_lookup(&args).unwrap_or_else(|| Cli::parse_from(args));
+    let cli = match anacondactl::commands::parse_lookup(&args).map(Ok) {
+        Some(fast) => fast,
+        None => Cli::try_parse_from(&args),
+    };
+    let cli = match cli {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, &args),
+    };
+    let json = cli.json;
     let socket_env = SocketEnv::from_process();
     let target = Target {
         socket: socket_env.resolve(cli.socket.as_deref()),
@@ -36,10 +46,32 @@ fn main() -> ExitCode {
     match runtime.block_on(anacondactl::commands::run(cli, target)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if json && !anacondactl::json::answered() {
+                anacondactl::json::print(&ErrorJson::from(&e));
+            }
             anacondactl::errln!("anacondactl: {e}");
             ExitCode::from(e.code())
         }
     }
+}
+
+/// What clap found wrong with the command line (or the help it was asked for). Under
+/// `--json` a usage error is also a JSON error on standard output, as every other failure is.
+fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
+    use clap::error::ErrorKind;
+    let asked_for_text = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !asked_for_text && args.iter().skip(1).any(|a| a == "--json") {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or("bad usage");
+        let error = CliError::new(ExitKind::Usage, first.trim_start_matches("error: "));
+        anacondactl::json::print(&ErrorJson::from(&error));
+    }
+    e.exit()
 }
 
 /// Lets a closed pipe end the process quietly, as for any Unix filter (`anacondactl token

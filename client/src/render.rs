@@ -4,7 +4,6 @@ use anacondad_proto::v1::{
     CondarcState, CondarcStatus, LoginState, LoginStatus, StatusResponse, StorageBackend,
     StorageStatus, TokenState, TokenSummary, WatchResponse,
 };
-use serde_json::{Value, json};
 use std::borrow::Cow;
 
 /// Whether `c` can steer a terminal or reorder what is shown: C0 controls (ESC starts cursor
@@ -72,107 +71,6 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-fn json_time(unix: i64) -> Value {
-    if unix == 0 {
-        Value::Null
-    } else {
-        json!(
-            jiff::Timestamp::from_second(unix)
-                .map(|t| t.to_string())
-                .unwrap_or_default()
-        )
-    }
-}
-
-fn enum_name(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
-}
-
-pub fn storage_json(s: Option<&StorageStatus>) -> Value {
-    match s {
-        None => Value::Null,
-        Some(s) => json!({
-            "backend": enum_name(s.backend().as_str_name(), "STORAGE_BACKEND_"),
-            "location": s.location,
-            "warning": s.warning,
-            "warning_is_new": s.warning_is_new,
-            "configured": s.configured,
-            "notices": s.notices,
-        }),
-    }
-}
-
-pub fn login_json(l: Option<&LoginStatus>) -> Value {
-    match l {
-        None => Value::Null,
-        Some(l) => json!({
-            "state": enum_name(l.state().as_str_name(), "LOGIN_STATE_"),
-            "domain": l.domain,
-            "username": l.username,
-            "api_key_expires_at": json_time(l.api_key_expires_at),
-            "api_key_from_environment": l.api_key_from_environment,
-            "can_renew": l.can_renew,
-        }),
-    }
-}
-
-pub fn token_json(t: &TokenSummary) -> Value {
-    json!({
-        "org": t.org,
-        "channel_url": t.channel_url,
-        "token": t.masked_token,
-        "token_id": t.token_id,
-        "issued_at": json_time(t.issued_at),
-        "expires_at": json_time(t.expires_at),
-        "next_refresh_at": json_time(t.next_refresh_at),
-        "last_validated_at": json_time(t.last_validated_at),
-        "state": enum_name(t.state().as_str_name(), "TOKEN_STATE_"),
-        "last_error": t.last_error,
-        "auto_renew": t.auto_renew,
-    })
-}
-
-pub fn condarc_json(c: Option<&CondarcStatus>) -> Value {
-    match c {
-        None => Value::Null,
-        Some(c) => json!({
-            "state": enum_name(c.state().as_str_name(), "CONDARC_STATE_"),
-            "path": c.path,
-            "detail": c.detail,
-            "orgs_without_token": c.orgs_without_token,
-        }),
-    }
-}
-
-pub fn status_json(s: &StatusResponse) -> Value {
-    json!({
-        "daemon_version": s.daemon_version,
-        "protocol_version": s.protocol_version,
-        "pid": s.pid,
-        "uptime_seconds": s.uptime_seconds,
-        "socket": s.socket_path,
-        "repo_url": s.repo_url,
-        "storage": storage_json(s.storage.as_ref()),
-        "login": login_json(s.login.as_ref()),
-        "tokens": s.tokens.iter().map(token_json).collect::<Vec<_>>(),
-        "condarc": condarc_json(s.condarc.as_ref()),
-        "last_error": s.last_error,
-        "exports": s.exports.iter().map(export_json).collect::<Vec<_>>(),
-        "notices": s.notices,
-        "site": s.site,
-        "sites": s.sites.iter().map(|site| json!({
-            "name": site.name,
-            "domain": site.domain,
-            "repo_url": site.repo_url,
-            "is_default": site.is_default,
-            "login": login_json(site.login.as_ref()),
-            "tokens": site.tokens.iter().map(token_json).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// The tool an export serves, as `anacondactl export --for` names it.
 pub fn export_tool(e: &anacondad_proto::v1::ExportStatus) -> &'static str {
     use anacondad_proto::v1::ExportTarget;
@@ -181,22 +79,6 @@ pub fn export_tool(e: &anacondad_proto::v1::ExportStatus) -> &'static str {
         ExportTarget::Mamba => "mamba",
         ExportTarget::Unspecified => "unknown",
     }
-}
-
-pub fn export_json(e: &anacondad_proto::v1::ExportStatus) -> Value {
-    json!({
-        "for": export_tool(e),
-        "target": enum_name(e.target().as_str_name(), "EXPORT_TARGET_"),
-        "enabled": e.enabled,
-        "location": e.location,
-        "entries": e.entries.iter().map(|x| json!({
-            "key": x.key,
-            "kind": x.kind,
-            "credential": x.credential,
-        })).collect::<Vec<_>>(),
-        "last_written_at": json_time(e.last_written_at),
-        "last_error": e.last_error,
-    })
 }
 
 /// One line per export, then one per entry, indented by `indent`.
@@ -284,6 +166,47 @@ pub fn login_line(l: Option<&LoginStatus>) -> String {
     }
 }
 
+/// How a state reads at a glance: green, yellow or red on a terminal that takes colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// Whether states are coloured: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (no-color.org) or the terminal is `dumb`.
+pub fn colour_wanted(
+    is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
+/// `text` in the colour of `tone` when `colour` is on; `text` must already be safe for the
+/// terminal (the escape sequences added here are the only ones).
+pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
+    if !colour {
+        return text.to_owned();
+    }
+    let code = match tone {
+        Tone::Ok => "32",
+        Tone::Warn => "33",
+        Tone::Fail => "1;31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The tone of a token's state in `token list`.
+pub fn token_tone(t: &TokenSummary) -> Tone {
+    match t.state() {
+        TokenState::Valid => Tone::Ok,
+        TokenState::RefreshDue | TokenState::Unknown | TokenState::Unspecified => Tone::Warn,
+        TokenState::Expired | TokenState::Rejected | TokenState::Replaced => Tone::Fail,
+    }
+}
+
 pub fn token_state(t: &TokenSummary) -> &'static str {
     match t.state() {
         TokenState::Valid => "valid",
@@ -337,7 +260,7 @@ pub fn condarc_line(c: Option<&CondarcStatus>) -> String {
 }
 
 fn event_kind(event: &WatchResponse) -> String {
-    enum_name(event.kind().as_str_name(), "EVENT_KIND_")
+    crate::json::enum_name(event.kind().as_str_name(), "EVENT_KIND_")
 }
 
 /// One event as a line: time, kind, org, message.
@@ -353,17 +276,6 @@ pub fn event_line(event: &WatchResponse) -> String {
         event_kind(event),
         event.message
     )
-}
-
-/// One event as a JSON object (one per line with `daemon watch --json`).
-pub fn event_json(event: &WatchResponse) -> Value {
-    json!({
-        "at": json_time(event.at),
-        "kind": event_kind(event),
-        "org": event.org,
-        "path": event.path,
-        "message": event.message,
-    })
 }
 
 /// The human form of `daemon status`.
@@ -491,38 +403,6 @@ pub fn conda_view_lines(v: &anacondad_proto::v1::CondaView) -> Vec<String> {
     lines
 }
 
-pub fn conda_view_json(v: Option<&anacondad_proto::v1::CondaView>) -> Value {
-    let Some(v) = v else {
-        return Value::Null;
-    };
-    json!({
-        "installations": v.installations.iter().map(|i| json!({
-            "prefix": i.prefix,
-            "found_by": i.found_by,
-            "python": i.python,
-            "conda_version": i.conda_version,
-            "has_anacondad_plugin": i.has_anacondad_plugin,
-            "has_anaconda_auth": i.has_anaconda_auth,
-            "anaconda_auth_version": i.anaconda_auth_version,
-            "plugin_install_command": i.plugin_install_command,
-        })).collect::<Vec<_>>(),
-        "defaults_in_effect": v.defaults_in_effect,
-        "channels": v.channels,
-        "shadowing_entries": v.shadowing_entries.iter().map(|s| json!({
-            "url": s.url,
-            "channel": s.channel,
-            "auth": s.auth,
-            "source": s.source,
-            "ours": s.ours,
-            "ours_source": s.ours_source,
-        })).collect::<Vec<_>>(),
-        "files": v.files,
-        "auth_handler": v.auth_handler,
-        "handler_loadable": v.handler_loadable,
-        "findings": v.findings,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,6 +449,19 @@ mod tests {
     }
 
     #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        let xterm = Some(OsStr::new("xterm"));
+        assert!(colour_wanted(true, None, xterm));
+        assert!(colour_wanted(true, Some(OsStr::new("")), xterm));
+        assert!(!colour_wanted(true, Some(OsStr::new("1")), xterm));
+        assert!(!colour_wanted(false, None, xterm));
+        assert!(!colour_wanted(true, None, Some(OsStr::new("dumb"))));
+        assert_eq!(paint("ok", Tone::Ok, false), "ok");
+        assert_eq!(paint("ok", Tone::Ok, true), "\x1b[32mok\x1b[0m");
+    }
+
+    #[test]
     fn durations_read_naturally() {
         assert_eq!(duration(5), "5s");
         assert_eq!(duration(125), "2m 5s");
@@ -580,6 +473,5 @@ mod tests {
     fn zero_times_are_unknown() {
         assert_eq!(time(0), "unknown");
         assert_eq!(time(86400), "1970-01-02 00:00:00 UTC");
-        assert_eq!(json_time(0), Value::Null);
     }
 }

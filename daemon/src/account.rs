@@ -84,11 +84,36 @@ pub struct WhoamiView {
 #[derive(Debug)]
 pub struct Account {
     parts: SiteParts,
+    /// One renewal of the API key at a time: the scheduler's, or a call's that found the
+    /// key lapsed ([`Account::renew_if_lapsed`]); the second one finds the key renewed.
+    renewing: tokio::sync::Mutex<()>,
 }
 
 impl Account {
     pub fn new(parts: SiteParts) -> Self {
-        Self { parts }
+        Self {
+            parts,
+            renewing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Renews the API key now when it has lapsed and a refresh token is held, so that the
+    /// call about to use it (the first command after the daemon starts, say) is answered
+    /// with a working key rather than "log in" while the scheduler is about to renew it.
+    /// Nothing happens otherwise; a failed renewal leaves the call to fail as it would have.
+    pub async fn renew_if_lapsed(&self) -> Result<()> {
+        let renewable = |view: LoginView| {
+            view.login_required && view.can_renew && !view.api_key_from_environment
+        };
+        if !renewable(self.login_view().await) {
+            return Ok(());
+        }
+        let _one_at_a_time = self.renewing.lock().await;
+        // The scheduler (or another call) may have renewed it while this one waited.
+        if !renewable(self.login_view().await) {
+            return Ok(());
+        }
+        self.renew_api_key_now().await
     }
 
     /// The login state from what is stored.
@@ -163,7 +188,7 @@ impl Account {
                 unless_abandoned(prompts, self.parts.api.poll_device_flow(&device)).await??
             }
         };
-        self.complete_login(tokens).await
+        self.complete_login(tokens, EventKind::LoggedIn).await
     }
 
     /// A stored API key the service accepts now, described; `None` when a login is needed.
@@ -186,8 +211,9 @@ impl Account {
         }
     }
 
-    /// Mints the API key with the one-time access token and keeps it with the refresh token.
-    async fn complete_login(&self, tokens: OidcTokens) -> Result<LoginOutcome> {
+    /// Mints the API key with the one-time access token and keeps it with the refresh token;
+    /// watchers are told `event` (a login, or a renewal).
+    async fn complete_login(&self, tokens: OidcTokens, event: EventKind) -> Result<LoginOutcome> {
         // The store may have been locked while the user was in the browser.
         self.parts
             .vault
@@ -200,6 +226,7 @@ impl Account {
             minted.key,
             minted.expires_at,
             tokens.refresh_token,
+            event,
             "logged in to",
         )
         .await
@@ -211,18 +238,25 @@ impl Account {
         let expires_at = jwt_expiry(&key).map_err(|e| Error::NotAnApiKey {
             reason: e.to_string(),
         })?;
-        self.keep_api_key(key, expires_at, None, "API key stored for")
-            .await
+        self.keep_api_key(
+            key,
+            expires_at,
+            None,
+            EventKind::LoggedIn,
+            "API key stored for",
+        )
+        .await
     }
 
     /// The one tail of every way to get a key: ask the service who it belongs to (a key it
     /// refuses is not kept), store it (with the refresh token that renews it, if any), record
-    /// its facts, tell watchers.
+    /// its facts, tell watchers `event`.
     async fn keep_api_key(
         &self,
         key: Secret,
         expires_at: Timestamp,
         refresh: Option<Secret>,
+        event: EventKind,
         what: &str,
     ) -> Result<LoginOutcome> {
         let account = self.parts.api.account(&key).await?;
@@ -237,12 +271,12 @@ impl Account {
             .await?;
         crate::fault::point("login.after_facts");
         let username = self.remember_username(&account).await;
-        self.parts.events.publish(
-            EventKind::LoggedIn,
-            "",
-            "",
-            format!("{what} {} as {username}", self.parts.vault.domain()),
-        );
+        let domain = self.parts.vault.domain();
+        let message = match event {
+            EventKind::ApiKeyRenewed => format!("the API key for {domain} was renewed"),
+            _ => format!("{what} {domain} as {username}"),
+        };
+        self.parts.events.publish(event, "", "", message);
         Ok(LoginOutcome {
             username,
             email: account.user.email.unwrap_or_default(),
@@ -254,6 +288,11 @@ impl Account {
     /// Renews the API key with the refresh token, without the user. A refused refresh token
     /// ends renewal: the user must log in again before the key lapses.
     pub async fn renew_api_key(&self) -> Result<()> {
+        let _one_at_a_time = self.renewing.lock().await;
+        self.renew_api_key_now().await
+    }
+
+    async fn renew_api_key_now(&self) -> Result<()> {
         let Some(refresh) = self.parts.vault.refresh_token().await? else {
             self.parts
                 .vault
@@ -286,13 +325,8 @@ impl Account {
             self.parts.vault.put_refresh_token(next.clone()).await?;
         }
         crate::fault::point("renewal.after_refresh_store");
-        self.complete_login(tokens).await?;
-        self.parts.events.publish(
-            EventKind::ApiKeyRenewed,
-            "",
-            "",
-            format!("the API key for {} was renewed", self.parts.vault.domain()),
-        );
+        self.complete_login(tokens, EventKind::ApiKeyRenewed)
+            .await?;
         Ok(())
     }
 

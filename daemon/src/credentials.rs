@@ -112,6 +112,9 @@ pub enum NoCredential {
     NothingStored,
     /// An org channel, and neither the org's token nor an API key is stored.
     NoTokenForOrg { org: String },
+    /// The org's token is stored, but the service replaced it (reissued elsewhere, revoked,
+    /// expired: `what`), and no API key is stored to answer instead.
+    TokenReplaced { org: String, what: String },
     /// Every credential that could serve the URL was refused in its channel (`channel`, a URL
     /// prefix); `status` is what the repository answered to the last one.
     Rejected {
@@ -139,6 +142,16 @@ impl fmt::Display for NoCredential {
                 f,
                 "no token for the organization {org}: run `anacondactl token install --org {org}`"
             ),
+            Self::TokenReplaced { org, what } => {
+                // Said while an API key was there to serve the org; now there is none.
+                let meanwhile = format!("; the API key serves {org} meanwhile");
+                write!(
+                    f,
+                    "a token for {org} is stored, but the service refused it and no API key \
+                     is stored to serve {org} instead: {}. Log in first (`anacondactl login`)",
+                    what.replace(&meanwhile, "")
+                )
+            }
             // Never advise a reissue: a refusal in one channel says nothing of the token's
             // other channels, and a reissue revokes a working token everywhere. `token list`
             // asks the service and names the fix when the token was replaced or expired.
@@ -283,6 +296,9 @@ impl Credentials {
                 channel: anacondad_proto::redact_url(key.as_deref().unwrap_or(url)),
                 status: refused_with.unwrap_or(401),
             }),
+            (None, channel) if let Some((org, what)) = replaced_token(snapshot, channel) => {
+                Err(NoCredential::TokenReplaced { org, what })
+            }
             (None, Channel::Org(org)) => Err(NoCredential::NoTokenForOrg { org: org.clone() }),
             (None, _) => Err(NoCredential::NothingStored),
         };
@@ -348,6 +364,19 @@ impl Credentials {
             refused_token_of,
             ..self.answer_from(&self.vault.peek(), url, entry)
         })
+    }
+}
+
+/// A stored token that would serve `channel` but that the service replaced, and what
+/// became of it: why no credential answers when nothing else is stored.
+fn replaced_token(snapshot: &Snapshot, channel: &Channel) -> Option<(String, String)> {
+    let replaced = |org: &String| {
+        let what = snapshot.facts.orgs.get(org)?.replaced.clone()?;
+        Some((org.clone(), what))
+    };
+    match channel {
+        Channel::Org(org) => snapshot.tokens.get(org).and(replaced(org)),
+        Channel::Default(_) | Channel::Root => snapshot.tokens.keys().find_map(replaced),
     }
 }
 

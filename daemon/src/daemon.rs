@@ -97,6 +97,8 @@ pub struct Daemon {
     pub shutdown: CancellationToken,
     /// Work that runs to its end: the watcher, the scheduler, and each reissue-and-store.
     pub tasks: TaskTracker,
+    /// What each user-facing call under way has done and waits for (`GetActivity`).
+    pub activities: crate::activity::Activities,
     started: Instant,
     last_error: Mutex<Option<String>>,
 }
@@ -207,6 +209,7 @@ impl Daemon {
             clock,
             shutdown,
             tasks,
+            activities: crate::activity::Activities::default(),
             started: Instant::now(),
             last_error: Mutex::new(None),
         }))
@@ -231,7 +234,12 @@ impl Daemon {
             default.vault.clone(),
             self.events.clone(),
             self.shutdown.clone(),
-        );
+        )
+        .with_channel_check(crate::channels::OrgChannels::new(
+            default.vault.clone(),
+            default.api.clone(),
+            self.conda.clone(),
+        ));
         self.tasks.spawn(watcher.run());
         let exporter = self.exporter.clone();
         let shutdown = self.shutdown.clone();

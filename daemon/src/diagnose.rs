@@ -107,25 +107,114 @@ impl Diagnosis {
     }
 }
 
-/// Runs every check. Checks that need the service are marked not checked (warn) when the
-/// service did not answer, rather than waiting on it once per token.
+/// The whole diagnosis answers within this: the checks that need the network run at once,
+/// and each one that has not finished by then is reported as not checked (timed out), so
+/// `doctor` against a silent service takes this long, not one request timeout per check.
+pub const DIAGNOSE_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Runs every check within [`DIAGNOSE_DEADLINE`].
 pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
+    diagnose_within(inputs, site, DIAGNOSE_DEADLINE).await
+}
+
+/// Runs every check; those not finished within `limit` are marked "not checked (timed out)".
+pub async fn diagnose_within(inputs: &Inputs<'_>, site: &SiteRuntime, limit: Duration) -> Diagnosis {
+    let deadline = tokio::time::Instant::now() + limit;
     let mut d = Diagnosis {
         started_by: inputs.started_by.describe(),
         ..Diagnosis::default()
     };
     configuration(inputs, &mut d);
-    let store_ok = storage(inputs, site, &mut d).await;
+    // The store comes first: the API key's and the tokens' checks need to know it is usable.
+    let stored = tokio::time::timeout_at(deadline, async {
+        let mut part = Diagnosis::default();
+        let ok = storage(inputs, site, &mut part).await;
+        (part, ok)
+    })
+    .await;
+    let store_ok = match stored {
+        Ok((part, ok)) => {
+            d.findings.extend(part.findings);
+            ok
+        }
+        Err(_) => {
+            d.findings
+                .push(timed_out("storage.usable", "storage", limit));
+            false
+        }
+    };
     let api = &site.api;
-    let service_up = host(inputs, site, &mut d, "service", api.service_probe_url()).await;
     let repo = site.vault.repo().url().clone();
-    if repo.host_str() != api.base_url().host_str() || repo.port() != api.base_url().port() {
-        host(inputs, site, &mut d, "repository", repo).await;
+    let repo_apart =
+        repo.host_str() != api.base_url().host_str() || repo.port() != api.base_url().port();
+    let service = within(deadline, limit, "service.reachable", "service", async {
+        let mut part = Diagnosis::default();
+        host(inputs, site, &mut part, "service", api.service_probe_url()).await;
+        part
+    });
+    let repository = async {
+        if !repo_apart {
+            return Diagnosis::default();
+        }
+        within(
+            deadline,
+            limit,
+            "repository.reachable",
+            "repository",
+            async {
+                let mut part = Diagnosis::default();
+                host(inputs, site, &mut part, "repository", repo).await;
+                part
+            },
+        )
+        .await
+    };
+    let key = async {
+        let mut part = Diagnosis::default();
+        api_key(inputs, site, &mut part, store_ok, deadline, limit).await;
+        part
+    };
+    let tokens = async {
+        let mut part = Diagnosis::default();
+        tokens(inputs, site, &mut part, store_ok, deadline, limit).await;
+        part
+    };
+    let (service, repository, key, tokens) = tokio::join!(service, repository, key, tokens);
+    for part in [service, repository, key, tokens] {
+        d.findings.extend(part.findings);
     }
-    api_key(inputs, site, &mut d, store_ok, service_up).await;
-    tokens(inputs, site, &mut d, store_ok).await;
     anaconda_auth(inputs, site, &mut d, store_ok);
     d
+}
+
+/// The finding of a check that did not finish within the diagnosis's `limit`.
+fn timed_out(id: &str, section: &str, limit: Duration) -> Finding {
+    Finding {
+        id: id.to_owned(),
+        section: section.to_owned(),
+        level: Level::Warn,
+        evidence: format!("not checked (timed out after {} s)", limit.as_secs()),
+        fix: "the service or the network is slow or silent: run `anacondactl doctor` again \
+              later"
+            .to_owned(),
+    }
+}
+
+/// `check`'s findings, or `id` marked as timed out when it has not finished by `deadline`.
+async fn within(
+    deadline: tokio::time::Instant,
+    limit: Duration,
+    id: &str,
+    section: &str,
+    check: impl std::future::Future<Output = Diagnosis>,
+) -> Diagnosis {
+    match tokio::time::timeout_at(deadline, check).await {
+        Ok(part) => part,
+        Err(_) => Diagnosis {
+            findings: vec![timed_out(id, section, limit)],
+            ..Diagnosis::default()
+        },
+    }
 }
 
 /// What the configuration left out at start (anaconda-auth's file that does not parse, a site
@@ -245,7 +334,7 @@ fn file_mode(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 }
 
 #[cfg(not(unix))]
-fn file_mode(_: &Daemon, _: &mut Diagnosis) {}
+fn file_mode(_: &Inputs<'_>, _: &mut Diagnosis) {}
 
 /// The CA bundle and proxy requests go through, for the evidence of the TLS check.
 fn transport_settings(inputs: &Inputs<'_>, site: &SiteRuntime) -> String {
@@ -444,7 +533,8 @@ async fn api_key(
     site: &SiteRuntime,
     d: &mut Diagnosis,
     store_ok: bool,
-    service_up: bool,
+    deadline: tokio::time::Instant,
+    limit: Duration,
 ) {
     const S: &str = "API key";
     if !store_ok {
@@ -481,15 +571,9 @@ async fn api_key(
         }
     };
     let now = inputs.clock.now();
-    if !service_up {
-        d.push(
-            "api_key.valid",
-            S,
-            Level::Warn,
-            "not checked at the service: it did not answer".to_owned(),
-        );
-    } else {
-        match site.api.account(&key).await {
+    match tokio::time::timeout_at(deadline, site.api.account(&key)).await {
+        Err(_) => d.findings.push(timed_out("api_key.valid", S, limit)),
+        Ok(answer) => match answer {
             Ok(account) => d.push(
                 "api_key.valid",
                 S,
@@ -510,9 +594,9 @@ async fn api_key(
                 "api_key.valid",
                 S,
                 Level::Warn,
-                format!("could not be checked: {e}"),
+                format!("not checked at the service: {e}"),
             ),
-        }
+        },
     }
     let renews = if login.api_key_from_environment {
         "it comes from ANACONDA_AUTH_API_KEY: whoever sets that renews it"
@@ -552,7 +636,14 @@ async fn api_key(
     }
 }
 
-async fn tokens(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
+async fn tokens(
+    inputs: &Inputs<'_>,
+    site: &SiteRuntime,
+    d: &mut Diagnosis,
+    store_ok: bool,
+    deadline: tokio::time::Instant,
+    limit: Duration,
+) {
     if !store_ok {
         return;
     }
@@ -571,13 +662,27 @@ async fn tokens(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, stor
         return;
     }
     let now = inputs.clock.now();
-    for view in views {
+    // Every token's repository check at once, each bounded by the diagnosis's deadline.
+    let probes = views.iter().map(|view| async {
+        match snapshot.tokens.get(&view.org) {
+            Some(secret) => {
+                Some(tokio::time::timeout_at(deadline, site.api.probe_repo_token(secret)).await)
+            }
+            None => None,
+        }
+    });
+    let probed = futures::future::join_all(probes).await;
+    for (view, probe) in views.into_iter().zip(probed) {
         let org = &view.org;
         let section = format!("token {org}");
         let refresh = format!("anacondactl token refresh --org {org}");
-        if let Some(secret) = snapshot.tokens.get(org) {
-            match site.api.probe_repo_token(secret).await {
-                Ok(RepoTokenCheck::Accepted) => d.push(
+        if let Some(probe) = probe {
+            match probe {
+                Err(_) => {
+                    d.findings
+                        .push(timed_out(&format!("token.{org}.valid"), &section, limit))
+                }
+                Ok(Ok(RepoTokenCheck::Accepted)) => d.push(
                     format!("token.{org}.valid"),
                     &section,
                     Level::Ok,
@@ -586,7 +691,7 @@ async fn tokens(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, stor
                         view.channel_url, view.masked
                     ),
                 ),
-                Ok(RepoTokenCheck::Rejected { status }) => d.push_fix(
+                Ok(Ok(RepoTokenCheck::Rejected { status })) => d.push_fix(
                     format!("token.{org}.valid"),
                     &section,
                     Level::Fail,
@@ -596,7 +701,7 @@ async fn tokens(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, stor
                     ),
                     refresh.clone(),
                 ),
-                Err(e) => d.push_fix(
+                Ok(Err(e)) => d.push_fix(
                     format!("token.{org}.valid"),
                     &section,
                     Level::Fail,
@@ -635,7 +740,11 @@ async fn tokens(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, stor
                 &section,
                 Level::Warn,
                 "its expiry is unknown (stored by another tool), so it is not renewed".to_owned(),
-                format!("anacondactl token install --org {org} (reissues it)"),
+                // It works now: reissuing would revoke it for nothing.
+                format!(
+                    "nothing while the token check above is ok; once the repository refuses it, \
+                     `anacondactl token refresh --org {org}` gets a new one"
+                ),
             ),
         }
     }
@@ -708,17 +817,11 @@ fn anaconda_auth(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, sto
             Level::Warn,
             format!("{theirs}, but {record} is in the OS keychain"),
             // `login` and `token install` align only an anaconda-auth they see in use.
-            match theirs_config::installed_evidence(inputs.env, config, keyring) {
-                Some(_) => format!(
-                    "`anacondactl token install --yes` (or `login --yes`) sets \
-                     preferred_token_storage = \"system\" under [plugin.auth] in {}",
-                    config.display()
-                ),
-                None => format!(
-                    "add preferred_token_storage = \"system\" under [plugin.auth] in {}",
-                    config.display()
-                ),
-            },
+            // Not `token install --yes`: that would reissue (and revoke) a working token.
+            format!(
+                "add preferred_token_storage = \"system\" under [plugin.auth] in {}",
+                config.display()
+            ),
         ),
         _ => d.push(
             "anaconda_auth.storage",

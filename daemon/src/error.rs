@@ -36,6 +36,20 @@ pub enum Error {
     NotAnApiKey { reason: String },
     #[error("name the organization (--org ORG) or remove every token (--all)")]
     NoUninstallTarget,
+    #[error("name the organization of the channels: --org ORG, or ORG/CHANNEL")]
+    NoChannelOrg,
+    #[error("name the channels of {org} (NAME...), or take them all with --all")]
+    NoChannelNamed { org: String },
+    #[error("{name:?} is not a channel of {org}")]
+    ChannelOrgMismatch { name: String, org: String },
+    #[error(
+        "{org} has no channel {name:?} that you can read ({known}); see `anacondactl channels list --org {org}`"
+    )]
+    UnknownChannel {
+        org: String,
+        name: String,
+        known: String,
+    },
     #[error("the login was abandoned")]
     LoginAbandoned,
     #[error(transparent)]
@@ -76,6 +90,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the service gave no verdict ([`ApiError::is_no_answer`]).
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_no_answer())
+    }
+
     /// True when the user must log in (again) before this can work.
     pub fn is_login_required(&self) -> bool {
         match self {

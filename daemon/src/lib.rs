@@ -6,10 +6,12 @@
 //! (bottom first; `tests/import_order.rs` holds the code to it).
 
 pub mod account;
+pub mod activity;
 pub mod api;
 pub mod auth_storage;
 pub mod boolean;
 pub mod catalogue;
+pub mod channels;
 pub mod clock;
 pub mod conda;
 pub mod conda_config;

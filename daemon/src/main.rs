@@ -16,6 +16,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
+mod manpage;
+
 /// Exit codes, also listed in `anacondad --help`.
 const EXIT_FAILURE: u8 = 1;
 const EXIT_ALREADY_RUNNING: u8 = 3;
@@ -50,15 +52,25 @@ struct Args {
 /// `anacondad.1` in `dir`, from the same definition as `--help`.
 fn write_manpage(dir: &std::path::Path) -> anyhow::Result<()> {
     use clap::CommandFactory;
-    use std::io::Write as _;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Args::command()).render(&mut page)?;
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::File::create(dir.join("anacondad.1")))
-        .and_then(|mut file| file.write_all(&page))
+    let path = manpage::write(Args::command(), dir)
         .with_context(|| format!("cannot write anacondad.1 into {}", dir.display()))?;
-    println!("{}", dir.join("anacondad.1").display());
+    println!("{}", path.display());
     Ok(())
+}
+
+/// Where this process's log goes, for messages that send the user there: the file standard
+/// error is (a start by `anacondactl`, or the user's redirect), else the journal under
+/// systemd; `None` when it cannot be told.
+fn log_location(env: &EnvSnapshot) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    if let Ok(path) = std::fs::read_link("/proc/self/fd/2")
+        && path.is_absolute()
+        && path.is_file()
+    {
+        return Some(path.display().to_string());
+    }
+    env.get("JOURNAL_STREAM")
+        .map(|_| "the journal (`journalctl --user -u anacondad`)".to_owned())
 }
 
 fn main() -> ExitCode {
@@ -142,6 +154,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     } else {
         StartedBy::Foreground
     };
+    config.store.log = log_location(&env);
     let socket = match activated {
         Some(listener) => BoundSocket::from_activation(listener, &socket_path, uid)?,
         None => BoundSocket::bind(&socket_path, uid)?,

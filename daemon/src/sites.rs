@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::account::Account;
 use crate::api::AnacondaClient;
+use crate::channels::OrgChannels;
 use crate::conda::{Conda, TargetRequest};
 use crate::config::sites::SiteConfig;
 use crate::credentials::{Credentials, NoCredential};
@@ -62,15 +63,29 @@ impl SiteRuntime {
             remaining,
             condarc: None,
         };
-        if let Some(request) = condarc
-            && done.remaining.is_empty()
-        {
+        let Some(request) = condarc else {
+            return Ok(done);
+        };
+        let mut changes = Vec::new();
+        // The org channels we added for each removed org, and only those.
+        let channels = self.org_channels();
+        for org in &done.removed {
             let target = self.conda.target(request);
-            let path = target.path.clone();
-            let changes = self.conda.remove(target, restore_default_channels).await?;
-            done.condarc = Some((path, changes));
+            changes.extend(channels.remove_ours(org, &target).await?);
+        }
+        if done.remaining.is_empty() {
+            let target = self.conda.target(request);
+            changes.extend(self.conda.remove(target, restore_default_channels).await?);
+        }
+        if done.remaining.is_empty() || !changes.is_empty() {
+            done.condarc = Some((self.conda.target(request).path.clone(), changes));
         }
         Ok(done)
+    }
+
+    /// The site's organisation channels.
+    pub fn org_channels(&self) -> OrgChannels {
+        OrgChannels::new(self.vault.clone(), self.api.clone(), self.conda.clone())
     }
 
     pub fn name(&self) -> &str {

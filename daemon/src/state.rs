@@ -58,6 +58,10 @@ pub struct DomainState {
     pub refresh_token_held: bool,
     /// Keyed by organisation name.
     pub orgs: BTreeMap<String, OrgState>,
+    /// The organisation channel URLs anacondad added to conda's `channels`, by org, as written:
+    /// `token uninstall --org` takes out these and only these.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub added_channels: BTreeMap<String, Vec<String>>,
     /// Exports to other tools' credential stores, keyed by target (`rattler`, `mamba`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exports: BTreeMap<String, ExportState>,

@@ -40,16 +40,22 @@ fn defaults_goes_after_the_users_channels_keeping_their_comments() {
 }
 
 #[test]
-fn an_absent_or_empty_channels_gets_defaults_and_a_flow_list_is_refused_with_what_to_do() {
+fn an_absent_empty_or_one_line_flow_channels_gets_defaults_and_a_longer_flow_list_is_refused_with_what_to_do()
+ {
     let planned = plan(None, &settings()).unwrap();
     assert_eq!(planned.updated, format!("{OURS}channels:\n  - defaults\n"));
     let planned = plan(Some("channels: []\n"), &settings()).unwrap();
     assert_eq!(planned.updated, format!("channels:\n  - defaults\n{OURS}"));
-    let err = plan(Some("channels: [conda-forge]\n"), &settings())
+    let planned = plan(Some("channels: [conda-forge]\n"), &settings()).unwrap();
+    assert_eq!(
+        planned.updated,
+        format!("channels: [conda-forge, defaults]\n{OURS}")
+    );
+    let err = plan(Some("channels: [conda-forge,\n  bioconda]\n"), &settings())
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`channels`") && err.contains("add `defaults`"),
+        err.contains("line 1") && err.contains("`channels: [conda-forge, bioconda, defaults]`"),
         "{err}"
     );
 }

@@ -6,6 +6,7 @@ pub mod v1 {
     tonic::include_proto!("anacondad.v1");
 }
 
+pub mod atomic;
 mod connect;
 pub mod dirs;
 #[cfg(windows)]
@@ -30,6 +31,10 @@ pub const PROTOCOL_METADATA_KEY: &str = "anacondad-protocol";
 /// The request metadata key naming the site a request is for (`anacondactl --at SITE`); the
 /// daemon serves its default site, or a URL's own, when it is absent.
 pub const SITE_METADATA_KEY: &str = "anacondad-site";
+
+/// Request metadata naming one call of the CLI, so that `GetActivity` can tell what that call
+/// has done and is waiting for (the CLI's progress line).
+pub const REQUEST_ID_METADATA_KEY: &str = "anacondad-request-id";
 
 /// Status metadata the daemon puts on every error it makes itself, so a client can tell a
 /// daemon's answer (e.g. "the service is unreachable") from a broken connection to the daemon.

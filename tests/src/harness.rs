@@ -146,7 +146,7 @@ impl TestHome {
     }
 
     /// `anacondactl login --api-key-stdin`, the key on standard input; panics unless it worked.
-    pub fn login_with_api_key(&self, api_key: &str) {
+    pub fn login_with_api_key(&self, api_key: &str) -> Output {
         use std::io::Write;
         let mut child = self
             .ctl()
@@ -168,6 +168,7 @@ impl TestHome {
             "login: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out
     }
 
     /// Adds a variable to the environment of every process this home starts.
@@ -267,10 +268,13 @@ impl TestHome {
         rest
     }
 
-    /// `anacondactl` with this home's environment and nothing else.
+    /// `anacondactl` with this home's environment and nothing else, and no terminal: it runs
+    /// in a session of its own, so it cannot ask on the terminal `cargo test` runs in (the
+    /// CLI asks on its controlling terminal when standard input or output is not one).
     pub fn ctl(&self) -> Command {
         let mut cmd = Command::new(bin("anacondactl"));
         cmd.env_clear().envs(self.env()).stdin(Stdio::null());
+        without_controlling_terminal(&mut cmd);
         cmd
     }
 
@@ -524,5 +528,46 @@ impl EventSubscription {
             .await
             .unwrap_or_else(|_| panic!("no {kind:?} event within {timeout:?}"))
         })
+    }
+}
+
+impl EventSubscription {
+    /// The kinds of the events up to and including the first of `kind`, in order, waiting at
+    /// most `timeout`: for what a watcher sees of one change.
+    pub fn kinds_until(
+        &mut self,
+        kind: anacondad_proto::v1::EventKind,
+        timeout: Duration,
+    ) -> Vec<anacondad_proto::v1::EventKind> {
+        let events = &mut self.events;
+        self.runtime.block_on(async {
+            let mut seen = Vec::new();
+            tokio::time::timeout(timeout, async {
+                while let Some(event) = events.message().await.expect("the event stream") {
+                    seen.push(event.kind());
+                    if event.kind() == kind {
+                        return;
+                    }
+                }
+                panic!("the event stream ended before {kind:?}; seen: {seen:?}");
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no {kind:?} event within {timeout:?}"));
+            seen
+        })
+    }
+}
+
+/// Makes `cmd` start a new session, which has no controlling terminal.
+#[allow(unsafe_code)]
+pub fn without_controlling_terminal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of this process; it is the
+    // only thing run between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
     }
 }

@@ -56,6 +56,15 @@ impl EmulatorProcess {
         response.json().expect("a JSON answer")
     }
 
+    /// Clears every injected fault (`DELETE /_emulator/faults`); panics unless it worked.
+    pub fn clear_faults(&self) {
+        let response = http()
+            .delete(self.url("/_emulator/faults"))
+            .send()
+            .expect("emulator");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// GETs `path` and returns the JSON answer; panics unless it succeeded.
     pub fn get(&self, path: &str) -> serde_json::Value {
         let response = http().get(self.url(path)).send().expect("emulator");

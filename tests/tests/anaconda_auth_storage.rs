@@ -94,7 +94,11 @@ fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daem
     assert!(home.path().join(".anaconda/keyring").is_file());
     let (state, fix) = doctor_on_anaconda_auth(&home);
     assert_eq!(state, "warn");
-    assert!(fix.contains("token install --yes"), "{fix}");
+    // The change itself, not `token install --yes` (which would reissue a working token).
+    assert!(
+        fix.contains("add preferred_token_storage = \"system\" under [plugin.auth]"),
+        "{fix}"
+    );
     // Without a terminal and without --yes: said, not done, and the install goes on.
     let out = install(&home, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -247,6 +251,8 @@ fn declining_in_a_terminal_says_what_is_lost_and_goes_on_unless_anaconda_auths_h
         "anaconda-auth",
         "--condarc",
         condarc.to_str().unwrap(),
+        "--channels",
+        "none",
     ];
     // --yes answers it; without it, a "no" refuses the install.
     let no_yes: Vec<&str> = handler.iter().copied().filter(|a| *a != "--yes").collect();
@@ -254,12 +260,14 @@ fn declining_in_a_terminal_says_what_is_lost_and_goes_on_unless_anaconda_auths_h
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("--auth-handler anacondad"), "{said}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "# mine\n");
-    // Then the reissue of acme's token and the .condarc edit, each asked with "Proceed?".
+    // Then the reissue of acme's token (this machine's, so keeping it is offered first) and
+    // the .condarc edit.
+    let keep_or_reissue = "[c/y/n] (c): ";
     let proceed = "Proceed? [y/n] (n): ";
     let (code, said) = answered_in_a_terminal(
         &home,
         &no_yes,
-        &[(ALIGN, "y"), (proceed, "y"), (proceed, "y")],
+        &[(ALIGN, "y"), (keep_or_reissue, "y"), (proceed, "y")],
     );
     assert_eq!(code, 0, "{said}");
     assert!(

@@ -939,7 +939,7 @@ async fn a_reissue_answered_503_is_retried_because_the_service_did_not_act() {
     );
 }
 
-/// The demo world plus `umbrella`, an organisation with a business plan that `demo` is not in.
+/// The demo world plus `hooli`, an organisation with a business plan that `demo` is not in.
 fn seed_with_a_foreign_org() -> Seed {
     let mut seed = Seed::demo();
     seed.users.push(SeedUser {
@@ -950,7 +950,7 @@ fn seed_with_a_foreign_org() -> Seed {
         id: None,
     });
     seed.organizations.push(SeedOrganization {
-        name: "umbrella".into(),
+        name: "hooli".into(),
         title: None,
         id: None,
         members: vec!["other".into()],
@@ -968,19 +968,13 @@ async fn an_org_the_user_is_not_in_is_forbidden_and_one_that_does_not_exist_not_
     let (client, _) = client_for(&emu);
     let key = api_key(&emu).await;
 
-    let err = client
-        .current_repo_token(&key, "umbrella")
-        .await
-        .unwrap_err();
+    let err = client.current_repo_token(&key, "hooli").await.unwrap_err();
     assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
     assert!(
         err.to_string().contains("member of the organization"),
         "{err}"
     );
-    let err = client
-        .reissue_repo_token(&key, "umbrella")
-        .await
-        .unwrap_err();
+    let err = client.reissue_repo_token(&key, "hooli").await.unwrap_err();
     assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
 
     let err = client.reissue_repo_token(&key, "nosuch").await.unwrap_err();

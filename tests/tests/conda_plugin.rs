@@ -173,7 +173,7 @@ const FAKE_CONDA: &[(&str, &str)] = &[
 const DRIVER: &str = r#"
 import hashlib, json, sys, threading
 import requests
-import conda_anacondad.auth as plugin_auth
+import conda_anacondad.entry as plugin_entry
 from conda_anacondad import AnacondadAuth, AnacondadAuthError
 
 base = sys.argv[1]
@@ -220,7 +220,7 @@ for line in sys.stdin:
         answer = fetch(command["path"], session)
     elif command["op"] == "entries":
         entries = command["entries"]
-        plugin_auth._conda_channel_settings = lambda: entries
+        plugin_entry._conda_channel_settings = lambda: entries
         answer = {"entries": len(entries)}
     else:
         answer = burst(command["paths"], command["threads"], command["per_thread"])
@@ -575,7 +575,7 @@ fn a_token_reissued_behind_the_plugins_back_is_replaced_on_401_and_the_request_r
     let old = world.served_digest(ACME);
     assert_ok(&driver.get(ACME), &old);
 
-    world.ctl_ok(&["token", "refresh", "--org", "acme"]);
+    world.ctl_ok(&["token", "refresh", "--org", "acme", "--yes"]);
     let new = world.served_digest(ACME);
     assert_ne!(old, new, "the refresh did not reissue the token");
     assert_eq!(new, digest(&format!("token {}", world.org_token("acme"))));
@@ -620,6 +620,12 @@ fn when_the_daemon_has_no_newer_token_the_plugin_gives_up_with_advice_and_no_sec
         message.contains("HTTP 401")
             && message.contains("anacondactl token list")
             && !message.contains("token install"),
+        "{message}"
+    );
+    // The daemon's own words, passed through, not a sentence of the plugin's.
+    assert!(
+        message.contains("the repository did not accept the credentials held for")
+            && !message.contains("the repository refused the repo token"),
         "{message}"
     );
     assert!(
@@ -761,16 +767,19 @@ fn cached_answers_expire_with_the_credential_or_after_a_minute_and_a_hung_anacon
     let script = r#"
 import json, os, time, types
 import requests
-import conda_anacondad.auth as auth
+import conda_anacondad.cache as cache
 from conda_anacondad import AnacondadAuth, AnacondadAuthError
 
 clock = [1000.0]
-auth.time = types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time)
+cache.time = types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time)
 
-def answer(expires_at, header="token t1", scope=""):
+def rfc_3339(unix):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(unix))
+
+def answer(expires_at, header="token t1", scope=None):
     with open(os.environ["FAKE_ANSWER"], "w") as f:
         f.write(json.dumps({"found": True, "header_value": header, "kind": "repo_token",
-                            "org": "acme", "expires_at": expires_at, "scope": scope})
+                            "org": "acme", "expires_at": rfc_3339(expires_at), "scope": scope})
                 if expires_at is not None else "hang")
 
 def header(path):
@@ -1003,4 +1012,120 @@ fn a_refused_api_key_an_entry_asked_for_is_replaced_by_the_token_and_the_next_pr
     let mut driver = world.driver();
     driver.entry(&base, json!({"credential_type": "api-key"}));
     assert_ok(&driver.get(ACME_LINUX), &token);
+}
+
+#[test]
+fn after_a_refusal_the_plugin_reports_the_kind_the_daemon_named_and_passes_its_reason_on() {
+    let Some(site) = site_or_skip("after_a_refusal_the_plugin_reports_the_kind") else {
+        return;
+    };
+    let world = World::new(site);
+    // A stand-in anacondactl: logs its call; answers a lookup with a repo token whose header
+    // starts like an API key's, and a refusal with the daemon's JSON error.
+    let fake = world.home.path().join("fake-anacondactl");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+             case \"$*\" in\n\
+             *rejected*) echo '{{\"error\": \"the daemon says: nothing else for acme\", \
+             \"reason\": \"rejected\", \"exit_code\": 1}}'; exit 1 ;;\n\
+             *) echo '{{\"found\": true, \"header_value\": \"Bearer not-a-key\", \
+             \"kind\": \"repo_token\", \"org\": \"acme\", \"expires_at\": null, \
+             \"scope\": null}}' ;;\n\
+             esac\n",
+            world.calls_log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = r#"
+import requests
+from conda_anacondad import AnacondadAuth, AnacondadAuthError
+
+auth = AnacondadAuth("x")
+request = auth(requests.Request("GET", "https://repo.example.com/repo/acme/a/noarch/repodata.json").prepare())
+response = requests.Response()
+response.status_code = 401
+response.request = request
+try:
+    auth._on_response(response)
+    print("replayed")
+except AnacondadAuthError as e:
+    print(e)
+    print(e.refused_status)
+"#;
+    let out = world
+        .python(false)
+        .env("ANACONDACTL", &fake)
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("the daemon says: nothing else for acme"),
+        "the daemon's message is passed on: {stdout}"
+    );
+    assert!(
+        stdout.contains("\n401\n"),
+        "the error carries the status: {stdout}"
+    );
+    let calls = std::fs::read_to_string(&world.calls_log).unwrap();
+    assert!(
+        calls.contains("credential rejected") && calls.contains("--kind repo_token"),
+        "the refused credential is reported as the kind the daemon named: {calls}"
+    );
+}
+
+#[test]
+fn conda_doctors_check_shows_what_anacondactl_doctor_found_and_its_error_in_its_words() {
+    let Some(site) = site_or_skip("conda_doctors_check_shows_what_anacondactl_doctor_found") else {
+        return;
+    };
+    let world = World::new(site);
+    let script = r#"
+from conda_anacondad.health import health_check
+health_check("", False)
+"#;
+    // Not logged in: doctor has failing checks (and exits 9), and the check shows them.
+    let out = world.python(false).args(["-c", script]).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains('\u{274c}') && shown.contains("fix: "),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains('\u{2705}'),
+        "ok checks only with --verbose: {shown}"
+    );
+    assert!(shown.contains("failure(s)"), "{shown}");
+
+    // anacondactl's JSON error is shown by its message, not as JSON.
+    let fake = world.home.path().join("failing-anacondactl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '{\"error\": \"the daemon said no\", \"reason\": \"failed\", \
+         \"exit_code\": 1}'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = world
+        .python(false)
+        .env("ANACONDACTL", &fake)
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("the daemon said no"), "{shown}");
+    assert!(!shown.contains("\"reason\""), "{shown}");
 }

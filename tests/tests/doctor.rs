@@ -503,6 +503,13 @@ fn an_entry_with_an_unknown_credential_type_fails_doctor_and_condarc_check_namin
 
     let out = home.run_ctl(&["condarc", "check"]);
     assert_eq!(out.status.code(), Some(6));
+    // Listed once, on standard output; the error line points at it.
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        listed.matches("unknown credential_type").count(),
+        1,
+        "{listed}"
+    );
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("unknown credential_type"), "{said}");
+    assert!(said.contains("see the finding above"), "{said}");
 }

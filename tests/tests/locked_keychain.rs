@@ -136,7 +136,7 @@ fn a_keychain_locked_after_login_stops_the_reissue_and_status_says_why() {
     let first = emu.org_token("acme").unwrap();
 
     keychain.lock();
-    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme"]);
+    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]);
     assert!(!refresh.status.success(), "{}", text(&refresh));
     assert!(
         text(&refresh).contains("was not attempted"),

@@ -601,3 +601,31 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
         );
     }
 }
+
+#[test]
+fn manpages_writes_every_page_with_examples_files_environment_and_exit_status_and_anacondad_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = Command::new(bin("anacondactl"))
+        .arg("manpages")
+        .arg(dir.path())
+        .env("ANACONDAD_BIN", bin("anacondad"))
+        .output()
+        .expect("anacondactl runs");
+    assert!(written.status.success(), "{}", stdout_and_stderr(&written));
+    for page in ["anacondactl.1", "anacondad.1"] {
+        let text = read(&dir.path().join(page));
+        for section in [
+            ".SH SYNOPSIS",
+            ".SH EXAMPLES",
+            ".SH FILES",
+            ".SH ENVIRONMENT",
+            ".SH \"EXIT STATUS\"",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(text.contains(section), "{page} has no {section}:\n{text}");
+        }
+    }
+    let install = read(&dir.path().join("anacondactl-token-install.1"));
+    assert!(install.contains(".SH EXAMPLES"), "{install}");
+    assert!(install.contains(".SH \"EXIT STATUS\""), "{install}");
+}

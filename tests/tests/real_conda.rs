@@ -690,14 +690,17 @@ fn a_refused_token_with_nothing_else_stored_is_reported_as_refused_not_missing()
     assert!(!search.success(), "{}", said(&search));
     let text = said(&search);
     assert_eq!(
-        text.matches("the repository refused the repo token of acme (HTTP 401)")
+        // The daemon's sentence, passed on by the plugin.
+        text.matches("the repository did not accept the credentials held for")
             .count(),
         1,
         "{text}"
     );
     // A re-check, which names the fix; never a reissue that could revoke a working token.
     assert!(
-        text.contains("anacondactl token list") && !text.contains("token install"),
+        text.contains("(HTTP 401)")
+            && text.contains("anacondactl token list")
+            && !text.contains("token install"),
         "{text}"
     );
     assert!(
@@ -1232,5 +1235,79 @@ fn with_two_sites_conda_sends_each_repository_its_own_sites_token() {
     assert!(
         !sent.is_empty() && sent.iter().all(|auth| *auth == there_token),
         "{sent:?}"
+    );
+}
+
+#[test]
+fn after_token_install_with_channels_all_conda_finds_the_org_only_package_with_acmes_token() {
+    let Some(venvs) = conda_or_skip("after_token_install_with_channels_all_conda_finds") else {
+        return;
+    };
+    let world = World::logged_in(venvs, |home| home);
+    // A second org's token and one of its channels, so that "acme's token on nothing else's
+    // requests" has something to be false about.
+    let out = world.ctl(&["token", "install", "--org", "globex", "--yes"]);
+    assert!(out.status.success(), "token install globex: {}", out.text);
+    let out = world.ctl(&[
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--channels",
+        "all",
+    ]);
+    assert!(out.status.success(), "token install acme: {}", out.text);
+    let internal = world.emu.url("/repo/acme/internal");
+    assert!(
+        out.text.contains(&format!("  {internal}\n")),
+        "the success message lists what conda searches: {}",
+        out.text
+    );
+    let conda = Conda::new(&world.home, &world.venvs.with_plugin);
+    let globex = world.emu.url("/repo/globex/internal");
+    write(
+        &conda.condarc_env_file(),
+        &format!("channels:\n  - {globex}\n"),
+    );
+    world.repo_requests();
+
+    let org_only = anacondad_tests::emulator::ORG_ONLY_PACKAGE;
+    let search = conda.run(&["search", "--json", org_only]);
+    search.assert_success("conda search");
+    let answer = search.json();
+    let channels: Vec<&str> = answer[org_only]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {org_only} in {answer}"))
+        .iter()
+        .filter_map(|record| record["channel"].as_str())
+        .collect();
+    assert_eq!(channels, [format!("{internal}/noarch")]);
+
+    let acme = world.emu.org_token("acme").expect("acme has a token");
+    let acme_sent = format!("token {}****", &acme[..4]);
+    let requests = world.repo_requests();
+    let acme_requests: Vec<_> = requests
+        .iter()
+        .filter(|(path, _, _)| path.starts_with("/repo/acme/"))
+        .collect();
+    assert!(
+        acme_requests.iter().any(|(path, status, _)| path
+            == "/repo/acme/internal/noarch/repodata.json"
+            && *status == 200),
+        "{requests:?}"
+    );
+    assert!(
+        acme_requests.iter().all(|(_, _, auth)| *auth == acme_sent),
+        "{requests:?}"
+    );
+    let others: Vec<_> = requests
+        .iter()
+        .filter(|(path, _, _)| path.starts_with("/repo/globex/"))
+        .collect();
+    assert!(!others.is_empty(), "{requests:?}");
+    assert!(
+        others.iter().all(|(_, _, auth)| *auth != acme_sent),
+        "{requests:?}"
     );
 }

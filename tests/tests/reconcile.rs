@@ -245,7 +245,7 @@ fn the_scheduler_does_not_reissue_back_a_token_another_machine_reissued() {
     assert_eq!(emu.org_token("acme").unwrap(), theirs, "no retry reissues");
     assert!(served_header(&home, &emu).starts_with("Bearer "));
 
-    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme"]);
+    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]);
     assert!(!refresh.status.success());
     assert!(
         text(&refresh).contains("did not reissue it back"),
@@ -337,7 +337,7 @@ fn nothing_is_reissued_while_the_keyring_file_cannot_be_written() {
     assert!(dir.join("keyring").exists(), "the file store is in use");
     let read_only = ReadOnly::make(&dir);
 
-    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme"]);
+    let refresh = home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]);
     let install = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
     let login = home.run_ctl_within(&["login", "--force"], Duration::from_secs(20));
     let next = time(&acme(&home)["next_refresh_at"]);
@@ -360,6 +360,39 @@ fn nothing_is_reissued_while_the_keyring_file_cannot_be_written() {
         "the working token was not revoked"
     );
     assert_eq!(served_header(&home, &emu), format!("token {first}"));
+}
+
+#[test]
+fn after_logout_a_replaced_token_is_reported_as_refused_with_the_fix() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = installed(&emu, &clock);
+    // The token is revoked (reissued elsewhere), and the daemon learns it.
+    emu.post("/_emulator/orgs/acme/token", serde_json::json!({}));
+    assert_eq!(acme(&home)["state"], "replaced");
+    ok(&home.run_ctl(&["logout"]));
+
+    let url = emu.url("/repo/acme/internal/noarch/repodata.json");
+    let answer = home.run_ctl(&["credential", "get", &url]);
+    assert!(!answer.status.success(), "{}", text(&answer));
+    let said = text(&answer);
+    assert!(
+        !said.contains("no token for the organization"),
+        "a token is stored: {said}"
+    );
+    for part in [
+        "a token for acme is stored",
+        "refused",
+        "reissued elsewhere",
+        "anacondactl login",
+        "anacondactl token install --org acme",
+    ] {
+        assert!(said.contains(part), "{part:?} missing: {said}");
+    }
+    assert!(
+        !said.contains("the API key serves acme meanwhile"),
+        "there is no API key any more: {said}"
+    );
 }
 
 /// `credential rejected` for `url` with the header `header` refused with `status`.

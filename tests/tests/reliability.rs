@@ -115,7 +115,7 @@ fn an_unknown_organization_is_refused_before_anything_is_reissued() {
         err.contains("initech") && err.contains("acme, globex"),
         "{err}"
     );
-    let bad = home.run_ctl(&["token", "refresh", "--org", "../etc"]);
+    let bad = home.run_ctl(&["token", "refresh", "--org", "../etc", "--yes"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
         text(&bad.stderr).contains("not an organization name"),

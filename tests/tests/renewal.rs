@@ -165,3 +165,73 @@ fn shutdown_during_a_renewal_waits_until_the_new_token_is_stored() {
     let listed = json_output(&home.run_ctl(&["--json", "token", "list"]));
     assert!(listed["tokens"][0]["expires_at"].is_string(), "{listed}");
 }
+
+#[test]
+fn an_api_key_renewal_is_watched_as_a_renewal_and_not_as_a_login() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let home = TestHome::against(&emu).with_env("ANACONDAD_BROWSER_LOGIN_PORT", "0");
+    let _daemon = InProcessDaemon::start(&home, clock.clone());
+    home.login_through_browser(&[]);
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    let expires: Timestamp = status["login"]["api_key_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut events = home.subscribe_events();
+
+    clock.set(expires - jiff::SignedDuration::from_hours(24 * 29));
+    let seen = events.kinds_until(EventKind::ApiKeyRenewed, EVENT_TIMEOUT);
+    assert_eq!(seen, [EventKind::ApiKeyRenewed], "one renewal, one event");
+}
+
+#[test]
+fn a_token_refresh_is_watched_as_one_refresh_and_not_as_an_install() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let (home, _daemon) = installed(&emu, &clock);
+    let mut events = home.subscribe_events();
+
+    ok(&home.run_ctl(&["token", "refresh", "--org", "acme", "--yes"]));
+    let seen = events.kinds_until(EventKind::TokenRefreshed, EVENT_TIMEOUT);
+    assert_eq!(seen, [EventKind::TokenRefreshed], "one refresh, one event");
+}
+
+#[test]
+fn the_first_command_after_a_start_with_a_lapsed_renewable_api_key_renews_it_first() {
+    let emu = spawn_emulator(&[]);
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let home = TestHome::against(&emu).with_env("ANACONDAD_BROWSER_LOGIN_PORT", "0");
+    let daemon = InProcessDaemon::start(&home, clock.clone());
+    home.login_through_browser(&[]);
+    let status = json_output(&home.run_ctl(&["--json", "daemon", "status"]));
+    assert_eq!(status["login"]["can_renew"], true);
+    let expires: Timestamp = status["login"]["api_key_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let old_key = served_header(&home, &emu);
+    daemon.stop();
+
+    // The key has lapsed by the time the daemon starts again: the service refuses it.
+    let key = old_key.strip_prefix("Bearer ").expect("the API key");
+    emu.post("/_emulator/expire", serde_json::json!({ "api_key": key }));
+    clock.set(expires + jiff::SignedDuration::from_secs(1));
+    // The service is slow to renew it, so the renewal the daemon starts by itself is still
+    // under way when the first command comes (and its new key outlives the clock above).
+    emu.post(
+        "/_emulator/faults",
+        serde_json::json!({"path_prefix": "/api/auth/oauth2/token", "kind": "hang",
+                           "millis": 2500, "count": 1}),
+    );
+    let _daemon = InProcessDaemon::start(&home, clock.clone());
+
+    let who = home.run_ctl(&["--json", "whoami"]);
+    ok(&who);
+    assert_eq!(json_output(&who)["username"], "demo");
+    let new_key = served_header(&home, &emu);
+    assert_ne!(new_key, old_key, "the renewed key is served");
+    assert_eq!(repository_status(&emu, &new_key), 200);
+}

@@ -352,3 +352,29 @@ fn with_a_user_manager_install_reloads_and_enables_the_socket_once_and_uninstall
     );
     assert_eq!(status["units"][0]["enabled"], "disabled");
 }
+
+#[test]
+fn a_daemon_path_with_a_line_break_is_refused_and_injects_no_line_into_the_unit() {
+    let (home, dir) = home_without_systemctl();
+    // A directory whose name ends the `ExecStart=` line and starts one of its own.
+    let hostile = home
+        .path()
+        .join("bin\nExecStartPre=/bin/touch /tmp/anacondad-injected\n");
+    std::fs::create_dir_all(&hostile).unwrap();
+    let daemon = hostile.join("anacondad");
+    std::fs::copy(bin("anacondad"), &daemon).unwrap();
+    let home = home.with_env("ANACONDAD_BIN", &daemon);
+
+    let refused = home.run_ctl(&["service", "install"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("control character"),
+        "the error says what is wrong with the path: {}",
+        text(&refused)
+    );
+    assert!(
+        snapshot(&dir).is_empty(),
+        "nothing is written: {:?}",
+        snapshot(&dir)
+    );
+}

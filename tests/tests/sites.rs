@@ -106,12 +106,12 @@ fn header_for(home: &TestHome, url: &str) -> String {
         .to_owned()
 }
 
-/// The reason of a `--json credential get` that found nothing (exit 1, `found: false`).
+/// The message of a `--json credential get` that found nothing (exit 1, a JSON error).
 fn refusal(out: &std::process::Output) -> String {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON answer");
-    assert_eq!(answer["found"], false, "{answer}");
-    answer["reason"].as_str().unwrap_or_default().to_owned()
+    assert_eq!(answer["exit_code"], 1, "{answer}");
+    answer["error"].as_str().unwrap_or_default().to_owned()
 }
 
 fn repository_status(url: &str, header: &str) -> u16 {

@@ -1,12 +1,17 @@
-//! The warning that secrets fell back to the file store: said once per daemon start by the
-//! commands that report storage, always by `daemon status`, and short.
+//! The warning that secrets fell back to the file store: said by every command that reports
+//! storage until the user chooses (`storage = "file"`, or a keychain that works), always by
+//! `daemon status`, with the paths it concerns, and short.
 
 use anacondad_tests::harness::TestHome;
+use anacondad_tests::spawn_emulator;
 
 /// A home whose daemon finds no Secret Service (its session bus does not exist), with the
 /// default `storage = auto`, so secrets go to the file.
 fn home_without_a_keychain() -> TestHome {
-    let home = TestHome::new();
+    without_a_keychain(TestHome::new())
+}
+
+fn without_a_keychain(home: TestHome) -> TestHome {
     let bus = format!("unix:path={}", home.path().join("no-bus").display());
     home.with_env("DBUS_SESSION_BUS_ADDRESS", bus)
 }
@@ -29,7 +34,58 @@ fn warning_lines(stderr: &str) -> Vec<&str> {
 }
 
 #[test]
-fn the_file_fallback_warning_is_printed_by_the_first_command_only_and_by_every_status() {
+fn the_file_fallback_warning_is_shown_on_a_natural_first_run_with_its_paths_until_the_user_chooses()
+{
+    let emu = spawn_emulator(&[]);
+    // The emulator's site, with the default storage (`auto`).
+    let home = without_a_keychain(
+        TestHome::new()
+            .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
+            .with_env("CONDA_TOKEN_REPO_URL", emu.url("/repo/")),
+    );
+
+    // A new user's first try: a token before logging in, then the login it asks for.
+    let install = home.run_ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert_eq!(
+        install.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let login = home.login_with_api_key(&emu.mint_api_key());
+    let login_stderr = String::from_utf8_lossy(&login.stderr).into_owned();
+    let said = warning_lines(&login_stderr);
+    assert_eq!(said.len(), 1, "the login warns: {login_stderr}");
+    let warning = said[0];
+    let keyring = home.path().join(".anaconda/keyring");
+    let config = home.path().join("config/anacondad/config.toml");
+    let log = home.state_dir().join("anacondad.log");
+    for path in [&keyring, &config, &log] {
+        assert!(
+            warning.contains(&path.display().to_string()),
+            "{} is not named: {warning}",
+            path.display()
+        );
+    }
+    assert!(!warning.contains("the daemon log says why"), "{warning}");
+
+    // Until the user chooses, every command that reports storage says it again.
+    for _ in 0..2 {
+        let again = stderr_of(&home, &["token", "list"]);
+        assert_eq!(warning_lines(&again).len(), 1, "{again}");
+    }
+
+    // Choosing the file silences it.
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let before = std::fs::read_to_string(&config).unwrap_or_default();
+    std::fs::write(&config, format!("storage = \"file\"\n{before}")).unwrap();
+    stderr_of(&home, &["daemon", "stop"]);
+    let chosen = stderr_of(&home, &["token", "list"]);
+    assert!(warning_lines(&chosen).is_empty(), "{chosen}");
+}
+
+#[test]
+fn the_file_fallback_warning_is_printed_by_every_command_and_by_every_status() {
     let home = home_without_a_keychain();
 
     let first = stderr_of(&home, &["token", "list"]);
@@ -42,15 +98,16 @@ fn the_file_fallback_warning_is_printed_by_the_first_command_only_and_by_every_s
         "the D-Bus error stays in the log: {warning}"
     );
     assert!(
-        warning.len() < 400,
+        warning.len() < 600,
         "{} characters: {warning}",
         warning.len()
     );
 
     let second = stderr_of(&home, &["token", "list"]);
-    assert!(
-        warning_lines(&second).is_empty(),
-        "the same daemon does not repeat it: {second}"
+    assert_eq!(
+        warning_lines(&second).len(),
+        1,
+        "until the user chooses, it is said again: {second}"
     );
 
     for _ in 0..2 {
@@ -80,7 +137,7 @@ fn the_file_fallback_warning_is_printed_by_the_first_command_only_and_by_every_s
         "{log}"
     );
 
-    // A new daemon says it again, once.
+    // A new daemon says it too.
     stderr_of(&home, &["daemon", "stop"]);
     let after_restart = stderr_of(&home, &["token", "list"]);
     assert_eq!(
@@ -88,5 +145,4 @@ fn the_file_fallback_warning_is_printed_by_the_first_command_only_and_by_every_s
         1,
         "a new daemon start warns again: {after_restart}"
     );
-    assert!(warning_lines(&stderr_of(&home, &["token", "list"])).is_empty());
 }

@@ -192,7 +192,7 @@ fn a_second_install_with_yes_reissues_and_leaves_condarc_unchanged() {
     let out = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("An existing token already exists for the organization acme."));
+    assert!(stdout.contains("An existing token already exists for the organization acme: "));
     assert!(stdout.contains("already configured"), "{stdout}");
     assert!(!stdout.contains("Backing up"), "{stdout}");
     assert!(!w.home.path().join(".condarc.bak").exists());
@@ -371,7 +371,7 @@ fn a_daemon_killed_right_after_the_reissue_leaves_the_new_token_stored() {
 }
 
 #[test]
-fn a_malformed_condarc_is_refused_with_its_line_and_the_token_is_kept() {
+fn a_malformed_condarc_is_refused_with_its_line_before_anything_is_issued() {
     let w = World::new();
     w.login();
     let broken = "channels:\n  - defaults\n default_channels: [oops\n";
@@ -394,8 +394,9 @@ fn a_malformed_condarc_is_refused_with_its_line_and_the_token_is_kept() {
             .contains("line"),
         "{status}"
     );
-    let current = w.org_token("acme").unwrap();
-    assert_eq!(w.plugin_header(REPODATA), format!("token {current}"));
+    // The file is checked before the service is asked for anything.
+    assert!(stderr.contains("Nothing was reissued"), "{stderr}");
+    assert_eq!(w.org_token("acme"), None);
 }
 
 #[test]
@@ -457,10 +458,14 @@ fn uninstalling_the_last_token_removes_our_channel_settings_entry() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let condarc = std::fs::read_to_string(w.condarc()).unwrap();
     assert!(!condarc.contains("channel_settings"), "{condarc}");
+    // There was no .condarc before: the default channels of a repository conda can no
+    // longer authenticate to go too, and the output says so.
     assert!(
-        condarc.contains("default_channels"),
-        "kept unless --restore-condarc: {condarc}"
+        !condarc.contains("default_channels"),
+        "no token is left for the default channels: {condarc}"
     );
+    let said = text(&out.stdout);
+    assert!(said.contains("default_channels"), "{said}");
     let list = json_output(&w.ctl(&["--json", "token", "list"]));
     assert_eq!(list["tokens"], json!([]));
     let missing = w.ctl(&["token", "uninstall", "--org", "acme"]);
@@ -552,7 +557,7 @@ fn with_system_storage_the_token_lives_in_the_secret_service() {
     );
     let status = json_output(&w.ctl(&["--json", "daemon", "status"]));
     assert_eq!(status["storage"]["backend"], "system");
-    assert_eq!(status["storage"]["warning"], "");
+    assert!(status["storage"]["warning"].is_null(), "{status}");
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -595,6 +600,54 @@ fn install_can_name_another_condarc_and_the_existing_conda_plugin() {
 }
 
 #[test]
+fn uninstalling_the_last_token_gives_condarc_back_its_channels_from_before() {
+    let w = World::new();
+    w.login();
+    let original = "# mine\nchannels:\n  - conda-forge\nsolver: libmamba\n";
+    std::fs::write(w.condarc(), original).unwrap();
+    let install = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let configured = std::fs::read_to_string(w.condarc()).unwrap();
+    assert!(configured.contains("- defaults"), "{configured}");
+
+    let out = w.ctl(&["token", "uninstall", "--org", "acme"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
+    let said = text(&out.stdout);
+    for part in ["default_channels", "channels: take out the defaults"] {
+        assert!(said.contains(part), "{part:?} is not said: {said}");
+    }
+}
+
+#[test]
+fn uninstalling_the_last_token_keeps_default_channels_the_user_changed_and_says_how_to_restore() {
+    let w = World::new();
+    w.login();
+    let original = "solver: libmamba\n";
+    std::fs::write(w.condarc(), original).unwrap();
+    let install = w.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let configured = std::fs::read_to_string(w.condarc()).unwrap();
+    let edited = configured.replace(
+        &format!("  - {}\n", w.url("/repo/msys2")),
+        "  - https://mirror.example/msys2\n",
+    );
+    assert_ne!(edited, configured, "the test edits default_channels");
+    std::fs::write(w.condarc(), &edited).unwrap();
+
+    let out = w.ctl(&["token", "uninstall", "--org", "acme"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = std::fs::read_to_string(w.condarc()).unwrap();
+    assert!(after.contains("https://mirror.example/msys2"), "{after}");
+    let said = text(&out.stdout);
+    assert!(said.contains("--restore-condarc"), "{said}");
+
+    let restore = w.ctl(&["token", "uninstall", "--all", "--restore-condarc"]);
+    assert!(restore.status.success(), "{}", text(&restore.stderr));
+    assert_eq!(std::fs::read_to_string(w.condarc()).unwrap(), original);
+}
+
+#[test]
 fn uninstall_all_with_restore_puts_the_previous_default_channels_back() {
     let w = World::new();
     w.login();
@@ -634,7 +687,7 @@ fn refresh_reissues_now_and_the_new_token_is_served() {
         .success()
     );
     let before = w.org_token("globex").unwrap();
-    let out = w.ctl(&["token", "refresh", "--org", "globex"]);
+    let out = w.ctl(&["token", "refresh", "--org", "globex", "--yes"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = w.org_token("globex").unwrap();
     assert_ne!(before, after);

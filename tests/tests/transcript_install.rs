@@ -17,6 +17,15 @@ const EXPECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The keys a terminal sends for the down arrow and for Enter in raw mode.
 const DOWN_ARROW: &str = "\x1b[B";
 const ENTER: &str = "\r";
+const ESCAPE: &str = "\x1b";
+const CTRL_C: &str = "\x03";
+
+/// What a terminal is sent to hide the cursor and to show it again.
+const HIDE_CURSOR: &str = "\x1b[?25l";
+const SHOW_CURSOR: &str = "\x1b[?25h";
+
+/// The key hint under the organisation menu.
+const KEY_HINT: &str = "Esc or q to cancel";
 
 /// What every successful, fully configured install ends with.
 const SUCCESS: &str =
@@ -146,18 +155,37 @@ impl World {
 
     /// Runs `anacondactl <args>` in a pseudo-terminal.
     fn pty(&self, args: &[&str]) -> Transcript {
+        self.pty_with(args, &[])
+    }
+
+    /// [`World::pty`] with `env` added to the environment.
+    fn pty_with(&self, args: &[&str], env: &[(&str, &str)]) -> Transcript {
         let mut cmd = Command::new(anacondad_tests::harness::bin("anacondactl"));
+        cmd.args(args);
+        self.spawn_in_pty(cmd, &args.join(" "), env)
+    }
+
+    /// `sh -c SCRIPT` in a pseudo-terminal, `$ANACONDACTL` naming the CLI: for pipelines.
+    fn pty_shell(&self, script: &str) -> Transcript {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        let cli = anacondad_tests::harness::bin("anacondactl");
+        let cli = cli.to_str().expect("a UTF-8 path");
+        self.spawn_in_pty(cmd, script, &[("ANACONDACTL", cli)])
+    }
+
+    fn spawn_in_pty(&self, mut cmd: Command, what: &str, env: &[(&str, &str)]) -> Transcript {
         cmd.env_clear()
             .envs(self.home.env())
-            // dialoguer draws its menu only on a terminal that says what it is.
+            // The menu is drawn only on a terminal that says what it is.
             .env("TERM", "xterm")
-            .args(args);
+            .envs(env.iter().copied());
         let mut session = Session::spawn(cmd).expect("anacondactl starts in a pty");
         session.set_expect_timeout(Some(EXPECT_TIMEOUT));
         Transcript {
             session,
             seen: Vec::new(),
-            args: args.join(" "),
+            args: what.to_owned(),
         }
     }
 }
@@ -223,6 +251,23 @@ impl Transcript {
             ),
         }
         text
+    }
+
+    /// Reads the rest of the output and waits for the exit, whatever its code (for `doctor`,
+    /// whose checks of this machine may fail).
+    fn finish_whatever_code(mut self) {
+        if let Err(e) = self.session.expect(Eof) {
+            self.drain();
+            panic!(
+                "`anacondactl {}` did not finish ({e}); the transcript:\n{}",
+                self.args,
+                self.text()
+            );
+        }
+        self.session
+            .get_process()
+            .wait()
+            .expect("wait for anacondactl");
     }
 
     /// Takes what is already buffered or readable, without waiting.
@@ -402,7 +447,9 @@ fn agreeing_to_reissue_revokes_the_previous_token() {
     // Enter takes the highlighted first row: acme.
     t.send(ENTER);
     t.expect("Please select an organization: Acme Corporation (acme)");
-    t.expect("An existing token already exists for the organization acme.");
+    t.expect(
+        "An existing token already exists for the organization acme: a token issued elsewhere",
+    );
     t.expect(
         "Reissuing a new token will revoke and deactivate any existing token access. This \
          action can't be undone.",
@@ -413,7 +460,17 @@ fn agreeing_to_reissue_revokes_the_previous_token() {
     t.expect("Proceed? [y/n] (n): ");
     t.send("y\n");
     t.expect(SUCCESS);
+    // The channel picker: Enter takes the highlighted first row, all of acme's channels.
+    t.expect("Add the channels of acme to conda's channels?");
+    t.expect("All 2 channels (internal, tools)");
+    t.send(ENTER);
+    t.expect("conda now searches, in this order:");
     t.finish(0);
+    let condarc = std::fs::read_to_string(world.condarc()).unwrap();
+    assert!(
+        condarc.contains(&format!("  - {}/repo/acme/internal\n", world.base())),
+        "{condarc}"
+    );
 
     let current = world.current_token("acme").expect("acme has a token");
     assert_ne!(current, previous, "the token was not reissued");
@@ -435,13 +492,21 @@ fn declining_the_reissue_changes_nothing() {
     let previous = world.issue_token("acme");
 
     let mut t = world.pty(&["token", "install", "--org", "acme"]);
-    t.expect("An existing token already exists for the organization acme.");
+    t.expect(
+        "An existing token already exists for the organization acme: a token issued elsewhere",
+    );
+    t.expect("Proceed? [y/n] (n): ");
+    // An answer that is neither yes nor no is asked again.
+    t.send("maybe\n");
+    t.expect("Please answer y (yes) or n (no).");
     t.expect("Proceed? [y/n] (n): ");
     // Enter takes the default, which is no.
     t.send("\n");
     t.expect("Nothing changed");
-    let text = t.finish(1);
+    // Declining is the user's choice, not a failure: no error line, exit 0.
+    let text = t.finish(0);
     assert!(!text.contains("has been installed"), "{text}");
+    assert!(!text.contains("anacondactl:"), "{text}");
 
     assert_eq!(
         world.current_token("acme").as_deref(),
@@ -488,7 +553,7 @@ fn configuring_an_existing_condarc_backs_it_up_first() {
     std::fs::write(world.condarc(), COMMENTED_CONDARC).unwrap();
     let backup = world.home.path().join(".condarc.bak");
 
-    let mut t = world.pty(&["token", "install", "--org", "acme"]);
+    let mut t = world.pty(&["token", "install", "--org", "acme", "--channels", "none"]);
     t.expect("Proceed? [y/n] (n): ");
     t.send("y\n");
     t.expect(&format!("Backing up config to {}", backup.display()));
@@ -599,4 +664,153 @@ fn a_given_token_installs_without_login_and_is_only_ever_shown_masked() {
     let credential = world.run(&["credential", "get", &world.repodata_url()]);
     assert_exit(&credential, 0, "credential get");
     assert_eq!(stdout(&credential).trim(), format!("token {given}"));
+}
+
+/// Whether the cursor was hidden and shown again after the last time it was hidden.
+fn cursor_shown_at_the_end(text: &str) -> bool {
+    match text.rfind(HIDE_CURSOR) {
+        Some(hidden) => text[hidden..].contains(SHOW_CURSOR),
+        None => true,
+    }
+}
+
+#[test]
+fn the_organization_menu_shows_its_keys_and_escape_cancels_it_with_the_cursor_back() {
+    let world = World::demo();
+    world.login();
+
+    let mut t = world.pty(&["token", "install"]);
+    t.expect("Please select an organization");
+    t.expect(KEY_HINT);
+    t.send(ESCAPE);
+    t.expect("nothing was chosen");
+    let text = t.finish(1);
+    assert!(
+        text.contains(HIDE_CURSOR),
+        "the menu hides the cursor:\n{text:?}"
+    );
+    assert!(
+        cursor_shown_at_the_end(&text),
+        "the cursor stays hidden:\n{text:?}"
+    );
+    assert_eq!(world.current_token("acme"), None);
+    assert_eq!(world.current_token("globex"), None);
+    assert!(!world.condarc().exists(), ".condarc was written");
+}
+
+#[test]
+fn q_cancels_the_organization_menu() {
+    let world = World::demo();
+    world.login();
+
+    let mut t = world.pty(&["token", "install"]);
+    t.expect(KEY_HINT);
+    t.send("q");
+    t.expect("nothing was chosen");
+    let text = t.finish(1);
+    assert!(cursor_shown_at_the_end(&text), "{text:?}");
+    assert_eq!(world.current_token("acme"), None);
+}
+
+#[test]
+fn ctrl_c_at_the_organization_menu_gives_the_cursor_back_and_says_nothing_changed() {
+    let world = World::demo();
+    world.login();
+
+    let mut t = world.pty(&["token", "install"]);
+    t.expect("Globex Corporation (globex)");
+    t.send(CTRL_C);
+    t.expect("interrupted: nothing was changed");
+    let text = t.finish(130);
+    assert!(
+        cursor_shown_at_the_end(&text),
+        "the cursor stays hidden:\n{text:?}"
+    );
+    assert_eq!(world.current_token("acme"), None);
+    assert_eq!(world.current_token("globex"), None);
+}
+
+#[test]
+fn ctrl_c_at_the_condarc_question_after_the_reissue_says_what_was_done_and_what_to_run() {
+    let world = World::demo();
+    world.login();
+
+    let mut t = world.pty(&["token", "install", "--org", "acme"]);
+    t.expect("Your conda token has been installed and expires");
+    t.expect("Proceed? [y/n] (n): ");
+    t.send(CTRL_C);
+    t.expect("interrupted: your token for acme is installed");
+    t.expect("anacondactl condarc apply");
+    t.finish(130);
+    assert!(world.current_token("acme").is_some());
+    assert_eq!(listed_orgs(&world), ["acme"]);
+    assert!(!world.condarc().exists(), ".condarc was written");
+}
+
+#[test]
+fn with_its_output_piped_install_still_asks_on_the_terminal() {
+    let world = World::demo();
+    world.login();
+    let log = world.home.path().join("install.log");
+
+    let mut t = world.pty_shell(&format!(
+        "\"$ANACONDACTL\" token install --org acme --channels none | tee '{}'",
+        log.display()
+    ));
+    t.expect("Proceed? [y/n] (n): ");
+    t.send("y\n");
+    t.expect(SUCCESS);
+    t.finish(0);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(SUCCESS), "{logged}");
+    assert!(
+        !logged.contains("Proceed?"),
+        "the question went to the terminal, not into the log:\n{logged}"
+    );
+    assert_configured_for(&read_yaml(&world.condarc()), world.base());
+}
+
+#[test]
+fn token_states_are_coloured_on_a_terminal_unless_no_color_is_set() {
+    let world = World::demo();
+    world.login();
+    let install = world.run(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    assert_exit(&install, 0, "token install --org acme --yes --no-condarc");
+    let green_valid = "\x1b[32mvalid\x1b[0m";
+
+    let mut t = world.pty(&["token", "list"]);
+    t.expect(green_valid);
+    t.finish(0);
+
+    let mut t = world.pty_with(&["token", "list"], &[("NO_COLOR", "1")]);
+    t.expect("valid");
+    let text = t.finish(0);
+    assert!(!text.contains("\x1b["), "NO_COLOR is set:\n{text:?}");
+
+    let piped = world.run(&["token", "list"]);
+    assert_exit(&piped, 0, "token list");
+    assert!(stdout(&piped).contains("valid"), "{}", stdout(&piped));
+    assert!(
+        !stdout(&piped).contains('\x1b'),
+        "not a terminal: {:?}",
+        stdout(&piped)
+    );
+}
+
+#[test]
+fn doctor_colours_its_states_on_a_terminal_only() {
+    let world = World::demo();
+    world.login();
+
+    let mut t = world.pty(&["doctor"]);
+    t.expect("\x1b[32mok  \x1b[0m");
+    t.finish_whatever_code();
+
+    let piped = world.run(&["doctor"]);
+    assert!(stdout(&piped).contains("ok  "), "{}", stdout(&piped));
+    assert!(
+        !stdout(&piped).contains('\x1b'),
+        "not a terminal: {:?}",
+        stdout(&piped)
+    );
 }

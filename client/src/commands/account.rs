@@ -9,6 +9,8 @@ use super::Output;
 use crate::cli::LoginArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::json;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -38,10 +40,10 @@ async fn login_with(args: LoginArgs, client: &DaemonClient, out: Output) -> Resu
         };
         let answer = client.account().set_api_key(request).await?.into_inner();
         if out.json {
-            out.print_json(&serde_json::json!({
-                "login": render::login_json(answer.login.as_ref()),
-                "storage": render::storage_json(answer.storage.as_ref()),
-            }));
+            out.print_json(&json::commands::ApiKeySet {
+                login: json::daemon::Login::of(answer.login.as_ref()),
+                storage: json::daemon::Storage::of(answer.storage.as_ref()),
+            });
         } else {
             crate::outln!("{}", render::login_line(answer.login.as_ref()));
         }
@@ -91,13 +93,7 @@ async fn login_with(args: LoginArgs, client: &DaemonClient, out: Output) -> Resu
             }
             Some(Event::Outcome(outcome)) => {
                 if out.json {
-                    out.print_json(&serde_json::json!({
-                        "username": outcome.username,
-                        "email": outcome.email,
-                        "api_key_expires_at": render::time(outcome.api_key_expires_at),
-                        "already_logged_in": outcome.already_logged_in,
-                        "storage": render::storage_json(outcome.storage.as_ref()),
-                    }));
+                    out.print_json(&json::commands::LoggedIn::from(&outcome));
                 } else if outcome.already_logged_in {
                     crate::outln!(
                         "Already logged in as {}; use --force to log in again.",
@@ -149,7 +145,9 @@ fn open_browser(url: &str) {
 /// store did to its files (each notice once).
 pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageStatus>) {
     let Some(storage) = storage else { return };
-    if !storage.warning.is_empty() && storage.warning_is_new {
+    // Until the user chooses (storage = "file", or a working keychain), every command that
+    // reports storage says it: said once, it is easily missed among a first run's output.
+    if !storage.warning.is_empty() {
         out.warn(&storage.warning);
     }
     for notice in &storage.notices {
@@ -165,7 +163,9 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({ "removed": answer.removed }));
+        out.print_json(&json::commands::LoggedOut {
+            removed: answer.removed,
+        });
     } else if answer.removed {
         crate::outln!("Logged out: the API key was removed. Installed repo tokens stay in place.");
     } else {
@@ -177,20 +177,18 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
 
 pub async fn whoami(target: &Target, out: Output) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
-    let who = client
-        .account()
-        .whoami(WhoamiRequest {})
+    let id = RequestId::new();
+    let who = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Asking the service who you are",
+            client.account().whoami(id.request(WhoamiRequest {})),
+        )
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "user_id": who.user_id,
-            "username": who.username,
-            "email": who.email,
-            "first_name": who.first_name,
-            "last_name": who.last_name,
-            "login": render::login_json(who.login.as_ref()),
-        }));
+        out.print_json(&json::commands::Whoami::from(&who));
     } else {
         let name = format!("{} {}", who.first_name, who.last_name);
         crate::outln!(

@@ -9,6 +9,7 @@ use super::{Output, condarc_target};
 use crate::cli::{CondarcArgs, CondarcCommand};
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
+use crate::json;
 use crate::render;
 
 pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<(), CliError> {
@@ -23,12 +24,7 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 .await?
                 .into_inner();
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "path": plan.path,
-                    "changes": plan.changes,
-                    "summary": plan.summary,
-                    "diff": plan.diff,
-                }));
+                out.print_json(&json::commands::CondarcPlan::from(&plan));
             } else if plan.changes {
                 crate::out!("{}", plan.diff);
                 if !plan.diff.ends_with('\n') {
@@ -50,14 +46,29 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
             let status = report.status.clone().unwrap_or_default();
             let conda = report.conda.clone().unwrap_or_default();
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "status": render::condarc_json(Some(&status)),
-                    "findings": report.findings,
-                    "conda": render::conda_view_json(report.conda.as_ref()),
-                }));
+                out.print_json(&json::commands::CondarcCheck {
+                    status: json::daemon::Condarc::of(Some(&status)),
+                    findings: report.findings.clone(),
+                    conda: json::daemon::CondaView::of(report.conda.as_ref()),
+                });
             } else {
-                crate::outln!("{}", render::condarc_line(Some(&status)));
+                // Each cause once: the findings are listed, so the status line leaves them out.
+                let mut findings: Vec<&String> = Vec::new();
                 for finding in &report.findings {
+                    if !findings.contains(&finding) {
+                        findings.push(finding);
+                    }
+                }
+                let line = if findings.is_empty() {
+                    render::condarc_line(Some(&status))
+                } else {
+                    render::condarc_line(Some(&anacondad_proto::v1::CondarcStatus {
+                        detail: String::new(),
+                        ..status.clone()
+                    }))
+                };
+                crate::outln!("{line}");
+                for finding in findings {
                     crate::outln!("  - {finding}");
                 }
                 for line in render::conda_view_lines(&conda) {
@@ -70,9 +81,21 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 Err(CliError::new(
                     ExitKind::Drift,
                     format!(
-                        "{} is configured, but conda does not use it as it is: {}",
+                        "{} is configured, but conda does not use it as it is: see {} above",
                         status.path,
-                        conda.findings.join("; ")
+                        if conda.findings.len() == 1 {
+                            "the finding"
+                        } else {
+                            "the findings"
+                        }
+                    ),
+                ))
+            } else if status.state() == CondarcState::Malformed {
+                Err(CliError::new(
+                    ExitKind::Drift,
+                    format!(
+                        "{} does not parse: correct it where the finding above says",
+                        status.path
                     ),
                 ))
             } else {
@@ -98,9 +121,10 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 .map(|r| r.into_inner().conda.unwrap_or_default().findings)
                 .unwrap_or_default();
             if out.json {
-                let mut value = applied_json(&applied);
-                value["conda_findings"] = serde_json::json!(findings);
-                out.print_json(&value);
+                out.print_json(&json::commands::CondarcApply {
+                    applied: json::commands::CondarcApplied::from(&applied),
+                    conda_findings: findings.clone(),
+                });
             } else {
                 print_applied(&applied, findings.is_empty());
             }
@@ -123,16 +147,6 @@ pub async fn apply(
         })
         .await?
         .into_inner())
-}
-
-pub fn applied_json(applied: &ApplyCondarcResponse) -> serde_json::Value {
-    serde_json::json!({
-        "path": applied.path,
-        "changed": applied.changed,
-        "backup_path": applied.backup_path,
-        "summary": applied.summary,
-        "diff": applied.diff,
-    })
 }
 
 /// `in_use`: nothing keeps conda from using the file (else the warnings that follow say what).

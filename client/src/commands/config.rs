@@ -11,16 +11,9 @@ use super::Output;
 use crate::cli::{ConfigCommand, SitesCommand};
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::json;
 use crate::prompt::Prompter;
 use crate::render::one_line;
-
-fn value_json(v: &ConfigValue) -> serde_json::Value {
-    serde_json::json!({
-        "value": v.value,
-        "source": v.source,
-        "from": v.source_detail,
-    })
-}
 
 fn value_lines(values: &[ConfigValue]) -> Vec<String> {
     let width = values.iter().map(|v| v.key.len()).max().unwrap_or(0);
@@ -58,30 +51,21 @@ pub async fn show(
         .await?
         .into_inner();
     if out.json {
-        let daemon: serde_json::Map<String, serde_json::Value> = answer
-            .daemon
-            .iter()
-            .map(|v| (v.key.clone(), value_json(v)))
-            .collect();
-        let sites: Vec<serde_json::Value> = answer
+        let sites = answer
             .sites
             .iter()
-            .map(|s| {
-                let values: serde_json::Map<String, serde_json::Value> = s
-                    .values
-                    .iter()
-                    .map(|v| (v.key.clone(), value_json(v)))
-                    .collect();
-                serde_json::json!({
-                    "name": s.name,
-                    "default": s.is_default,
-                    "selected_by": if at.is_some() { "flag (--at)" } else { "" },
-                    "configured_in": s.configured_in,
-                    "values": values,
-                })
+            .map(|s| json::commands::SiteConfig {
+                name: s.name.clone(),
+                default: s.is_default,
+                selected_by: at.is_some().then_some("flag (--at)"),
+                configured_in: s.configured_in.clone(),
+                values: json::commands::ConfigValues::of(&s.values),
             })
             .collect();
-        out.print_json(&serde_json::json!({ "daemon": daemon, "sites": sites }));
+        out.print_json(&json::commands::ConfigShow {
+            daemon: json::commands::ConfigValues::of(&answer.daemon),
+            sites,
+        });
         return Ok(());
     }
     crate::outln!("anacondad");
@@ -113,18 +97,6 @@ pub async fn show(
     Ok(())
 }
 
-fn site_json(s: &SiteInfo) -> serde_json::Value {
-    serde_json::json!({
-        "name": s.name,
-        "domain": s.domain,
-        "repo_url": s.repo_url,
-        "extra_repo_urls": s.extra_repo_urls,
-        "default": s.is_default,
-        "configured_in": s.configured_in,
-        "holds_credentials": s.holds_credentials,
-    })
-}
-
 fn where_configured(s: &SiteInfo) -> String {
     if s.configured_in.is_empty() {
         "implicit (no [sites] configured)".to_owned()
@@ -133,21 +105,29 @@ fn where_configured(s: &SiteInfo) -> String {
     }
 }
 
+/// The sites the daemon serves, and the file that configures them.
+async fn list_sites(target: &Target) -> Result<anacondad_proto::v1::ListSitesResponse, CliError> {
+    let client = target.connect_or_start().await?;
+    Ok(client
+        .daemon()
+        .list_sites(ListSitesRequest {})
+        .await?
+        .into_inner())
+}
+
 pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<(), CliError> {
     match cmd {
         SitesCommand::List => {
-            let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .list_sites(ListSitesRequest {})
-                .await?
-                .into_inner();
+            let answer = list_sites(target).await?;
             if out.json {
-                let sites: Vec<_> = answer.sites.iter().map(site_json).collect();
-                out.print_json(&serde_json::json!({
-                    "sites": sites,
-                    "config_file": answer.config_file,
-                }));
+                out.print_json(&json::commands::SiteList {
+                    sites: answer
+                        .sites
+                        .iter()
+                        .map(json::commands::Site::from)
+                        .collect(),
+                    config_file: json::text(&answer.config_file),
+                });
                 return Ok(());
             }
             for s in &answer.sites {
@@ -163,12 +143,7 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
             Ok(())
         }
         SitesCommand::Show { name } => {
-            let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .list_sites(ListSitesRequest {})
-                .await?
-                .into_inner();
+            let answer = list_sites(target).await?;
             let wanted = answer
                 .sites
                 .iter()
@@ -183,7 +158,7 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
                 )));
             };
             if out.json {
-                out.print_json(&site_json(s));
+                out.print_json(&json::commands::Site::from(s));
                 return Ok(());
             }
             crate::outln!("name:              {}", one_line(&s.name));
@@ -215,24 +190,16 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
             domain,
             repo_urls,
         } => {
+            let request = AddSiteRequest {
+                name: name.clone(),
+                domain,
+                repo_urls,
+            };
             let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .add_site(AddSiteRequest {
-                    name: name.clone(),
-                    domain,
-                    repo_urls,
-                })
-                .await?
-                .into_inner();
+            let answer = client.daemon().add_site(request).await?.into_inner();
             let restarted = super::daemon::stop(target).await?;
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "path": answer.path,
-                    "added": answer.added,
-                    "default_site": answer.default_site,
-                    "daemon_restarted": restarted,
-                }));
+                out.print_json(&json::commands::SiteAdded::new(&answer, restarted));
                 return Ok(());
             }
             for added in answer.added.iter().filter(|a| **a != name) {
@@ -249,21 +216,19 @@ pub async fn sites(cmd: SitesCommand, target: &Target, out: Output) -> Result<()
         }
         SitesCommand::Remove { name, force } => {
             let client = target.connect_or_start().await?;
-            let answer = client
-                .daemon()
-                .remove_site(RemoveSiteRequest {
-                    name: name.clone(),
-                    force,
-                })
-                .await?
-                .into_inner();
+            let request = RemoveSiteRequest {
+                name: name.clone(),
+                force,
+            };
+            let answer = client.daemon().remove_site(request).await?.into_inner();
             let restarted = super::daemon::stop(target).await?;
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "path": answer.path,
-                    "removed": name,
-                    "daemon_restarted": restarted,
-                }));
+                let removed = json::commands::SiteRemoved {
+                    path: answer.path,
+                    removed: name,
+                    daemon_restarted: restarted,
+                };
+                out.print_json(&removed);
                 return Ok(());
             }
             crate::outln!("Removed [sites.{name}] from {}.", answer.path);
@@ -354,9 +319,11 @@ pub async fn offer_alignment(
             ),
         ));
     } else {
+        // Not "run again with --yes": for `token install` that would reissue the token.
         out.warn(format!(
-            "{loses}; there is no terminal to ask on: run this command again with --yes to \
-             make the change"
+            "{loses}; there is no terminal to ask on. To make the change, add \
+             preferred_token_storage = \"system\" under [plugin.auth] in {}",
+            plan.path
         ));
         return Ok(());
     };
@@ -368,7 +335,9 @@ pub async fn offer_alignment(
             )));
         }
         out.warn(format!(
-            "{loses}; `anacondactl token install --yes` (or `login --yes`) makes the change later"
+            "{loses}; to make the change later, add preferred_token_storage = \"system\" under \
+             [plugin.auth] in {}",
+            plan.path
         ));
         return Ok(());
     }

@@ -11,7 +11,7 @@ use anacondad_proto::v1::{
 use super::Output;
 use crate::cli::{CredentialCommand, CredentialType, EntryArgs, RejectedKind};
 use crate::connection::Target;
-use crate::exit::CliError;
+use crate::exit::{CliError, Reason};
 
 pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result<(), CliError> {
     let (url, deadline) = match &cmd {
@@ -29,21 +29,13 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
         .map_err(|_| target.unresponsive(deadline))?
         .map_err(hide)?;
     if !answer.found {
-        let reason = hide_url(&answer.reason, &url);
-        if out.json {
-            out.print_json(&serde_json::json!({ "found": false, "reason": reason }));
-        }
-        return Err(CliError::failed(reason));
+        // Printed as every failure is (`{"error", "reason", "exit_code"}` under --json), the
+        // reason being the daemon's.
+        let reason = Reason::NoCredential(answer.no_credential());
+        return Err(CliError::failed(hide_url(&answer.reason, &url)).because(reason));
     }
     if out.json {
-        out.print_json(&serde_json::json!({
-            "found": true,
-            "header_value": answer.header_value,
-            "kind": answer.kind().as_str_name().trim_start_matches("CREDENTIAL_KIND_").to_ascii_lowercase(),
-            "org": answer.org,
-            "expires_at": answer.expires_at,
-            "scope": answer.scope,
-        }));
+        out.print_json(&crate::json::commands::Credential::from(&answer));
     } else {
         crate::outln!("{}", answer.header_value);
     }

@@ -9,6 +9,7 @@ use super::Output;
 use crate::cli::{CondarcArgs, DaemonCommand};
 use crate::connection::Target;
 use crate::exit::{CliError, ExitKind};
+use crate::json;
 use crate::render;
 
 /// How long `daemon stop` waits for the daemon to exit.
@@ -29,9 +30,10 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
                 .ok()
                 .and_then(|r| r.into_inner().conda);
             if out.json {
-                let mut value = render::status_json(&status);
-                value["conda"] = render::conda_view_json(conda.as_ref());
-                out.print_json(&value);
+                out.print_json(&json::daemon::DaemonStatus {
+                    status: json::daemon::Status::from(&status),
+                    conda: json::daemon::CondaView::of(conda.as_ref()),
+                });
             } else {
                 crate::out!("{}", render::status_text(&status));
                 if let Some(conda) = &conda {
@@ -49,11 +51,11 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             };
             let status = client.daemon().status(StatusRequest {}).await?.into_inner();
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "already_running": already,
-                    "pid": status.pid,
-                    "socket": status.socket_path,
-                }));
+                out.print_json(&json::commands::DaemonStarted {
+                    already_running: already,
+                    pid: status.pid,
+                    socket: status.socket_path.clone(),
+                });
             } else if already {
                 crate::outln!(
                     "anacondad is already running (pid {}) at {}",
@@ -72,7 +74,10 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
         DaemonCommand::Stop => {
             let stopped = stop(target).await?;
             if out.json {
-                out.print_json(&serde_json::json!({ "stopped": stopped, "running": false }));
+                out.print_json(&json::commands::DaemonStopped {
+                    stopped,
+                    running: false,
+                });
             } else if stopped {
                 crate::outln!("anacondad stopped");
             } else {
@@ -90,7 +95,7 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             );
             while let Some(event) = events.message().await? {
                 if out.json {
-                    crate::outln!("{}", render::event_json(&event));
+                    json::print_line(&json::daemon::Event::from(&event));
                 } else {
                     crate::outln!("{}", render::event_line(&event));
                 }

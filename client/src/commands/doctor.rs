@@ -9,12 +9,14 @@ use anacondad_proto::v1::{
     CheckCondarcRequest, CheckCondarcResponse, CheckState, CondarcState, DiagnoseRequest,
     PlanCondarcRequest, StatusRequest,
 };
-use serde_json::{Value, json};
 
 use super::{Output, condarc, condarc_target, service};
 use crate::cli::DoctorArgs;
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
+use crate::json::commands::{Check, DoctorReport};
+use crate::json::service::Installed;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 
 /// The fix `--fix` applies itself.
@@ -84,13 +86,13 @@ pub async fn run(
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
-    let (mut rows, client) = collect(&args, target).await;
+    let (mut rows, client) = collect(&args, target, out).await;
     let mut fixed = Vec::new();
     if args.fix {
         if let Some(client) = &client {
             fixed = fix(client, &args, &rows, out, prompter).await?;
             if !fixed.is_empty() {
-                rows = collect(&args, target).await.0;
+                rows = collect(&args, target, out).await.0;
             }
         } else {
             out.say("nothing can be fixed while the daemon cannot be reached");
@@ -100,7 +102,8 @@ pub async fn run(
     if out.json {
         out.print_json(&report_json(&rows, &fixed));
     } else {
-        crate::out!("{}", report_text(&rows, &fixed));
+        // Each piece from outside is made safe in report_text; the colours are its own.
+        print!("{}", report_text(&rows, &fixed, out.colour));
     }
     if failed.is_empty() {
         return Ok(());
@@ -117,9 +120,13 @@ pub async fn run(
 }
 
 /// Every row, and the daemon client when the daemon could be reached.
-async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<DaemonClient>) {
+async fn collect(
+    args: &DoctorArgs,
+    target: &Target,
+    out: Output,
+) -> (Vec<Row>, Option<DaemonClient>) {
     let mut rows = Vec::new();
-    let client = daemon_rows(target, &mut rows).await;
+    let client = daemon_rows(target, &mut rows, out).await;
     let mut conda_check = None;
     if let Some(client) = &client {
         match client
@@ -153,7 +160,7 @@ async fn collect(args: &DoctorArgs, target: &Target) -> (Vec<Row>, Option<Daemon
 
 /// The daemon: reachable (started on demand if need be), its version and who started it,
 /// then its own checks.
-async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClient> {
+async fn daemon_rows(target: &Target, rows: &mut Vec<Row>, out: Output) -> Option<DaemonClient> {
     const S: &str = "daemon";
     let socket = target.socket.display().to_string();
     let (client, how) = match target.connect().await {
@@ -216,7 +223,16 @@ async fn daemon_rows(target: &Target, rows: &mut Vec<Row>) -> Option<DaemonClien
             .fix("anacondactl daemon stop (the next command starts the installed one)"),
         );
     }
-    match client.daemon().diagnose(DiagnoseRequest {}).await {
+    let id = RequestId::new();
+    let diagnosed = Progress::new(out.json)
+        .during(
+            &client,
+            &id,
+            "Checking the store, the service and each token",
+            client.daemon().diagnose(id.request(DiagnoseRequest {})),
+        )
+        .await;
+    match diagnosed {
         Ok(answer) => {
             let answer = answer.into_inner();
             rows.push(Row::new(
@@ -298,8 +314,8 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
             return;
         }
     };
-    let manager = status["manager"].as_str().unwrap_or_default();
-    if let Some(reason) = status["unreachable"].as_str() {
+    let manager = status.manager.as_str();
+    if let Some(reason) = &status.unreachable {
         rows.push(Row::new(
             "units",
             S,
@@ -308,20 +324,19 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
         ));
         return;
     }
-    let field = |unit: &Value, key: &str| unit[key].as_str().unwrap_or_default().to_owned();
-    for unit in status["units"].as_array().into_iter().flatten() {
-        let name = field(unit, "name");
-        let installed = field(unit, "installed");
-        let enabled = field(unit, "enabled");
-        let active = field(unit, "active");
+    for unit in &status.units {
+        let name = &unit.name;
+        let installed = service::installed_text(unit.installed, unit.packaged_at.as_deref());
+        let enabled = &unit.enabled;
+        let active = &unit.active;
         let id = format!("units.{name}");
         let evidence = format!(
             "{name}: {installed}; enabled: {enabled}; active: {active} ({})",
-            field(unit, "path")
+            unit.path
         );
         let not_enabled = ["disabled", "not loaded", "no", "unknown", "not-found", ""]
             .contains(&enabled.as_str());
-        let row = if installed == "absent" {
+        let row = if unit.installed == Installed::Absent {
             Row::new(
                 id,
                 S,
@@ -329,8 +344,8 @@ fn unit_rows(target: &Target, rows: &mut Vec<Row>) {
                 format!("{evidence}: not installed, so the daemon starts on demand only"),
             )
             .fix("anacondactl service install")
-        } else if installed.starts_with("installed (outdated")
-            || (installed == "installed" && not_enabled)
+        } else if unit.installed == Installed::Outdated
+            || (unit.installed == Installed::Installed && not_enabled)
         {
             Row::new(id, S, State::Warn, evidence).fix("anacondactl service install")
         } else {
@@ -364,14 +379,40 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
             )),
         ),
         _ => {
-            let what = if check.findings.is_empty() {
-                "our settings are missing".to_owned()
+            // conda's own findings (defaults not in effect, shadowing, plugins) have rows of
+            // their own below: one cause, one row.
+            let of_conda = check
+                .conda
+                .as_ref()
+                .map(|view| view.findings.clone())
+                .unwrap_or_default();
+            let of_file: Vec<&String> = check
+                .findings
+                .iter()
+                .filter(|f| !of_conda.contains(f))
+                .collect();
+            let only_conda = of_file.is_empty() && !check.findings.is_empty();
+            if only_conda {
+                rows.push(Row::new(
+                    "conda.condarc",
+                    S,
+                    State::Ok,
+                    format!("{path} has our settings; what keeps conda from using them is below"),
+                ));
             } else {
-                check.findings.join("; ")
-            };
-            rows.push(
-                Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
-            );
+                let what = if of_file.is_empty() {
+                    "our settings are missing".to_owned()
+                } else {
+                    of_file
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                rows.push(
+                    Row::new("conda.condarc", S, State::Fail, format!("{path}: {what}")).fixable(),
+                );
+            }
         }
     }
     for org in &status.orgs_without_token {
@@ -383,6 +424,20 @@ fn conda_rows(check: &CheckCondarcResponse, rows: &mut Vec<Row>) {
                 format!("conda's channels name the organisation {org}, which has no token"),
             )
             .fix(format!("anacondactl token install --org {org}")),
+        );
+    }
+    for lost in &check.unreadable_channels {
+        rows.push(
+            Row::new(
+                format!("conda.channel.{}.{}", lost.org, lost.name),
+                S,
+                State::Fail,
+                lost.finding.clone(),
+            )
+            .fix(format!(
+                "anacondactl channels remove --org {} {}",
+                lost.org, lost.name
+            )),
         );
     }
     let Some(view) = &check.conda else {
@@ -574,25 +629,29 @@ fn counts(rows: &[Row]) -> (usize, usize, usize) {
     (n(State::Ok), n(State::Warn), n(State::Fail))
 }
 
-fn report_json(rows: &[Row], fixed: &[String]) -> Value {
+fn report_json(rows: &[Row], fixed: &[String]) -> DoctorReport {
     let (ok, warn, fail) = counts(rows);
-    json!({
-        "checks": rows.iter().map(|r| json!({
-            "id": r.id,
-            "section": r.section,
-            "state": r.state.as_str(),
-            "evidence": r.evidence,
-            "fix": r.fix,
-            "fixable": r.fixable,
-        })).collect::<Vec<_>>(),
-        "ok": ok,
-        "warn": warn,
-        "fail": fail,
-        "fixed": fixed,
-    })
+    DoctorReport {
+        checks: rows
+            .iter()
+            .map(|r| Check {
+                id: r.id.clone(),
+                section: r.section.clone(),
+                state: r.state.as_str(),
+                evidence: r.evidence.clone(),
+                fix: crate::json::text(&r.fix),
+                fixable: r.fixable,
+            })
+            .collect(),
+        ok,
+        warn,
+        fail,
+        fixed: fixed.to_vec(),
+    }
 }
 
-fn report_text(rows: &[Row], fixed: &[String]) -> String {
+fn report_text(rows: &[Row], fixed: &[String], colour: bool) -> String {
+    use crate::render::{Tone, paint};
     let mut text = String::new();
     let mut section = "";
     for row in rows {
@@ -601,9 +660,9 @@ fn report_text(rows: &[Row], fixed: &[String]) -> String {
             text.push_str(&format!("{}\n", crate::render::one_line(section)));
         }
         let mark = match row.state {
-            State::Ok => "ok  ",
-            State::Warn => "warn",
-            State::Fail => "FAIL",
+            State::Ok => paint("ok  ", Tone::Ok, colour),
+            State::Warn => paint("warn", Tone::Warn, colour),
+            State::Fail => paint("FAIL", Tone::Fail, colour),
         };
         text.push_str(&format!(
             "  {mark}  {}\n",
@@ -622,7 +681,10 @@ fn report_text(rows: &[Row], fixed: &[String]) -> String {
         }
     }
     if !fixed.is_empty() {
-        text.push_str(&format!("fixed: {}\n", fixed.join("; ")));
+        text.push_str(&format!(
+            "fixed: {}\n",
+            crate::render::terminal_safe(&fixed.join("; "))
+        ));
     }
     let (ok, warn, fail) = counts(rows);
     text.push_str(&format!("{ok} ok, {warn} warning(s), {fail} failure(s)\n"));

@@ -7,6 +7,7 @@ use super::Output;
 use crate::cli::ExportArgs;
 use crate::connection::Target;
 use crate::exit::CliError;
+use crate::json;
 use crate::render;
 
 pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), CliError> {
@@ -30,10 +31,10 @@ pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), C
         ));
     };
     if out.json {
-        out.print_json(&serde_json::json!({
-            "dry_run": args.dry_run,
-            "export": render::export_json(&export),
-        }));
+        out.print_json(&json::commands::ExportDone {
+            dry_run: args.dry_run,
+            export: json::daemon::Export::from(&export),
+        });
         return Ok(());
     }
     let tool = render::export_tool(&export);

@@ -1,6 +1,7 @@
 //! What each command does: ask the daemon, print the answer.
 
 mod account;
+mod channels;
 mod condarc;
 mod config;
 mod credential;
@@ -26,14 +27,15 @@ use crate::prompt::Prompter;
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
+    /// States (ok, warn, fail) are coloured: standard output is a terminal and `NO_COLOR`
+    /// is not set.
+    pub colour: bool,
 }
 
 impl Output {
-    fn print_json(&self, value: &serde_json::Value) {
-        crate::outln!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+    /// One of the [`crate::json`] types, the contract of `--json`.
+    fn print_json<T: serde::Serialize>(&self, value: &T) {
+        crate::json::print(value);
     }
 
     /// A line for people: stdout normally, stderr with --json (so stdout stays parseable).
@@ -52,7 +54,15 @@ impl Output {
 }
 
 pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
-    let out = Output { json: cli.json };
+    let out = Output {
+        json: cli.json,
+        colour: !cli.json
+            && crate::render::colour_wanted(
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
+    };
     let prompter = Prompter::from_terminal();
     // Not on conda's path (`credential`), nor where the user deals with the daemon itself.
     let site_matters = matches!(
@@ -62,6 +72,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
             | Command::Whoami
             | Command::Token(_)
             | Command::Condarc(_)
+            | Command::Channels(_)
             | Command::Daemon(crate::cli::DaemonCommand::Status)
     );
     if site_matters && let Some(site) = site::check(&target).await? {
@@ -74,6 +85,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
+        Command::Channels(cmd) => channels::run(cmd, &target, out, prompter).await,
         Command::Export(args) => export::run(args, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Config(cmd) => config::show(cmd, cli.at.as_deref(), &target, out).await,
@@ -85,7 +97,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut command, "anacondactl", &mut std::io::stdout());
             Ok(())
         }
-        Command::Manpages { dir } => write_manpages(&dir),
+        Command::Manpages { dir } => write_manpages(&dir, &target.launcher.daemon_bin),
     }
 }
 
@@ -100,16 +112,33 @@ fn completion_command() -> clap::Command {
 }
 
 /// Writes `anacondactl.1` and a page per visible subcommand (`anacondactl-token-install.1`)
-/// into `dir`, from the same definition as `--help`.
-fn write_manpages(dir: &std::path::Path) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+/// into `dir`, from the same definition as `--help`, and `anacondad.1` from the daemon binary
+/// this CLI starts (`anacondad --write-manpage`), so `man anacondad` matches it too.
+fn write_manpages(dir: &std::path::Path, daemon_bin: &std::path::Path) -> Result<(), CliError> {
+    crate::manpages::write_cli_pages(Cli::command(), dir).map_err(|e| {
+        CliError::failed(format!(
+            "cannot write the manual pages into {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let daemon = std::process::Command::new(daemon_bin)
+        .arg("--write-manpage")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .output()
         .map_err(|e| {
             CliError::failed(format!(
-                "cannot write the manual pages into {}: {e}",
-                dir.display()
+                "cannot run {} to write anacondad.1: {e}",
+                daemon_bin.display()
             ))
         })?;
+    if !daemon.status.success() {
+        return Err(CliError::failed(format!(
+            "{} --write-manpage failed: {}",
+            daemon_bin.display(),
+            String::from_utf8_lossy(&daemon.stderr).trim()
+        )));
+    }
     println!("{}", dir.display());
     Ok(())
 }
@@ -207,7 +236,7 @@ mod tests {
     #[test]
     fn every_visible_subcommand_gets_a_manual_page_and_the_hidden_one_none() {
         let dir = std::env::temp_dir().join(format!("anacondactl-man-{}", std::process::id()));
-        write_manpages(&dir).unwrap();
+        crate::manpages::write_cli_pages(Cli::command(), &dir).unwrap();
         let mut command = Cli::command();
         command.build();
         let mut expected = vec!["anacondactl.1".to_owned()];
@@ -227,7 +256,19 @@ mod tests {
             let text =
                 std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
             assert!(text.contains(".SH SYNOPSIS"), "{page}:\n{text}");
+            assert!(text.contains(".SH \"EXIT STATUS\""), "{page}:\n{text}");
         }
+        let main_page = std::fs::read_to_string(dir.join("anacondactl.1")).unwrap();
+        for section in [
+            ".SH EXAMPLES",
+            ".SH FILES",
+            ".SH ENVIRONMENT",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(main_page.contains(section), "{section}:\n{main_page}");
+        }
+        let install = std::fs::read_to_string(dir.join("anacondactl-token-install.1")).unwrap();
+        assert!(install.contains(".SH EXAMPLES"), "{install}");
         assert!(expected.contains(&"anacondactl-service-install.1".to_owned()));
         assert!(!dir.join("anacondactl-manpages.1").exists());
         let written = std::fs::read_dir(&dir).unwrap().count();

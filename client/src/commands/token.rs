@@ -1,16 +1,18 @@
 //! `anacondactl token install|list|uninstall|refresh`: Anaconda's one-command token workflow.
 
 use anacondad_proto::v1::{
-    ErrorReason, InstallTokenRequest, InstallTokenResponse, ListOrganizationsRequest,
-    ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest, SetAutoRenewRequest,
-    UninstallTokenRequest,
+    ErrorReason, GetTokenStatusRequest, InstallTokenRequest, InstallTokenResponse,
+    ListOrganizationsRequest, ListTokensRequest, PlanCondarcRequest, RefreshTokenRequest,
+    SetAutoRenewRequest, TokenState, TokenSummary, UninstallTokenRequest,
 };
 
 use super::account::warn_storage;
 use super::{Output, condarc, condarc_target};
 use crate::cli::{InstallArgs, TokenCommand, UninstallArgs};
 use crate::connection::{DaemonClient, Target};
-use crate::exit::{CliError, reason};
+use crate::exit::{CliError, ExitKind, reason};
+use crate::json;
+use crate::progress::{Progress, RequestId};
 use crate::prompt::Prompter;
 use crate::render;
 
@@ -26,41 +28,75 @@ pub async fn run(
         TokenCommand::List => list(&client, out).await,
         TokenCommand::AutoRenew { org, state } => auto_renew(&client, &org, &state, out).await,
         TokenCommand::Uninstall(args) => uninstall(&client, args, out).await,
-        TokenCommand::Refresh { org } => {
-            let answer = client
-                .tokens()
-                .refresh_token(RefreshTokenRequest { org: org.clone() })
-                .await?
-                .into_inner();
-            let token = answer.token.unwrap_or_default();
-            let validation = answer.validation.unwrap_or_default();
-            if out.json {
-                out.print_json(&serde_json::json!({
-                    "token": render::token_json(&token),
-                    "validated": validation.ok,
-                    "validation_error": validation.error,
-                }));
-            } else {
-                crate::outln!(
-                    "A new token for {org} is installed and expires {}.",
-                    render::time(token.expires_at)
-                );
-            }
-            warn_storage(out, answer.storage.as_ref());
-            if validation.ok {
-                Ok(())
-            } else {
-                Err(validation_failed(&org, &validation.error))
-            }
-        }
+        TokenCommand::Refresh { org, yes } => refresh(&client, &org, yes, out, prompter).await,
     }
 }
 
-fn validation_failed(org: &str, reason: &str) -> CliError {
+/// `token refresh`: asks first, as install does (`--yes` answers), then reissues.
+async fn refresh(
+    client: &DaemonClient,
+    org: &str,
+    yes: bool,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
+    if !yes {
+        out.say(format!(
+            "Reissuing the token of {org} makes a new one and revokes the current one on every \
+             machine and CI job that uses it. This can't be undone."
+        ));
+        let what = format!(
+            "reissuing the token of {org} revokes the current one and needs your confirmation"
+        );
+        if !prompter.confirm("Proceed?", &what, "--yes")? {
+            out.say(format!(
+                "Nothing changed: the token of {org} was left as it was."
+            ));
+            return Ok(());
+        }
+    }
+    let id = RequestId::new();
+    let answer = Progress::new(out.json)
+        .during(
+            client,
+            &id,
+            &format!("Reissuing the token of {org}"),
+            client
+                .tokens()
+                .refresh_token(id.request(RefreshTokenRequest {
+                    org: org.to_owned(),
+                })),
+        )
+        .await?
+        .into_inner();
+    let token = answer.token.unwrap_or_default();
+    let validation = answer.validation.unwrap_or_default();
+    if out.json {
+        out.print_json(&json::commands::TokenStored {
+            token: json::daemon::Token::from(&token),
+            validated: validation.ok,
+            validation_error: json::text(&validation.error),
+        });
+    } else {
+        crate::outln!(
+            "A new token for {org} is installed and expires {}.",
+            render::time(token.expires_at)
+        );
+    }
+    warn_storage(out, answer.storage.as_ref());
+    if validation.ok {
+        Ok(())
+    } else {
+        Err(validation_failed(org, &validation.error, ""))
+    }
+}
+
+/// The token is stored but the repository gave no yes: the advice re-checks (and names what
+/// is left to do), never a reissue, which would revoke the token just stored.
+fn validation_failed(org: &str, reason: &str, then: &str) -> CliError {
     CliError::failed(format!(
-        "the new token for {org} is stored, but the repository did not accept it: {reason}. \
-         Check your network and proxy, then run `anacondactl token refresh --org {org}` if it \
-         keeps failing"
+        "the new token of {org} is stored, but the repository did not confirm it: {reason}. \
+         `anacondactl token list` checks it again once the repository answers{then}"
     ))
 }
 
@@ -84,12 +120,19 @@ async fn install(
     prompter: Prompter,
 ) -> Result<(), CliError> {
     let given = given_token(&args)?;
+    // Before anything is asked or reissued: the edit of conda's file must be one that can be
+    // made (the file parses, can be written, is laid out so the editor can change it).
+    if !args.no_condarc {
+        check_condarc_first(client, &args).await?;
+    }
     // Before anything is reissued: a required alignment that is refused stops here.
     let conda = super::config::CondaUse {
         configures: !args.no_condarc,
         auth_handler: args.condarc.auth_handler.as_deref(),
     };
-    super::config::offer_alignment(client, conda, args.yes, out, prompter).await?;
+    super::config::offer_alignment(client, conda, args.yes, out, prompter)
+        .await
+        .map_err(|e| said_at_interrupt(e, "nothing was changed"))?;
     let org = match (&given, &args.org) {
         (_, Some(org)) => org.clone(),
         (Some(_), None) => {
@@ -97,7 +140,9 @@ async fn install(
                 "a token given on the command line needs its organization: add --org ORG",
             ));
         }
-        (None, None) => choose_org(client, out, prompter).await?,
+        (None, None) => choose_org(client, out, prompter)
+            .await
+            .map_err(|e| said_at_interrupt(e, "nothing was changed"))?,
     };
     let mut request = InstallTokenRequest {
         org: org.clone(),
@@ -105,12 +150,53 @@ async fn install(
         token: given.unwrap_or_default(),
         skip_validation: false,
     };
+    let progress = Progress::new(out.json);
     let answer = loop {
-        match client.tokens().install_token(request.clone()).await {
+        let id = RequestId::new();
+        let sent = progress
+            .during(
+                client,
+                &id,
+                &format!("Installing the token of {org}"),
+                client.tokens().install_token(id.request(request.clone())),
+            )
+            .await;
+        match sent {
             Ok(answer) => break answer.into_inner(),
             Err(status) if reason(&status) == Some(ErrorReason::ConfirmationRequired) => {
-                confirm_reissue(&org, &args, out, prompter)?;
-                request.confirm_reissue = true;
+                let choice = confirm_reissue(client, &org, &args, out, prompter)
+                    .await
+                    .map_err(|e| {
+                        said_at_interrupt(
+                            e,
+                            &format!("nothing was changed: the existing token of {org} stays"),
+                        )
+                    })?;
+                match choice {
+                    Reissue::Confirmed => request.confirm_reissue = true,
+                    Reissue::KeepAndConfigure(token) => {
+                        let kept = InstallTokenResponse {
+                            token: Some(token),
+                            reissued: false,
+                            validation: None,
+                            storage: None,
+                        };
+                        let done = format!("Your token for {org} was kept as it was");
+                        return configure_conda(client, &args, &kept, &done, out, prompter)
+                            .await
+                            .map_err(|e| {
+                                said_at_interrupt(
+                                    e,
+                                    &format!(
+                                        "your token for {org} was kept as it was, but conda was \
+                                         not configured; run `anacondactl condarc apply` to \
+                                         configure it"
+                                    ),
+                                )
+                            });
+                    }
+                    Reissue::Declined => return Ok(()),
+                }
             }
             Err(status) => return Err(status.into()),
         }
@@ -131,7 +217,12 @@ async fn install(
         if out.json {
             out.print_json(&install_json(&answer, None));
         }
-        return Err(validation_failed(&org, &validation.error));
+        let then = if args.no_condarc {
+            ""
+        } else {
+            "; `anacondactl condarc apply` then configures conda"
+        };
+        return Err(validation_failed(&org, &validation.error, then));
     }
     if args.no_condarc {
         if out.json {
@@ -141,7 +232,66 @@ async fn install(
         }
         return Ok(());
     }
-    configure_conda(client, &args, &answer, out, prompter).await
+    let done = "Your token has been installed and validated";
+    configure_conda(client, &args, &answer, done, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry}, but conda was not configured; \
+                     run `anacondactl condarc apply` to configure it"
+                ),
+            )
+        })?;
+    super::channels::after_token_install(client, &org, &args, out, prompter)
+        .await
+        .map_err(|e| {
+            said_at_interrupt(
+                e,
+                &format!(
+                    "your token for {org} is installed{expiry} and conda configured, but no \
+                     channel of {org} was added; run `anacondactl channels add --org {org} --all` \
+                     to add them"
+                ),
+            )
+        })
+}
+
+/// Ctrl-C at a question: what was done by then, and what to run next.
+fn said_at_interrupt(e: CliError, done: &str) -> CliError {
+    if e.kind == ExitKind::Interrupted {
+        CliError::new(ExitKind::Interrupted, format!("interrupted: {done}"))
+    } else {
+        e
+    }
+}
+
+/// Stops `token install` before anything is asked or reissued when conda's file cannot take
+/// the edit: it does not parse, cannot be written, or is laid out so the editor cannot change
+/// it (each message names the line or the command that fixes it).
+async fn check_condarc_first(client: &DaemonClient, args: &InstallArgs) -> Result<(), CliError> {
+    let nothing_done = "Nothing was reissued or changed: once that is fixed, run the install \
+                        again (or pass --no-condarc to install the token without configuring \
+                        conda)";
+    let plan = client
+        .condarc()
+        .plan_condarc(PlanCondarcRequest {
+            target: Some(condarc_target(&args.condarc)),
+        })
+        .await
+        .map_err(|e| {
+            let e = CliError::from(e);
+            CliError::new(e.kind, format!("{}. {nothing_done}", e.message))
+        })?
+        .into_inner();
+    if plan.cannot_write.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::failed(format!(
+        "{}. {nothing_done}",
+        plan.cannot_write
+    )))
 }
 
 /// Without `--org`: the menu of the user's eligible organisations (the daemon checks a given
@@ -151,9 +301,16 @@ async fn choose_org(
     out: Output,
     prompter: Prompter,
 ) -> Result<String, CliError> {
-    let orgs = client
-        .tokens()
-        .list_organizations(ListOrganizationsRequest {})
+    let id = RequestId::new();
+    let orgs = Progress::new(out.json)
+        .during(
+            client,
+            &id,
+            "Asking the service for your organizations",
+            client
+                .tokens()
+                .list_organizations(id.request(ListOrganizationsRequest {})),
+        )
         .await?
         .into_inner()
         .organizations;
@@ -187,39 +344,112 @@ async fn choose_org(
     }
 }
 
-/// The daemon said the org has a token that a reissue would revoke: say so, and go on only
-/// with `--yes` or the user's yes.
-fn confirm_reissue(
+/// What the user chose when the org already has a token.
+#[derive(Debug)]
+enum Reissue {
+    Confirmed,
+    /// The token on this machine is the org's current one and valid: keep it, configure conda.
+    KeepAndConfigure(TokenSummary),
+    /// Nothing is done; the user was told what was left as it was.
+    Declined,
+}
+
+/// The daemon said the org has a token that a reissue would revoke: say whose it is (this
+/// machine's and until when, or one issued elsewhere), and go on only with `--yes` or the
+/// user's answer. When the token here is valid, keeping it and just configuring conda is
+/// offered first.
+async fn confirm_reissue(
+    client: &DaemonClient,
     org: &str,
     args: &InstallArgs,
     out: Output,
     prompter: Prompter,
-) -> Result<(), CliError> {
+) -> Result<Reissue, CliError> {
+    let id = RequestId::new();
+    let status = Progress::new(out.json)
+        .during(
+            client,
+            &id,
+            &format!("Looking at the token of {org}"),
+            client
+                .tokens()
+                .get_token_status(id.request(GetTokenStatusRequest {
+                    org: org.to_owned(),
+                })),
+        )
+        .await?
+        .into_inner();
+    let here = status.local.filter(|local| {
+        !local.token_id.is_empty()
+            && local.token_id == status.service_token_id
+            && matches!(local.state(), TokenState::Valid | TokenState::RefreshDue)
+    });
+    // Anaconda's own words first, then whose token it is.
+    let whose = match &here {
+        Some(local) => format!(
+            "your token on this machine ({}), valid until {}",
+            local.masked_token,
+            render::time(local.expires_at)
+        ),
+        None => format!(
+            "a token issued elsewhere (another machine, a CI job or the website), valid until {}",
+            render::time(status.service_expires_at)
+        ),
+    };
     out.say(format!(
-        "An existing token already exists for the organization {org}."
+        "An existing token already exists for the organization {org}: {whose}."
     ));
     out.say(
         "Reissuing a new token will revoke and deactivate any existing token access. This \
          action can't be undone.",
     );
     if args.yes {
-        return Ok(());
+        return Ok(Reissue::Confirmed);
     }
     let what =
         format!("reissuing the token of {org} revokes the current one and needs your confirmation");
-    if prompter.confirm("Proceed?", &what, "--yes")? {
-        Ok(())
-    } else {
-        Err(CliError::failed(format!(
-            "Nothing changed: the existing token of {org} was left in place."
-        )))
+    let declined = || {
+        out.say(format!(
+            "Nothing changed: the token of {org} and your conda configuration were left as they \
+             were."
+        ));
+        Ok(Reissue::Declined)
+    };
+    match here {
+        Some(local) => {
+            let choice = prompter.choose(
+                "Keep it and just configure conda (c), reissue (y), or leave everything as it \
+                 is (n)? [c/y/n] (c): ",
+                &[('c', "configure"), ('y', "yes"), ('n', "no")],
+                'c',
+                &what,
+                "--yes to reissue, or run `anacondactl condarc apply` to configure conda with \
+                 the token this machine has",
+            )?;
+            match choice {
+                'c' => Ok(Reissue::KeepAndConfigure(local)),
+                'y' => Ok(Reissue::Confirmed),
+                _ => declined(),
+            }
+        }
+        None => {
+            if prompter.confirm("Proceed?", &what, "--yes")? {
+                Ok(Reissue::Confirmed)
+            } else {
+                declined()
+            }
+        }
     }
 }
 
+/// The conda step after the token is in place; `done` says how it got there ("Your token has
+/// been installed and validated"). Any failure here leaves a working token, so the advice is
+/// `anacondactl condarc apply`, never a reissue.
 async fn configure_conda(
     client: &DaemonClient,
     args: &InstallArgs,
     answer: &InstallTokenResponse,
+    done: &str,
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
@@ -253,10 +483,7 @@ async fn configure_conda(
             out.print_json(&install_json(answer, None));
         } else {
             crate::outln!("Your .condarc ({}) is already configured.", plan.path);
-            crate::outln!(
-                "Success! Your token has been installed and validated, and conda has been \
-                 configured."
-            );
+            crate::outln!("Success! {done}, and conda has been configured.");
         }
         return Ok(());
     }
@@ -277,6 +504,20 @@ async fn configure_conda(
             conda.auth_handler
         ));
     }
+    if !args.yes && !prompter.is_interactive() {
+        // Not "pass --yes": running the install again would reissue the token just stored.
+        if out.json {
+            out.print_json(&install_json(answer, None));
+        }
+        return Err(CliError::new(
+            crate::exit::ExitKind::NeedsAnswer,
+            format!(
+                "{done}, but .condarc was left unchanged: editing it needs your confirmation, \
+                 and there is no terminal to ask on. Configure conda with `anacondactl condarc \
+                 apply`"
+            ),
+        ));
+    }
     let proceed = args.yes
         || prompter.confirm(
             "Proceed?",
@@ -288,8 +529,8 @@ async fn configure_conda(
             out.print_json(&install_json(answer, None));
         } else {
             crate::outln!(
-                "Your token for {org} has been installed and validated; .condarc was left \
-                 unchanged. Configure conda later with `anacondactl condarc apply`."
+                "{done}; .condarc was left unchanged. Configure conda later with `anacondactl \
+                 condarc apply`."
             );
         }
         return Ok(());
@@ -303,9 +544,7 @@ async fn configure_conda(
         if !applied.backup_path.is_empty() {
             crate::outln!("Backing up config to {}", applied.backup_path);
         }
-        crate::outln!(
-            "Success! Your token has been installed and validated, and conda has been configured."
-        );
+        crate::outln!("Success! {done}, and conda has been configured.");
     }
     Ok(())
 }
@@ -343,16 +582,8 @@ fn handler_refusal(org: &str, conda: &anacondad_proto::v1::CondaView) -> Option<
 fn install_json(
     answer: &InstallTokenResponse,
     applied: Option<&anacondad_proto::v1::ApplyCondarcResponse>,
-) -> serde_json::Value {
-    let validation = answer.validation.clone().unwrap_or_default();
-    serde_json::json!({
-        "token": answer.token.as_ref().map(render::token_json),
-        "reissued": answer.reissued,
-        "validated": validation.ok,
-        "validation_error": validation.error,
-        "storage": render::storage_json(answer.storage.as_ref()),
-        "condarc": applied.map(condarc::applied_json),
-    })
+) -> json::commands::TokenInstalled {
+    json::commands::TokenInstalled::new(answer, applied)
 }
 
 async fn auto_renew(
@@ -372,7 +603,9 @@ async fn auto_renew(
         .into_inner();
     let token = answer.token.unwrap_or_default();
     if out.json {
-        out.print_json(&serde_json::json!({ "token": render::token_json(&token) }));
+        out.print_json(&json::commands::AutoRenew {
+            token: json::daemon::Token::from(&token),
+        });
     } else if on {
         crate::outln!(
             "The token of {org} is reissued automatically again; next renewal {}.",
@@ -389,17 +622,24 @@ async fn auto_renew(
 }
 
 async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
-    let answer = client
-        .tokens()
-        .list_tokens(ListTokensRequest {})
+    let id = RequestId::new();
+    let answer = Progress::new(out.json)
+        .during(
+            client,
+            &id,
+            "Checking each token with the service",
+            client
+                .tokens()
+                .list_tokens(id.request(ListTokensRequest {})),
+        )
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "tokens": answer.tokens.iter().map(render::token_json).collect::<Vec<_>>(),
-            "storage": render::storage_json(answer.storage.as_ref()),
-            "exports": answer.exports.iter().map(render::export_json).collect::<Vec<_>>(),
-        }));
+        out.print_json(&json::commands::TokenList {
+            tokens: json::daemon::tokens(&answer.tokens),
+            storage: json::daemon::Storage::of(answer.storage.as_ref()),
+            exports: json::daemon::exports(&answer.exports),
+        });
         return Ok(());
     }
     if answer.tokens.is_empty() {
@@ -429,6 +669,13 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
                 "STATE",
             ],
             &rows,
+            |row, state| {
+                render::paint(
+                    &render::one_line(state),
+                    render::token_tone(&answer.tokens[row]),
+                    out.colour,
+                )
+            },
         );
         for t in &answer.tokens {
             if let Some(line) = render::token_problem(t) {
@@ -446,26 +693,33 @@ async fn list(client: &DaemonClient, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+/// The rows under the header, columns aligned; `last` gives the shown form of row `i`'s last
+/// cell (its colour), which needs no padding.
+fn print_table<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    last: impl Fn(usize, &str) -> String,
+) {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let line = |cells: &[&str]| {
         cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{:<w$}", render::one_line(c)))
             .collect::<Vec<_>>()
             .join("  ")
-            .trim_end()
-            .to_owned()
     };
-    crate::outln!("{}", line(header.to_vec()));
-    for row in rows {
-        crate::outln!("{}", line(row.iter().map(String::as_str).collect()));
+    println!("{}", line(&header[..]).trim_end());
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let (shown_last, first) = cells.split_last().unwrap_or((&"", &[]));
+        // Each cell is made safe by `line` and `last`; the colour codes are our own.
+        println!("{}  {}", line(first), last(i, shown_last));
     }
 }
 
@@ -486,13 +740,7 @@ async fn uninstall(
         .await?
         .into_inner();
     if out.json {
-        out.print_json(&serde_json::json!({
-            "removed": answer.removed_orgs,
-            "remaining": answer.remaining_orgs,
-            "condarc_changed": answer.condarc_changed,
-            "condarc_path": answer.condarc_path,
-            "condarc_changes": answer.condarc_changes,
-        }));
+        out.print_json(&json::commands::TokensUninstalled::from(&answer));
         return Ok(());
     }
     if answer.removed_orgs.is_empty() {

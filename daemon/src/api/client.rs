@@ -305,7 +305,14 @@ impl AnacondaClient {
         loop {
             attempt += 1;
             let request = self.build_request(call)?;
-            let (cause, retry_after) = match self.http.execute(request).await {
+            let waiting = crate::activity::waiting_for(
+                &format!("{} {masked}", call.method),
+                attempt,
+                max_attempts,
+            );
+            let sent = self.http.execute(request).await;
+            drop(waiting);
+            let (cause, retry_after) = match sent {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();

@@ -125,6 +125,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the service gave no verdict (no answer in time, a broken connection, 5xx after
+    /// the retries): nothing was refused, so nothing may be recorded as refused.
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::OutcomeUnknown { .. })
+    }
+
     /// Whether only a new login can fix this.
     pub fn is_login_required(&self) -> bool {
         matches!(

@@ -11,6 +11,7 @@
 
 mod account;
 mod browser;
+mod channels;
 mod client;
 mod clock;
 mod config;
@@ -31,6 +32,7 @@ pub use account::{
     API_KEY_SCOPES, Account, ApiKey, Organization, Subscription, User, eligible_organizations,
 };
 pub use browser::{BrowserLogin, REDIRECT_PATH};
+pub use channels::{CHANNEL_PAGE_SIZE, ChannelCredential, RepoChannel};
 pub use client::{AnacondaClient, MAX_BODY_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

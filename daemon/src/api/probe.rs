@@ -35,7 +35,10 @@ impl AnacondaClient {
         super::config::check_transport(&url)?;
         let masked = mask_url(&url);
         let started = Instant::now();
-        match self.http.request(method, url).send().await {
+        let waiting = crate::activity::waiting_for(&format!("{method} {masked}"), 1, 1);
+        let sent = self.http.request(method, url).send().await;
+        drop(waiting);
+        match sent {
             Ok(response) => Ok(ProbeAnswer {
                 status: response.status().as_u16(),
                 date: response

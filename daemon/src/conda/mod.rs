@@ -50,6 +50,8 @@ pub struct TargetRequest {
 pub struct PlanView {
     pub plan: Plan,
     pub conda: CondaView,
+    /// Why the plan could not be written now (read-only file or directory); `None` when it can.
+    pub cannot_write: Option<String>,
 }
 
 /// A check, and conda as it is.
@@ -156,10 +158,16 @@ impl Conda {
     pub async fn plan(&self, target: CondarcTarget) -> Result<PlanView> {
         blocking(move || {
             let settings = resolve_settings(&target)?;
-            let plan = CondarcEditor::new(&target.path).plan(&settings)?;
+            let editor = CondarcEditor::new(&target.path);
+            let plan = editor.plan(&settings)?;
+            let cannot_write = editor.check_can_write(&plan).err().map(|e| e.to_string());
             let conda =
                 CondaView::compute(&target.view, &settings, &target.path, Some(&plan.updated));
-            Ok(PlanView { plan, conda })
+            Ok(PlanView {
+                plan,
+                conda,
+                cannot_write,
+            })
         })
         .await
     }
@@ -196,31 +204,42 @@ impl Conda {
             let settings = resolve_settings(&target)?;
             let mut report = CondarcEditor::new(&target.path).check(&settings)?;
             let conda = CondaView::compute(&target.view, &settings, &target.path, None);
-            report.findings.extend(if target.adds_defaults {
-                conda.findings()
-            } else {
-                conda.entry_findings()
-            });
+            // A file that does not parse says nothing of conda's channels: its parse error is
+            // the one finding (not also "channels are []").
+            if report.state != CondarcState::Malformed {
+                report.findings.extend(if target.adds_defaults {
+                    conda.findings()
+                } else {
+                    conda.entry_findings()
+                });
+            }
             Ok(CheckView { report, conda })
         })
         .await
     }
 
-    /// Takes our `channel_settings` entry out of `target` (and, with `restore`, puts back the
-    /// `default_channels` of the backup); returns the changes made.
+    /// Takes our `channel_settings` entry out of `target` and puts back the `default_channels`
+    /// (and `channels`) from before anacondad while they are still ours; with `restore`, the
+    /// backup's `default_channels` whatever it is now. Returns the changes made.
     pub async fn remove(&self, target: CondarcTarget, restore: bool) -> Result<Vec<String>> {
         if target.path == self.primary {
             // Our own removal is no drift.
             self.set_baseline(None);
         }
         let repo = self.repo.to_string();
+        let ours = self.repo.default_channels();
         crate::fault::point("condarc.before_remove");
         blocking(move || {
             let editor = CondarcEditor::new(&target.path);
+            // Read before the removal below backs up the configured file.
+            let before = editor.backup_from_before_anacondad()?;
             let mut changes = editor.remove_channel_settings(&repo)?.changes;
-            if restore {
-                changes.extend(editor.restore_default_channels_from_backup()?.changes);
-            }
+            let restored = if restore {
+                editor.restore_default_channels_from_backup()?
+            } else {
+                editor.restore_default_channels_if_ours(&ours, before.as_deref())?
+            };
+            changes.extend(restored.changes);
             Ok(changes)
         })
         .await
@@ -254,6 +273,16 @@ impl Conda {
         used.difference(stored).cloned().collect()
     }
 
+    /// Tells watchers that anacondad itself changed conda's `channels` in `path`.
+    pub fn note_our_edit(&self, path: &std::path::Path, message: &str) {
+        self.events.publish(
+            EventKind::CondarcChanged,
+            "",
+            &path.display().to_string(),
+            message,
+        );
+    }
+
     /// Records `now` as the baseline and returns the previous one.
     pub(crate) fn set_baseline(&self, now: Option<CondarcState>) -> Option<CondarcState> {
         let mut slot = self.baseline.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,15 +309,27 @@ fn resolve_settings(
         // says so.
         let mut with_defaults = settings.clone();
         with_defaults.add_defaults_to_channels = true;
-        let helps = editor.plan(&with_defaults).is_ok_and(|plan| {
-            CondaView::compute(
-                &target.view,
-                &with_defaults,
-                &target.path,
-                Some(&plan.updated),
-            )
-            .defaults_in_effect
-        });
+        let helps = match editor.plan(&with_defaults) {
+            Ok(plan) => {
+                CondaView::compute(
+                    &target.view,
+                    &with_defaults,
+                    &target.path,
+                    Some(&plan.updated),
+                )
+                .defaults_in_effect
+            }
+            // `channels` is laid out in a way the editor does not change: the refusal names
+            // the line to change, rather than a write that conda then does not use.
+            Err(
+                e @ crate::condarc::CondarcError::UnsafeEdit {
+                    key: "channels", ..
+                },
+            ) => {
+                return Err(e);
+            }
+            Err(_) => false,
+        };
         settings.add_defaults_to_channels = helps;
     }
     Ok(settings)

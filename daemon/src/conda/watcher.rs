@@ -1,7 +1,11 @@
 //! [`CondarcWatcher`]: notices when conda's configuration changes under us. It watches the
 //! parent directories of every user `.condarc` on conda's search path (editors replace files by
 //! rename, which a watch on the file itself would miss), and on each change reports drift from
-//! what we configured, a file that no longer parses, and org channels that have no token.
+//! what we configured, a file that no longer parses, and org channels that have no token. With
+//! a channel check it also asks the repository, at start, on each change and every
+//! [`CHANNEL_RECHECK_SECS`], whether each org channel conda is configured with can still be
+//! read, and reports every one that cannot (removed, access revoked): conda itself would only
+//! fail on it, or skip it, at the next install.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,7 +15,9 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Conda, CondarcStatusView};
+use futures::future::BoxFuture;
+
+use super::{Conda, CondarcStatusView, CondarcTarget};
 use crate::condarc::CondarcState;
 use crate::events::EventBus;
 use crate::vault::Vault;
@@ -19,6 +25,9 @@ use anacondad_proto::v1::EventKind;
 
 /// Changes closer together than this are handled as one (an editor's save is several events).
 const SETTLE_MILLIS: u64 = 200;
+/// How often org channels are checked again without a change: access can be taken away on
+/// the service at any time.
+pub const CHANNEL_RECHECK_SECS: u64 = 6 * 3600;
 
 fn is_change(kind: &notify::EventKind) -> bool {
     use notify::EventKind;
@@ -31,6 +40,17 @@ fn is_change(kind: &notify::EventKind) -> bool {
     }
 }
 
+/// What the watcher asks of a site's org channels: one finding per org channel in `target`'s
+/// effective `channels` that cannot be read, as (org, the line that says what to run).
+/// `channels::OrgChannels` answers it; the trait keeps conda below the channels in the
+/// daemon's import order.
+pub trait ChannelCheck: std::fmt::Debug + Send + Sync {
+    fn unreadable_findings<'a>(
+        &'a self,
+        target: &'a CondarcTarget,
+    ) -> BoxFuture<'a, Vec<(String, String)>>;
+}
+
 /// Watches the user's conda configuration until shutdown.
 #[derive(Debug)]
 pub struct CondarcWatcher {
@@ -38,6 +58,7 @@ pub struct CondarcWatcher {
     vault: Arc<Vault>,
     events: EventBus,
     shutdown: CancellationToken,
+    channels: Option<Box<dyn ChannelCheck>>,
 }
 
 impl CondarcWatcher {
@@ -52,7 +73,14 @@ impl CondarcWatcher {
             vault,
             events,
             shutdown,
+            channels: None,
         }
+    }
+
+    /// Also checks that conda's org channels can be read (see the module's doc).
+    pub fn with_channel_check(mut self, channels: impl ChannelCheck + 'static) -> Self {
+        self.channels = Some(Box::new(channels));
+        self
     }
 
     /// Runs until shutdown. A platform without file notifications logs why and returns.
@@ -89,9 +117,15 @@ impl CondarcWatcher {
         }
         let first = self.look().await;
         self.conda.set_baseline(Some(first.state));
+        self.check_channels().await;
+        let recheck = Duration::from_secs(CHANNEL_RECHECK_SECS);
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(recheck) => {
+                    self.check_channels().await;
+                    continue;
+                }
                 got = rx.recv() => if got.is_none() { return },
             }
             // Let the burst of one save settle, then look once.
@@ -105,6 +139,20 @@ impl CondarcWatcher {
             let now = self.look().await;
             let before = self.conda.set_baseline(Some(now.state));
             self.report(before, &now);
+            self.check_channels().await;
+        }
+    }
+
+    /// One event per org channel in conda's configuration that cannot be read.
+    async fn check_channels(&self) {
+        let Some(channels) = &self.channels else {
+            return;
+        };
+        let target = self.conda.target(&super::TargetRequest::default());
+        let path = target.path.display().to_string();
+        for (org, finding) in channels.unreadable_findings(&target).await {
+            self.events
+                .publish(EventKind::OrgChannelUnreadable, &org, &path, finding);
         }
     }
 

@@ -112,6 +112,20 @@ impl CondarcEditor {
         edit::plan_for_path(&self.path, original.as_deref(), settings)
     }
 
+    /// Why writing `plan` would be refused (a read-only file, a directory without write
+    /// permission), found before anything is asked or reissued; `Ok` when it can be written
+    /// or changes nothing.
+    pub fn check_can_write(&self, plan: &Plan) -> Result<(), CondarcError> {
+        if !plan.changed {
+            return Ok(());
+        }
+        let target = self.target()?;
+        if target.exists() {
+            check_writable(&target, &self.path)?;
+        }
+        check_dir_writable(&parent_dir(&target), &self.path)
+    }
+
     /// Writes the settings into the file (creating it if needed), after a backup.
     pub fn apply(&self, settings: &CondarcSettings) -> Result<Applied, CondarcError> {
         self.edit(true, |original| {
@@ -219,6 +233,48 @@ impl CondarcEditor {
         })
     }
 
+    /// What [`add_channels`](Self::add_channels) would do, without writing.
+    pub fn plan_add_channels(
+        &self,
+        urls: &[String],
+        position: super::ChannelPosition,
+    ) -> Result<Plan, CondarcError> {
+        let original = read_optional(&self.target()?)?;
+        edit::add_channels_plan(&self.path, original.as_deref(), urls, position)
+    }
+
+    /// Adds organisation channel URLs to `channels` (see `edit::org_channels`), after a backup.
+    pub fn add_channels(
+        &self,
+        urls: &[String],
+        position: super::ChannelPosition,
+    ) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::add_channels_plan(&self.path, original, urls, position)
+        })
+    }
+
+    /// What [`remove_channels`](Self::remove_channels) would do, without writing.
+    pub fn plan_remove_channels(&self, urls: &[String], exact: bool) -> Result<Plan, CondarcError> {
+        let original = read_optional(&self.target()?)?;
+        edit::remove_channels_plan(&self.path, original.as_deref(), urls, exact)
+    }
+
+    /// Takes channel URLs out of `channels`, after a backup.
+    pub fn remove_channels(&self, urls: &[String], exact: bool) -> Result<Applied, CondarcError> {
+        self.edit(true, |original| {
+            edit::remove_channels_plan(&self.path, original, urls, exact)
+        })
+    }
+
+    /// The file's `channels` entries as written (none when the file does not exist).
+    pub fn channel_entries(&self) -> Result<Vec<String>, CondarcError> {
+        match read_optional(&self.target()?)? {
+            Some(text) => edit::channel_entries(&self.path, &text),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Removes the `channel_settings` entries for the repository's `origin/*` pattern (token
     /// uninstall), whatever handler they name; other entries and keys stay. When no entry is
     /// left the `channel_settings` key goes too (an empty list means the same to conda), and
@@ -240,6 +296,72 @@ impl CondarcEditor {
         self.edit(false, |original| {
             edit::restore_default_channels_plan(&self.path, original, &backup, &saved)
         })
+    }
+
+    /// The file as it was before anacondad first edited it: the backup when it holds the
+    /// user's own configuration; `None` when there is no such backup (the file did not
+    /// exist, or the backup is of a file anacondad had configured).
+    pub fn backup_from_before_anacondad(&self) -> Result<Option<String>, CondarcError> {
+        let backup = self.backup_path();
+        if backup_is_replaceable(&backup)? {
+            return Ok(None);
+        }
+        read_optional(&backup)
+    }
+
+    /// Once no token is left: when `default_channels` is still `ours` (anacondad's, for a
+    /// repository conda can no longer authenticate to), gives it the value it had in
+    /// `before` (the file before anacondad; `None`: there was none, so the key goes) and takes
+    /// out the `defaults` anacondad added to `channels`. A `default_channels` the user changed
+    /// stays, and the change list says how to restore it anyway.
+    pub fn restore_default_channels_if_ours(
+        &self,
+        ours: &[String],
+        before: Option<&str>,
+    ) -> Result<Applied, CondarcError> {
+        let backup = self.backup_path();
+        let mut kept = None;
+        let mut applied = self.edit(false, |original| {
+            let now = edit::default_channels_of(&self.path, original.unwrap_or(""))?;
+            match now {
+                Some(list) if list == ours => edit::restore_default_channels_plan(
+                    &self.path,
+                    original,
+                    &backup,
+                    before.unwrap_or(""),
+                ),
+                Some(list) => {
+                    kept = Some(list);
+                    edit::restore_default_channels_plan(
+                        &self.path,
+                        original,
+                        &backup,
+                        original.unwrap_or(""),
+                    )
+                }
+                None => edit::restore_default_channels_plan(
+                    &self.path,
+                    original,
+                    &backup,
+                    original.unwrap_or(""),
+                ),
+            }
+        })?;
+        if let Some(list) = kept {
+            let restore = match before {
+                Some(_) => format!(
+                    "`--restore-condarc` puts back the one from before anacondad, from {}",
+                    backup.display()
+                ),
+                // The `.bak` now holds the configured file, so there is nothing to restore.
+                None => "there was none before anacondad; remove it for conda's own".to_owned(),
+            };
+            applied.changes.push(format!(
+                "default_channels: kept ({}), since it is not the one anacondad wrote; {restore}",
+                list.join(", ")
+            ));
+        }
+        Ok(applied)
     }
 
     /// The real file behind `path`, following symlinks (also to a target not created yet), so

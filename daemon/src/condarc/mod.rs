@@ -23,7 +23,10 @@ mod text;
 
 use std::path::PathBuf;
 
-pub use edit::{plan, plan_for_path, remove_channel_settings_plan, restore_default_channels_plan};
+pub use edit::{
+    ChannelPosition, add_channels_plan, channel_key, plan, plan_for_path,
+    remove_channel_settings_plan, remove_channels_plan, restore_default_channels_plan,
+};
 pub use file::{Applied, CheckReport, CondarcEditor, CondarcState};
 
 /// The handler name our conda plugin registers; an entry with it marks a file anacondad wrote.

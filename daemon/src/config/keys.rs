@@ -65,6 +65,6 @@ mod tests {
             keys.contains(&"storage") && keys.contains(&"browser_login_port"),
             "{keys:?}"
         );
-        assert_eq!(keys.len(), 12);
+        assert_eq!(keys.len(), 13);
     }
 }

@@ -343,6 +343,7 @@ impl DaemonConfig {
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
         store.timeout = settings.keychain_timeout();
+        store.config_file = paths.config_file.clone();
         let path_source = |var: &str| match env.get(var) {
             Some(_) => Source::Env(var.to_owned()),
             None => Source::Default,
@@ -485,6 +486,9 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
     }
 }
 
+/// The default of `command_timeout_secs`: read-only commands answer or give up within it.
+pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 30;
+
 /// The keys of `config.toml`; each can be overridden by `ANACONDAD_<KEY>` (upper case).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -522,6 +526,10 @@ pub struct Settings {
     /// [`CredentialRule::preference`]: crate::credentials::CredentialRule::preference
     #[serde(deserialize_with = "credential_kind")]
     pub credential_preference: crate::credential_kind::CredentialKind,
+    /// How long one call of a user-facing command (`whoami`, `token list`, `token install`'s
+    /// steps) may wait for the service before the daemon gives up and says what it was
+    /// waiting for. A reissue under way is finished all the same.
+    pub command_timeout_secs: u64,
 }
 
 fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D::Error> {
@@ -561,6 +569,7 @@ impl Default for Settings {
             browser_login_port: 8000,
             export: Vec::new(),
             credential_preference: crate::credentials::CredentialRule::default().preference,
+            command_timeout_secs: DEFAULT_COMMAND_TIMEOUT_SECS,
         }
     }
 }
@@ -607,6 +616,12 @@ impl Settings {
                 ),
             });
         }
+        if self.command_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "command_timeout_secs must be at least 1".to_owned(),
+            });
+        }
         if self.keychain_timeout_secs == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -619,13 +634,17 @@ impl Settings {
     pub fn keychain_timeout(&self) -> Duration {
         Duration::from_secs(self.keychain_timeout_secs)
     }
+
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_secs(self.command_timeout_secs)
+    }
 }
 
 /// An environment value as the TOML value its key expects.
 fn env_value(key: &str, value: &str) -> toml::Value {
     match key {
         "ssl_verify" => toml::Value::Boolean(parse_bool(value).unwrap_or(true)),
-        "keychain_timeout_secs" | "browser_login_port" => value
+        "keychain_timeout_secs" | "browser_login_port" | "command_timeout_secs" => value
             .parse::<i64>()
             .map(toml::Value::Integer)
             .unwrap_or_else(|_| toml::Value::String(value.to_owned())),

@@ -127,15 +127,21 @@ impl AccountService for AccountApi {
         request: Request<WhoamiRequest>,
     ) -> Result<Response<WhoamiResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let who = site.account.whoami().await?;
-        Ok(Response::new(WhoamiResponse {
-            login: Some(convert::login(&who.login, self.daemon.clock.now())),
-            user_id: who.user_id,
-            username: who.username,
-            email: who.email,
-            first_name: who.first_name,
-            last_name: who.last_name,
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let who = site.account.whoami().await?;
+                Ok(Response::new(WhoamiResponse {
+                    login: Some(convert::login(&who.login, self.daemon.clock.now())),
+                    user_id: who.user_id,
+                    username: who.username,
+                    email: who.email,
+                    first_name: who.first_name,
+                    last_name: who.last_name,
+                }))
+            })
+            .await
     }
 
     async fn set_api_key(

@@ -117,13 +117,18 @@ impl CondarcService for CondarcApi {
     ) -> Result<Response<PlanCondarcResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, path) = Self::target(site, request.into_inner().target.as_ref());
-        let PlanView { plan, conda } = conda.plan(target).await?;
+        let PlanView {
+            plan,
+            conda,
+            cannot_write,
+        } = conda.plan(target).await?;
         Ok(Response::new(PlanCondarcResponse {
             path,
             changes: plan.changed,
             diff: plan.diff,
             summary: plan.changes,
             conda: Some(conda_view(&conda)),
+            cannot_write: cannot_write.unwrap_or_default(),
         }))
     }
 
@@ -154,17 +159,35 @@ impl CondarcService for CondarcApi {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
         let path = target.path.clone();
-        let CheckView { report, conda } = conda.check(target).await?;
+        let unreadable = site.org_channels()
+            .unreadable(&target)
+            .await;
+        let CheckView { mut report, conda } = conda.check(target).await?;
+        let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
+        report.findings.extend(lost.iter().cloned());
         let view = CondarcStatusView {
             state: report.state,
             path,
             findings: report.findings,
             orgs_without_token: Vec::new(),
         };
+        // In the view's findings too: they are what makes `condarc check` and `doctor` fail.
+        let mut wire_view = conda_view(&conda);
+        wire_view.findings.extend(lost);
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
-            conda: Some(conda_view(&conda)),
+            conda: Some(wire_view),
+            unreadable_channels: unreadable
+                .iter()
+                .map(|c| anacondad_proto::v1::UnreadableChannel {
+                    org: c.org.clone(),
+                    name: c.name.clone(),
+                    url: c.url.clone(),
+                    status: u32::from(c.status),
+                    finding: c.finding(),
+                })
+                .collect(),
         }))
     }
 }

@@ -140,7 +140,10 @@ pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
                 NoCredential::NotOurRepository { .. } => pb::NoCredentialReason::NotOurRepository,
                 NoCredential::NothingStored => pb::NoCredentialReason::NothingStored,
                 NoCredential::NoTokenForOrg { .. } => pb::NoCredentialReason::NoTokenForOrg,
-                NoCredential::Rejected { .. } => pb::NoCredentialReason::Rejected,
+                // The repository refuses a token the service replaced.
+                NoCredential::Rejected { .. } | NoCredential::TokenReplaced { .. } => {
+                    pb::NoCredentialReason::Rejected
+                }
                 NoCredential::UnknownAuthDomain { .. } => pb::NoCredentialReason::UnknownAuthDomain,
             }
             .into(),

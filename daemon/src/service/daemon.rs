@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use anacondad_proto::v1::{
     AddSiteRequest, AddSiteResponse, AlignAuthStorageRequest, AlignAuthStorageResponse,
-    DiagnoseRequest, DiagnoseResponse, EventKind, ListSitesRequest, ListSitesResponse,
-    RemoveSiteRequest, RemoveSiteResponse, ShowConfigRequest, ShowConfigResponse, ShutdownRequest,
-    ShutdownResponse, SiteSummary, StatusRequest, StatusResponse, WatchRequest, WatchResponse,
-    daemon_service_server::DaemonService,
+    DiagnoseRequest, DiagnoseResponse, EventKind, GetActivityRequest, GetActivityResponse,
+    ListSitesRequest, ListSitesResponse, RemoveSiteRequest, RemoveSiteResponse, ShowConfigRequest,
+    ShowConfigResponse, ShutdownRequest, ShutdownResponse, SiteSummary, StatusRequest,
+    StatusResponse, WatchRequest, WatchResponse, daemon_service_server::DaemonService,
 };
 use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
 use tokio_stream::StreamExt;
@@ -127,12 +127,15 @@ impl DaemonService for DaemonApi {
         request: Request<DiagnoseRequest>,
     ) -> Result<Response<DiagnoseResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let diagnosis = crate::diagnose::diagnose(
-            &crate::diagnose::Inputs::of(&self.daemon.config, self.daemon.clock.as_ref()),
-            site,
-        )
-        .await;
-        Ok(Response::new(convert::diagnosis(&diagnosis)))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async {
+                let inputs =
+                    crate::diagnose::Inputs::of(&self.daemon.config, self.daemon.clock.as_ref());
+                let diagnosis = crate::diagnose::diagnose(&inputs, site).await;
+                Ok(Response::new(convert::diagnosis(&diagnosis)))
+            })
+            .await
     }
 
     async fn shutdown(
@@ -187,5 +190,25 @@ impl DaemonService for DaemonApi {
         super::config::align(&self.daemon, site, req.get_ref())
             .await
             .map(Response::new)
+    }
+
+    async fn get_activity(
+        &self,
+        request: Request<GetActivityRequest>,
+    ) -> Result<Response<GetActivityResponse>, Status> {
+        let Some(seen) = self.daemon.activities.get(&request.get_ref().request_id) else {
+            return Ok(Response::new(GetActivityResponse::default()));
+        };
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Ok(Response::new(GetActivityResponse {
+            found: true,
+            steps_done: seen.steps_done,
+            waiting_for: seen.waiting_for.unwrap_or_default(),
+            attempt: seen.attempt,
+            max_attempts: seen.max_attempts,
+            waiting_ms: millis(seen.waiting),
+            elapsed_ms: millis(seen.elapsed),
+            deadline_ms: millis(seen.deadline),
+        }))
     }
 }

@@ -93,7 +93,11 @@ impl From<Error> for Status {
             | Error::EmptyToken
             | Error::NotAToken { .. }
             | Error::NotAnApiKey { .. }
-            | Error::NoUninstallTarget => (Code::InvalidArgument, R::InvalidArgument, ""),
+            | Error::NoUninstallTarget
+            | Error::NoChannelOrg
+            | Error::NoChannelNamed { .. }
+            | Error::ChannelOrgMismatch { .. } => (Code::InvalidArgument, R::InvalidArgument, ""),
+            Error::UnknownChannel { org, .. } => (Code::NotFound, R::InvalidArgument, org.as_str()),
             Error::LoginAbandoned => (Code::Cancelled, R::Abandoned, ""),
             Error::Api(api) => {
                 let (code, reason) = api_code(api);

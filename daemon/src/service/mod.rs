@@ -2,6 +2,7 @@
 //! size cap).
 
 mod account;
+mod channels;
 mod condarc;
 mod config;
 mod convert;
@@ -14,7 +15,8 @@ mod tokens;
 use std::sync::Arc;
 
 use anacondad_proto::v1::{
-    account_service_server::AccountServiceServer, condarc_service_server::CondarcServiceServer,
+    account_service_server::AccountServiceServer, channel_service_server::ChannelServiceServer,
+    condarc_service_server::CondarcServiceServer,
     credential_service_server::CredentialServiceServer, daemon_service_server::DaemonServiceServer,
     export_service_server::ExportServiceServer, token_service_server::TokenServiceServer,
 };
@@ -34,6 +36,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let condarc = CondarcServiceServer::new(condarc::CondarcApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let channels = ChannelServiceServer::new(channels::ChannelApi::new(shared.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let export = ExportServiceServer::new(export::ExportApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
@@ -44,14 +48,82 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .add_service(account)
         .add_service(tokens)
         .add_service(condarc)
+        .add_service(channels)
         .add_service(credentials)
         .add_service(export);
     routes
 }
 
+/// A user-facing call's time limit (`command_timeout_secs`) and its activity record, named by
+/// the request's `anacondad-request-id` so the CLI can show its progress.
+#[derive(Debug)]
+pub struct Deadline<'a> {
+    daemon: &'a Daemon,
+    request_id: Option<String>,
+    limit: std::time::Duration,
+}
+
+/// The deadline of the call `request` starts.
+pub fn deadline<'a, T>(daemon: &'a Daemon, request: &Request<T>) -> Deadline<'a> {
+    Deadline {
+        daemon,
+        request_id: request
+            .metadata()
+            .get(anacondad_proto::REQUEST_ID_METADATA_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        limit: daemon.config.settings.command_timeout(),
+    }
+}
+
+impl Deadline<'_> {
+    /// A limit shorter than the configured one (`doctor` keeps its own).
+    pub fn at_most(mut self, limit: std::time::Duration) -> Self {
+        self.limit = self.limit.min(limit);
+        self
+    }
+
+    /// Runs `call` with its activity recorded; past the limit, answers `DEADLINE_EXCEEDED`
+    /// saying what the call was waiting for. Work spawned to run to its end (a reissue and
+    /// its store) goes on.
+    pub async fn run<T>(
+        self,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let (activity, _registered) = self
+            .daemon
+            .activities
+            .register(self.request_id.as_deref(), self.limit);
+        let call = std::pin::pin!(crate::activity::scope(Some(activity.clone()), call));
+        tokio::select! {
+            answer = call => answer,
+            () = tokio::time::sleep(self.limit) => {
+                // Read while the call still lives: its wait is cleared when it is dropped.
+                let message = activity.timed_out("command_timeout_secs");
+                tracing::info!("{message}");
+                Err(error::status(
+                    tonic::Code::DeadlineExceeded,
+                    anacondad_proto::v1::ErrorReason::Service,
+                    "",
+                    message,
+                ))
+            }
+        }
+    }
+}
+
 /// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
 /// the default one; an unknown name is refused with the names served.
 #[allow(clippy::result_large_err)]
+/// Before a call that uses the site's API key: renews a lapsed key that can be renewed, so
+/// the call is answered with the renewed key (a failed renewal is logged, and the call then
+/// fails as it would have, asking for a login).
+pub async fn renew_lapsed_api_key(site: &crate::sites::SiteRuntime) {
+    if let Err(e) = site.account.renew_if_lapsed().await {
+        tracing::warn!(error = %e, "renewing the lapsed API key before answering failed");
+    }
+}
+
 pub fn site_of<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,

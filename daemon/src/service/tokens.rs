@@ -36,17 +36,23 @@ impl TokenService for TokenApi {
         request: Request<ListOrganizationsRequest>,
     ) -> Result<Response<ListOrganizationsResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let orgs = site.tokens.organizations().await?;
-        Ok(Response::new(ListOrganizationsResponse {
-            organizations: orgs
-                .into_iter()
-                .map(|o| Organization {
-                    id: o.id,
-                    name: o.name,
-                    title: o.title,
-                })
-                .collect(),
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let orgs = site.tokens.organizations().await?;
+                Ok(Response::new(ListOrganizationsResponse {
+                    organizations: orgs
+                        .into_iter()
+                        .map(|o| Organization {
+                            id: o.id,
+                            name: o.name,
+                            title: o.title,
+                        })
+                        .collect(),
+                }))
+            })
+            .await
     }
 
     async fn get_token_status(
@@ -54,15 +60,21 @@ impl TokenService for TokenApi {
         request: Request<GetTokenStatusRequest>,
     ) -> Result<Response<GetTokenStatusResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let view = site.tokens.token_status(&request.into_inner().org).await?;
-        Ok(Response::new(GetTokenStatusResponse {
-            org: view.org,
-            exists_on_service: view.exists_on_service,
-            service_token_id: view.service_token_id.unwrap_or_default(),
-            service_expires_at: view.service_expires_at.map_or(0, |t| t.as_second()),
-            stored_locally: view.local.is_some(),
-            local: view.local.as_ref().map(convert::token),
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let view = site.tokens.token_status(&request.into_inner().org).await?;
+                Ok(Response::new(GetTokenStatusResponse {
+                    org: view.org,
+                    exists_on_service: view.exists_on_service,
+                    service_token_id: view.service_token_id.unwrap_or_default(),
+                    service_expires_at: view.service_expires_at.map_or(0, |t| t.as_second()),
+                    stored_locally: view.local.is_some(),
+                    local: view.local.as_ref().map(convert::token),
+                }))
+            })
+            .await
     }
 
     async fn install_token(
@@ -70,28 +82,39 @@ impl TokenService for TokenApi {
         request: Request<InstallTokenRequest>,
     ) -> Result<Response<InstallTokenResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let req = request.into_inner();
-        let source = if req.token.is_empty() {
-            TokenSource::Reissue {
-                confirmed: req.confirm_reissue,
-            }
-        } else {
-            TokenSource::Given(Secret::new(req.token.clone()))
-        };
-        let installed = site
-            .tokens
-            .install(&req.org, source, req.skip_validation)
-            .await?;
-        if let Some(error) = &installed.validation.error {
-            self.daemon
-                .record_error(format!("validating the token of {}: {error}", req.org));
-        }
-        Ok(Response::new(InstallTokenResponse {
-            token: Some(convert::token(&installed.token)),
-            reissued: installed.reissued,
-            validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&site.vault.storage_view_news())),
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let req = request.into_inner();
+                let source = if req.token.is_empty() {
+                    TokenSource::Reissue {
+                        confirmed: req.confirm_reissue,
+                    }
+                } else {
+                    TokenSource::Given(Secret::new(req.token.clone()))
+                };
+                let installed = site
+                    .tokens
+                    .install(&req.org, source, req.skip_validation)
+                    .await?;
+                if let Some(error) = installed
+                    .validation
+                    .error
+                    .as_ref()
+                    .filter(|_| installed.validation.refused)
+                {
+                    self.daemon
+                        .record_error(format!("validating the token of {}: {error}", req.org));
+                }
+                Ok(Response::new(InstallTokenResponse {
+                    token: Some(convert::token(&installed.token)),
+                    reissued: installed.reissued,
+                    validation: Some(convert::validation(&installed.validation)),
+                    storage: Some(convert::storage(&site.vault.storage_view_news())),
+                }))
+            })
+            .await
     }
 
     async fn list_tokens(
@@ -99,12 +122,18 @@ impl TokenService for TokenApi {
         request: Request<ListTokensRequest>,
     ) -> Result<Response<ListTokensResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let tokens = site.tokens.list_reconciled().await?;
-        Ok(Response::new(ListTokensResponse {
-            tokens: tokens.iter().map(convert::token).collect(),
-            storage: Some(convert::storage(&site.vault.storage_view())),
-            exports: super::export::active_exports(&self.daemon),
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let tokens = site.tokens.list_reconciled().await?;
+                Ok(Response::new(ListTokensResponse {
+                    tokens: tokens.iter().map(convert::token).collect(),
+                    storage: Some(convert::storage(&site.vault.storage_view())),
+                    exports: super::export::active_exports(&self.daemon),
+                }))
+            })
+            .await
     }
 
     async fn uninstall_token(
@@ -139,13 +168,19 @@ impl TokenService for TokenApi {
         request: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let org = request.into_inner().org;
-        let installed = site.tokens.refresh(&org).await?;
-        Ok(Response::new(RefreshTokenResponse {
-            token: Some(convert::token(&installed.token)),
-            validation: Some(convert::validation(&installed.validation)),
-            storage: Some(convert::storage(&site.vault.storage_view_news())),
-        }))
+        let deadline = super::deadline(&self.daemon, &request);
+        deadline
+            .run(async move {
+                super::renew_lapsed_api_key(site).await;
+                let org = request.into_inner().org;
+                let installed = site.tokens.refresh(&org).await?;
+                Ok(Response::new(RefreshTokenResponse {
+                    token: Some(convert::token(&installed.token)),
+                    validation: Some(convert::validation(&installed.validation)),
+                    storage: Some(convert::storage(&site.vault.storage_view_news())),
+                }))
+            })
+            .await
     }
 
     async fn set_auto_renew(

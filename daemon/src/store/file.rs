@@ -240,7 +240,8 @@ impl FileKeyring {
 }
 
 /// Whether `text` is what a keyring file holds: nothing yet (anaconda-auth creates it empty),
-/// or a JSON object whose values are objects.
+/// or a JSON object whose values are objects. Only the Unix permission tightening asks.
+#[cfg(unix)]
 fn holds_keyring_record(text: &str) -> bool {
     if text.trim().is_empty() {
         return true;

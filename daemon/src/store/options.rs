@@ -84,6 +84,11 @@ pub struct StoreOptions {
     pub timeout: Duration,
     /// Limit of the start-up keychain probe of `storage = "auto"`.
     pub probe_timeout: Duration,
+    /// anacondad's config.toml, where `storage` is set (named by the fallback warning).
+    pub config_file: PathBuf,
+    /// Where the daemon's log goes (a file, the journal), when known: the fallback warning
+    /// sends the user there for the cause.
+    pub log: Option<String>,
 }
 
 impl StoreOptions {
@@ -94,6 +99,8 @@ impl StoreOptions {
             env_api_key: None,
             timeout: DEFAULT_OPERATION_TIMEOUT,
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            config_file: PathBuf::new(),
+            log: None,
         }
     }
 }

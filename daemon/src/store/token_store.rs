@@ -54,14 +54,24 @@ struct Fallback {
 }
 
 /// The fallback warning: where the secrets are, what the keychain did (`what`, e.g. "is not
-/// available"), and the two ways out. Secrets are not moved between stores, so going back to
-/// the keychain means logging in again.
-fn fallback_warning(keyring_path: &std::path::Path, what: &str) -> String {
+/// available"), where the cause is logged, and the two ways out with the file each one is
+/// done in. Secrets are not moved between stores, so going back to the keychain means
+/// logging in again.
+fn fallback_warning(options: &StoreOptions, what: &str) -> String {
+    let log = options
+        .log
+        .as_deref()
+        .unwrap_or("the daemon's standard error");
+    let config = if options.config_file.as_os_str().is_empty() {
+        "anacondad's config.toml".to_owned()
+    } else {
+        options.config_file.display().to_string()
+    };
     format!(
-        "secrets are in the file {}: the OS keychain {what} (the daemon log says why). To keep \
-         the file and silence this, set storage = \"file\"; for the keychain, start or unlock \
-         one, then `anacondactl daemon stop` and log in again",
-        keyring_path.display()
+        "secrets are in the file {}: the OS keychain {what} (the cause is in {log}). To keep \
+         the file and silence this, set storage = \"file\" in {config}; for the keychain, \
+         start or unlock one, then `anacondactl daemon stop` and log in again",
+        options.keyring_path.display()
     )
 }
 
@@ -148,7 +158,7 @@ impl TokenStore {
                             "the OS keychain is not usable; secrets go to {}",
                             options.keyring_path.display()
                         );
-                        let warning = fallback_warning(&options.keyring_path, &what);
+                        let warning = fallback_warning(&options, &what);
                         (file, Some(Fallback { warning, cause }))
                     }
                 }

@@ -181,7 +181,9 @@ impl Tokens {
             TokenSource::Reissue { confirmed } => {
                 let key = self.parts.vault.api_key().await?;
                 self.eligible(&key, org).await?;
+                crate::activity::step_done(format!("checked that {org} may have a repo token"));
                 let current = self.parts.api.current_repo_token(&key, org).await?;
+                crate::activity::step_done(format!("asked the service for {org}'s current token"));
                 if current.is_some() && !confirmed {
                     return Err(Error::ConfirmationRequired {
                         org: org.to_owned(),
@@ -194,6 +196,12 @@ impl Tokens {
                 (self.reissue_and_settle(org, key).await?, true)
             }
         };
+        self.parts.events.publish(
+            EventKind::TokenInstalled,
+            org,
+            "",
+            format!("a token for {org} was stored"),
+        );
         self.finish_install(org, &token, reissued, skip_validation)
             .await
     }
@@ -212,28 +220,31 @@ impl Tokens {
             .check_writable(&format!("reissuing the token of {org}"))
             .await?;
         let token = self.reissue_and_settle(org, key).await?;
-        self.finish_install(org, &token, true, false).await
+        let installed = self.finish_install(org, &token, true, false).await?;
+        let message = match &installed.validation.error {
+            None => format!("the token of {org} was renewed"),
+            Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
+        };
+        self.parts
+            .events
+            .publish(EventKind::TokenRefreshed, org, "", message);
+        Ok(installed)
     }
 
-    /// The scheduler's renewal of `org`'s token, with its events and the failure recorded.
+    /// The scheduler's renewal of `org`'s token, with the failure recorded and told.
     pub async fn renew(&self, org: &str) -> Result<()> {
         match self.refresh(org).await {
-            Ok(installed) => {
-                let message = match &installed.validation.error {
-                    None => format!("the token of {org} was renewed"),
-                    Some(e) => format!("the token of {org} was renewed; validating it failed: {e}"),
-                };
-                self.parts
-                    .events
-                    .publish(EventKind::TokenRefreshed, org, "", message);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(e) => {
                 let message = format!("renewing the token of {org} failed: {e}");
-                self.parts
-                    .vault
-                    .record_org_error(org, message.clone())
-                    .await;
+                // No answer is not a refusal: the token is not marked rejected for it (the
+                // scheduler tries again, and the event says what happened).
+                if !e.is_no_answer() {
+                    self.parts
+                        .vault
+                        .record_org_error(org, message.clone())
+                        .await;
+                }
                 self.parts
                     .events
                     .publish(EventKind::TokenRefreshFailed, org, "", message);
@@ -274,48 +285,55 @@ impl Tokens {
         let clock = self.parts.clock.clone();
         let policy = self.policy;
         let owned_org = org.to_owned();
-        let task = self.critical.spawn(async move {
-            let org = owned_org.as_str();
-            let auto_renew_off = vault.peek().org(org).auto_renew_off;
-            let started = clock.now();
-            vault
-                .record(|d| {
-                    d.orgs.entry(org.to_owned()).or_default().reissue_started_at = Some(started);
-                })
-                .await?;
-            crate::fault::point("reissue.before_call");
-            let issued = api.reissue_repo_token(&key, org).await?;
-            crate::fault::point("reissue.after_call");
-            // From here on the previous token no longer works anywhere.
-            if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
-                return Err(Error::NewTokenNotStored {
-                    org: org.to_owned(),
-                    source: Box::new(source),
-                });
-            }
-            crate::fault::point("reissue.after_store");
-            let now = clock.now();
-            let facts = OrgState {
-                issued_at: Some(now),
-                expires_at: Some(issued.expires_at),
-                next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
-                auto_renew_off,
-                ..OrgState::default()
-            };
-            vault
-                .record(|d| {
-                    d.orgs.insert(org.to_owned(), facts);
-                })
-                .await?;
-            crate::fault::point("reissue.after_facts");
-            Ok(issued.token)
-        });
+        let activity = crate::activity::current();
+        let task = self
+            .critical
+            .spawn(crate::activity::scope(activity, async move {
+                let org = owned_org.as_str();
+                let auto_renew_off = vault.peek().org(org).auto_renew_off;
+                let started = clock.now();
+                vault
+                    .record(|d| {
+                        d.orgs.entry(org.to_owned()).or_default().reissue_started_at =
+                            Some(started);
+                    })
+                    .await?;
+                crate::fault::point("reissue.before_call");
+                crate::activity::irreversible(format!("The reissue of {org}'s token"));
+                let issued = api.reissue_repo_token(&key, org).await?;
+                crate::activity::step_done(format!("reissued {org}'s token"));
+                crate::fault::point("reissue.after_call");
+                // From here on the previous token no longer works anywhere.
+                if let Err(source) = vault.put_repo_token(org, issued.token.clone()).await {
+                    return Err(Error::NewTokenNotStored {
+                        org: org.to_owned(),
+                        source: Box::new(source),
+                    });
+                }
+                crate::fault::point("reissue.after_store");
+                let now = clock.now();
+                let facts = OrgState {
+                    issued_at: Some(now),
+                    expires_at: Some(issued.expires_at),
+                    next_refresh_at: Some(policy.renew_at(now, issued.expires_at)),
+                    auto_renew_off,
+                    ..OrgState::default()
+                };
+                vault
+                    .record(|d| {
+                        d.orgs.insert(org.to_owned(), facts);
+                    })
+                    .await?;
+                crate::fault::point("reissue.after_facts");
+                crate::activity::step_done(format!("stored the new token of {org}"));
+                Ok(issued.token)
+            }));
         task.await.map_err(|_| Error::TaskLost {
             what: "storing the new token",
         })?
     }
 
-    /// After the token is stored: tell watchers, validate, learn the token's id.
+    /// After the token is stored (and watchers told): validate, learn the token's id.
     async fn finish_install(
         &self,
         org: &str,
@@ -323,12 +341,6 @@ impl Tokens {
         reissued: bool,
         skip_validation: bool,
     ) -> Result<Installed> {
-        self.parts.events.publish(
-            EventKind::TokenInstalled,
-            org,
-            "",
-            format!("a token for {org} was stored"),
-        );
         let validation = if skip_validation {
             Validation::default()
         } else {
@@ -366,6 +378,7 @@ impl Tokens {
                 ok: true,
                 validated_at: Some(now),
                 error: None,
+                refused: false,
             },
             Ok(RepoTokenCheck::Rejected { status }) => Validation {
                 ok: false,
@@ -374,26 +387,35 @@ impl Tokens {
                     "the repository {} refused the token (HTTP {status})",
                     self.parts.vault.repo()
                 )),
+                refused: true,
             },
             Err(e) => Validation {
                 ok: false,
                 validated_at: None,
-                error: Some(e.to_string()),
+                error: Some(format!("it could not be checked: {e}")),
+                refused: false,
             },
         };
+        if validation.ok {
+            crate::activity::step_done("the repository accepts the token");
+        }
         let outcome = validation.clone();
-        self.parts
-            .vault
-            .record_best_effort(|d| {
-                let o = d.orgs.entry(org.to_owned()).or_default();
-                if outcome.ok {
-                    o.last_validated_at = outcome.validated_at;
-                    o.last_error = None;
-                } else {
-                    o.last_error = outcome.error;
-                }
-            })
-            .await;
+        // Only a verdict is recorded: a repository that did not answer refused nothing, and
+        // the next `token list` asks again.
+        if outcome.ok || outcome.refused {
+            self.parts
+                .vault
+                .record_best_effort(|d| {
+                    let o = d.orgs.entry(org.to_owned()).or_default();
+                    if outcome.ok {
+                        o.last_validated_at = outcome.validated_at;
+                        o.last_error = None;
+                    } else {
+                        o.last_error = outcome.error;
+                    }
+                })
+                .await;
+        }
         validation
     }
 
@@ -491,7 +513,7 @@ impl Tokens {
 }
 
 /// An org slug as it may appear in a URL path.
-fn check_org_name(org: &str) -> Result<&str> {
+pub(crate) fn check_org_name(org: &str) -> Result<&str> {
     let org = org.trim();
     let ok = !org.is_empty()
         && org.len() <= 100

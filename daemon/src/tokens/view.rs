@@ -71,6 +71,8 @@ pub struct Validation {
     pub ok: bool,
     pub validated_at: Option<Timestamp>,
     pub error: Option<String>,
+    /// The repository refused it (401/403), as against not answering.
+    pub refused: bool,
 }
 
 /// What an install did.

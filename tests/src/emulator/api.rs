@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Shared;
 use super::state::{BearerCheck, State, after, whole_seconds};
 
-fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     ApiError {
         status,
         code: code.to_string(),
@@ -22,14 +22,14 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// An API refusal in the service's shape, `{"error": {"code", "message"}}`; small, unlike a
 /// built `Response`, so it travels in a `Result`.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: String,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code: code.to_string(),
@@ -57,7 +57,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The user behind the request's bearer credential, or the `auth_required` answer clients key on.
-fn authenticate(state: &State, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn authenticate(state: &State, headers: &HeaderMap) -> Result<String, ApiError> {
     let message = match state.check_bearer(bearer(headers)) {
         BearerCheck::User(username) => return Ok(username),
         BearerCheck::Missing => {

@@ -19,6 +19,10 @@
 //!   `POST` reissues it (revoking the old one) `{"lifetime_secs": 60}` (optional).
 //! - `POST /_emulator/api-keys` `{"username", "lifetime_secs"}` (both optional) -> 201 `{"api_key", "expires_at"}`.
 //! - `POST /_emulator/login` `{"username"}` (optional) -> `{"access_token", "refresh_token", "id_token"}`.
+//! - `POST /_emulator/channels` with a seed channel (`{"org", "name", "privacy", "packages",
+//!   "shared_with"}`) adds it; `POST /_emulator/channels/<org>/<name>/revoke` takes every
+//!   reader's access away (the repository answers 403); `DELETE /_emulator/channels/<org>/<name>`
+//!   removes it (404).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -429,4 +433,68 @@ pub(crate) async fn direct_login(
         "id_token": tokens.id_token,
     }))
     .into_response()
+}
+
+/// `POST /_emulator/channels` with a seed channel's JSON: the channel exists from now on.
+pub(crate) async fn add_channel(
+    AxumState(shared): AxumState<Shared>,
+    Json(seed): Json<super::seed::SeedChannel>,
+) -> Response {
+    let mut state = shared.lock();
+    if state.organization(&seed.org).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no organization {:?}", seed.org)})),
+        )
+            .into_response();
+    }
+    if state.channel(&seed.org, &seed.name).is_some() {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": format!("{}/{} exists", seed.org, seed.name)})),
+        )
+            .into_response();
+    }
+    state.channels.push(super::state::Channel::from_seed(&seed));
+    Json(json!({"ok": true})).into_response()
+}
+
+/// `POST /_emulator/channels/<org>/<name>/revoke`: nobody may read it any more (403).
+pub(crate) async fn revoke_channel(
+    AxumState(shared): AxumState<Shared>,
+    Path((org, name)): Path<(String, String)>,
+) -> Response {
+    set_channel_status(&shared, &org, &name, super::state::ChannelStatus::Revoked)
+}
+
+/// `DELETE /_emulator/channels/<org>/<name>`: the channel is gone (404).
+pub(crate) async fn remove_channel(
+    AxumState(shared): AxumState<Shared>,
+    Path((org, name)): Path<(String, String)>,
+) -> Response {
+    set_channel_status(&shared, &org, &name, super::state::ChannelStatus::Removed)
+}
+
+fn set_channel_status(
+    shared: &Shared,
+    org: &str,
+    name: &str,
+    status: super::state::ChannelStatus,
+) -> Response {
+    let mut state = shared.lock();
+    match state
+        .channels
+        .iter_mut()
+        .find(|c| c.org == org && c.name == name)
+    {
+        Some(channel) => {
+            channel.status = status;
+            Json(json!({"ok": true})).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no channel {org}/{name}")})),
+        )
+            .into_response(),
+    }
 }

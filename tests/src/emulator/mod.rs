@@ -7,10 +7,13 @@
 //! Endpoints (one loopback port): `/.well-known/openid-configuration`; OIDC under
 //! `/api/auth/oauth2/` (`device/auth`, `auth`, `token`); `/api/auth/api-keys`,
 //! `/api/iam/api-keys`, `/api/account`, `/api/organizations/my`,
-//! `/api/organizations/<org>/ce/current-token`; the repository under `/repo/` and
+//! `/api/organizations/<org>/ce/current-token`; organisation channels (`/api/auth/organizations/my`,
+//! `/api/repo/account/channels`, `/api/repo/channels/<ns>/subchannels`: the `channels`
+//! module); the repository under `/repo/` and
 //! `/t/<token>/repo/`; test controls under `/_emulator/` (see the `control` module).
 
 mod api;
+mod channels;
 mod control;
 pub mod jwt;
 mod oidc;
@@ -33,8 +36,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+pub use channels::MAX_PAGE as MAX_CHANNEL_PAGE;
 pub use oidc::CLIENT_ID;
-pub use repo::PACKAGE_FILENAME;
+pub use repo::{ORG_ONLY_PACKAGE, PACKAGE_FILENAME, PACKAGES};
 pub use seed::{Seed, SeedError};
 pub use state::FaultAction;
 pub use tls::TlsError;
@@ -167,6 +171,15 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
             "/api/organizations/{org}/ce/current-token",
             get(api::get_current_token).put(api::put_current_token),
         )
+        .route(
+            "/api/auth/organizations/my",
+            get(channels::my_organizations),
+        )
+        .route("/api/repo/account/channels", get(channels::account_channels))
+        .route(
+            "/api/repo/channels/{namespace}/subchannels",
+            get(channels::namespace_channels),
+        )
         .route("/repo/{*rest}", get(repo::by_header))
         .route("/t/{token}/repo/{*rest}", get(repo::by_path_token))
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
@@ -183,6 +196,12 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
             get(org_token).post(issue_org_token),
         )
         .route("/_emulator/api-keys", post(mint_api_key))
+        .route("/_emulator/channels", post(add_channel))
+        .route(
+            "/_emulator/channels/{org}/{name}",
+            axum::routing::delete(remove_channel),
+        )
+        .route("/_emulator/channels/{org}/{name}/revoke", post(revoke_channel))
         .route("/_emulator/login", post(direct_login))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

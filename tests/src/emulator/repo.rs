@@ -9,13 +9,26 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Shared;
-use super::state::{BearerCheck, Revocation, State};
+use super::state::{BearerCheck, ChannelStatus, Revocation, State};
 
 /// The default channels every valid credential may read.
 pub const DEFAULT_CHANNELS: [&str; 3] = ["main", "r", "msys2"];
-/// The one package the channels serve, built by tests/python/make_hello_package.py.
+/// The package `main` and org channels serve, built by tests/python/make_hello_package.py.
 pub const PACKAGE_FILENAME: &str = "anacondad-hello-1.0.0-0.tar.bz2";
 const PACKAGE_BYTES: &[u8] = include_bytes!("assets/anacondad-hello-1.0.0-0.tar.bz2");
+/// The package only acme's `internal` channel holds (in the demo seed): no default channel
+/// has it, so conda finds it only through that channel.
+pub const ORG_ONLY_PACKAGE: &str = "acme-widgets";
+const ORG_ONLY_BYTES: &[u8] = include_bytes!("assets/acme-widgets-1.0.0-0.tar.bz2");
+/// Every package a channel can hold, by name: version 1.0.0, build 0, noarch.
+pub const PACKAGES: [(&str, &[u8]); 2] = [
+    ("anacondad-hello", PACKAGE_BYTES),
+    (ORG_ONLY_PACKAGE, ORG_ONLY_BYTES),
+];
+
+fn package_filename(name: &str) -> String {
+    format!("{name}-1.0.0-0.tar.bz2")
+}
 
 /// A 401/403 in the shape conda prints: `message` says what to do, `reason` what went wrong.
 fn refusal(status: StatusCode, reason: &'static str, message: &str) -> Refusal {
@@ -157,13 +170,16 @@ fn may_read_org(state: &State, reader: &Reader, org: &str) -> bool {
     }
 }
 
-fn repodata(subdir: &str, with_package: bool) -> serde_json::Value {
+fn repodata(subdir: &str, held: &[String]) -> serde_json::Value {
     let mut packages = serde_json::Map::new();
-    if with_package {
+    for (name, bytes) in PACKAGES
+        .iter()
+        .filter(|(name, _)| subdir == "noarch" && held.iter().any(|h| h == name))
+    {
         packages.insert(
-            PACKAGE_FILENAME.into(),
+            package_filename(name),
             json!({
-                "name": "anacondad-hello",
+                "name": name,
                 "version": "1.0.0",
                 "build": "0",
                 "build_number": 0,
@@ -171,8 +187,8 @@ fn repodata(subdir: &str, with_package: bool) -> serde_json::Value {
                 "license": "BSD-3-Clause",
                 "noarch": "generic",
                 "subdir": "noarch",
-                "size": PACKAGE_BYTES.len(),
-                "sha256": hex::encode(Sha256::digest(PACKAGE_BYTES)),
+                "size": bytes.len(),
+                "sha256": hex::encode(Sha256::digest(bytes)),
                 "timestamp": 1_700_000_000_000_u64,
             }),
         );
@@ -187,18 +203,22 @@ fn repodata(subdir: &str, with_package: bool) -> serde_json::Value {
 }
 
 /// Serves a file of a channel once the reader is allowed: `<subdir>/repodata.json` for any
-/// subdir, and the package under `noarch/` of `main` and of every org channel.
-fn serve_file(channel_has_package: bool, rest: &[&str], full_path: &str) -> Response {
+/// subdir, and under `noarch/` the packages the channel holds.
+fn serve_file(held: &[String], rest: &[&str], full_path: &str) -> Response {
     match rest {
-        [subdir, "repodata.json"] => {
-            Json(repodata(subdir, channel_has_package && *subdir == "noarch")).into_response()
-        }
-        ["noarch", file] if channel_has_package && *file == PACKAGE_FILENAME => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/x-tar")],
-            PACKAGE_BYTES,
-        )
-            .into_response(),
+        [subdir, "repodata.json"] => Json(repodata(subdir, held)).into_response(),
+        ["noarch", file] => match PACKAGES
+            .iter()
+            .find(|(name, _)| held.iter().any(|h| h == name) && package_filename(name) == *file)
+        {
+            Some((_, bytes)) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-tar")],
+                *bytes,
+            )
+                .into_response(),
+            None => not_found(full_path),
+        },
         _ => not_found(full_path),
     }
 }
@@ -213,11 +233,45 @@ fn serve(shared: &Shared, path_token: Option<&str>, rest: &str, headers: &Header
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         [channel, tail @ ..] if DEFAULT_CHANNELS.contains(channel) => {
-            serve_file(*channel == "main", tail, &full_path)
+            let held = if *channel == "main" {
+                vec!["anacondad-hello".to_owned()]
+            } else {
+                Vec::new()
+            };
+            serve_file(&held, tail, &full_path)
         }
-        [org, _channel, tail @ ..] => {
+        [org, channel, tail @ ..] => {
             if state.organization(org).is_none() {
                 return not_found(&full_path);
+            }
+            if let Some(seeded) = state.channel(org, channel) {
+                return match seeded.status {
+                    ChannelStatus::Removed => not_found(&full_path),
+                    ChannelStatus::Revoked => refusal(
+                        StatusCode::FORBIDDEN,
+                        "access_revoked",
+                        &format!(
+                            "access to the channel {org}/{channel} was revoked: ask an owner of \
+                             {org:?} for access, or remove it from conda's channels \
+                             (`anacondactl channels remove --org {org} {channel}`)"
+                        ),
+                    )
+                    .into_response(),
+                    ChannelStatus::Live
+                        if may_read_org(&state, &reader, org)
+                            || matches!(&reader, Reader::User(u) if seeded.shared_with.contains(u)) =>
+                    {
+                        serve_file(&seeded.packages, tail, &full_path)
+                    }
+                    ChannelStatus::Live => refusal(
+                        StatusCode::FORBIDDEN,
+                        "wrong_organization",
+                        &format!(
+                            "this credential does not give access to the channel {org}/{channel}"
+                        ),
+                    )
+                    .into_response(),
+                };
             }
             if !may_read_org(&state, &reader, org) {
                 return refusal(
@@ -230,7 +284,7 @@ fn serve(shared: &Shared, path_token: Option<&str>, rest: &str, headers: &Header
                 )
                 .into_response();
             }
-            serve_file(true, tail, &full_path)
+            serve_file(&["anacondad-hello".to_owned()], tail, &full_path)
         }
         _ => not_found(&full_path),
     }

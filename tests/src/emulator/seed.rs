@@ -26,6 +26,10 @@ use serde::Deserialize;
 ///   ],
 ///   "api_keys": [
 ///     {"username": "demo", "api_key": "<value, optional: minted when absent>", "expires_at": "<optional>"}
+///   ],
+///   "channels": [
+///     {"org": "acme", "name": "internal", "privacy": "private", "description": "",
+///      "packages": ["acme-widgets"], "shared_with": ["<username>"]}
 ///   ]
 /// }
 /// ```
@@ -37,6 +41,11 @@ use serde::Deserialize;
 /// - A repo token listed for an org becomes that org's current token (the last one listed wins);
 ///   `expires_at` defaults to now plus `--token-lifetime`, an API key's to now plus
 ///   `--api-key-lifetime`.
+/// - A channel is `<repository>/<org>/<name>`; `privacy` defaults to `private`, `packages` to
+///   `["anacondad-hello"]` (the other package there is, `acme-widgets`, is in no default
+///   channel). `shared_with` names users who are not members of `org` but may read it (the
+///   service lists it among their channels). A channel no seed lists is still served, with
+///   `anacondad-hello`, to members of its org, but no API call lists it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
@@ -51,6 +60,46 @@ pub struct Seed {
     pub repo_tokens: Vec<SeedRepoToken>,
     #[serde(default)]
     pub api_keys: Vec<SeedApiKey>,
+    #[serde(default)]
+    pub channels: Vec<SeedChannel>,
+}
+
+/// One channel of an organisation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedChannel {
+    pub org: String,
+    pub name: String,
+    #[serde(default = "private")]
+    pub privacy: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "hello_package")]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub shared_with: Vec<String>,
+}
+
+fn private() -> String {
+    "private".into()
+}
+
+fn hello_package() -> Vec<String> {
+    vec!["anacondad-hello".into()]
+}
+
+impl SeedChannel {
+    /// A private channel of `org` holding `packages`.
+    pub fn new(org: &str, name: &str, packages: &[&str]) -> Self {
+        SeedChannel {
+            org: org.into(),
+            name: name.into(),
+            privacy: private(),
+            description: String::new(),
+            packages: packages.iter().map(|p| (*p).to_owned()).collect(),
+            shared_with: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -144,13 +193,19 @@ pub enum SeedError {
     UnknownOrganization { org: String, place: String },
     #[error("seed subscription {product_code:?} must name exactly one of \"org\" or \"user\"")]
     SubscriptionOwner { product_code: String },
+    #[error("seed channel {channel:?} holds {package:?}, which is not a package the emulator has")]
+    UnknownPackage { package: String, channel: String },
     #[error("seed lists {what} {name:?} twice")]
     Duplicate { what: &'static str, name: String },
 }
 
 impl Seed {
     /// The world with no `--state`: user `demo` with business subscriptions for `acme` and
-    /// `globex`, a starter one for `initech`, and a personal free plan.
+    /// `globex`, a starter one for `initech`, and a personal free plan. `acme` has two
+    /// channels, `internal` (holding `anacondad-hello` and `acme-widgets`, which no default channel
+    /// has) and `tools`;
+    /// `globex` and `initech` have none; `umbrella`, an organisation `demo` is not a member
+    /// of, shares its channel `partner` with `demo`.
     pub fn demo() -> Self {
         let org = |name: &str, title: &str, id: &str| SeedOrganization {
             name: name.into(),
@@ -184,6 +239,12 @@ impl Seed {
                     "b0c4e1f2-2222-4b2b-8b2b-000000000002",
                 ),
                 org("initech", "Initech", "c0c4e1f2-3333-4c3c-8c3c-000000000003"),
+                SeedOrganization {
+                    name: "umbrella".into(),
+                    title: Some("Umbrella Partners".into()),
+                    id: Some("d0c4e1f2-4444-4d4d-8d4d-000000000004".into()),
+                    members: Vec::new(),
+                },
             ],
             subscriptions: vec![
                 org_subscription("acme", "commercial_business"),
@@ -197,6 +258,17 @@ impl Seed {
             ],
             repo_tokens: Vec::new(),
             api_keys: Vec::new(),
+            channels: vec![
+                SeedChannel {
+                    description: "Acme's own builds".into(),
+                    ..SeedChannel::new("acme", "internal", &["anacondad-hello", "acme-widgets"])
+                },
+                SeedChannel::new("acme", "tools", &["anacondad-hello"]),
+                SeedChannel {
+                    shared_with: vec!["demo".into()],
+                    ..SeedChannel::new("umbrella", "partner", &["anacondad-hello"])
+                },
+            ],
         }
     }
 
@@ -263,6 +335,33 @@ impl Seed {
         }
         for key in &self.api_keys {
             user_known(&key.username, "\"api_keys\"".into())?;
+        }
+        for (i, channel) in self.channels.iter().enumerate() {
+            let path = format!("{}/{}", channel.org, channel.name);
+            org_known(&channel.org, format!("the channel {path:?}"))?;
+            for user in &channel.shared_with {
+                user_known(user, format!("\"shared_with\" of {path:?}"))?;
+            }
+            for package in &channel.packages {
+                if !crate::emulator::PACKAGES
+                    .iter()
+                    .any(|(name, _)| name == package)
+                {
+                    return Err(SeedError::UnknownPackage {
+                        package: package.clone(),
+                        channel: path,
+                    });
+                }
+            }
+            if self.channels[..i]
+                .iter()
+                .any(|c| c.org == channel.org && c.name == channel.name)
+            {
+                return Err(SeedError::Duplicate {
+                    what: "channel",
+                    name: path,
+                });
+            }
         }
         Ok(())
     }

@@ -156,6 +156,43 @@ pub(crate) enum BearerCheck {
     Expired,
 }
 
+/// Whether a seeded channel can still be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChannelStatus {
+    Live,
+    /// Every reader's access was taken away: the repository answers 403, no list shows it.
+    Revoked,
+    /// Deleted: the repository answers 404, no list shows it.
+    Removed,
+}
+
+/// A channel `<repository>/<org>/<name>`.
+#[derive(Clone, Debug)]
+pub(crate) struct Channel {
+    pub org: String,
+    pub name: String,
+    pub privacy: String,
+    pub description: String,
+    pub packages: Vec<String>,
+    /// Users outside `org` who may read it.
+    pub shared_with: Vec<String>,
+    pub status: ChannelStatus,
+}
+
+impl Channel {
+    pub fn from_seed(seed: &crate::emulator::seed::SeedChannel) -> Self {
+        Channel {
+            org: seed.org.clone(),
+            name: seed.name.clone(),
+            privacy: seed.privacy.clone(),
+            description: seed.description.clone(),
+            packages: seed.packages.clone(),
+            shared_with: seed.shared_with.clone(),
+            status: ChannelStatus::Live,
+        }
+    }
+}
+
 pub(crate) struct State {
     pub base_url: String,
     pub token_lifetime: Duration,
@@ -179,6 +216,8 @@ pub(crate) struct State {
     pub counters: BTreeMap<String, u64>,
     pub log: VecDeque<LogEntry>,
     pub next_seq: u64,
+    /// Organisation channels in the order they were made.
+    pub channels: Vec<Channel>,
 }
 
 pub(crate) fn random_token(len: usize) -> String {
@@ -280,6 +319,7 @@ impl State {
             counters: BTreeMap::new(),
             log: VecDeque::new(),
             next_seq: 1,
+            channels: seed.channels.iter().map(Channel::from_seed).collect(),
         };
         for token in &seed.repo_tokens {
             let expires_at = token
@@ -320,6 +360,13 @@ impl State {
 
     pub fn organization(&self, name: &str) -> Option<&Organization> {
         self.organizations.iter().find(|o| o.name == name)
+    }
+
+    /// The channel `<org>/<name>`, whatever its status.
+    pub fn channel(&self, org: &str, name: &str) -> Option<&Channel> {
+        self.channels
+            .iter()
+            .find(|c| c.org == org && c.name == name)
     }
 
     pub fn is_member(&self, username: &str, org: &str) -> bool {

@@ -61,6 +61,25 @@ impl Doc {
             }
             return Ok(());
         }
+        if block.inline_value {
+            // `channels: [conda-forge]`: `defaults` goes in before the closing bracket.
+            let key_line = self.lines[block.line].text.clone();
+            let Some(edited) = with_flow_item_added(&key_line, block.after_colon, DEFAULTS) else {
+                return Err(self.channels_refused(&format!(
+                    "line {} (`{}`) is not a one-line [a, b] list; write it as \
+                     `{CHANNELS}: [{}, {DEFAULTS}]`",
+                    block.line + 1,
+                    key_line.trim(),
+                    current
+                        .iter()
+                        .map(|c| c.as_str().unwrap_or("?"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            self.splice(block.line, 1, vec![edited]);
+            return Ok(());
+        }
         let Some((indent, items)) = self.items(&block) else {
             return Err(self.channels_refused("it is not a block list (one `- channel` per line)"));
         };
@@ -70,12 +89,40 @@ impl Doc {
     }
 
     fn channels_refused(&self, reason: &str) -> CondarcError {
+        // The reason names the line where it can; the file is re-parsed after every edit.
         CondarcError::UnsafeEdit {
             path: self.path.clone(),
             key: CHANNELS,
             reason: format!("{reason}; add `{DEFAULTS}` to it by hand"),
         }
     }
+}
+
+/// `line` (a key line whose value after byte `after_colon` is a one-line flow list such as
+/// `[conda-forge]`, maybe followed by a comment) with `item` added as the list's last item;
+/// `None` for any other layout (nested or multi-line flow collections).
+fn with_flow_item_added(line: &str, after_colon: usize, item: &str) -> Option<String> {
+    let tail = &line[after_colon..];
+    let value_len = super::comment_of(tail).map_or(tail.len(), |c| tail.len() - c.len());
+    let value = tail[..value_len].trim_end();
+    let start = after_colon + (value.len() - value.trim_start().len());
+    let list = value.trim_start();
+    let inner = list.strip_prefix('[')?.strip_suffix(']')?;
+    if inner.contains(['[', ']', '{', '}', '\n']) || inner.trim().is_empty() {
+        return None;
+    }
+    // The byte just after the last item (before any space and the closing bracket).
+    let last = start + 1 + inner.trim_end().len();
+    let separator = if inner.trim_end().ends_with(',') {
+        " "
+    } else {
+        ", "
+    };
+    Some(format!(
+        "{}{separator}{item}{}",
+        &line[..last],
+        &line[last..]
+    ))
 }
 
 impl Doc {
@@ -119,5 +166,58 @@ impl Doc {
         }
         changes
             .push("channels: take out the defaults anacondad added, as in the backup".to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::condarc::{CondarcError, CondarcSettings, plan};
+
+    fn adding_defaults() -> CondarcSettings {
+        CondarcSettings {
+            add_defaults_to_channels: true,
+            ..CondarcSettings::new("https://repo.example/repo/")
+        }
+    }
+
+    #[test]
+    fn a_one_line_flow_list_gets_defaults_as_its_last_item_and_keeps_its_comment() {
+        let edited = plan(
+            Some("channels: [conda-forge]  # mine\n"),
+            &adding_defaults(),
+        )
+        .unwrap();
+        assert!(
+            edited
+                .updated
+                .starts_with("channels: [conda-forge, defaults]  # mine\n"),
+            "{}",
+            edited.updated
+        );
+        let spaced = plan(Some("channels: [ a, b, ]\n"), &adding_defaults()).unwrap();
+        assert!(
+            spaced.updated.starts_with("channels: [ a, b, defaults ]\n"),
+            "{}",
+            spaced.updated
+        );
+    }
+
+    #[test]
+    fn a_flow_list_over_several_lines_is_refused_naming_the_line_to_change() {
+        let refused = plan(
+            Some("channels: [conda-forge,\n  bioconda]\n"),
+            &adding_defaults(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(refused, CondarcError::UnsafeEdit { .. }),
+            "{refused}"
+        );
+        let message = refused.to_string();
+        assert!(
+            message.contains("line 1 (`channels: [conda-forge,`)")
+                && message.contains("`channels: [conda-forge, bioconda, defaults]`"),
+            "{message}"
+        );
     }
 }

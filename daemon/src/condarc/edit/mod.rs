@@ -9,7 +9,10 @@ mod channel_settings;
 mod channels;
 mod default_channels;
 mod finish;
+mod org_channels;
 mod validate;
+
+pub use org_channels::{ChannelPosition, channel_key};
 
 use std::path::{Path, PathBuf};
 
@@ -94,6 +97,54 @@ pub fn restore_default_channels_plan(
     doc.set_default_channels(wanted.as_deref(), &mut changes)?;
     doc.remove_added_defaults(saved.value.get(CHANNELS), &mut changes);
     doc.finish(path, original, changes)
+}
+
+/// Plans adding organisation channel URLs to `channels` (see `org_channels`).
+pub fn add_channels_plan(
+    path: &Path,
+    original: Option<&str>,
+    urls: &[String],
+    position: ChannelPosition,
+) -> Result<Plan, CondarcError> {
+    let mut doc = Doc::parse(path, original.unwrap_or(""))?;
+    let mut changes = Vec::new();
+    doc.add_channel_urls(urls, position, &mut changes)?;
+    doc.finish(path, original, changes)
+}
+
+/// Plans taking channel URLs out of `channels`: entries written exactly so when `exact`, else
+/// in any form.
+pub fn remove_channels_plan(
+    path: &Path,
+    original: Option<&str>,
+    urls: &[String],
+    exact: bool,
+) -> Result<Plan, CondarcError> {
+    let mut doc = Doc::parse(path, original.unwrap_or(""))?;
+    let mut changes = Vec::new();
+    doc.remove_channel_urls(urls, exact, &mut changes)?;
+    doc.finish(path, original, changes)
+}
+
+/// The entries of the file's `channels`, as written; empty when it has none.
+pub fn channel_entries(path: &Path, source: &str) -> Result<Vec<String>, CondarcError> {
+    let doc = Doc::parse(path, source)?;
+    Ok(doc
+        .channel_entries()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect())
+}
+
+/// `default_channels` of a file's text, when it is a list of strings.
+pub(crate) fn default_channels_of(
+    path: &Path,
+    source: &str,
+) -> Result<Option<Vec<String>>, CondarcError> {
+    Ok(Doc::parse(path, source)?
+        .value
+        .get(DEFAULT_CHANNELS)
+        .and_then(string_list))
 }
 
 /// Whether a file's `channel_settings` has an entry with the given handler.

@@ -27,7 +27,7 @@ impl Doc {
 
     /// `key` is absent, empty, or a list whose every item passes `item_ok`; anything else is
     /// [`CondarcError::WrongType`] at the position of its value.
-    fn check_list(
+    pub(super) fn check_list(
         &self,
         path: &Path,
         key: &str,

@@ -1,63 +1,50 @@
 """``conda doctor``'s check and conda's error hints for anacondad.
 
-The health check runs ``anacondactl doctor --json`` and shows its findings, one line each with
-the command that fixes it; its fixer runs ``anacondactl doctor --fix --yes`` after conda's own
-question. The error hint names the ``anacondactl`` command to run when conda's request to a
-channel that our handler serves was refused (HTTP 401/403).
+The health check runs ``anacondactl --json doctor`` and shows its findings, one line each with
+the command that fixes it; its fixer runs ``anacondactl --json doctor --fix --yes`` after
+conda's own question. Both go through the plugin's one way of running anacondactl
+(``anacondactl.py``). The error hint names the ``anacondactl`` command to run when conda's
+request to a channel that our handler serves was refused (HTTP 401/403).
 """
 
 import fnmatch
-import json
-import re
-import subprocess
 from typing import Iterator, List, Optional
 
-from .auth import HANDLER_NAME, _anacondactl
+from . import anacondactl
+from .auth import HANDLER_NAME
 from .errors import AnacondadAuthError
 
 HEALTH_CHECK_NAME = "anacondad"
 # `doctor` asks the service once per token; a service that is down costs one timeout.
 DOCTOR_TIMEOUT_SECONDS = 60.0
-_EXIT_DOCTOR_FAILED = 9
+_SLOW = "for `doctor`: see `anacondactl daemon status`"
 
 _OK_MARK = "\u2705"
 _WARN_MARK = "\u26a0\ufe0f"
 _X_MARK = "\u274c"
 
 
-def _doctor_report() -> dict:
-    """``anacondactl doctor --json``'s report; raises AnacondadAuthError saying why not."""
-    command = [_anacondactl(), "doctor", "--json"]
+def _doctor_report(*args: str) -> dict:
+    """``anacondactl --json doctor ARGS``'s report (printed also when a check fails); raises
+    AnacondadAuthError with anacondactl's own message when there is none."""
     try:
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=DOCTOR_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise AnacondadAuthError(f"`anacondactl doctor` could not run: {exc}") from exc
-    if done.returncode not in (0, _EXIT_DOCTOR_FAILED):
-        reason = (done.stderr or done.stdout).strip().splitlines()
-        raise AnacondadAuthError(
-            f"`anacondactl doctor` failed (exit {done.returncode}): "
-            f"{reason[-1] if reason else 'no output'}"
-        )
-    try:
-        return json.loads(done.stdout)
-    except ValueError as exc:
-        raise AnacondadAuthError(f"`anacondactl doctor --json` printed no JSON ({exc})") from exc
+        report = anacondactl.run(["doctor", *args], DOCTOR_TIMEOUT_SECONDS, _SLOW)
+    except anacondactl.Failed as failure:
+        raise AnacondadAuthError(f"`anacondactl doctor` failed: {failure.message}") from None
+    if not isinstance(report.get("checks"), list):
+        raise AnacondadAuthError("`anacondactl doctor --json` printed no report")
+    return report
 
 
-def report_lines(report: dict) -> List[str]:
+def report_lines(report: dict, verbose: bool = True) -> List[str]:
     """The findings as conda doctor shows its own: a mark, the section, the evidence; the fix
-    on the next line for each that is not ok."""
+    on the next line for each that is not ok. Without `verbose`, only those not ok."""
     marks = {"ok": _OK_MARK, "warn": _WARN_MARK, "fail": _X_MARK}
     lines = []
     for check in report.get("checks", []):
         state = check.get("state", "fail")
+        if state == "ok" and not verbose:
+            continue
         lines.append(
             f"{marks.get(state, _X_MARK)} anacondad {check.get('section', '')}: "
             f"{check.get('evidence', '')}"
@@ -79,31 +66,22 @@ def health_check(prefix: str, verbose: bool) -> None:
     except AnacondadAuthError as exc:
         print(f"{_X_MARK} anacondad: {exc}\n")
         return
-    lines = report_lines(report)
-    if not verbose:
-        keep = []
-        for line in lines:
-            if line.startswith(_OK_MARK):
-                continue
-            keep.append(line)
-        lines = keep
-    print("\n".join(lines) + "\n")
+    print("\n".join(report_lines(report, verbose)) + "\n")
 
 
 def health_fix(prefix: str, args, confirm) -> int:
-    """conda doctor --fix: applies anacondactl's safe fixes (conda's configuration)."""
+    """conda doctor --fix: applies anacondactl's safe fixes (conda's configuration) and shows
+    the checks as they stand after."""
     confirm("Let anacondactl fix conda's configuration for the Anaconda repository?")
     try:
-        done = subprocess.run(
-            [_anacondactl(), "doctor", "--fix", "--yes"],
-            stdin=subprocess.DEVNULL,
-            timeout=DOCTOR_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired, AnacondadAuthError) as exc:
-        print(f"{_X_MARK} anacondad: `anacondactl doctor --fix` could not run: {exc}")
+        report = _doctor_report("--fix", "--yes")
+    except AnacondadAuthError as exc:
+        print(f"{_X_MARK} anacondad: {exc}")
         return 1
-    return 0 if done.returncode == 0 else 1
+    for fixed in report.get("fixed") or []:
+        print(f"{_OK_MARK} anacondad: fixed: {fixed}")
+    print("\n".join(report_lines(report)) + "\n")
+    return 0 if report.get("fail", 0) == 0 else 1
 
 
 def _our_channel_globs() -> List[str]:
@@ -117,27 +95,18 @@ def _our_channel_globs() -> List[str]:
     ]
 
 
-_REFUSED = re.compile(r"\(HTTP (401|403)\)")
-_URL = re.compile(r"https?://[^\s<>'\"]+")
-
-
 def _refused_url(error) -> Optional[str]:
     """The URL of a 401/403 answer conda reports, if ``error`` is one: conda's own HTTP error,
-    or ours (raised by the handler when the replacement credential was refused too)."""
+    or ours (raised by the handler when no credential got past the repository)."""
     if isinstance(error, AnacondadAuthError):
-        text = str(error)
-        found = _URL.search(text)
-        if _REFUSED.search(text) and found:
-            return found.group(0).rstrip(".,;:)")
-        return None
+        return error.refused_url if error.refused_status in (401, 403) else None
     kwargs = getattr(error, "_kwargs", None) or {}
     status = kwargs.get("status_code", getattr(error, "status_code", None))
     if str(status) not in ("401", "403"):
         return None
     url = kwargs.get("url") or getattr(error, "url", None)
     if not url:
-        channel = kwargs.get("channel_url") or getattr(error, "channel_url", None)
-        url = channel
+        url = kwargs.get("channel_url") or getattr(error, "channel_url", None)
     return str(url) if url else None
 
 
@@ -153,8 +122,7 @@ def error_hints(error) -> Iterator:
     yield CondaErrorHint(
         text=(
             "The Anaconda repository refused the credential anacondad sent. Run "
-            "`anacondactl doctor` to see why and the command that fixes it (often "
-            "`anacondactl token refresh --org <org>` or `anacondactl login`)."
+            "`anacondactl doctor` to see why and the command that fixes it."
         ),
         hint_code="anacondad_credential_refused",
     )
