@@ -386,9 +386,10 @@ pub const DEFAULT_CREDENTIAL_TIMEOUT_MS: u64 = 5000;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum RejectedKind {
-    #[value(name = "repo_token")]
+    /// Spelled as `--credential-type` spells it; `repo_token` (the JSON `kind`) is accepted too.
+    #[value(name = "repo-token", alias = "repo_token")]
     RepoToken,
-    #[value(name = "api_key")]
+    #[value(name = "api-key", alias = "api_key")]
     ApiKey,
 }
 
@@ -476,6 +477,48 @@ mod tests {
         assert!(help[start..].contains("anacondactl login"), "{help}");
         assert!(
             help[start..].contains("anacondactl token install"),
+            "{help}"
+        );
+    }
+
+    fn rejected_kind(args: &[&str]) -> Result<RejectedKind, clap::Error> {
+        let mut argv = vec![
+            "anacondactl",
+            "credential",
+            "rejected",
+            "https://repo.example/x",
+        ];
+        argv.extend_from_slice(&["--status", "401", "--kind"]);
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Credential(CredentialCommand::Rejected { kind, .. }) => Ok(kind),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_refused_kind_is_spelled_as_credential_type_spells_it_and_the_json_kind_still_parses() {
+        for spelled in ["repo-token", "repo_token"] {
+            assert!(matches!(
+                rejected_kind(&[spelled]),
+                Ok(RejectedKind::RepoToken)
+            ));
+        }
+        for spelled in ["api-key", "api_key"] {
+            assert!(matches!(
+                rejected_kind(&[spelled]),
+                Ok(RejectedKind::ApiKey)
+            ));
+        }
+        assert!(rejected_kind(&["token"]).is_err());
+        let help = Cli::command()
+            .find_subcommand_mut("credential")
+            .and_then(|c| c.find_subcommand_mut("rejected"))
+            .expect("credential rejected")
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("repo-token") && !help.contains("repo_token, "),
             "{help}"
         );
     }

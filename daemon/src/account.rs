@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use crate::api::{self, OidcTokens, jwt_expiry};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::site_parts::SiteParts;
+use crate::site_context::SiteContext;
 use anacondad_proto::v1::EventKind;
 
 /// How the user proves who they are.
@@ -83,14 +83,14 @@ pub struct WhoamiView {
 
 #[derive(Debug)]
 pub struct Account {
-    parts: SiteParts,
+    parts: SiteContext,
     /// One renewal of the API key at a time: the scheduler's, or a call's that found the
     /// key lapsed ([`Account::renew_if_lapsed`]); the second one finds the key renewed.
     renewing: tokio::sync::Mutex<()>,
 }
 
 impl Account {
-    pub fn new(parts: SiteParts) -> Self {
+    pub fn new(parts: SiteContext) -> Self {
         Self {
             parts,
             renewing: tokio::sync::Mutex::new(()),
@@ -358,7 +358,7 @@ impl Account {
     }
 
     /// Keeps who the API key belongs to, for `status` after a restart; returns the name.
-    async fn remember_username(&self, account: &api::Account) -> String {
+    async fn remember_username(&self, account: &api::AccountInfo) -> String {
         let username = account.user.username.clone().unwrap_or_default();
         if self.parts.vault.peek().facts.username.as_deref() != Some(username.as_str()) {
             let name = username.clone();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::anaconda_auth::{self, AlignState};
 use crate::config::{ConfigError, DaemonConfig};
-use crate::sites::SiteRuntime;
+use crate::sites::Site;
 
 /// Why the alignment could not be told or written.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub struct Aligned {
 /// is needed.
 pub async fn align(
     config: &DaemonConfig,
-    site: &SiteRuntime,
+    site: &Site,
     auth_handler: &str,
     configures_conda: bool,
     apply: bool,

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::api::{AnacondaClient, ChannelCredential, RepoChannel};
-use crate::conda::watcher::ChannelCheck;
-use crate::conda::{Conda, CondaView, CondarcTarget};
-use crate::condarc::{Applied, ChannelPosition, CondarcEditor, Plan, channel_key};
+use crate::conda_setup::watcher::ChannelCheck;
+use crate::conda_setup::{Conda, CondaView, CondarcTarget};
+use crate::condarc_text::{Applied, ChannelPosition, CondarcEditor, PlannedEdit, channel_key};
 use crate::error::{Error, Result};
 use crate::repo_url::{Channel, RepoUrl};
 use crate::vault::Vault;
@@ -547,7 +547,7 @@ async fn after_view(target: &CondarcTarget, planned: Option<String>) -> Vec<Stri
 }
 
 /// A plan in the shape of an apply, with the text it would write when it changes anything.
-fn as_applied(plan: Plan) -> (Applied, Option<String>) {
+fn as_applied(plan: PlannedEdit) -> (Applied, Option<String>) {
     let planned = plan.changed.then_some(plan.updated);
     (
         Applied {

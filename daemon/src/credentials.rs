@@ -454,7 +454,7 @@ mod tests {
     use crate::clock::{Clock, SystemClock};
     use crate::repo_url::RepoUrl;
     use crate::store::{StorageMode, StoreOptions};
-    use crate::vault::Site;
+    use crate::vault::SiteIdentity;
 
     const REPO: &str = "https://repo.example/repo/";
     const NO_ENTRY: EntrySettings = EntrySettings {
@@ -469,7 +469,7 @@ mod tests {
     }
 
     async fn credentials_by(dir: &tempfile::TempDir, rule: CredentialRule) -> Credentials {
-        let site = Site {
+        let site = SiteIdentity {
             domain: "example".to_owned(),
             repo: RepoUrl::new(Url::parse(REPO).unwrap()),
         };

@@ -23,8 +23,8 @@ use tokio_util::task::TaskTracker;
 use crate::account::Account;
 use crate::api::{AnacondaClient, ApiError};
 use crate::clock::Clock;
-use crate::conda::Conda;
-use crate::conda::watcher::CondarcWatcher;
+use crate::conda_setup::Conda;
+use crate::conda_setup::watcher::CondarcWatcher;
 use crate::config::DaemonConfig;
 use crate::credentials::{CredentialRule, Credentials};
 use crate::error;
@@ -32,11 +32,11 @@ use crate::events::EventBus;
 use crate::export::Exporter;
 use crate::renewal::{RefreshScheduler, Renewal, RenewalPolicy, Renewer};
 use crate::repo_url::RepoUrl;
-use crate::site_parts::SiteParts;
-use crate::sites::{SiteRuntime, Sites, UnknownSite};
+use crate::site_context::SiteContext;
+use crate::sites::{Site, Sites, UnknownSite};
 use crate::state::StateError;
 use crate::tokens::Tokens;
-use crate::vault::{Shared, Site, Vault};
+use crate::vault::{Shared, SiteIdentity, Vault};
 
 /// How long shutdown waits for a reissue under way to store its token (the service's request
 /// timeout, plus a slow keychain).
@@ -134,12 +134,12 @@ impl Daemon {
                 })?;
                 repos.push(RepoUrl::new(url));
             }
-            let site = Site {
+            let site = SiteIdentity {
                 domain: api.keyring_username().to_owned(),
                 repo: repos[0].clone(),
             };
             let vault = Arc::new(Vault::within(site.clone(), shared.clone(), is_default));
-            let parts = SiteParts {
+            let parts = SiteContext {
                 vault: vault.clone(),
                 api: api.clone(),
                 events: events.clone(),
@@ -160,10 +160,10 @@ impl Daemon {
                 config.paths.conda_user_config.clone(),
                 site.repo,
                 config.settings.auth_handler.clone(),
-                crate::conda::ViewInput {
+                crate::conda_setup::ViewInput {
                     env: config.env.map().clone(),
                     home: config.paths.home.clone(),
-                    platform: crate::conda_config::Platform::current(),
+                    platform: crate::conda_rules::Platform::current(),
                     system: None,
                 },
                 events.clone(),
@@ -173,7 +173,7 @@ impl Daemon {
             } else {
                 conda.for_another_site()
             });
-            all.push(Arc::new(SiteRuntime {
+            all.push(Arc::new(Site {
                 config: site_config.clone(),
                 vault,
                 api,
@@ -216,12 +216,12 @@ impl Daemon {
     }
 
     /// The site a request names (`anacondad-site`), else the default one.
-    pub fn site_named(&self, name: Option<&str>) -> Result<&Arc<SiteRuntime>, UnknownSite> {
+    pub fn site_named(&self, name: Option<&str>) -> Result<&Arc<Site>, UnknownSite> {
         self.sites.named(name)
     }
 
     /// The default site's parts, for callers that serve one site.
-    pub fn default_site(&self) -> &Arc<SiteRuntime> {
+    pub fn default_site(&self) -> &Arc<Site> {
         self.sites.default_site()
     }
 
@@ -304,7 +304,7 @@ impl Daemon {
     /// After a login at the one implicit site (no sites configured): it is the one every later
     /// daemon serves, so its record is written (on the blocking pool). Configured sites are in
     /// the configuration already. A failure is logged: the login itself stands.
-    pub async fn remember_login_site(&self, site: &SiteRuntime) {
+    pub async fn remember_login_site(&self, site: &Site) {
         if self.sites.len() > 1 || !self.sites.is_default(site) {
             return;
         }

@@ -13,7 +13,7 @@ use url::Url;
 use crate::api::{ApiError, ProbeAnswer, ProxyConfig, RepoTokenCheck, TransientCause};
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, EnvSnapshot, StartedBy};
-use crate::sites::SiteRuntime;
+use crate::sites::Site;
 use crate::store::{BackendKind, StoreError};
 
 /// A store read slower than this makes every conda request slow: warn.
@@ -113,12 +113,12 @@ impl Diagnosis {
 pub const DIAGNOSE_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Runs every check within [`DIAGNOSE_DEADLINE`].
-pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
+pub async fn diagnose(inputs: &Inputs<'_>, site: &Site) -> Diagnosis {
     diagnose_within(inputs, site, DIAGNOSE_DEADLINE).await
 }
 
 /// Runs every check; those not finished within `limit` are marked "not checked (timed out)".
-pub async fn diagnose_within(inputs: &Inputs<'_>, site: &SiteRuntime, limit: Duration) -> Diagnosis {
+pub async fn diagnose_within(inputs: &Inputs<'_>, site: &Site, limit: Duration) -> Diagnosis {
     let deadline = tokio::time::Instant::now() + limit;
     let mut d = Diagnosis {
         started_by: inputs.started_by.describe(),
@@ -233,7 +233,7 @@ fn configuration(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 }
 
 /// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.
-async fn storage(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis) -> bool {
+async fn storage(inputs: &Inputs<'_>, site: &Site, d: &mut Diagnosis) -> bool {
     const S: &str = "storage";
     let started = Instant::now();
     let read = match site.vault.store().await {
@@ -337,7 +337,7 @@ fn file_mode(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 fn file_mode(_: &Inputs<'_>, _: &mut Diagnosis) {}
 
 /// The CA bundle and proxy requests go through, for the evidence of the TLS check.
-fn transport_settings(inputs: &Inputs<'_>, site: &SiteRuntime) -> String {
+fn transport_settings(inputs: &Inputs<'_>, site: &Site) -> String {
     let api = &site.config.api;
     let ca = if !api.ssl_verify {
         "verification OFF (ANACONDA_AUTH_SSL_VERIFY)".to_owned()
@@ -365,7 +365,7 @@ fn transport_settings(inputs: &Inputs<'_>, site: &SiteRuntime) -> String {
     format!("{ca}, {proxy}")
 }
 
-fn proxy_in_use(inputs: &Inputs<'_>, site: &SiteRuntime) -> bool {
+fn proxy_in_use(inputs: &Inputs<'_>, site: &Site) -> bool {
     match &site.config.api.proxy {
         ProxyConfig::Disabled => false,
         ProxyConfig::Url(_) => true,
@@ -376,7 +376,7 @@ fn proxy_in_use(inputs: &Inputs<'_>, site: &SiteRuntime) -> bool {
 /// DNS, the connection (TLS for https) and the clock against one host; true when it answered.
 async fn host(
     inputs: &Inputs<'_>,
-    site: &SiteRuntime,
+    site: &Site,
     d: &mut Diagnosis,
     section: &str,
     url: Url,
@@ -530,7 +530,7 @@ fn date(ts: Timestamp) -> String {
 
 async fn api_key(
     inputs: &Inputs<'_>,
-    site: &SiteRuntime,
+    site: &Site,
     d: &mut Diagnosis,
     store_ok: bool,
     deadline: tokio::time::Instant,
@@ -638,7 +638,7 @@ async fn api_key(
 
 async fn tokens(
     inputs: &Inputs<'_>,
-    site: &SiteRuntime,
+    site: &Site,
     d: &mut Diagnosis,
     store_ok: bool,
     deadline: tokio::time::Instant,
@@ -752,7 +752,7 @@ async fn tokens(
 
 /// Which store anaconda-auth reads (its `preferred_token_storage`: its variable, its site's
 /// table or `[plugin.auth]` of its config.toml), and whether that is where our record is.
-fn anaconda_auth(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
+fn anaconda_auth(inputs: &Inputs<'_>, site: &Site, d: &mut Diagnosis, store_ok: bool) {
     use crate::config::anaconda_auth as theirs_config;
     const S: &str = "anaconda-auth";
     let config = inputs.anaconda_auth_config;

@@ -4,7 +4,7 @@
 //! [`ErrorReason`]: anacondad_proto::v1::ErrorReason
 
 use crate::api::ApiError;
-use crate::condarc::CondarcError;
+use crate::condarc_text::CondarcError;
 use crate::state::StateError;
 use crate::store::StoreError;
 

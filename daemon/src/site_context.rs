@@ -1,4 +1,4 @@
-//! [`SiteParts`]: what every owner of one site's work (the account, the tokens) is built from.
+//! [`SiteContext`]: what every owner of one site's work (the account, the tokens) is built from.
 //! It sits just above the vault and the service client so those owners need nothing of the
 //! daemon that builds them.
 
@@ -12,7 +12,7 @@ use crate::vault::Vault;
 /// What every owner of one site's work shares: its vault, the service client, the event bus
 /// and the clock.
 #[derive(Debug, Clone)]
-pub struct SiteParts {
+pub struct SiteContext {
     pub vault: Arc<Vault>,
     pub api: Arc<AnacondaClient>,
     pub events: EventBus,

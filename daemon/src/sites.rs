@@ -1,4 +1,4 @@
-//! [`Sites`]: every site a daemon serves, each with its own parts ([`SiteRuntime`]: vault,
+//! [`Sites`]: every site a daemon serves, each with its own parts ([`Site`]: vault,
 //! service client, account, tokens, credentials, conda's entry), and the two ways a request
 //! finds its site: by name (`--at SITE`, the `anacondad-site` header; the default site when
 //! none is named) and, for the hot path, by the URL conda asks about.
@@ -11,7 +11,7 @@ use url::Url;
 use crate::account::Account;
 use crate::api::AnacondaClient;
 use crate::channels::OrgChannels;
-use crate::conda::{Conda, TargetRequest};
+use crate::conda_setup::{Conda, TargetRequest};
 use crate::config::sites::SiteConfig;
 use crate::credentials::{Credentials, NoCredential};
 use crate::error;
@@ -22,7 +22,7 @@ use crate::vault::Vault;
 
 /// One site's parts.
 #[derive(Debug)]
-pub struct SiteRuntime {
+pub struct Site {
     pub config: SiteConfig,
     pub vault: Arc<Vault>,
     pub api: Arc<AnacondaClient>,
@@ -47,7 +47,7 @@ pub struct Uninstalled {
     pub condarc: Option<(PathBuf, Vec<String>)>,
 }
 
-impl SiteRuntime {
+impl Site {
     /// Removes `org`'s token (every token when `None`); when none remains and `condarc` says
     /// which conda file (`None`: keep it), removes our entry from that file too, restoring
     /// `default_channels` when asked.
@@ -130,13 +130,13 @@ pub struct UnknownSite {
 /// Every site, the default one among them.
 #[derive(Debug)]
 pub struct Sites {
-    all: Vec<Arc<SiteRuntime>>,
+    all: Vec<Arc<Site>>,
     default: usize,
 }
 
 impl Sites {
     /// `all` must hold at least one site; `default` is the index of the default one.
-    pub fn new(all: Vec<Arc<SiteRuntime>>, default: usize) -> Self {
+    pub fn new(all: Vec<Arc<Site>>, default: usize) -> Self {
         assert!(
             default < all.len(),
             "the default site must be one of the sites"
@@ -144,11 +144,11 @@ impl Sites {
         Self { all, default }
     }
 
-    pub fn default_site(&self) -> &Arc<SiteRuntime> {
+    pub fn default_site(&self) -> &Arc<Site> {
         &self.all[self.default]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<SiteRuntime>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Site>> {
         self.all.iter()
     }
 
@@ -160,7 +160,7 @@ impl Sites {
         self.all.is_empty()
     }
 
-    pub fn is_default(&self, site: &SiteRuntime) -> bool {
+    pub fn is_default(&self, site: &Site) -> bool {
         std::ptr::eq(site, Arc::as_ptr(self.default_site()))
     }
 
@@ -183,7 +183,7 @@ impl Sites {
         Ok((!what.is_empty()).then(|| what.join(" and ")))
     }
 
-    pub fn named(&self, name: Option<&str>) -> Result<&Arc<SiteRuntime>, UnknownSite> {
+    pub fn named(&self, name: Option<&str>) -> Result<&Arc<Site>, UnknownSite> {
         let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
             return Ok(self.default_site());
         };
@@ -209,9 +209,9 @@ impl Sites {
     pub fn for_entry<'a>(
         &'a self,
         auth_domain: Option<&str>,
-        named: Option<&'a Arc<SiteRuntime>>,
+        named: Option<&'a Arc<Site>>,
         url: &str,
-    ) -> Result<&'a Arc<SiteRuntime>, NoCredential> {
+    ) -> Result<&'a Arc<Site>, NoCredential> {
         match auth_domain.map(str::trim).filter(|d| !d.is_empty()) {
             Some(domain) => {
                 self.named(Some(domain))
@@ -226,7 +226,7 @@ impl Sites {
 
     /// The site whose repository `url` is under (the most specific one when several are), or
     /// the default site: its answer then says the URL is not under its repository.
-    pub fn for_url(&self, url: &str) -> &Arc<SiteRuntime> {
+    pub fn for_url(&self, url: &str) -> &Arc<Site> {
         if self.all.len() == 1 {
             return self.default_site();
         }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anacondad::condarc::{CondarcSettings, plan, restore_default_channels_plan};
+use anacondad::condarc_text::{CondarcSettings, plan, restore_default_channels_plan};
 
 fn settings() -> CondarcSettings {
     let mut settings = CondarcSettings::new("https://repo.example/repo/");

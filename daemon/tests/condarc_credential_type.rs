@@ -2,7 +2,7 @@
 //! entry, an entry without one, an entry with another), in place and keeping comments; left
 //! alone when not asked for.
 
-use anacondad::condarc::{CondarcSettings, plan};
+use anacondad::condarc_text::{CondarcSettings, plan};
 use anacondad::credential_kind::CredentialKind;
 
 fn settings(credential_type: Option<CredentialKind>) -> CondarcSettings {

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-use anacondad::condarc::{
+use anacondad::condarc_text::{
     CondarcEditor, CondarcError, CondarcSettings, CondarcState, plan, plan_for_path,
 };
 

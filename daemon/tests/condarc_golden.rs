@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anacondad::condarc::{CondarcSettings, plan};
+use anacondad::condarc_text::{CondarcSettings, plan};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/condarc-golden")

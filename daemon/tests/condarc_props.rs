@@ -2,7 +2,7 @@
 //! always planned (every other key and comment kept, checked inside `plan`), and planning the
 //! result again changes nothing.
 
-use anacondad::condarc::{CondarcSettings, plan};
+use anacondad::condarc_text::{CondarcSettings, plan};
 use proptest::prelude::*;
 
 const CHANNELS: &[&str] = &[

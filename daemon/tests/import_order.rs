@@ -25,22 +25,22 @@ const ORDER: &[&str] = &[
     "events",
     "credential_kind",
     "repo_url",
-    "conda_config",
+    "conda_rules",
     // Storage and the service client, each with its own error type.
     "store",
     "state",
     "api",
-    "condarc",
+    "condarc_text",
     // The crate error wraps the errors above it.
     "error",
     // One site's secrets and facts, and what a site's owners are built from.
     "vault",
-    "site_parts",
+    "site_context",
     // The domain.
     "credentials",
     "export",
     "config",
-    "conda",
+    "conda_setup",
     "account",
     "renewal",
     "tokens",

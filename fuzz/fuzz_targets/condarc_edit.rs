@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anacondad::condarc::{
+use anacondad::condarc_text::{
     CondarcSettings, plan, remove_channel_settings_plan, restore_default_channels_plan,
 };
 use libfuzzer_sys::fuzz_target;

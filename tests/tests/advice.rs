@@ -20,7 +20,7 @@ const EXIT_NEEDS_ANSWER: i32 = 4;
 
 const EXPECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The sentence conda's missing `defaults` is reported with (daemon/src/conda/view.rs).
+/// The sentence conda's missing `defaults` is reported with (daemon/src/conda_setup/view.rs).
 const NO_DEFAULTS: &str = "defaults is not in effect";
 
 struct World {

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anacondad::api::{
-    API_KEY_SCOPES, AnacondaClient, ApiConfig, ApiError, Clock, DeviceAuthorization, ManualClock,
-    OidcTokens, ProxyConfig, RepoTokenCheck, RetryPolicy, TransientCause, hash_hostname,
+    API_KEY_SCOPES, AnacondaClient, ApiConfig, ApiError, DeviceAuthorization, ManualClock,
+    OidcTokens, ProxyConfig, RepoTokenCheck, RetryClock, RetryPolicy, TransientCause,
+    hash_hostname,
 };
 use anacondad::secret::Secret;
 use anacondad_tests::emulator::seed::{SeedOrganization, SeedUser};
@@ -162,7 +163,7 @@ impl ScriptedClock {
     }
 }
 
-impl Clock for ScriptedClock {
+impl RetryClock for ScriptedClock {
     fn now(&self) -> Instant {
         self.inner.now()
     }

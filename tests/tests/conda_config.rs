@@ -1,4 +1,4 @@
-//! `anacondad::conda_config` against the real conda: for fixture layouts of condarc files, the
+//! `anacondad::conda_rules` against the real conda: for fixture layouts of condarc files, the
 //! effective `channels`, `default_channels` and `channel_settings` are what
 //! `conda config --show --json` prints, the `channel_settings` entry chosen for a URL is the
 //! one conda's own `get_session` picks, and the installations found are the two test venvs
@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anacondad::conda_config::Platform;
-use anacondad::conda_config::effective::{EffectiveConfig, SearchPathInput, Source, effective};
-use anacondad::conda_config::installs::{FoundBy, InstallSearch, find_installations};
+use anacondad::conda_rules::Platform;
+use anacondad::conda_rules::effective::{CondaSource, EffectiveConfig, SearchPathInput, effective};
+use anacondad::conda_rules::installs::{FoundBy, InstallSearch, find_installations};
 use anacondad_tests::conda::{Conda, conda_or_skip};
 use anacondad_tests::harness::TestHome;
 use serde_json::Value;
@@ -129,7 +129,7 @@ fn the_condarc_token_install_writes_alone_leaves_defaults_out_of_channels_as_con
         config
             .default_channels
             .iter()
-            .all(|c| c.source == Source::File(user.clone()))
+            .all(|c| c.source == CondaSource::File(user.clone()))
     );
 }
 
@@ -249,7 +249,7 @@ fn the_channel_settings_entry_for_a_url_is_the_one_condas_get_session_picks() {
     let condas: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("JSON");
     let config = effective(&input_for(&conda, &home));
     let is_ours =
-        |s: &anacondad::conda_config::effective::ChannelSetting| s.auth() == Some("anacondad");
+        |s: &anacondad::conda_rules::effective::ChannelSetting| s.auth() == Some("anacondad");
     let mine: Vec<Option<String>> = urls
         .iter()
         .map(|url| {
@@ -265,7 +265,7 @@ fn the_channel_settings_entry_for_a_url_is_the_one_condas_get_session_picks() {
     assert_eq!(acme.shadowing_ours.len(), 1);
     assert_eq!(
         acme.shadowing_ours[0].source,
-        Source::File(root.join("condarc.d/site.yml"))
+        CondaSource::File(root.join("condarc.d/site.yml"))
     );
 }
 

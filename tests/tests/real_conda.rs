@@ -614,8 +614,8 @@ fn an_entry_in_a_lower_condarc_file_shadows_ours_as_conda_config_says_and_conda_
     let Some(venvs) = conda_or_skip("an_entry_in_a_lower_condarc_file_shadows_ours") else {
         return;
     };
-    use anacondad::conda_config::Platform;
-    use anacondad::conda_config::effective::{SearchPathInput, Source, effective};
+    use anacondad::conda_rules::Platform;
+    use anacondad::conda_rules::effective::{CondaSource, SearchPathInput, effective};
 
     let world = World::installed(venvs);
     let site_root = world.home.path().join("site-conda");
@@ -666,7 +666,7 @@ fn an_entry_in_a_lower_condarc_file_shadows_ours_as_conda_config_says_and_conda_
     assert!(found.ours_matches);
     assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("site-sso"));
     assert_eq!(found.shadowing_ours.len(), 1);
-    assert_eq!(found.shadowing_ours[0].source, Source::File(site));
+    assert_eq!(found.shadowing_ours[0].source, CondaSource::File(site));
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub struct ApiKey {
 
 /// `GET /api/account`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Account {
+pub struct AccountInfo {
     pub user: User,
     /// Kept as sent; nothing here depends on its shape.
     #[serde(default)]
@@ -173,7 +173,7 @@ impl AnacondaClient {
 
     /// `GET /api/account`: who the key belongs to and its subscriptions.
     #[tracing::instrument(skip_all)]
-    pub async fn account(&self, api_key: &Secret) -> Result<Account, ApiError> {
+    pub async fn account(&self, api_key: &Secret) -> Result<AccountInfo, ApiError> {
         self.get_json(ACCOUNT_PATH, api_key).await
     }
 

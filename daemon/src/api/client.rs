@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::clock::{Clock, SystemClock};
+use super::clock::{RetryClock, SystemClock};
 use super::config::{ApiConfig, ProxyConfig, RetryPolicy, check_transport};
 use super::discovery::OidcConfiguration;
 use super::error::{ApiError, TransientCause, mask_url, snippet};
@@ -37,7 +37,7 @@ pub struct AnacondaClient {
     pub(crate) client_version: String,
     hostname_header: HeaderValue,
     retry: RetryPolicy,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn RetryClock>,
     pub(crate) oidc: tokio::sync::OnceCell<OidcConfiguration>,
 }
 
@@ -179,7 +179,7 @@ impl AnacondaClient {
 
     /// A client whose polling intervals and retry backoff wait on `clock` (tests pass a
     /// [`super::ManualClock`]).
-    pub fn with_clock(config: &ApiConfig, clock: Arc<dyn Clock>) -> Result<Self, ApiError> {
+    pub fn with_clock(config: &ApiConfig, clock: Arc<dyn RetryClock>) -> Result<Self, ApiError> {
         super::install_crypto_provider();
         let base_url = config.base_url()?;
         let repo_url = config.repo_base_url()?;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Monotonic time and waiting, injected into [`super::AnacondaClient`].
-pub trait Clock: Send + Sync + fmt::Debug {
+pub trait RetryClock: Send + Sync + fmt::Debug {
     fn now(&self) -> Instant;
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
@@ -17,7 +17,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
-impl Clock for SystemClock {
+impl RetryClock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -71,7 +71,7 @@ impl ManualClock {
     }
 }
 
-impl Clock for ManualClock {
+impl RetryClock for ManualClock {
     fn now(&self) -> Instant {
         self.start + self.lock().elapsed
     }

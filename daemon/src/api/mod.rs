@@ -29,12 +29,12 @@ mod tls;
 mod tests;
 
 pub use account::{
-    API_KEY_SCOPES, Account, ApiKey, Organization, Subscription, User, eligible_organizations,
+    API_KEY_SCOPES, AccountInfo, ApiKey, Organization, Subscription, User, eligible_organizations,
 };
 pub use browser::{BrowserLogin, REDIRECT_PATH};
 pub use channels::{CHANNEL_PAGE_SIZE, ChannelCredential, RepoChannel};
 pub use client::{AnacondaClient, MAX_BODY_BYTES};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{ManualClock, RetryClock, SystemClock};
 pub use config::{
     ApiConfig, DEFAULT_CLIENT_NAME, DEFAULT_DOMAIN, DEFAULT_LOOPBACK_PORT, DEFAULT_REPO_URL,
     ProxyConfig, RetryPolicy,

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::condarc::{Applied, CheckReport, CondarcEditor, CondarcSettings, CondarcState, Plan};
+use crate::condarc_text::{
+    Applied, CheckReport, CondarcEditor, CondarcSettings, CondarcState, PlannedEdit,
+};
 use crate::config::CondaUserConfig;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
@@ -48,7 +50,7 @@ pub struct TargetRequest {
 /// A plan, and conda as it would be once the plan is applied.
 #[derive(Debug, Clone)]
 pub struct PlanView {
-    pub plan: Plan,
+    pub plan: PlannedEdit,
     pub conda: CondaView,
     /// Why the plan could not be written now (read-only file or directory); `None` when it can.
     pub cannot_write: Option<String>,
@@ -294,7 +296,7 @@ impl Conda {
 /// and `defaults` added to `channels` when conda's effective configuration lacks it.
 fn resolve_settings(
     target: &CondarcTarget,
-) -> Result<CondarcSettings, crate::condarc::CondarcError> {
+) -> Result<CondarcSettings, crate::condarc_text::CondarcError> {
     let mut settings = target.settings.clone();
     let editor = CondarcEditor::new(&target.path);
     if !target.handler_given
@@ -322,7 +324,7 @@ fn resolve_settings(
             // `channels` is laid out in a way the editor does not change: the refusal names
             // the line to change, rather than a write that conda then does not use.
             Err(
-                e @ crate::condarc::CondarcError::UnsafeEdit {
+                e @ crate::condarc_text::CondarcError::UnsafeEdit {
                     key: "channels", ..
                 },
             ) => {
@@ -337,7 +339,7 @@ fn resolve_settings(
 
 /// Runs a file edit off the async runtime (it takes a lock and does blocking I/O).
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::condarc::CondarcError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::condarc_text::CondarcError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await

@@ -1,16 +1,16 @@
 //! [`CondaView`]: the condas a user runs and conda's effective configuration, as far as our
 //! settings go, for `condarc check`, `status` and `token install`'s plan. Computed from
-//! [`crate::conda_config`] with the caller's environment.
+//! [`crate::conda_rules`] with the caller's environment.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::conda_config::Platform;
-use crate::conda_config::effective::{
-    self, ChannelSetting, EffectiveConfig, SearchPathInput, Source,
+use crate::conda_rules::Platform;
+use crate::conda_rules::effective::{
+    self, ChannelSetting, CondaSource, EffectiveConfig, SearchPathInput,
 };
-use crate::conda_config::installs::{CondaInstall, FoundBy, InstallSearch, find_installations};
-use crate::condarc::{ANACONDAD_AUTH_HANDLER, CondarcSettings};
+use crate::conda_rules::installs::{CondaInstall, FoundBy, InstallSearch, find_installations};
+use crate::condarc_text::{ANACONDAD_AUTH_HANDLER, CondarcSettings};
 
 /// The handler name anaconda-auth's conda plugin registers.
 pub const ANACONDA_AUTH_HANDLER: &str = "anaconda-auth";
@@ -33,10 +33,10 @@ pub struct Shadowing {
     pub url: String,
     pub channel: String,
     pub auth: Option<String>,
-    pub source: Source,
+    pub source: CondaSource,
     /// Our entry's glob and where it is (none when our entry is not in effect at all).
     pub ours: String,
-    pub ours_source: Option<Source>,
+    pub ours_source: Option<CondaSource>,
     /// The handler our entry names.
     pub ours_auth: String,
 }
@@ -67,7 +67,7 @@ impl Shadowing {
 pub struct UnknownCredentialType {
     pub channel: String,
     pub value: String,
-    pub source: Source,
+    pub source: CondaSource,
 }
 
 impl UnknownCredentialType {

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use futures::future::BoxFuture;
 
 use super::{Conda, CondarcStatusView, CondarcTarget};
-use crate::condarc::CondarcState;
+use crate::condarc_text::CondarcState;
 use crate::events::EventBus;
 use crate::vault::Vault;
 use anacondad_proto::v1::EventKind;

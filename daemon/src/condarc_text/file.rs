@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use super::edit::{self, has_handler_entry, observe};
-use super::{ANACONDAD_AUTH_HANDLER, CondarcError, CondarcSettings, Plan};
+use super::{ANACONDAD_AUTH_HANDLER, CondarcError, CondarcSettings, PlannedEdit};
 use crate::fsutil::read_regular_file;
 
 /// Mode of a `.condarc` the editor creates: readable by all, like conda's own.
@@ -106,7 +106,7 @@ impl CondarcEditor {
     }
 
     /// What [`apply`](Self::apply) would do, without writing.
-    pub fn plan(&self, settings: &CondarcSettings) -> Result<Plan, CondarcError> {
+    pub fn plan(&self, settings: &CondarcSettings) -> Result<PlannedEdit, CondarcError> {
         let target = self.target()?;
         let original = read_optional(&target)?;
         edit::plan_for_path(&self.path, original.as_deref(), settings)
@@ -115,7 +115,7 @@ impl CondarcEditor {
     /// Why writing `plan` would be refused (a read-only file, a directory without write
     /// permission), found before anything is asked or reissued; `Ok` when it can be written
     /// or changes nothing.
-    pub fn check_can_write(&self, plan: &Plan) -> Result<(), CondarcError> {
+    pub fn check_can_write(&self, plan: &PlannedEdit) -> Result<(), CondarcError> {
         if !plan.changed {
             return Ok(());
         }
@@ -238,7 +238,7 @@ impl CondarcEditor {
         &self,
         urls: &[String],
         position: super::ChannelPosition,
-    ) -> Result<Plan, CondarcError> {
+    ) -> Result<PlannedEdit, CondarcError> {
         let original = read_optional(&self.target()?)?;
         edit::add_channels_plan(&self.path, original.as_deref(), urls, position)
     }
@@ -255,7 +255,11 @@ impl CondarcEditor {
     }
 
     /// What [`remove_channels`](Self::remove_channels) would do, without writing.
-    pub fn plan_remove_channels(&self, urls: &[String], exact: bool) -> Result<Plan, CondarcError> {
+    pub fn plan_remove_channels(
+        &self,
+        urls: &[String],
+        exact: bool,
+    ) -> Result<PlannedEdit, CondarcError> {
         let original = read_optional(&self.target()?)?;
         edit::remove_channels_plan(&self.path, original.as_deref(), urls, exact)
     }
@@ -395,7 +399,7 @@ impl CondarcEditor {
     fn edit(
         &self,
         backup: bool,
-        make_plan: impl FnOnce(Option<&str>) -> Result<Plan, CondarcError>,
+        make_plan: impl FnOnce(Option<&str>) -> Result<PlannedEdit, CondarcError>,
     ) -> Result<Applied, CondarcError> {
         let target = self.target()?;
         let dir = parent_dir(&target);

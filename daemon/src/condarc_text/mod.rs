@@ -104,7 +104,7 @@ fn parse_repo_url(repo_url: &str) -> Result<url::Url, CondarcError> {
 
 /// The outcome of planning an edit, before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct PlannedEdit {
     /// The whole file as it would be written.
     pub updated: String,
     /// One human-readable line per change; empty when nothing changes.
@@ -115,7 +115,7 @@ pub struct Plan {
     pub changed: bool,
 }
 
-impl Plan {
+impl PlannedEdit {
     /// One line for the CLI: the changes, or that the file is already as it should be.
     pub fn summary(&self) -> String {
         summary(self.changed, &self.changes)

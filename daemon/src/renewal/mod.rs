@@ -8,8 +8,8 @@ mod scheduler;
 use jiff::{SignedDuration, Timestamp};
 
 pub use scheduler::{
-    FIRST_BACKOFF_SECS, MAX_BACKOFF_SECS, MAX_SLEEP_SECS, Plan, RefreshScheduler, Renewer, backoff,
-    plan,
+    FIRST_BACKOFF_SECS, MAX_BACKOFF_SECS, MAX_SLEEP_SECS, RefreshScheduler, RenewalPlan, Renewer,
+    backoff, plan,
 };
 
 use crate::vault::Snapshot;

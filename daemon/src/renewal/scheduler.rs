@@ -35,7 +35,7 @@ pub trait Renewer: Send + Sync {
 
 /// What to do now and when to look again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct RenewalPlan {
     /// Due now, in a stable order.
     pub due: Vec<Renewal>,
     /// How long to sleep before planning again.
@@ -47,7 +47,7 @@ pub fn plan(
     now: Timestamp,
     deadlines: &[(Renewal, Timestamp)],
     retry_at: &HashMap<Renewal, Timestamp>,
-) -> Plan {
+) -> RenewalPlan {
     let mut due = Vec::new();
     let mut next: Option<Timestamp> = None;
     for (renewal, deadline) in deadlines {
@@ -71,7 +71,7 @@ pub fn plan(
             Duration::from_millis(millis).min(max)
         })
         .unwrap_or(max);
-    Plan { due, sleep }
+    RenewalPlan { due, sleep }
 }
 
 /// The wait before retry number `failures` (1-based): exponential, capped, with ±20 % jitter.

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::condarc::target_request;
 use crate::channels::{EditRequest, Edited, OrgChannel};
-use crate::condarc::ChannelPosition;
+use crate::condarc_text::ChannelPosition;
 use crate::daemon::Daemon;
 
 #[derive(Debug)]
@@ -77,7 +77,8 @@ impl ChannelApi {
         let wire = request.into_inner();
         let target = site.conda.target(&target_request(wire.condarc.as_ref()));
         let path = target.path.display().to_string();
-        let done = site.org_channels()
+        let done = site
+            .org_channels()
             .edit(&edit_request(&wire), &target, write)
             .await?;
         Ok(Response::new(edited(path, done)))

@@ -12,12 +12,12 @@ use anacondad_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::conda::view::found_by_label;
-use crate::conda::{
+use crate::conda_setup::view::found_by_label;
+use crate::conda_setup::{
     CheckView, Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
 };
 use crate::daemon::Daemon;
-use crate::sites::SiteRuntime;
+use crate::sites::Site;
 
 #[derive(Debug)]
 pub struct CondarcApi {
@@ -30,10 +30,7 @@ impl CondarcApi {
     }
 
     /// The named site's conda, and the target a request names with its path as shown.
-    fn target<'a>(
-        site: &'a SiteRuntime,
-        wire: Option<&WireTarget>,
-    ) -> (&'a Conda, CondarcTarget, String) {
+    fn target<'a>(site: &'a Site, wire: Option<&WireTarget>) -> (&'a Conda, CondarcTarget, String) {
         let conda = site.conda.as_ref();
         let target = conda.target(&target_request(wire));
         let shown = target.path.display().to_string();
@@ -159,9 +156,7 @@ impl CondarcService for CondarcApi {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
         let path = target.path.clone();
-        let unreadable = site.org_channels()
-            .unreadable(&target)
-            .await;
+        let unreadable = site.org_channels().unreadable(&target).await;
         let CheckView { mut report, conda } = conda.check(target).await?;
         let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
         report.findings.extend(lost.iter().cloned());

@@ -130,7 +130,7 @@ fn catalogue_status(e: CatalogueError) -> Status {
 /// that site against the store its vault writes.
 pub async fn align(
     daemon: &Daemon,
-    site: &crate::sites::SiteRuntime,
+    site: &crate::sites::Site,
     req: &AlignAuthStorageRequest,
 ) -> Result<AlignAuthStorageResponse, Status> {
     let aligned = auth_storage::align(

@@ -3,8 +3,8 @@
 use anacondad_proto::v1 as pb;
 
 use crate::account::LoginView;
-use crate::conda::CondarcStatusView;
-use crate::condarc::CondarcState;
+use crate::conda_setup::CondarcStatusView;
+use crate::condarc_text::CondarcState;
 use crate::credential_kind::CredentialKind;
 use crate::credentials::{Answer, EntrySettings, NoCredential};
 use crate::store::BackendKind;

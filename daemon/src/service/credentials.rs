@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use crate::credentials::Answer;
 use crate::daemon::Daemon;
-use crate::sites::SiteRuntime;
+use crate::sites::Site;
 
 #[derive(Debug)]
 pub struct CredentialApi {
@@ -29,7 +29,7 @@ impl CredentialApi {
 fn named_site<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,
-) -> Result<Option<&'a Arc<SiteRuntime>>, Status> {
+) -> Result<Option<&'a Arc<Site>>, Status> {
     if request
         .metadata()
         .get(crate::config::sites::SITE_HEADER)

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::daemon::Daemon;
-use crate::sites::SiteRuntime;
+use crate::sites::Site;
 
 #[derive(Debug)]
 pub struct DaemonApi {
@@ -35,7 +35,7 @@ impl DaemonApi {
 /// as such, not as "not logged in, no tokens".
 async fn site_status(
     daemon: &Daemon,
-    site: &SiteRuntime,
+    site: &Site,
 ) -> (
     Option<anacondad_proto::v1::StorageStatus>,
     anacondad_proto::v1::LoginStatus,

@@ -118,7 +118,7 @@ impl Deadline<'_> {
 /// Before a call that uses the site's API key: renews a lapsed key that can be renewed, so
 /// the call is answered with the renewed key (a failed renewal is logged, and the call then
 /// fails as it would have, asking for a login).
-pub async fn renew_lapsed_api_key(site: &crate::sites::SiteRuntime) {
+pub async fn renew_lapsed_api_key(site: &crate::sites::Site) {
     if let Err(e) = site.account.renew_if_lapsed().await {
         tracing::warn!(error = %e, "renewing the lapsed API key before answering failed");
     }
@@ -127,7 +127,7 @@ pub async fn renew_lapsed_api_key(site: &crate::sites::SiteRuntime) {
 pub fn site_of<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,
-) -> Result<&'a Arc<crate::sites::SiteRuntime>, Status> {
+) -> Result<&'a Arc<crate::sites::Site>, Status> {
     let name = request
         .metadata()
         .get(crate::config::sites::SITE_HEADER)

@@ -22,7 +22,7 @@ use crate::api::{Organization, RepoTokenCheck};
 use crate::error::{Error, Result};
 use crate::renewal::{Renewal, RenewalPolicy};
 use crate::secret::Secret;
-use crate::site_parts::SiteParts;
+use crate::site_context::SiteContext;
 use crate::state::OrgState;
 use crate::vault::Vault;
 use anacondad_proto::v1::EventKind;
@@ -44,7 +44,7 @@ pub enum TokenSource {
 
 #[derive(Debug)]
 pub struct Tokens {
-    parts: SiteParts,
+    parts: SiteContext,
     policy: RenewalPolicy,
     /// Reissue-and-store runs here: shutdown waits for it, a caller's hang-up cannot cut it.
     critical: TaskTracker,
@@ -55,7 +55,7 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn new(parts: SiteParts, policy: RenewalPolicy, critical: TaskTracker) -> Self {
+    pub fn new(parts: SiteContext, policy: RenewalPolicy, critical: TaskTracker) -> Self {
         Self {
             parts,
             policy,

@@ -25,7 +25,7 @@ use crate::store::{StoreError, StoreOptions, TokenStore};
 /// Which Anaconda site a vault holds: the domain its store record is keyed by and the
 /// repository its tokens open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Site {
+pub struct SiteIdentity {
     /// The store's key for the site: `host[:port]` of the domain, as anaconda-auth writes it.
     pub domain: String,
     pub repo: RepoUrl,
@@ -90,7 +90,7 @@ impl Shared {
 
 #[derive(Debug)]
 pub struct Vault {
-    site: Site,
+    site: SiteIdentity,
     shared: Arc<Shared>,
     /// What readers see.
     current: RwLock<Arc<Snapshot>>,
@@ -111,7 +111,7 @@ pub struct Vault {
 impl Vault {
     /// One site's vault with a state file and a store of its own (tests, one-site daemons).
     pub fn open(
-        site: Site,
+        site: SiteIdentity,
         store_options: StoreOptions,
         state_file: PathBuf,
         now: Timestamp,
@@ -125,7 +125,7 @@ impl Vault {
 
     /// `site`'s vault over what the sites share; `tells_load_warning`: this vault's `status`
     /// says the state file was set aside (one site's, not each site's).
-    pub fn within(site: Site, shared: Arc<Shared>, tells_load_warning: bool) -> Self {
+    pub fn within(site: SiteIdentity, shared: Arc<Shared>, tells_load_warning: bool) -> Self {
         let facts = {
             // Nothing else holds the lock while the daemon is built.
             let state = shared
@@ -169,7 +169,7 @@ impl Vault {
         self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn site(&self) -> &Site {
+    pub fn site(&self) -> &SiteIdentity {
         &self.site
     }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use url::Url;
 
-use super::{Site, Vault};
+use super::{SiteIdentity, Vault};
 use crate::clock::{Clock, SystemClock};
 use crate::repo_url::RepoUrl;
 use crate::secret::Secret;
@@ -12,7 +12,7 @@ use crate::store::{StorageMode, StoreOptions};
 
 /// A vault for example's site over the keyring file in `dir`, with a state file named `state`.
 fn vault(dir: &Path, state: &str) -> Vault {
-    let site = Site {
+    let site = SiteIdentity {
         domain: "example".to_owned(),
         repo: RepoUrl::new(Url::parse("https://repo.example/repo/").unwrap()),
     };

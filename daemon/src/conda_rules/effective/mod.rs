@@ -54,7 +54,7 @@ pub struct SearchPathInput {
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum CondaSource {
     File(PathBuf),
     /// A `CONDA_*` environment variable, by name.
     EnvVar(String),
@@ -62,7 +62,7 @@ pub enum Source {
     Default,
 }
 
-impl std::fmt::Display for Source {
+impl std::fmt::Display for CondaSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => write!(f, "{}", path.display()),
@@ -76,7 +76,7 @@ impl std::fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sourced<T> {
     pub value: T,
-    pub source: Source,
+    pub source: CondaSource,
 }
 
 /// One `channel_settings` entry: its keys in file order (conda passes extra keys to plugins).
@@ -107,7 +107,7 @@ impl ChannelSetting {
 /// Something conda would complain about or skip, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
-    pub source: Source,
+    pub source: CondaSource,
     pub message: String,
 }
 
@@ -173,7 +173,7 @@ fn effective_with(input: &SearchPathInput, planned: Option<(&Path, &str)>) -> Ef
             Ok(text) => text,
             Err(e) => {
                 problems.push(ConfigProblem {
-                    source: Source::File(file.clone()),
+                    source: CondaSource::File(file.clone()),
                     message: format!("cannot be read: {e}"),
                 });
                 continue;
@@ -208,7 +208,7 @@ fn effective_with(input: &SearchPathInput, planned: Option<(&Path, &str)>) -> Ef
             .iter()
             .map(|url| Sourced {
                 value: (*url).to_string(),
-                source: Source::Default,
+                source: CondaSource::Default,
             })
             .collect()
     } else {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::SearchPathInput;
-use crate::conda_config::Platform;
+use crate::conda_rules::Platform;
 
 /// conda's search path for `input`, as templates before expansion.
 pub(super) fn search_path_templates(input: &SearchPathInput) -> Vec<String> {

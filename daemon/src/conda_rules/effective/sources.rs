@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{ChannelSetting, ConfigProblem, SearchPathInput, Source, Sourced};
+use super::{ChannelSetting, CondaSource, ConfigProblem, SearchPathInput, Sourced};
 
 /// A flag conda reads from a comment (`ParameterFlag.from_string`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ fn flag_of(comment: &str) -> Option<Flag> {
 /// One source's value of a list key, with its flags.
 #[derive(Debug, Clone)]
 pub(super) struct Match<T> {
-    source: Source,
+    source: CondaSource,
     key_flag: Option<Flag>,
     items: Vec<(T, Option<Flag>)>,
 }
@@ -75,7 +75,7 @@ pub(super) fn read_file(
     text: &str,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<FileValues> {
-    let source = Source::File(path.to_path_buf());
+    let source = CondaSource::File(path.to_path_buf());
     let value: yaml_serde::Value = match yaml_serde::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -193,7 +193,7 @@ pub(super) fn env_list(input: &SearchPathInput, names: &[&str]) -> Option<Match<
         .iter()
         .find_map(|n| input.env.get(*n).map(|v| (*n, v)))?;
     Some(Match {
-        source: Source::EnvVar(name.to_string()),
+        source: CondaSource::EnvVar(name.to_string()),
         key_flag: raw.contains("!important").then_some(Flag::Final),
         items: raw
             .split(',')

@@ -102,8 +102,8 @@ fn lists_merge_highest_precedence_first_and_final_stops_later_files() {
     );
     let config = effective(&input(root, &[]));
     assert_eq!(values(&config.channels), ["user", "shared", "system"]);
-    assert_eq!(config.channels[1].source, Source::File(user.clone()));
-    assert_eq!(config.channels[2].source, Source::File(etc.clone()));
+    assert_eq!(config.channels[1].source, CondaSource::File(user.clone()));
+    assert_eq!(config.channels[2].source, CondaSource::File(etc.clone()));
     assert!(!config.defaults_in_effect());
 
     write(root.join("etc/.condarc"), "channels: #!final\n  - system\n");
@@ -120,7 +120,7 @@ fn lists_merge_highest_precedence_first_and_final_stops_later_files() {
     );
     assert_eq!(
         config.channels[1].source,
-        Source::EnvVar("CONDA_CHANNELS".into())
+        CondaSource::EnvVar("CONDA_CHANNELS".into())
     );
     assert!(config.defaults_in_effect());
 }
@@ -132,9 +132,9 @@ fn default_channels_fall_back_to_condas_own_and_a_bad_file_is_reported_and_skipp
     let bad = write(root.join("home/.condarc"), "channels: [unclosed\n");
     let config = effective(&input(root, &[]));
     assert_eq!(values(&config.default_channels), DEFAULT_CHANNELS_UNIX);
-    assert_eq!(config.default_channels[0].source, Source::Default);
+    assert_eq!(config.default_channels[0].source, CondaSource::Default);
     assert_eq!(config.problems.len(), 1, "{:?}", config.problems);
-    assert_eq!(config.problems[0].source, Source::File(bad));
+    assert_eq!(config.problems[0].source, CondaSource::File(bad));
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn the_last_matching_channel_settings_entry_wins_and_shadows_ours() {
     let found = config.settings_for(url, is_ours);
     assert_eq!(
         found.chosen.map(|s| s.source.clone()),
-        Some(Source::File(user.clone()))
+        Some(CondaSource::File(user.clone()))
     );
     assert!(found.shadowing_ours.is_empty() && found.ours_matches);
 
@@ -163,7 +163,7 @@ fn the_last_matching_channel_settings_entry_wins_and_shadows_ours() {
     let found = config.settings_for(url, is_ours);
     assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("other"));
     assert_eq!(found.shadowing_ours.len(), 1);
-    assert_eq!(found.shadowing_ours[0].source, Source::File(etc));
+    assert_eq!(found.shadowing_ours[0].source, CondaSource::File(etc));
     // The scheme must be the same, and a port is part of the host.
     assert!(
         config

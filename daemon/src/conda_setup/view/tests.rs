@@ -119,8 +119,8 @@ fn an_entry_of_a_lower_file_that_wins_over_ours_is_named_with_its_file() {
     assert_eq!(view.shadowing.len(), 1, "{:?}", view.shadowing);
     let shadow = &view.shadowing[0];
     assert_eq!(shadow.channel, "https://repo.example/repo/*");
-    assert_eq!(shadow.source, Source::File(site.clone()));
-    assert_eq!(shadow.ours_source, Some(Source::File(rc.clone())));
+    assert_eq!(shadow.source, CondaSource::File(site.clone()));
+    assert_eq!(shadow.ours_source, Some(CondaSource::File(rc.clone())));
     let finding = shadow.finding();
     assert!(finding.starts_with("shadowed entry:"), "{finding}");
     assert!(finding.contains(&site.display().to_string()), "{finding}");
@@ -156,7 +156,7 @@ fn an_entry_with_a_credential_type_no_handler_knows_is_a_finding_naming_its_file
         [UnknownCredentialType {
             channel: "https://repo.example/*".to_owned(),
             value: "api_key".to_owned(),
-            source: Source::File(rc.clone()),
+            source: CondaSource::File(rc.clone()),
         }]
     );
     let findings = view.findings().join("\n");

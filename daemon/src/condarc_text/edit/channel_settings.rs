@@ -4,8 +4,8 @@
 use yaml_serde::{Mapping, Value};
 
 use super::{CHANNEL_SETTINGS, CONDA_INDENT, Doc, Item, entry_str};
-use crate::condarc::CondarcError;
-use crate::condarc::text::{
+use crate::condarc_text::CondarcError;
+use crate::condarc_text::text::{
     InlineScalar, Quote, indent_of, inline_scalar, is_trivia, key_at, render_scalar,
 };
 

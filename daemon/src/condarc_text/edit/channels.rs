@@ -5,7 +5,7 @@
 use yaml_serde::Value;
 
 use super::{CHANNELS, CONDA_INDENT, Doc};
-use crate::condarc::CondarcError;
+use crate::condarc_text::CondarcError;
 
 /// conda's name for the channels of `default_channels`.
 pub(crate) const DEFAULTS: &str = "defaults";
@@ -171,7 +171,7 @@ impl Doc {
 
 #[cfg(test)]
 mod tests {
-    use crate::condarc::{CondarcError, CondarcSettings, plan};
+    use crate::condarc_text::{CondarcError, CondarcSettings, plan};
 
     fn adding_defaults() -> CondarcSettings {
         CondarcSettings {

@@ -4,8 +4,8 @@
 use yaml_serde::Value;
 
 use super::{CONDA_INDENT, DEFAULT_CHANNELS, Doc, Item, string_list};
-use crate::condarc::CondarcError;
-use crate::condarc::text::{InlineScalar, Quote, inline_scalar, is_trivia, render_scalar};
+use crate::condarc_text::CondarcError;
+use crate::condarc_text::text::{InlineScalar, Quote, inline_scalar, is_trivia, render_scalar};
 
 impl Doc {
     /// Gives `default_channels` the value `wanted` (`None`: remove the key).

@@ -7,8 +7,8 @@ use yaml_serde::Value;
 
 use super::validate::parse_mapping;
 use super::{CHANNEL_SETTINGS, CHANNELS, DEFAULT_CHANNELS, Doc};
-use crate::condarc::text::{Line, comment_of, join_lines, split_lines};
-use crate::condarc::{CondarcError, Plan};
+use crate::condarc_text::text::{Line, comment_of, join_lines, split_lines};
+use crate::condarc_text::{CondarcError, PlannedEdit};
 
 impl Doc {
     /// Applies the splices, verifies the result, and builds the plan.
@@ -17,10 +17,10 @@ impl Doc {
         path: &Path,
         original: Option<&str>,
         changes: Vec<String>,
-    ) -> Result<Plan, CondarcError> {
+    ) -> Result<PlannedEdit, CondarcError> {
         let source = original.unwrap_or("");
         if changes.is_empty() {
-            return Ok(Plan {
+            return Ok(PlannedEdit {
                 updated: source.to_owned(),
                 changes,
                 diff: String::new(),
@@ -76,7 +76,7 @@ impl Doc {
             .context_radius(3)
             .header(&old_header, &format!("b/{name}"))
             .to_string();
-        Ok(Plan {
+        Ok(PlannedEdit {
             changed: updated != source,
             updated,
             changes,

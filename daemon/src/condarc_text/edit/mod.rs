@@ -21,7 +21,7 @@ use yaml_serde::{Mapping, Value};
 use super::text::{
     Line, comment_of, dominant_eol, indent_of, is_document_marker, is_trivia, key_at, split_lines,
 };
-use super::{CondarcError, CondarcSettings, Plan};
+use super::{CondarcError, CondarcSettings, PlannedEdit};
 use validate::parse_mapping;
 
 pub(crate) const CHANNEL_SETTINGS: &str = "channel_settings";
@@ -32,7 +32,10 @@ pub(crate) const CHANNELS: &str = "channels";
 const CONDA_INDENT: usize = 2;
 
 /// Plans [`CondarcSettings`] into `original` (`None`: the file does not exist yet).
-pub fn plan(original: Option<&str>, settings: &CondarcSettings) -> Result<Plan, CondarcError> {
+pub fn plan(
+    original: Option<&str>,
+    settings: &CondarcSettings,
+) -> Result<PlannedEdit, CondarcError> {
     plan_for_path(Path::new(".condarc"), original, settings)
 }
 
@@ -41,7 +44,7 @@ pub fn plan_for_path(
     path: &Path,
     original: Option<&str>,
     settings: &CondarcSettings,
-) -> Result<Plan, CondarcError> {
+) -> Result<PlannedEdit, CondarcError> {
     let pattern = settings.channel_pattern()?;
     let wanted_defaults = if settings.set_default_channels {
         Some(settings.default_channels()?)
@@ -71,7 +74,7 @@ pub fn remove_channel_settings_plan(
     path: &Path,
     original: Option<&str>,
     repo_url: &str,
-) -> Result<Plan, CondarcError> {
+) -> Result<PlannedEdit, CondarcError> {
     let pattern = super::channel_pattern(repo_url)?;
     let mut doc = Doc::parse(path, original.unwrap_or(""))?;
     let mut changes = Vec::new();
@@ -86,7 +89,7 @@ pub fn restore_default_channels_plan(
     original: Option<&str>,
     backup_path: &Path,
     backup: &str,
-) -> Result<Plan, CondarcError> {
+) -> Result<PlannedEdit, CondarcError> {
     let saved = Doc::parse(backup_path, backup)?;
     let wanted = match saved.value.get(DEFAULT_CHANNELS) {
         None | Some(Value::Null) => None,
@@ -105,7 +108,7 @@ pub fn add_channels_plan(
     original: Option<&str>,
     urls: &[String],
     position: ChannelPosition,
-) -> Result<Plan, CondarcError> {
+) -> Result<PlannedEdit, CondarcError> {
     let mut doc = Doc::parse(path, original.unwrap_or(""))?;
     let mut changes = Vec::new();
     doc.add_channel_urls(urls, position, &mut changes)?;
@@ -119,7 +122,7 @@ pub fn remove_channels_plan(
     original: Option<&str>,
     urls: &[String],
     exact: bool,
-) -> Result<Plan, CondarcError> {
+) -> Result<PlannedEdit, CondarcError> {
     let mut doc = Doc::parse(path, original.unwrap_or(""))?;
     let mut changes = Vec::new();
     doc.remove_channel_urls(urls, exact, &mut changes)?;

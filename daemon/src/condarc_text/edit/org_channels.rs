@@ -8,7 +8,7 @@ use yaml_serde::Value;
 
 use super::channels::DEFAULTS;
 use super::{CHANNELS, CONDA_INDENT, Doc};
-use crate::condarc::CondarcError;
+use crate::condarc_text::CondarcError;
 
 /// Where added channels go in `channels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -217,7 +217,7 @@ mod tests {
     const INTERNAL: &str = "https://repo.anaconda.cloud/repo/acme/internal";
     const TOOLS: &str = "https://repo.anaconda.cloud/repo/acme/tools";
 
-    fn add(text: Option<&str>, urls: &[&str]) -> crate::condarc::Plan {
+    fn add(text: Option<&str>, urls: &[&str]) -> crate::condarc_text::PlannedEdit {
         let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
         add_channels_plan(
             Path::new(".condarc"),
@@ -228,7 +228,7 @@ mod tests {
         .unwrap()
     }
 
-    fn remove(text: &str, urls: &[&str]) -> crate::condarc::Plan {
+    fn remove(text: &str, urls: &[&str]) -> crate::condarc_text::PlannedEdit {
         let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
         remove_channels_plan(Path::new(".condarc"), Some(text), &urls, true).unwrap()
     }

@@ -6,8 +6,8 @@ use std::path::Path;
 use yaml_serde::{Mapping, Value};
 
 use super::{CHANNEL_SETTINGS, DEFAULT_CHANNELS, Doc};
-use crate::condarc::CondarcError;
-use crate::condarc::text::{Line, indent_of, is_document_marker, is_trivia, key_at};
+use crate::condarc_text::CondarcError;
+use crate::condarc_text::text::{Line, indent_of, is_document_marker, is_trivia, key_at};
 
 impl Doc {
     pub(super) fn check_types(&self, path: &Path) -> Result<(), CondarcError> {
