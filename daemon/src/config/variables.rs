@@ -84,3 +84,63 @@ fn invalid(variable: &str, value: &str, message: String) -> ConfigError {
         message: format!("{message}; set it to a valid value or unset it"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_with_its_value_and_what_it_must_be() {
+        for (variable, value, says) in [
+            ("ANACONDAD_KEYCHAIN_TIMEOUT_SECS", "abc", "whole number"),
+            ("ANACONDAD_COMMAND_TIMEOUT_SECS", "0", "at least 1"),
+            ("ANACONDAD_BROWSER_LOGIN_PORT", "70000", "port"),
+            (
+                "ANACONDAD_REFRESH_LEAD_FRACTION",
+                "0.9",
+                "between 0 and 0.5",
+            ),
+            ("ANACONDAD_STORAGE", "vault", "\"auto\""),
+            ("ANACONDAD_EXPORT", "conda", "rattler"),
+            ("ANACONDAD_SSL_VERIFY", "maybe", "true or false"),
+        ] {
+            let err = ours(&env(&[(variable, value)])).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{variable}={value} is not valid"))
+                    && err.contains(says)
+                    && err.contains("unset it")
+                    && !err.contains("config.toml"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_variable_says_its_key_and_is_the_source_of_it() {
+        let layer = ours(&env(&[
+            ("ANACONDAD_EXPORT", "mamba, rattler"),
+            ("ANACONDAD_SSL_VERIFY", "off"),
+            ("ANACONDAD_DEFAULT_SITE", "work"),
+            ("ANACONDAD_CONFIG", "/etc/anacondad.toml"),
+            ("ANACONDAD_STORAGE", ""),
+        ]))
+        .unwrap();
+        let export = layer.settings.export.unwrap();
+        assert_eq!(export.value.len(), 2);
+        assert_eq!(export.source, Source::Env("ANACONDAD_EXPORT".into()));
+        assert!(!layer.site.ssl_verify.unwrap().value);
+        assert_eq!(layer.default_site.unwrap().value, "work");
+        assert_eq!(
+            layer.locations.config_file.unwrap().value,
+            PathBuf::from("/etc/anacondad.toml")
+        );
+        assert!(
+            layer.settings.storage.is_none(),
+            "an empty variable is unset"
+        );
+    }
+}
