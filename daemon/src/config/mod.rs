@@ -232,10 +232,13 @@ impl DaemonConfig {
             settings: settings::SettingKeys::defaults(),
             ..paths.layer()
         };
-        let ours_env = variables::ours(env)?;
-        let clients = variables::clients(env, &paths.home);
+        // The layers above the files, lowest first. A new source of variables (a secrets
+        // directory, a `.env` file) is one more entry here, read into a Layer whose values
+        // carry its own Source.
+        let variables = [variables::ours(env)?, variables::clients(env, &paths.home)];
         // Where the files are, before they are read.
-        let located = Layer::fold([&defaults, &ours_env, &clients, flags]).locations;
+        let located =
+            Layer::fold(std::iter::once(&defaults).chain(&variables).chain([flags])).locations;
         paths.locate(&located);
         let ours = our_file::read(&paths.config_file)?;
         let theirs_path = located
@@ -254,15 +257,14 @@ impl DaemonConfig {
         let loaded_site = site::load(&site_file, jiff::Timestamp::now())?;
         warnings.extend(loaded_site.warning);
         let last_login = loaded_site.record.map(|record| (record, site_file.clone()));
-        let ours_default = Layer::fold([&ours.top, &ours_env]).default_site;
+        let ours_default = Layer::fold(std::iter::once(&ours.top).chain(&variables)).default_site;
         let input = |theirs| sites::SitesInput {
             base: &base,
             ours_path: &paths.config_file,
             ours: &ours.sites,
             ours_default: ours_default.clone(),
             ours_top: ours.top.site.clone(),
-            ours_env: ours_env.site.clone(),
-            client_env: clients.site.clone(),
+            variables: variables.iter().map(|layer| layer.site.clone()).collect(),
             theirs,
             last_login: last_login.clone(),
         };
@@ -285,18 +287,13 @@ impl DaemonConfig {
         // Every layer, lowest first: the one order of precedence.
         let (their_plugin, their_site) =
             anaconda_auth_layers(theirs.as_ref(), &default_site, &paths.home);
-        let folded = Layer::fold([
-            &defaults,
-            &their_plugin,
-            &their_site,
-            &ours.top,
-            &ours_env,
-            &clients,
-            flags,
-        ]);
+        let files = [&defaults, &their_plugin, &their_site, &ours.top];
+        let folded = Layer::fold(files.into_iter().chain(&variables).chain([flags]));
         paths.locate(&folded.locations);
+        // `Settings`' site keys are what our own file and variables say (`ANACONDAD_<KEY>`).
+        let [ours_env, _] = &variables;
         let settings =
-            Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, &ours_env]).site);
+            Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, ours_env]).site);
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
         store.timeout = settings.keychain_timeout();

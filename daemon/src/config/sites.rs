@@ -136,12 +136,13 @@ pub struct SitesInput<'a> {
     pub ours: &'a [(String, SiteKeys)],
     /// Our `default_site` (`ANACONDAD_DEFAULT_SITE`, else the file).
     pub ours_default: Option<Sourced<String>>,
-    /// Our top-level keys from the file.
+    /// Our file's top-level keys: above anaconda-auth's `[plugin.auth]`, below every
+    /// `[sites.<name>]`.
     pub ours_top: SiteKeys,
-    /// Our top-level keys from `ANACONDAD_<KEY>`.
-    pub ours_env: SiteKeys,
-    /// The existing client's variables.
-    pub client_env: SiteKeys,
+    /// The keys of the variables' layers, lowest first (`ANACONDAD_<KEY>`, then the existing
+    /// client's): above every table. Their TLS and proxy keys reach every site, the others the
+    /// default site only; the domain of the highest that says one may pick the default site.
+    pub variables: Vec<SiteKeys>,
     pub theirs: Option<&'a AuthFile>,
     /// The last login's site and its file.
     pub last_login: Option<(SiteRecord, PathBuf)>,
@@ -188,12 +189,10 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         if let Some((record, path)) = &input.last_login {
             keys.overlay(&SiteKeys::of_record(record, path));
         }
-        for layer in [
-            theirs_plugin,
-            &input.ours_top,
-            &input.ours_env,
-            &input.client_env,
-        ] {
+        for layer in [theirs_plugin, &input.ours_top]
+            .into_iter()
+            .chain(&input.variables)
+        {
             keys.overlay(layer);
         }
         let (api, origins, extra, unified) = super::site_values::build(input.base, &keys)?;
@@ -265,11 +264,7 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         None => Sourced::new(0, Source::Default),
     };
     // A domain variable naming another configured site's domain picks that site.
-    let env_domain = input
-        .client_env
-        .domain
-        .as_ref()
-        .or(input.ours_env.domain.as_ref());
+    let env_domain = input.variables.iter().rev().find_map(|k| k.domain.as_ref());
     if let Some(domain) = env_domain
         && let Some(index) = find(&from_files, &netloc(&domain.value))
     {
@@ -292,12 +287,14 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
             message,
         })?;
         if index == default.value {
-            keys.overlay(&input.ours_env);
-            keys.overlay(&input.client_env);
+            for layer in &input.variables {
+                keys.overlay(layer);
+            }
             resolved.api_key = keys.api_key.clone();
         } else {
-            keys.overlay(&input.ours_env.transport());
-            keys.overlay(&input.client_env.transport());
+            for layer in &input.variables {
+                keys.overlay(&layer.transport());
+            }
         }
         let (api, origins, extra, unified) = super::site_values::build(input.base, &keys)?;
         resolved.origins.push(SiteOrigins {
