@@ -6,9 +6,13 @@
 //! The layers, lowest first (`DaemonConfig::resolve` lists them in this order):
 //! the defaults; (the implicit site only) the last login; anaconda-auth's `[plugin.auth]`; our
 //! `config.toml`'s top level; anaconda-auth's and then our `[sites.<name>]` (`sites.rs`);
-//! `ANACONDAD_<KEY>`; the existing client's variables; the daemon's flags. A new source is one
-//! more layer: read it into a `Layer` whose values carry a new [`Source`](super::origin::Source)
-//! and put it at its place in that list.
+//! `ANACONDAD_<KEY>`; the existing client's variables; the daemon's flags.
+//!
+//! A new source is one more layer: a [`Source`](super::origin::Source) variant that names it
+//! (what `config show` prints), a reader that returns a `Layer` whose values carry it, and its
+//! place in `resolve`'s lists: among `variables` for a source of variables (a secrets directory,
+//! a `.env` file: its site keys then reach the sites as the variables' do, its other keys fold
+//! with the rest), nothing else changes.
 
 use std::path::PathBuf;
 

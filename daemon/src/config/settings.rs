@@ -1,8 +1,7 @@
 //! The daemon-wide keys: [`SettingKeys`], what one source says of them (each value with where
 //! it came from), and [`Settings`], what the daemon runs with once the layers are folded. Each
-//! key is read here once per kind of source, beside its name: from a TOML value of a file
-//! ([`SettingKeys::read_file_key`]) and from the text of a variable ([`SettingKeys::read_text`]),
-//! each with its own error.
+//! key is read in one place, beside its name ([`SettingKeys::read`]), from either a file's TOML
+//! value or a variable's text ([`Raw`]), with its own error.
 
 use std::path::PathBuf;
 use std::time::Duration;
