@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anacondad::RunError;
 use anacondad::clock::SystemClock;
-use anacondad::config::{DaemonConfig, EnvSnapshot, StartedBy};
+use anacondad::config::origin::Source;
+use anacondad::config::{DaemonConfig, EnvSnapshot, Layer, StartedBy};
 use anacondad::transport::{BindError, BoundSocket};
 use anacondad_proto::socket::{SocketEnv, current_uid};
 use anyhow::Context as _;
@@ -138,13 +139,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         _ => socket_env.resolve(args.socket.as_deref()),
     };
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let mut config = DaemonConfig::resolve(&env, socket_path.clone(), &hostname)?;
-    // clap reads `--socket` and ANACONDAD_SOCKET into one value; `config show` tells them apart.
+    // The flags are the top layer of the configuration. clap reads `--socket` and
+    // ANACONDAD_SOCKET into one value; `config show` tells them apart.
+    let mut flags = Layer::default();
     let socket_flag = std::env::args_os()
         .any(|a| a == "--socket" || a.to_string_lossy().starts_with("--socket="));
     if socket_flag {
-        config.socket_from_flag("--socket");
+        flags.locations.socket = Some(Source::Flag("--socket".into()).says(socket_path.clone()));
     }
+    let mut config =
+        DaemonConfig::resolve_with_flags(&env, socket_path.clone(), &hostname, &flags)?;
     config.started_by = if activated.is_some() {
         StartedBy::SocketActivation
     } else if args.spawned {

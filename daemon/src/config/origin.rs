@@ -82,6 +82,14 @@ impl<T> Sourced<T> {
     }
 }
 
+/// The one precedence rule every key of every layer follows: what a later (higher) layer says
+/// replaces what is below it, and keeps its source; a layer that says nothing leaves it.
+pub fn overlay<T: Clone>(below: &mut Option<Sourced<T>>, above: &Option<Sourced<T>>) {
+    if above.is_some() {
+        below.clone_from(above);
+    }
+}
+
 /// One line of `config show`: a key, its value as shown (secrets redacted) and its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {

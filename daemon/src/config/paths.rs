@@ -3,7 +3,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::layer::{Layer, Locations};
+use super::origin::{Source, Sourced};
 use super::{ConfigError, EnvSnapshot};
+use crate::conda_rules::effective::{has_yaml_extension as is_yaml, is_condarc_name};
 
 /// Every file and directory the daemon uses.
 #[derive(Debug, Clone)]
@@ -30,8 +33,22 @@ pub struct Paths {
 
 impl Paths {
     /// Applies this platform's directory rules ([`anacondad_proto::dirs`]: XDG on Linux) to
-    /// `env`; `socket` is the already resolved socket path.
+    /// `env`, then the variables that locate files (`ANACONDAD_CONFIG`,
+    /// `ANACONDA_AUTH_KEYRING_PATH`); `socket` is the already resolved socket path.
     pub fn resolve(env: &EnvSnapshot, socket: PathBuf) -> Result<Self, ConfigError> {
+        let mut paths = Self::defaults(env, socket)?;
+        let located = Layer::fold([
+            &paths.layer(),
+            &super::variables::ours(env)?,
+            &super::variables::clients(env, &paths.home),
+        ]);
+        paths.locate(&located.locations);
+        Ok(paths)
+    }
+
+    /// The platform's directory rules alone: where every file is when no variable, file or
+    /// flag says otherwise.
+    pub fn defaults(env: &EnvSnapshot, socket: PathBuf) -> Result<Self, ConfigError> {
         let dirs = anacondad_proto::dirs::UserDirs::resolve(
             anacondad_proto::dirs::Platform::CURRENT,
             |name| env.path(name),
@@ -39,14 +56,10 @@ impl Paths {
         .ok_or(ConfigError::NoHome)?;
         let home = dirs.home;
         Ok(Self {
-            config_file: env
-                .path("ANACONDAD_CONFIG")
-                .unwrap_or_else(|| dirs.config_dir.join("config.toml")),
+            config_file: dirs.config_dir.join("config.toml"),
             state_dir: dirs.state_dir,
             socket,
-            anaconda_keyring: env
-                .path("ANACONDA_AUTH_KEYRING_PATH")
-                .unwrap_or_else(|| home.join(".anaconda/keyring")),
+            anaconda_keyring: home.join(".anaconda/keyring"),
             condarc: home.join(".condarc"),
             conda_user_config: CondaUserConfig::resolve(&home, env),
             rattler_auth_file: env
@@ -55,6 +68,30 @@ impl Paths {
             mamba_auth_file: home.join(".mamba/auth/authentication.json"),
             home,
         })
+    }
+
+    /// The lowest layer of locations: these paths, said by no one (the defaults).
+    pub fn layer(&self) -> Layer {
+        let default = |path: &Path| Some(Sourced::new(path.to_path_buf(), Source::Default));
+        Layer {
+            locations: Locations {
+                socket: default(&self.socket),
+                config_file: default(&self.config_file),
+                anaconda_auth_config: default(&self.home.join(".anaconda/config.toml")),
+                anaconda_keyring: default(&self.anaconda_keyring),
+            },
+            ..Layer::default()
+        }
+    }
+
+    /// Takes the files' places from folded `locations` (the socket stays the one bound).
+    pub fn locate(&mut self, locations: &Locations) {
+        if let Some(file) = &locations.config_file {
+            self.config_file.clone_from(&file.value);
+        }
+        if let Some(keyring) = &locations.anaconda_keyring {
+            self.anaconda_keyring.clone_from(&keyring.value);
+        }
     }
 
     /// The site chosen at login ([`super::site`]).
@@ -78,23 +115,21 @@ pub struct CondaUserConfig {
 }
 
 impl CondaUserConfig {
-    /// conda's search path, less the system-wide and environment locations.
+    /// conda's search path, less the system-wide and environment locations (its user part,
+    /// as `conda_rules` states it).
     pub fn resolve(home: &Path, env: &EnvSnapshot) -> Self {
-        let mut dirs = Vec::new();
-        if let Some(xdg) = env.path("XDG_CONFIG_HOME") {
-            dirs.push(xdg.join("conda"));
-        }
-        dirs.push(home.join(".config/conda"));
-        dirs.push(home.join(".conda"));
+        use crate::conda_rules::effective::{CONDARC_FILE, USER_DIRS, USER_FILE, expand_user};
+        let expand =
+            |template: &str| expand_user(template, home, &|name| env.get(name).map(str::to_owned));
         let mut files: Vec<PathBuf> = Vec::new();
         let mut dropin_dirs = Vec::new();
-        for dir in dirs {
+        for dir in USER_DIRS.iter().filter_map(|d| expand(d)) {
             files.push(dir.join(".condarc"));
             files.push(dir.join("condarc"));
             dropin_dirs.push(dir.join("condarc.d"));
         }
-        files.push(home.join(".condarc"));
-        if let Some(condarc) = env.path("CONDARC")
+        files.extend(expand(USER_FILE));
+        if let Some(condarc) = expand(CONDARC_FILE)
             && is_condarc_name(&condarc)
         {
             files.push(condarc);
@@ -139,16 +174,6 @@ impl CondaUserConfig {
             .chain(self.dropin_dirs.iter().cloned())
             .collect()
     }
-}
-
-fn is_yaml(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
-}
-
-/// conda ignores a `$CONDARC` whose name is not `.condarc`, `condarc` or `*.yml`/`*.yaml`.
-fn is_condarc_name(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    matches!(name, ".condarc" | "condarc") || is_yaml(path)
 }
 
 #[cfg(test)]

@@ -449,3 +449,21 @@ fn a_default_of_anaconda_com_is_a_site_even_when_no_table_names_it() {
     assert_eq!(config.default_site, "anaconda.com");
     assert_eq!(config.api.repo_url, "https://repo.anaconda.cloud/repo/");
 }
+
+#[test]
+fn the_flags_are_the_top_layer() {
+    let home = Home::new().var("ANACONDAD_SOCKET", "/run/by-variable.sock");
+    let mut flags = Layer::default();
+    flags.locations.socket =
+        Some(Source::Flag("--socket".into()).says(PathBuf::from("/run/by-flag.sock")));
+    let config =
+        DaemonConfig::resolve_with_flags(&home.env(), "/run/by-flag.sock".into(), "host", &flags)
+            .unwrap();
+    assert_eq!(
+        global(&config, "socket"),
+        (
+            "/run/by-flag.sock".to_owned(),
+            Source::Flag("--socket".into())
+        )
+    );
+}

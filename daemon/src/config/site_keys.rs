@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::EnvSnapshot;
-use super::origin::{Source, Sourced};
+use super::origin::{Source, Sourced, overlay};
 use super::site::SiteRecord;
 use crate::api::{ApiConfig, ProxyConfig};
 use crate::secret::Secret;
@@ -30,9 +30,7 @@ impl SiteKeys {
     pub fn overlay(&mut self, other: &SiteKeys) {
         macro_rules! take {
             ($($field:ident),*) => {$(
-                if other.$field.is_some() {
-                    self.$field = other.$field.clone();
-                }
+                overlay(&mut self.$field, &other.$field);
             )*};
         }
         take!(

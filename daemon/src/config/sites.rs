@@ -27,17 +27,15 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::anaconda_auth::AuthFile;
-use super::origin::{Origin, REDACTED, Source, Sourced, redact_proxy};
+use super::origin::{Origin, Source, Sourced};
 use super::site::SiteRecord;
 pub use super::site_keys::SiteKeys;
-use crate::api::{ApiConfig, DEFAULT_DOMAIN, DEFAULT_REPO_URL, ProxyConfig};
+pub use super::site_values::{ANACONDA_COM_EXTRA_REPO_URL, default_repository, netloc};
+use crate::api::{ApiConfig, DEFAULT_DOMAIN, ProxyConfig};
 use crate::secret::Secret;
 
 /// The gRPC metadata key a client names a site with (`anacondactl --at SITE`).
 pub const SITE_HEADER: &str = anacondad_proto::SITE_METADATA_KEY;
-
-/// The second repository anaconda.com's credentials answer for.
-pub const ANACONDA_COM_EXTRA_REPO_URL: &str = "https://repo.anaconda.com/";
 
 /// One site the daemon serves.
 #[derive(Debug, Clone)]
@@ -138,12 +136,13 @@ pub struct SitesInput<'a> {
     pub ours: &'a [(String, SiteKeys)],
     /// Our `default_site` (`ANACONDAD_DEFAULT_SITE`, else the file).
     pub ours_default: Option<Sourced<String>>,
-    /// Our top-level keys from the file.
+    /// Our file's top-level keys: above anaconda-auth's `[plugin.auth]`, below every
+    /// `[sites.<name>]`.
     pub ours_top: SiteKeys,
-    /// Our top-level keys from `ANACONDAD_<KEY>`.
-    pub ours_env: SiteKeys,
-    /// The existing client's variables.
-    pub client_env: SiteKeys,
+    /// The keys of the variables' layers, lowest first (`ANACONDAD_<KEY>`, then the existing
+    /// client's): above every table. Their TLS and proxy keys reach every site, the others the
+    /// default site only; the domain of the highest that says one may pick the default site.
+    pub variables: Vec<SiteKeys>,
     pub theirs: Option<&'a AuthFile>,
     /// The last login's site and its file.
     pub last_login: Option<(SiteRecord, PathBuf)>,
@@ -174,32 +173,6 @@ impl ResolvedSites {
     }
 }
 
-/// `host[:port]` of a domain as written, lower case: what site domains compare by.
-pub fn netloc(domain: &str) -> String {
-    let raw = domain.trim();
-    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
-    rest.split(['/', '?', '#'])
-        .next()
-        .unwrap_or(rest)
-        .to_ascii_lowercase()
-}
-
-/// The repository a site that names none is served from, and the further URLs it covers.
-pub fn default_repository(domain: &str) -> (String, Vec<String>) {
-    let host = netloc(domain);
-    if host == DEFAULT_DOMAIN {
-        return (
-            DEFAULT_REPO_URL.to_owned(),
-            vec![ANACONDA_COM_EXTRA_REPO_URL.to_owned()],
-        );
-    }
-    let scheme = domain
-        .trim()
-        .split_once("://")
-        .map_or("https", |(scheme, _)| scheme);
-    (format!("{scheme}://{host}/repo/"), Vec::new())
-}
-
 pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
     let empty = SiteKeys::default();
     let theirs_plugin = input.theirs.map_or(&empty, |t| &t.plugin_auth.keys);
@@ -216,15 +189,13 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         if let Some((record, path)) = &input.last_login {
             keys.overlay(&SiteKeys::of_record(record, path));
         }
-        for layer in [
-            theirs_plugin,
-            &input.ours_top,
-            &input.ours_env,
-            &input.client_env,
-        ] {
+        for layer in [theirs_plugin, &input.ours_top]
+            .into_iter()
+            .chain(&input.variables)
+        {
             keys.overlay(layer);
         }
-        let (api, origins, extra, unified) = build(input.base, &keys)?;
+        let (api, origins, extra, unified) = super::site_values::build(input.base, &keys)?;
         let mut site = SiteConfig::implicit(api);
         site.extra_repo_urls = extra;
         site.use_unified_repo_api_key = unified;
@@ -293,11 +264,7 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
         None => Sourced::new(0, Source::Default),
     };
     // A domain variable naming another configured site's domain picks that site.
-    let env_domain = input
-        .client_env
-        .domain
-        .as_ref()
-        .or(input.ours_env.domain.as_ref());
+    let env_domain = input.variables.iter().rev().find_map(|k| k.domain.as_ref());
     if let Some(domain) = env_domain
         && let Some(index) = find(&from_files, &netloc(&domain.value))
     {
@@ -320,14 +287,16 @@ pub fn resolve(input: SitesInput<'_>) -> Result<ResolvedSites, ConfigError> {
             message,
         })?;
         if index == default.value {
-            keys.overlay(&input.ours_env);
-            keys.overlay(&input.client_env);
+            for layer in &input.variables {
+                keys.overlay(layer);
+            }
             resolved.api_key = keys.api_key.clone();
         } else {
-            keys.overlay(&input.ours_env.transport());
-            keys.overlay(&input.client_env.transport());
+            for layer in &input.variables {
+                keys.overlay(&layer.transport());
+            }
         }
-        let (api, origins, extra, unified) = build(input.base, &keys)?;
+        let (api, origins, extra, unified) = super::site_values::build(input.base, &keys)?;
         resolved.origins.push(SiteOrigins {
             name: name.clone(),
             configured_in,
@@ -382,141 +351,4 @@ fn check_unique_domains(resolved: &ResolvedSites) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// The client configuration of merged `keys` over `base`, with one origin per key.
-fn build(
-    base: &ApiConfig,
-    keys: &SiteKeys,
-) -> Result<(ApiConfig, Vec<Origin>, Vec<String>, bool), ConfigError> {
-    let mut api = base.clone();
-    let mut origins = Vec::new();
-    let default = || Source::Default;
-    let domain = keys
-        .domain
-        .clone()
-        .unwrap_or_else(|| Sourced::new(base.domain.clone(), default()));
-    api.domain = domain.value.clone();
-    super::names::check_domain(&domain.value).map_err(|message| ConfigError::InvalidValue {
-        key: "domain".into(),
-        value: domain.value.clone(),
-        from: domain.source.to_string(),
-        message,
-    })?;
-    api.base_url().map_err(|e| ConfigError::InvalidValue {
-        key: "domain".into(),
-        value: domain.value.clone(),
-        from: domain.source.to_string(),
-        message: e.to_string(),
-    })?;
-    origins.push(Origin::new("domain", &domain.value, domain.source.clone()));
-    let (derived_repo, derived_extra) = default_repository(&domain.value);
-    let repo = keys
-        .repo_url
-        .clone()
-        .unwrap_or_else(|| Sourced::new(derived_repo, Source::DerivedFrom("domain")));
-    api.repo_url = repo.value.clone();
-    super::names::check_url(&repo.value).map_err(|message| ConfigError::InvalidValue {
-        key: "repo_url".into(),
-        value: repo.value.clone(),
-        from: repo.source.to_string(),
-        message,
-    })?;
-    api.repo_base_url().map_err(|e| ConfigError::InvalidValue {
-        key: "repo_url".into(),
-        value: repo.value.clone(),
-        from: repo.source.to_string(),
-        message: e.to_string(),
-    })?;
-    origins.push(Origin::new("repo_url", &repo.value, repo.source.clone()));
-    let extra = match &keys.extra_repo_urls {
-        Some(extra) => extra.clone(),
-        // The second repository belongs to the derived one only.
-        None if keys.repo_url.is_none() => {
-            Sourced::new(derived_extra, Source::DerivedFrom("domain"))
-        }
-        None => Sourced::new(Vec::new(), Source::Default),
-    };
-    for url in &extra.value {
-        super::names::check_url(url).map_err(|message| ConfigError::InvalidValue {
-            key: "extra_repo_urls".into(),
-            value: url.clone(),
-            from: extra.source.to_string(),
-            message,
-        })?;
-    }
-    origins.push(Origin::new(
-        "extra_repo_urls",
-        extra.value.join(", "),
-        extra.source.clone(),
-    ));
-    let verify = keys
-        .ssl_verify
-        .clone()
-        .unwrap_or_else(|| Sourced::new(base.ssl_verify, default()));
-    api.ssl_verify = verify.value;
-    origins.push(Origin::new(
-        "ssl_verify",
-        verify.value.to_string(),
-        verify.source,
-    ));
-    let bundle = keys
-        .ca_bundle
-        .clone()
-        .unwrap_or_else(|| Sourced::new(base.ca_bundle.clone(), default()));
-    // Said here, where the source of the path is known (the client would blame a variable).
-    // Read through the regular-file check: a FIFO or device there would hang or fill the
-    // client that reads it later, after the socket is bound.
-    if let Some(path) = &bundle.value
-        && let Err(e) = crate::fsutil::read_regular_file(path)
-            .and_then(|pem| pem.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
-    {
-        // anaconda-auth names a bundle with its `ssl_verify`.
-        let key = match bundle.source {
-            Source::AnacondaAuth(_) => "ssl_verify",
-            _ => "ca_bundle",
-        };
-        return Err(ConfigError::InvalidValue {
-            key: key.into(),
-            value: path.display().to_string(),
-            from: bundle.source.to_string(),
-            message: format!("the CA bundle cannot be read ({e}); fix the path or the file"),
-        });
-    }
-    api.ca_bundle = bundle.value.clone();
-    origins.push(Origin::new(
-        "ca_bundle",
-        bundle.value.as_ref().map_or_else(
-            || "(the OS trust store)".to_owned(),
-            |p| p.display().to_string(),
-        ),
-        bundle.source,
-    ));
-    let proxy = keys
-        .proxy
-        .clone()
-        .unwrap_or_else(|| Sourced::new(base.proxy.clone(), default()));
-    api.proxy = proxy.value.clone();
-    origins.push(Origin::new(
-        "proxy",
-        match &proxy.value {
-            ProxyConfig::System => "(the system's: HTTPS_PROXY and the like)".to_owned(),
-            ProxyConfig::Disabled => "(none)".to_owned(),
-            ProxyConfig::Url(url) => redact_proxy(url.expose()),
-        },
-        proxy.source,
-    ));
-    if let Some(key) = &keys.api_key {
-        origins.push(Origin::new("api_key", REDACTED, key.source.clone()));
-    }
-    let unified = keys
-        .use_unified_repo_api_key
-        .clone()
-        .unwrap_or_else(|| Sourced::new(false, default()));
-    origins.push(Origin::new(
-        "use_unified_repo_api_key",
-        unified.value.to_string(),
-        unified.source,
-    ));
-    Ok((api, origins, extra.value, unified.value))
 }

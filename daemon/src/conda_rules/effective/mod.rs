@@ -29,10 +29,13 @@ use super::Platform;
 pub use matching::fnmatch;
 use matching::{channel_base, path_of, setting_matches};
 use search::expand_vars;
-pub use search::search_path;
 #[cfg(test)]
 use search::search_path_templates;
 use search::search_path_with;
+pub use search::{
+    CONDARC_FILE, USER_DIRS, USER_FILE, expand_user, has_yaml_extension, is_condarc_name,
+    search_path,
+};
 use sources::{env_list, merge, read_file};
 
 /// What conda's search path depends on. Paths conda takes from the running interpreter or the

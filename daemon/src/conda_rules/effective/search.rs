@@ -26,18 +26,49 @@ pub(super) fn search_path_templates(input: &SearchPathInput) -> Vec<String> {
     for dir in &system {
         templates.extend(dir_entries(dir));
     }
-    for dir in [
-        "$CONDA_ROOT",
-        "$XDG_CONFIG_HOME/conda",
-        "~/.config/conda",
-        "~/.conda",
-    ] {
+    templates.extend(dir_entries("$CONDA_ROOT"));
+    for dir in USER_DIRS {
         templates.extend(dir_entries(dir));
     }
-    templates.push("~/.condarc".into());
+    templates.push(USER_FILE.into());
     templates.extend(dir_entries("$CONDA_PREFIX"));
-    templates.push("$CONDARC".into());
+    templates.push(CONDARC_FILE.into());
     templates
+}
+
+/// The directories of conda's search path that a user writes, in conda's order; each holds
+/// `.condarc`, `condarc` and `condarc.d/`.
+pub const USER_DIRS: [&str; 3] = ["$XDG_CONFIG_HOME/conda", "~/.config/conda", "~/.conda"];
+/// The user's own file, after those directories (and before the environment's).
+pub const USER_FILE: &str = "~/.condarc";
+/// The file the `CONDARC` variable names, last of all.
+pub const CONDARC_FILE: &str = "$CONDARC";
+
+/// A template of the user part of the search path, expanded with `home` and the variables of
+/// `lookup`; `None` when it names a variable that is not set (conda would look for a path
+/// that does not exist).
+pub fn expand_user(
+    template: &str,
+    home: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    let unset = std::cell::Cell::new(false);
+    let expanded = expand_vars(
+        template,
+        &|name| {
+            let value = lookup(name).filter(|v| !v.is_empty());
+            unset.set(unset.get() || value.is_none());
+            value
+        },
+        false,
+    );
+    if unset.get() {
+        return None;
+    }
+    Some(match expanded.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None => PathBuf::from(expanded),
+    })
 }
 
 impl SearchPathInput {
@@ -134,7 +165,9 @@ pub(super) fn expand_vars(
     out
 }
 
-fn is_condarc_name(path: &Path) -> bool {
+/// conda reads a file of its search path only by these names: `.condarc`, `condarc`, `*.yml`,
+/// `*.yaml`.
+pub fn is_condarc_name(path: &Path) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -142,7 +175,8 @@ fn is_condarc_name(path: &Path) -> bool {
     name == ".condarc" || name == "condarc" || has_yaml_extension(path)
 }
 
-fn has_yaml_extension(path: &Path) -> bool {
+/// `*.yml` or `*.yaml`, as Python's `Path.suffix` tells (the drop-ins of `condarc.d/`).
+pub fn has_yaml_extension(path: &Path) -> bool {
     // Python's `Path.suffix`: a leading dot alone (".yml") is no suffix.
     let name = path
         .file_name()
