@@ -12,12 +12,11 @@ use anacondad_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use crate::channels::UnreadableChannel;
 use crate::conda::view::found_by_label;
-use crate::conda::{
-    CheckView, Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
-};
+use crate::conda::{Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest};
 use crate::daemon::Daemon;
-use crate::sites::SiteRuntime;
+use crate::sites::{CondaCheck, SiteRuntime};
 
 #[derive(Debug)]
 pub struct CondarcApi {
@@ -157,14 +156,14 @@ impl CondarcService for CondarcApi {
         request: Request<CheckCondarcRequest>,
     ) -> Result<Response<CheckCondarcResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
-        let path = target.path.clone();
-        let unreadable = site.org_channels()
-            .unreadable(&target)
-            .await;
-        let CheckView { mut report, conda } = conda.check(target).await?;
-        let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
-        report.findings.extend(lost.iter().cloned());
+        let wanted = target_request(request.into_inner().target.as_ref());
+        let CondaCheck {
+            path,
+            report,
+            conda,
+            unreadable,
+        } = site.check_conda(&wanted, None).await?;
+        let unreadable = unreadable.unwrap_or_default();
         let view = CondarcStatusView {
             state: report.state,
             path,
@@ -173,7 +172,9 @@ impl CondarcService for CondarcApi {
         };
         // In the view's findings too: they are what makes `condarc check` and `doctor` fail.
         let mut wire_view = conda_view(&conda);
-        wire_view.findings.extend(lost);
+        wire_view
+            .findings
+            .extend(unreadable.iter().map(UnreadableChannel::finding));
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
