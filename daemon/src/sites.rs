@@ -10,8 +10,9 @@ use url::Url;
 
 use crate::account::Account;
 use crate::api::AnacondaClient;
-use crate::channels::OrgChannels;
-use crate::conda_setup::{Conda, TargetRequest};
+use crate::channels::{OrgChannels, UnreadableChannel};
+use crate::conda_setup::{CheckView, Conda, CondaView, TargetRequest};
+use crate::condarc_text::CheckReport;
 use crate::config::sites::SiteConfig;
 use crate::credentials::{Credentials, NoCredential};
 use crate::error;
@@ -47,7 +48,47 @@ pub struct Uninstalled {
     pub condarc: Option<(PathBuf, Vec<String>)>,
 }
 
+/// conda's configuration checked against a site's settings, for `condarc check` and
+/// `doctor`: the file, conda as it is, and the org channels the credential conda would send
+/// cannot read.
+#[derive(Debug, Clone)]
+pub struct CondaCheck {
+    pub path: PathBuf,
+    /// The file's findings, then conda's, then one per unreadable channel.
+    pub report: CheckReport,
+    pub conda: CondaView,
+    /// `None` when the channels were not all checked by the time the caller gave.
+    pub unreadable: Option<Vec<UnreadableChannel>>,
+}
+
 impl Site {
+    /// conda's configuration as `request` names it, checked; the org channels' checks (one
+    /// request each to the repository) stop at `channels_by` when one is given.
+    pub async fn check_conda(
+        &self,
+        request: &TargetRequest,
+        channels_by: Option<tokio::time::Instant>,
+    ) -> error::Result<CondaCheck> {
+        let target = self.conda.target(request);
+        let path = target.path.clone();
+        let channels = self.org_channels();
+        let lookup = channels.unreadable(&target);
+        let unreadable = match channels_by {
+            None => Some(lookup.await),
+            Some(at) => tokio::time::timeout_at(at, lookup).await.ok(),
+        };
+        let CheckView { mut report, conda } = self.conda.check(target).await?;
+        report
+            .findings
+            .extend(unreadable.iter().flatten().map(UnreadableChannel::finding));
+        Ok(CondaCheck {
+            path,
+            report,
+            conda,
+            unreadable,
+        })
+    }
+
     /// Removes `org`'s token (every token when `None`); when none remains and `condarc` says
     /// which conda file (`None`: keep it), removes our entry from that file too, restoring
     /// `default_channels` when asked.

@@ -318,3 +318,40 @@ fn doctor_against_a_silent_service_answers_within_its_deadline_marking_what_time
     assert_eq!(check("token.acme.renewal")["state"], "ok", "{report:#}");
     stalled.resume();
 }
+
+#[test]
+fn doctor_against_a_silent_service_marks_conda_org_channels_not_checked_and_still_reads_conda() {
+    let world = World::with_deadline(None);
+    for args in [
+        &["token", "install", "--org", "acme", "--yes"][..],
+        &["channels", "add", "--org", "acme", "--all", "--yes"][..],
+    ] {
+        let out = world.run(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let stalled = world.stall();
+
+    let started = Instant::now();
+    let out = world
+        .home
+        .run_ctl_within(&["doctor", "--json"], Duration::from_secs(60));
+    let took = started.elapsed();
+    let report = json_of(&out);
+    assert!(took < Duration::from_secs(25), "doctor took {took:?}");
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+            .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+            .clone()
+    };
+    assert_eq!(
+        check("conda.channels")["evidence"],
+        "not checked (timed out after 15 s)",
+        "{report:#}"
+    );
+    // conda's files need no network: what they say is still said.
+    assert_eq!(check("conda.condarc")["state"], "ok", "{report:#}");
+    assert_eq!(check("conda.defaults")["state"], "ok", "{report:#}");
+    stalled.resume();
+}

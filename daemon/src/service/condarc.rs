@@ -12,12 +12,13 @@ use anacondad_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use crate::channels::UnreadableChannel;
 use crate::conda_setup::view::found_by_label;
 use crate::conda_setup::{
-    CheckView, Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
+    Conda, CondaView, CondarcStatusView, CondarcTarget, PlanView, TargetRequest,
 };
 use crate::daemon::Daemon;
-use crate::sites::Site;
+use crate::sites::{CondaCheck, Site};
 
 #[derive(Debug)]
 pub struct CondarcApi {
@@ -154,12 +155,14 @@ impl CondarcService for CondarcApi {
         request: Request<CheckCondarcRequest>,
     ) -> Result<Response<CheckCondarcResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
-        let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
-        let path = target.path.clone();
-        let unreadable = site.org_channels().unreadable(&target).await;
-        let CheckView { mut report, conda } = conda.check(target).await?;
-        let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
-        report.findings.extend(lost.iter().cloned());
+        let wanted = target_request(request.into_inner().target.as_ref());
+        let CondaCheck {
+            path,
+            report,
+            conda,
+            unreadable,
+        } = site.check_conda(&wanted, None).await?;
+        let unreadable = unreadable.unwrap_or_default();
         let view = CondarcStatusView {
             state: report.state,
             path,
@@ -168,7 +171,9 @@ impl CondarcService for CondarcApi {
         };
         // In the view's findings too: they are what makes `condarc check` and `doctor` fail.
         let mut wire_view = conda_view(&conda);
-        wire_view.findings.extend(lost);
+        wire_view
+            .findings
+            .extend(unreadable.iter().map(UnreadableChannel::finding));
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,

@@ -154,24 +154,27 @@ pub fn credential(answer: Answer) -> pb::GetCredentialResponse {
 }
 
 pub fn diagnosis(d: &crate::diagnose::Diagnosis) -> pb::DiagnoseResponse {
-    use crate::diagnose::Level;
     pb::DiagnoseResponse {
-        checks: d
-            .findings
-            .iter()
-            .map(|f| pb::Check {
-                id: f.id.clone(),
-                section: f.section.clone(),
-                state: match f.level {
-                    Level::Ok => pb::CheckState::Ok,
-                    Level::Warn => pb::CheckState::Warn,
-                    Level::Fail => pb::CheckState::Fail,
-                }
-                .into(),
-                evidence: f.evidence.clone(),
-                fix: f.fix.clone(),
-            })
-            .collect(),
+        checks: d.findings.iter().map(check).collect(),
         started_by: d.started_by.to_owned(),
+        conda_checks: d.conda.iter().map(check).collect(),
+        conda_checked: d.conda_checked,
+    }
+}
+
+fn check(f: &crate::diagnose::Finding) -> pb::Check {
+    use crate::diagnose::Level;
+    pb::Check {
+        id: f.id.clone(),
+        section: f.section.clone(),
+        state: match f.level {
+            Level::Ok => pb::CheckState::Ok,
+            Level::Warn => pb::CheckState::Warn,
+            Level::Fail => pb::CheckState::Fail,
+        }
+        .into(),
+        evidence: f.evidence.clone(),
+        fix: f.fix.clone(),
+        fixable: f.fixable,
     }
 }

@@ -128,11 +128,17 @@ impl DaemonService for DaemonApi {
     ) -> Result<Response<DiagnoseResponse>, Status> {
         let site = super::site_of(&self.daemon, &request)?;
         let deadline = super::deadline(&self.daemon, &request);
+        // conda is checked as the caller runs it, as `condarc check` does.
+        let conda = request
+            .get_ref()
+            .condarc
+            .as_ref()
+            .map(|target| super::condarc::target_request(Some(target)));
         deadline
             .run(async {
                 let inputs =
                     crate::diagnose::Inputs::of(&self.daemon.config, self.daemon.clock.as_ref());
-                let diagnosis = crate::diagnose::diagnose(&inputs, site).await;
+                let diagnosis = crate::diagnose::diagnose(&inputs, site, conda.as_ref()).await;
                 Ok(Response::new(convert::diagnosis(&diagnosis)))
             })
             .await
