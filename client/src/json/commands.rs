@@ -249,6 +249,10 @@ pub struct TokenInstalled {
     pub validation_error: Option<String>,
     pub storage: Option<Storage>,
     pub condarc: Option<CondarcApplied>,
+    /// `token install`'s channel step: the org's channels offered and added, and what conda
+    /// searches afterwards; null when the step did not run (`--no-condarc`, `token refresh`,
+    /// a kept token, a failure before it).
+    pub channels: Option<super::channels::ChannelStep>,
 }
 
 impl TokenInstalled {
@@ -264,6 +268,7 @@ impl TokenInstalled {
             validation_error: text(&validation.error),
             storage: Storage::of(answer.storage.as_ref()),
             condarc: applied.map(CondarcApplied::from),
+            channels: None,
         }
     }
 }
