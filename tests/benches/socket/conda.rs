@@ -69,14 +69,16 @@ fn rounds() -> usize {
         .unwrap_or(DEFAULT_ROUNDS)
 }
 
-/// An `anacondactl` that runs the real one and appends, for each run, its children's CPU time
-/// as bash's `times` gives it (`0m0.001s 0m0.002s`, user and system) to `log`.
+/// An `anacondactl` that runs the real one and appends, for each run, bash's `times` to `log`:
+/// two lines, the shell's own CPU time and then its children's (`0m0.001s 0m0.002s`, user
+/// and system). `times` runs in the script's shell itself: in a pipeline it would run in a
+/// subshell, whose children took nothing.
 fn timing_wrapper(dir: &Path, log: &Path) -> Result<std::path::PathBuf, String> {
     let wrapper = dir.join("timed-anacondactl");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/bash\n'{}' \"$@\"\nstatus=$?\ntimes | tail -n 1 >> '{}'\nexit $status\n",
+            "#!/bin/bash\n'{}' \"$@\"\nstatus=$?\ntimes >> '{}'\nexit $status\n",
             bin("anacondactl").display(),
             log.display()
         ),
@@ -172,8 +174,10 @@ pub fn measure(
         run(&counted)?;
         daemon_cpu += cpu_time(daemon_pid, false).saturating_sub(before);
         let lines = std::fs::read_to_string(&log).unwrap_or_default();
-        processes_per_run = processes_per_run.max(lines.lines().count());
-        for line in lines.lines() {
+        // Two lines per process; the second is `anacondactl`'s.
+        let children: Vec<&str> = lines.lines().skip(1).step_by(2).collect();
+        processes_per_run = processes_per_run.max(children.len());
+        for line in children {
             let mut fields = line.split_whitespace();
             cli_cpu += bash_time(fields.next().unwrap_or_default());
             cli_cpu += bash_time(fields.next().unwrap_or_default());
