@@ -320,6 +320,12 @@ pub enum CredentialCommand {
         deadline: Deadline,
         #[command(flatten)]
         entry: EntryArgs,
+        /// Answer for this URL too, on the same connection and within the same deadline
+        /// (repeatable): the other URLs a caller is about to ask for, such as every channel a
+        /// conda command will search. The answers are in `--json`'s `also`; URL's own answer
+        /// decides the exit status.
+        #[arg(long, value_name = "URL")]
+        also: Vec<String>,
     },
     /// Report that the repository refused the credential for URL; prints the one to retry
     /// with (a newer token, or the other kind), or why there is none.

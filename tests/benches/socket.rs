@@ -8,7 +8,8 @@
 //!
 //! Run with: `cargo build --release --bins && cargo bench -p anacondad-tests --bench socket`
 //! (`ANACONDAD_TEST_VENV` or `tests/scripts/setup-venv.sh` provides anaconda-auth and the real
-//! conda; without it those rows say so). `ANACONDAD_BENCH_IDLE_SECS` sets the idle window (default 60).
+//! conda; without it those rows say so). `ANACONDAD_BENCH_IDLE_SECS` sets the idle window (default 60),
+//! `ANACONDAD_BENCH_CONDA_ROUNDS` the interleaved `conda search` rounds (default 30; socket/conda.rs).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,9 +22,11 @@ use anacondad_proto::DaemonChannel;
 use anacondad_proto::v1::credential_service_client::CredentialServiceClient;
 use anacondad_proto::v1::daemon_service_client::DaemonServiceClient;
 use anacondad_proto::v1::{GetCredentialRequest, StatusRequest};
-use anacondad_tests::conda::{Conda, conda_venvs};
 use anacondad_tests::harness::{TestHome, bin_dir, python_venv};
 use anacondad_tests::spawn_emulator;
+
+#[path = "socket/conda.rs"]
+mod conda;
 
 /// Clients of the concurrent run, each on its own connection.
 const CONCURRENT_CLIENTS: usize = 64;
@@ -36,89 +39,6 @@ const TARGET_P99_64: Duration = Duration::from_micros(200);
 const TARGET_THROUGHPUT: f64 = 50_000.0;
 const TARGET_CLI_P50: Duration = Duration::from_millis(1);
 const TARGET_IDLE_RSS_KIB: u64 = 10 * 1024;
-/// Issue 20: what auth adds to a `conda search` with org channels, as a share of conda alone.
-const TARGET_CONDA_OVERHEAD: f64 = 0.02;
-/// Interleaved `conda search` runs of each setup; the medians are compared.
-const CONDA_ROUNDS: usize = 9;
-
-/// Medians of `conda search` with our handler and without any, same channels.
-struct CondaOverhead {
-    ours: Duration,
-    /// The venv with the plugins installed, the token in the URLs (no handler runs).
-    same_venv: Duration,
-    /// conda without plugins, the token in the URLs: conda alone.
-    alone: Duration,
-    channels: usize,
-}
-
-/// `conda search --json anacondad-hello` with acme's `internal` and `tools` and the three
-/// default channels: our handler (the `.condarc` `token install --channels all` writes)
-/// against conda with the same channels written as `/t/<token>/` URLs, runs interleaved so
-/// the machine's drifting load falls on every setup alike.
-fn conda_search_overhead(
-    home: &TestHome,
-    base: &str,
-    token: &str,
-) -> Result<CondaOverhead, String> {
-    let venvs = conda_venvs().as_ref().map_err(Clone::clone)?;
-    let dir = home.path().join("conda-bench");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let org = ["acme/internal", "acme/tools"];
-    let defaults = ["main", "r", "msys2"];
-    let mut ours = format!(
-        "channel_settings:\n  - channel: {base}/*\n    auth: anacondad\ndefault_channels:\n"
-    );
-    for d in defaults {
-        ours.push_str(&format!("  - {base}/repo/{d}\n"));
-    }
-    ours.push_str("channels:\n");
-    for c in org {
-        ours.push_str(&format!("  - {base}/repo/{c}\n"));
-    }
-    ours.push_str("  - defaults\n");
-    let mut plain = "channels:\n".to_owned();
-    for c in org.iter().chain(defaults.iter()) {
-        plain.push_str(&format!("  - {base}/t/{token}/repo/{c}\n"));
-    }
-    let ours_rc = dir.join("ours.yml");
-    let plain_rc = dir.join("plain.yml");
-    std::fs::write(&ours_rc, ours).map_err(|e| e.to_string())?;
-    std::fs::write(&plain_rc, plain).map_err(|e| e.to_string())?;
-    let setups = [
-        Conda::new(home, &venvs.with_plugin).with_env("CONDARC", &ours_rc),
-        Conda::new(home, &venvs.with_plugin).with_env("CONDARC", &plain_rc),
-        Conda::new(home, &venvs.without_plugin).with_env("CONDARC", &plain_rc),
-    ];
-    let search = ["search", "--json", "anacondad-hello"];
-    // A first run of each fills conda's caches.
-    for conda in &setups {
-        let run = conda.run(&search);
-        if !run.success() {
-            return Err(format!("conda search failed: {}", run.stderr()));
-        }
-    }
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    for _ in 0..CONDA_ROUNDS {
-        for (i, conda) in setups.iter().enumerate() {
-            let run = conda.run(&search);
-            if !run.success() {
-                return Err(format!("conda search failed: {}", run.stderr()));
-            }
-            times[i].push(run.elapsed);
-        }
-    }
-    let median = |t: &mut Vec<Duration>| {
-        t.sort();
-        t[t.len() / 2]
-    };
-    Ok(CondaOverhead {
-        ours: median(&mut times[0]),
-        same_venv: median(&mut times[1]),
-        alone: median(&mut times[2]),
-        channels: org.len() + defaults.len(),
-    })
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Summary {
     p50: Duration,
@@ -527,32 +447,7 @@ fn main() {
     };
 
     let token = emu.org_token("acme").expect("acme has a token");
-    let conda_cell = match conda_search_overhead(&home, &base, &token) {
-        Ok(o) => {
-            // Against the same conda with the token in the URLs: what our handler's lookups
-            // add. The venv without plugins shows what loading the installed plugins costs
-            // (the test venv has anaconda-auth's too), which no handler choice changes.
-            let added = o.ours.as_secs_f64() - o.same_venv.as_secs_f64();
-            let share = added / o.same_venv.as_secs_f64();
-            format!(
-                "| auth added to `conda search` ({} channels: acme's 2 and the 3 default ones), median of {CONDA_ROUNDS} interleaved | {:+.1} ms on {:.3} s ({:+.1} %): our handler {:.3} s, same conda with the token in the URLs {:.3} s; a conda without plugins {:.3} s | <= 2 % | {} |",
-                o.channels,
-                added * 1e3,
-                o.same_venv.as_secs_f64(),
-                share * 100.0,
-                o.ours.as_secs_f64(),
-                o.same_venv.as_secs_f64(),
-                o.alone.as_secs_f64(),
-                outcome(
-                    share <= TARGET_CONDA_OVERHEAD,
-                    share / TARGET_CONDA_OVERHEAD
-                )
-            )
-        }
-        Err(e) => format!(
-            "| auth added to `conda search` with org channels | not measured: {e} | <= 2 % | |"
-        ),
-    };
+    let conda_rows = conda::rows(&conda::measure(&home, &base, &token, pid));
 
     let mib = |kib: u64| kib as f64 / 1024.0;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -656,7 +551,9 @@ fn main() {
         ready.p50, ready.p99
     );
     println!("| anaconda-auth `TokenInfo.load` | {python_cell} | | |");
-    println!("{conda_cell}");
+    for row in conda_rows {
+        println!("{row}");
+    }
 }
 
 /// The outcome cell: met, or missed by how many times the target.

@@ -203,3 +203,47 @@ fn a_refusal_the_daemon_cannot_replace_is_a_json_error_with_reason_rejected() {
         "{error}"
     );
 }
+
+#[test]
+fn credential_get_also_answers_each_further_url_in_order_with_its_scope_or_its_reason() {
+    let emu = spawn_emulator(&[]);
+    let home = TestHome::against(&emu);
+    home.login_with_api_key(&emu.mint_api_key());
+    let installed = home.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    assert!(installed.status.success());
+
+    let url = emu.url("/repo/main/noarch/repodata.json");
+    let (internal, outside) = (
+        emu.url("/repo/acme/internal/linux-64/"),
+        "https://elsewhere.example/t/secret-token/repo/main/noarch/",
+    );
+    let answer = json_output(&home.run_ctl(&[
+        "--json",
+        "credential",
+        "get",
+        &url,
+        "--also",
+        &internal,
+        "--also",
+        outside,
+    ]));
+    assert_eq!(answer["scope"], emu.url("/repo/main/"), "{answer}");
+    let also = answer["also"].as_array().expect("an `also` list");
+    assert_eq!(also.len(), 2, "{answer}");
+    assert_eq!(also[0]["url"], internal.as_str(), "{answer}");
+    assert_eq!(also[0]["found"], true, "{answer}");
+    assert_eq!(also[0]["kind"], "repo_token", "{answer}");
+    assert_eq!(also[0]["org"], "acme", "{answer}");
+    assert_eq!(also[0]["scope"], emu.url("/repo/acme/"), "{answer}");
+    assert!(also[0]["header_value"].is_string(), "{answer}");
+    assert!(also[0]["error"].is_null(), "{answer}");
+    // A URL the daemon has nothing for: its reason, as a lookup of it alone would give it, and
+    // never the token it carries.
+    assert_eq!(also[1]["found"], false, "{answer}");
+    assert_eq!(also[1]["reason"], "not_our_repository", "{answer}");
+    assert!(also[1]["header_value"].is_null(), "{answer}");
+    assert!(!answer.to_string().contains("secret-token"), "{answer}");
+
+    let alone = json_output(&home.run_ctl(&["--json", "credential", "get", &url]));
+    assert_eq!(alone["also"], serde_json::json!([]), "{alone}");
+}

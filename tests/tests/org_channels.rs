@@ -263,8 +263,15 @@ fn token_install_adds_the_chosen_channels_and_uninstall_takes_out_only_those() {
         said.contains("conda now searches, in this order:"),
         "{said}"
     );
+    // `defaults` is followed by the URLs conda uses for it.
+    let repo = |name: &str| w.emu.url(&format!("/repo/{name}"));
     assert!(
-        said.contains(&format!("  {internal}\n  {tools}\n  defaults")),
+        said.contains(&format!(
+            "  {internal}\n  {tools}\n  defaults, which is:\n    {}\n    {}\n    {}\n",
+            repo("main"),
+            repo("r"),
+            repo("msys2")
+        )),
         "{said}"
     );
 
@@ -282,6 +289,62 @@ fn token_install_adds_the_chosen_channels_and_uninstall_takes_out_only_those() {
         "{after}"
     );
     assert!(after.contains(&mine), "{after}");
+}
+
+#[test]
+fn token_install_json_carries_its_channel_step_and_what_conda_then_searches() {
+    let w = World::logged_in();
+    let installed = w.json(&[
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--channels",
+        "all",
+    ]);
+    let step = &installed["channels"];
+    assert_eq!(step["choice"], "all", "{installed}");
+    assert_eq!(step["added"], json!(["internal", "tools"]), "{installed}");
+    let offered: Vec<&str> = step["offered"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no offered channels in {installed}"))
+        .iter()
+        .filter_map(|c| c["url"].as_str())
+        .collect();
+    let (internal, tools) = (
+        w.channel_url("acme", "internal"),
+        w.channel_url("acme", "tools"),
+    );
+    assert_eq!(offered, [internal.as_str(), tools.as_str()], "{installed}");
+    assert_eq!(step["edit"]["changed"], true, "{installed}");
+    assert!(step["warning"].is_null(), "{installed}");
+    assert_eq!(
+        step["conda_channels"],
+        json!([internal, tools, "defaults"]),
+        "{installed}"
+    );
+    assert_eq!(
+        step["default_channels"],
+        json!([
+            w.emu.url("/repo/main"),
+            w.emu.url("/repo/r"),
+            w.emu.url("/repo/msys2")
+        ]),
+        "{installed}"
+    );
+    assert_eq!(installed["condarc"]["changed"], true, "{installed}");
+
+    // Without a channel step (`--no-condarc`), `channels` is null.
+    let again = w.json(&[
+        "token",
+        "install",
+        "--org",
+        "globex",
+        "--yes",
+        "--no-condarc",
+    ]);
+    assert!(again["channels"].is_null(), "{again}");
 }
 
 #[test]

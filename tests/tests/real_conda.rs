@@ -1311,3 +1311,131 @@ fn after_token_install_with_channels_all_conda_finds_the_org_only_package_with_a
         "{requests:?}"
     );
 }
+
+/// An `anacondactl` that writes each command line it is run with (URLs and options, never a
+/// secret) to `log`, then runs the real one: how a test counts the processes conda starts.
+fn counting_anacondactl(home: &TestHome, log: &std::path::Path) -> std::path::PathBuf {
+    wrapped_anacondactl(home, log, "")
+}
+
+/// The counting `anacondactl`, running the shell lines `before` first.
+fn wrapped_anacondactl(home: &TestHome, log: &std::path::Path, before: &str) -> std::path::PathBuf {
+    let wrapper = home.path().join("counting-anacondactl");
+    write(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n{before}exec '{}' \"$@\"\n",
+            log.display(),
+            anacondad_tests::harness::bin("anacondactl").display()
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("the wrapper is made executable");
+    wrapper
+}
+
+#[test]
+fn a_conda_search_of_acmes_channels_and_the_default_ones_runs_one_anacondactl() {
+    let Some(venvs) = conda_or_skip("a_conda_search_of_acmes_channels_and_the_default_ones") else {
+        return;
+    };
+    let world = World::logged_in(venvs, |home| home);
+    let out = world.ctl(&[
+        "token",
+        "install",
+        "--org",
+        "acme",
+        "--yes",
+        "--channels",
+        "all",
+    ]);
+    assert!(out.status.success(), "token install: {}", out.text);
+    let log = world.home.path().join("anacondactl-runs.log");
+    let conda = Conda::new(&world.home, &world.venvs.with_plugin)
+        .with_env("ANACONDACTL", counting_anacondactl(&world.home, &log));
+    world.repo_requests();
+
+    let org_only = anacondad_tests::emulator::ORG_ONLY_PACKAGE;
+    let search = conda.run(&["search", "--json", org_only]);
+    search.assert_success("conda search");
+    let internal = world.emu.url("/repo/acme/internal");
+    let answer = search.json();
+    let channels: Vec<&str> = answer[org_only]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {org_only} in {answer}"))
+        .iter()
+        .filter_map(|record| record["channel"].as_str())
+        .collect();
+    assert_eq!(channels, [format!("{internal}/noarch")]);
+
+    // acme's two channels and main, r and msys2, each in two subdirs: ten directories, four
+    // scopes, one process.
+    let runs = std::fs::read_to_string(&log).unwrap_or_default();
+    let runs: Vec<&str> = runs.lines().collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "anacondactl ran {} times: {runs:#?}",
+        runs.len()
+    );
+    // Every request carried acme's token, and each channel's repodata was served with it.
+    let acme = world.emu.org_token("acme").expect("acme has a token");
+    let sent = format!("token {}****", &acme[..4]);
+    let requests = world.repo_requests();
+    assert!(
+        requests.iter().all(|(_, _, auth)| *auth == sent),
+        "{requests:?}"
+    );
+    for channel in ["acme/internal", "acme/tools", "main", "r", "msys2"] {
+        let served = format!("/repo/{channel}/noarch/repodata.json");
+        assert!(
+            requests
+                .iter()
+                .any(|(path, status, _)| *path == served && *status == 200),
+            "{served}: {requests:?}"
+        );
+    }
+}
+
+#[test]
+fn with_an_anacondactl_that_does_not_know_also_the_plugin_asks_one_url_at_a_time() {
+    let Some(venvs) = conda_or_skip("with_an_anacondactl_that_does_not_know_also") else {
+        return;
+    };
+    let world = World::installed(venvs);
+    let log = world.home.path().join("anacondactl-runs.log");
+    // What an anacondactl of an earlier release answers to `--also`: a usage error.
+    let older = "case \"$*\" in *--also*) echo '{\"error\": \"unexpected argument --also\", \
+                 \"reason\": \"usage\", \"exit_code\": 2}'; exit 2;; esac\n";
+    let conda = world
+        .conda()
+        .with_env("ANACONDACTL", wrapped_anacondactl(&world.home, &log, older));
+    world.repo_requests();
+
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    let main = world.emu.url("/repo/main");
+    assert!(
+        found_in(&search).contains(&format!("{main}/noarch")),
+        "{}",
+        said(&search)
+    );
+    let runs = std::fs::read_to_string(&log).unwrap_or_default();
+    let runs: Vec<&str> = runs.lines().collect();
+    // The refused call, then one per scope (main, r, msys2); never `--also` again.
+    assert_eq!(runs.len(), 4, "{runs:#?}");
+    assert!(runs[0].contains("--also"), "{runs:#?}");
+    assert!(
+        runs[1..].iter().all(|run| !run.contains("--also")),
+        "{runs:#?}"
+    );
+    let requests = world.repo_requests();
+    assert!(
+        requests
+            .iter()
+            .all(|(_, _, auth)| auth.starts_with("token ")),
+        "{requests:?}"
+    );
+}

@@ -2,83 +2,15 @@
 //! organisation's channels, and putting them into (or out of) conda's `channels`.
 
 use anacondad_proto::v1::{
-    ChannelPlacement, EditChannelsRequest, EditChannelsResponse, ListChannelsRequest, OrgChannel,
-    PlanCondarcRequest,
+    ChannelPlacement, EditChannelsRequest, ListChannelsRequest, OrgChannel, PlanCondarcRequest,
 };
-use serde::Serialize;
 
 use super::{Output, condarc_target};
 use crate::cli::{ChannelEditArgs, ChannelPosition, ChannelsCommand, CondarcArgs, InstallArgs};
 use crate::connection::{DaemonClient, Target};
 use crate::exit::CliError;
+use crate::json::channels::{ChannelList, ChannelStep, ChannelsEdited};
 use crate::prompt::Prompter;
-
-/// One channel in `--json` output; `url` is what conda, pixi and environment files take.
-#[derive(Debug, Serialize)]
-struct ChannelJson {
-    org: String,
-    name: String,
-    url: String,
-    privacy: String,
-    description: String,
-    in_conda: bool,
-    shared: bool,
-    artifact_count: u64,
-}
-
-impl From<&OrgChannel> for ChannelJson {
-    fn from(c: &OrgChannel) -> Self {
-        ChannelJson {
-            org: c.org.clone(),
-            name: c.name.clone(),
-            url: c.url.clone(),
-            privacy: c.privacy.clone(),
-            description: c.description.clone(),
-            in_conda: c.in_conda,
-            shared: c.shared,
-            artifact_count: c.artifact_count,
-        }
-    }
-}
-
-/// `channels list --json`.
-#[derive(Debug, Serialize)]
-struct ListJson {
-    channels: Vec<ChannelJson>,
-    /// The organisations looked at, those without channels too.
-    orgs: Vec<String>,
-}
-
-/// `channels add|remove --json`.
-#[derive(Debug, Serialize)]
-struct EditJson {
-    path: String,
-    changed: bool,
-    backup_path: Option<String>,
-    changes: Vec<String>,
-    diff: String,
-    /// conda's channels afterwards, in the order it searches them.
-    conda_channels: Vec<String>,
-    selected: Vec<ChannelJson>,
-}
-
-impl From<&EditChannelsResponse> for EditJson {
-    fn from(r: &EditChannelsResponse) -> Self {
-        EditJson {
-            path: r.path.clone(),
-            changed: r.changed,
-            backup_path: Some(r.backup_path.clone()).filter(|b| !b.is_empty()),
-            changes: r.summary.clone(),
-            diff: r.diff.clone(),
-            conda_channels: r.channels.clone(),
-            selected: r.selected.iter().map(ChannelJson::from).collect(),
-        }
-    }
-}
-
-fn print_serialized<T: Serialize>(out: Output, value: &T) {
-    out.print_json(&serde_json::to_value(value).unwrap_or_default());
-}
 
 pub async fn run(
     cmd: ChannelsCommand,
@@ -111,13 +43,7 @@ async fn list(
         .await?
         .into_inner();
     if out.json {
-        print_serialized(
-            out,
-            &ListJson {
-                channels: answer.channels.iter().map(ChannelJson::from).collect(),
-                orgs: answer.orgs.clone(),
-            },
-        );
+        out.print_json(&ChannelList::from(&answer));
         return Ok(());
     }
     let rows: Vec<[String; 5]> = answer
@@ -183,7 +109,7 @@ async fn edit(
         .into_inner();
     if !plan.changed {
         if out.json {
-            print_serialized(out, &EditJson::from(&plan));
+            out.print_json(&ChannelsEdited::from(&plan));
         } else {
             crate::outln!(
                 "{} already {}: nothing to change.",
@@ -194,7 +120,8 @@ async fn edit(
                     "has them"
                 }
             );
-            print_searched(out, &plan.channels);
+            let defaults = default_channels(client, &args.condarc).await;
+            print_searched(out, &plan.channels, &defaults);
         }
         return Ok(());
     }
@@ -214,27 +141,70 @@ async fn edit(
     }
     let done = client.channels().edit_channels(request).await?.into_inner();
     if out.json {
-        print_serialized(out, &EditJson::from(&done));
+        out.print_json(&ChannelsEdited::from(&done));
         return Ok(());
     }
     if !done.backup_path.is_empty() {
         crate::outln!("Backing up config to {}", done.backup_path);
     }
     crate::outln!("Updated {}.", done.path);
-    print_searched(out, &done.channels);
+    let defaults = default_channels(client, &args.condarc).await;
+    print_searched(out, &done.channels, &defaults);
     Ok(())
 }
 
-/// "conda now searches": the channels in the order conda searches them.
-fn print_searched(out: Output, channels: &[String]) {
+/// What `defaults` stands for in the conda of `condarc` (its effective `default_channels`,
+/// as the daemon reads conda's configuration); empty when the daemon cannot say.
+async fn default_channels(client: &DaemonClient, condarc: &CondarcArgs) -> Vec<String> {
+    conda_now(client, condarc)
+        .await
+        .map(|view| view.default_channels)
+        .unwrap_or_default()
+}
+
+/// conda's configuration as it stands, as the daemon sees it.
+async fn conda_now(
+    client: &DaemonClient,
+    condarc: &CondarcArgs,
+) -> Option<anacondad_proto::v1::CondaView> {
+    let plan = client
+        .condarc()
+        .plan_condarc(PlanCondarcRequest {
+            target: Some(condarc_target(condarc)),
+        })
+        .await
+        .ok()?;
+    plan.into_inner().conda
+}
+
+/// "conda now searches": the channels in the order conda searches them, `defaults` followed by
+/// the URLs it stands for (`defaults`).
+fn print_searched(out: Output, channels: &[String], defaults: &[String]) {
     if channels.is_empty() {
         out.say("conda now searches no channels.");
         return;
     }
     out.say("conda now searches, in this order:");
-    for c in channels {
-        out.say(format!("  {}", crate::render::terminal_safe(c)));
+    for line in searched_lines(channels, defaults) {
+        out.say(line);
     }
+}
+
+/// The lines of [`print_searched`]: each channel indented, `defaults` with its URLs below it.
+fn searched_lines(channels: &[String], defaults: &[String]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for c in channels {
+        let shown = crate::render::terminal_safe(c);
+        if c == "defaults" && !defaults.is_empty() {
+            lines.push(format!("  {shown}, which is:"));
+            for url in defaults {
+                lines.push(format!("    {}", crate::render::terminal_safe(url)));
+            }
+        } else {
+            lines.push(format!("  {shown}"));
+        }
+    }
+    lines
 }
 
 /// What `--channels` asks for.
@@ -262,19 +232,24 @@ fn parse_choice(text: &str) -> Choice {
 /// The channel step of `token install`, once the token is stored and conda configured: the
 /// org's channels are offered (all / choose / none; `--channels` for scripts; none without
 /// a terminal or with `--yes`), the chosen ones added, and what conda now searches said.
-/// The token is installed whatever happens here, so a failure is a warning with the command
-/// that finishes the job.
+/// The token is installed whatever happens here, so a failure to list the channels is a
+/// warning with the command that finishes the job; a failure to add them is the second
+/// value, for the caller to report after the step (which `--json` prints in full).
 pub async fn after_token_install(
     client: &DaemonClient,
     org: &str,
     args: &InstallArgs,
     out: Output,
     prompter: Prompter,
-) -> Result<(), CliError> {
+) -> Result<(ChannelStep, Option<CliError>), CliError> {
     let later = format!("add them later with `anacondactl channels add --org {org} --all`");
     let given = args.channels.as_deref().map(parse_choice);
+    let mut step = ChannelStep {
+        choice: "none".to_owned(),
+        ..ChannelStep::default()
+    };
     if given == Some(Choice::None) {
-        return searched_now(client, &args.condarc, out).await;
+        return Ok((searched_now(client, &args.condarc, out, step).await, None));
     }
     let listing = match client
         .channels()
@@ -286,38 +261,42 @@ pub async fn after_token_install(
     {
         Ok(answer) => answer.into_inner(),
         Err(status) => {
-            out.warn(format!(
+            let warning = format!(
                 "could not list the channels of {org}: {}; {later}",
                 CliError::from(status).message
-            ));
-            return searched_now(client, &args.condarc, out).await;
+            );
+            out.warn(&warning);
+            step.warning = Some(warning);
+            return Ok((searched_now(client, &args.condarc, out, step).await, None));
         }
     };
     let channels = listing.channels;
+    step.offered = channels.iter().map(Into::into).collect();
     if channels.is_empty() {
         out.say(format!("{org} has no channels to add."));
-        return searched_now(client, &args.condarc, out).await;
+        return Ok((searched_now(client, &args.condarc, out, step).await, None));
     }
-    let names: Vec<String> = match given {
-        Some(Choice::All) => channels.iter().map(|c| c.name.clone()).collect(),
-        Some(Choice::Names(names)) => names,
-        Some(Choice::None) => Vec::new(),
+    let (choice, names): (&str, Vec<String>) = match given {
+        Some(Choice::All) => ("all", channels.iter().map(|c| c.name.clone()).collect()),
+        Some(Choice::Names(names)) => ("names", names),
+        Some(Choice::None) => ("none", Vec::new()),
         None if args.yes || !prompter.is_interactive() => {
             out.say(format!(
                 "{org} has {} channel(s) ({}); {later}, or pass --channels.",
                 channels.len(),
                 names_of(&channels)
             ));
-            Vec::new()
+            ("none", Vec::new())
         }
-        None => pick(org, &channels, prompter)?,
+        None => ("picked", pick(org, &channels, prompter)?),
     };
+    choice.clone_into(&mut step.choice);
     if names.is_empty() {
-        return searched_now(client, &args.condarc, out).await;
+        return Ok((searched_now(client, &args.condarc, out, step).await, None));
     }
     let request = EditChannelsRequest {
         org: org.to_owned(),
-        names,
+        names: names.clone(),
         all: false,
         remove: false,
         placement: ChannelPlacement::Unspecified.into(),
@@ -329,13 +308,18 @@ pub async fn after_token_install(
             for line in &done.summary {
                 out.say(format!("  {line}"));
             }
-            print_searched(out, &done.channels);
-            Ok(())
+            step.added = names;
+            step.edit = Some(ChannelsEdited::from(&done));
+            Ok((searched_now(client, &args.condarc, out, step).await, None))
         }
-        Err(status) => Err(CliError::failed(format!(
-            "your token for {org} is installed, but its channels were not added: {}; {later}",
-            CliError::from(status).message
-        ))),
+        Err(status) => {
+            let failure = CliError::failed(format!(
+                "your token for {org} is installed, but its channels were not added: {}; {later}",
+                CliError::from(status).message
+            ));
+            step.warning = Some(failure.message.clone());
+            Ok((step, Some(failure)))
+        }
     }
 }
 
@@ -385,23 +369,20 @@ fn pick(org: &str, channels: &[OrgChannel], prompter: Prompter) -> Result<Vec<St
     }
 }
 
-/// What conda searches now, when no channel was added.
+/// What conda searches now (its `channels`, and what `defaults` stands for), said and kept in
+/// `step`.
 async fn searched_now(
     client: &DaemonClient,
     condarc: &CondarcArgs,
     out: Output,
-) -> Result<(), CliError> {
-    if let Ok(plan) = client
-        .condarc()
-        .plan_condarc(PlanCondarcRequest {
-            target: Some(condarc_target(condarc)),
-        })
-        .await
-    {
-        let channels = plan.into_inner().conda.unwrap_or_default().channels;
-        print_searched(out, &channels);
+    mut step: ChannelStep,
+) -> ChannelStep {
+    if let Some(view) = conda_now(client, condarc).await {
+        print_searched(out, &view.channels, &view.default_channels);
+        step.conda_channels = view.channels;
+        step.default_channels = view.default_channels;
     }
-    Ok(())
+    step
 }
 
 fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
@@ -437,6 +418,28 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_is_followed_by_the_urls_it_stands_for() {
+        let channels = [
+            "https://r/repo/acme/internal".to_owned(),
+            "defaults".to_owned(),
+        ];
+        let defaults = [
+            "https://r/repo/main".to_owned(),
+            "https://r/repo/r".to_owned(),
+        ];
+        assert_eq!(
+            searched_lines(&channels, &defaults),
+            [
+                "  https://r/repo/acme/internal",
+                "  defaults, which is:",
+                "    https://r/repo/main",
+                "    https://r/repo/r",
+            ]
+        );
+        assert_eq!(searched_lines(&channels[1..], &[]), ["  defaults"]);
+    }
 
     #[test]
     fn the_channels_flag_reads_all_none_or_names() {

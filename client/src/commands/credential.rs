@@ -24,7 +24,7 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
         e.message = hide_url(&e.message, &url);
         e
     };
-    let answer = tokio::time::timeout(deadline, ask(cmd, target))
+    let (answer, others) = tokio::time::timeout(deadline, ask(cmd, target))
         .await
         .map_err(|_| target.unresponsive(deadline))?
         .map_err(hide)?;
@@ -35,11 +35,36 @@ pub async fn run(cmd: CredentialCommand, target: &Target, out: Output) -> Result
         return Err(CliError::failed(hide_url(&answer.reason, &url)).because(reason));
     }
     if out.json {
-        out.print_json(&crate::json::commands::Credential::from(&answer));
+        let mut json = crate::json::commands::Credential::from(&answer);
+        json.also = others.into_iter().map(other_json).collect();
+        out.print_json(&json);
     } else {
         crate::outln!("{}", answer.header_value);
     }
     Ok(())
+}
+
+/// The answer for one of `--also`'s URLs, or why it has none.
+struct Other {
+    url: String,
+    answer: Result<GetCredentialResponse, CliError>,
+}
+
+fn other_json(other: Other) -> crate::json::commands::OtherCredential {
+    use crate::json::commands::OtherCredential;
+    let shown = anacondad_proto::redact_url(&other.url);
+    match other.answer {
+        Ok(answer) if answer.found => OtherCredential::found(shown, &answer),
+        Ok(answer) => OtherCredential::failed(
+            shown,
+            &CliError::failed(hide_url(&answer.reason, &other.url))
+                .because(Reason::NoCredential(answer.no_credential())),
+        ),
+        Err(mut e) => {
+            e.message = hide_url(&e.message, &other.url);
+            OtherCredential::failed(shown, &e)
+        }
+    }
 }
 
 /// `text` with every copy of `url` in its redacted form: the daemon's reasons name the URL
@@ -51,20 +76,51 @@ fn hide_url(text: &str, url: &str) -> String {
     text.replace(url, &anacondad_proto::redact_url(url))
 }
 
-async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialResponse, CliError> {
+async fn ask(
+    cmd: CredentialCommand,
+    target: &Target,
+) -> Result<(GetCredentialResponse, Vec<Other>), CliError> {
     let client = target.connect_or_start().await?;
     Ok(match cmd {
-        CredentialCommand::Get { url, entry, .. } => {
+        CredentialCommand::Get {
+            url, entry, also, ..
+        } => {
             let (credential_type, auth_domain) = wire_entry(entry);
-            client
+            let request = |url: String| GetCredentialRequest {
+                url,
+                credential_type,
+                auth_domain: auth_domain.clone(),
+            };
+            // Every URL's call is sent at once on the one connection: the daemon answers them
+            // side by side, so the others cost this process about one round trip.
+            let mut others = tokio::task::JoinSet::new();
+            for (i, other) in also.into_iter().enumerate() {
+                let mut api = client.credentials();
+                let sent = request(other.clone());
+                others.spawn(async move {
+                    let answer = api.get_credential(sent).await;
+                    (i, other, answer.map(tonic::Response::into_inner))
+                });
+            }
+            let answer = client
                 .credentials()
-                .get_credential(GetCredentialRequest {
-                    url,
-                    credential_type,
-                    auth_domain,
-                })
+                .get_credential(request(url))
                 .await?
-                .into_inner()
+                .into_inner();
+            let mut done = Vec::with_capacity(others.len());
+            while let Some(joined) = others.join_next().await {
+                if let Ok((i, url, answer)) = joined {
+                    done.push((
+                        i,
+                        Other {
+                            url,
+                            answer: answer.map_err(CliError::from),
+                        },
+                    ));
+                }
+            }
+            done.sort_by_key(|(i, _)| *i);
+            (answer, done.into_iter().map(|(_, other)| other).collect())
         }
         CredentialCommand::Rejected {
             url,
@@ -75,7 +131,7 @@ async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialRes
             ..
         } => {
             let (credential_type, auth_domain) = wire_entry(entry);
-            client
+            let answer = client
                 .credentials()
                 .report_rejected(ReportRejectedRequest {
                     url,
@@ -92,7 +148,8 @@ async fn ask(cmd: CredentialCommand, target: &Target) -> Result<GetCredentialRes
                 .await?
                 .into_inner()
                 .credential
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (answer, Vec::new())
         }
     })
 }
@@ -108,8 +165,9 @@ fn wire_entry(entry: EntryArgs) -> (i32, String) {
 }
 
 /// The command line conda's plugin runs for every lookup, `[--json] credential get URL
-/// [--timeout-ms MS] [--socket PATH] [--credential-type TYPE] [--auth-domain DOMAIN]`, read without building the whole command tree (most of
-/// a lookup's start-up otherwise). Anything else, or anything odd (a value clap would refuse,
+/// [--timeout-ms MS] [--socket PATH] [--credential-type TYPE] [--auth-domain DOMAIN]
+/// [--also URL]...`, read without building the whole command tree (most of a lookup's
+/// start-up otherwise). Anything else, or anything odd (a value clap would refuse,
 /// `--help`), is `None`: clap parses it and says what is wrong.
 pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
     use crate::cli::{Cli, Command, DEFAULT_CREDENTIAL_TIMEOUT_MS, Deadline};
@@ -127,6 +185,7 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
         _ => None,
     };
     let mut entry = EntryArgs::default();
+    let mut also = Vec::new();
     let mut words = Vec::with_capacity(3);
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
@@ -139,12 +198,14 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
                 entry.credential_type = Some(credential_type(rest.next()?.to_str()?)?);
             }
             "--auth-domain" => entry.auth_domain = Some(rest.next()?.to_str()?.to_owned()),
+            "--also" => also.push(rest.next()?.to_str()?.to_owned()),
             _ if arg.starts_with("--timeout-ms=") => timeout_ms = timeout(&arg[13..])?,
             _ if arg.starts_with("--socket=") && arg.len() > 9 => socket = Some(arg[9..].into()),
             _ if arg.starts_with("--credential-type=") => {
                 entry.credential_type = Some(credential_type(&arg[18..])?);
             }
             _ if arg.starts_with("--auth-domain=") => entry.auth_domain = Some(arg[14..].into()),
+            _ if arg.starts_with("--also=") => also.push(arg[7..].to_owned()),
             _ if arg.starts_with('-') || arg.is_empty() => return None,
             _ => words.push(arg),
         }
@@ -163,6 +224,7 @@ pub fn parse_lookup(args: &[std::ffi::OsString]) -> Option<crate::cli::Cli> {
             url: (*url).to_owned(),
             deadline: Deadline { timeout_ms },
             entry,
+            also,
         }),
     })
 }
@@ -199,6 +261,15 @@ mod tests {
             ],
             &["credential", "get", "u", "--credential-type=repo-token"],
             &["credential", "get", "u", "--auth-domain=example.com"],
+            &[
+                "--json",
+                "credential",
+                "get",
+                "https://r/repo/main/noarch/",
+                "--also",
+                "https://r/repo/acme/x/noarch/",
+                "--also=https://r/repo/r/noarch/",
+            ],
         ];
         for line in lines {
             let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")
@@ -226,6 +297,7 @@ mod tests {
             &["credential", "get", "u", "--credential-type", "api_key"],
             &["credential", "get", "u", "--credential-type=token"],
             &["credential", "get", "u", "--auth-domain"],
+            &["credential", "get", "u", "--also"],
         ];
         for line in lines {
             let args: Vec<std::ffi::OsString> = std::iter::once("anacondactl")

@@ -182,7 +182,7 @@ async fn install(
                             storage: None,
                         };
                         let done = format!("Your token for {org} was kept as it was");
-                        return configure_conda(client, &args, &kept, &done, out, prompter)
+                        let applied = configure_conda(client, &args, &kept, &done, out, prompter)
                             .await
                             .map_err(|e| {
                                 said_at_interrupt(
@@ -193,7 +193,11 @@ async fn install(
                                          configure it"
                                     ),
                                 )
-                            });
+                            })?;
+                        if out.json {
+                            out.print_json(&install_json(&kept, applied.as_ref()));
+                        }
+                        return Ok(());
                     }
                     Reissue::Declined => return Ok(()),
                 }
@@ -233,7 +237,7 @@ async fn install(
         return Ok(());
     }
     let done = "Your token has been installed and validated";
-    configure_conda(client, &args, &answer, done, out, prompter)
+    let applied = configure_conda(client, &args, &answer, done, out, prompter)
         .await
         .map_err(|e| {
             said_at_interrupt(
@@ -244,7 +248,7 @@ async fn install(
                 ),
             )
         })?;
-    super::channels::after_token_install(client, &org, &args, out, prompter)
+    let (step, failure) = super::channels::after_token_install(client, &org, &args, out, prompter)
         .await
         .map_err(|e| {
             said_at_interrupt(
@@ -255,7 +259,13 @@ async fn install(
                      to add them"
                 ),
             )
-        })
+        })?;
+    if out.json {
+        let mut installed = install_json(&answer, applied.as_ref());
+        installed.channels = Some(step);
+        out.print_json(&installed);
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// Ctrl-C at a question: what was done by then, and what to run next.
@@ -444,7 +454,8 @@ async fn confirm_reissue(
 
 /// The conda step after the token is in place; `done` says how it got there ("Your token has
 /// been installed and validated"). Any failure here leaves a working token, so the advice is
-/// `anacondactl condarc apply`, never a reissue.
+/// `anacondactl condarc apply`, never a reissue. Under `--json` a failure prints the install's
+/// answer; on success the caller prints it, with what was applied (`None`: nothing written).
 async fn configure_conda(
     client: &DaemonClient,
     args: &InstallArgs,
@@ -452,7 +463,7 @@ async fn configure_conda(
     done: &str,
     out: Output,
     prompter: Prompter,
-) -> Result<(), CliError> {
+) -> Result<Option<anacondad_proto::v1::ApplyCondarcResponse>, CliError> {
     let org = answer
         .token
         .as_ref()
@@ -479,13 +490,11 @@ async fn configure_conda(
         return Err(refusal);
     }
     if !plan.changes {
-        if out.json {
-            out.print_json(&install_json(answer, None));
-        } else {
+        if !out.json {
             crate::outln!("Your .condarc ({}) is already configured.", plan.path);
             crate::outln!("Success! {done}, and conda has been configured.");
         }
-        return Ok(());
+        return Ok(None);
     }
     out.say("Configuring your .condarc file");
     for line in &plan.summary {
@@ -525,28 +534,24 @@ async fn configure_conda(
             "--yes (or --no-condarc to leave it alone)",
         )?;
     if !proceed {
-        if out.json {
-            out.print_json(&install_json(answer, None));
-        } else {
+        if !out.json {
             crate::outln!(
                 "{done}; .condarc was left unchanged. Configure conda later with `anacondactl \
                  condarc apply`."
             );
         }
-        return Ok(());
+        return Ok(None);
     }
     let applied = condarc::apply(client, &args.condarc)
         .await
         .map_err(|e| CliError::new(e.kind, format!("{}; {finish_later}", e.message)))?;
-    if out.json {
-        out.print_json(&install_json(answer, Some(&applied)));
-    } else {
+    if !out.json {
         if !applied.backup_path.is_empty() {
             crate::outln!("Backing up config to {}", applied.backup_path);
         }
         crate::outln!("Success! {done}, and conda has been configured.");
     }
-    Ok(())
+    Ok(Some(applied))
 }
 
 /// When condas were found and none of them can load our handler, `auth: anacondad` would make

@@ -81,6 +81,9 @@ pub struct Credential {
     pub expires_at: Option<String>,
     /// The URL prefix the answer holds for (ends in `/`).
     pub scope: Option<String>,
+    /// `credential get --also URL`: the answer for each of those URLs, in the order given
+    /// (`[]` without the option, and for `credential rejected`).
+    pub also: Vec<OtherCredential>,
 }
 
 impl From<&pb::GetCredentialResponse> for Credential {
@@ -92,6 +95,59 @@ impl From<&pb::GetCredentialResponse> for Credential {
             org: text(&c.org),
             expires_at: time(c.expires_at),
             scope: text(&c.scope),
+            also: Vec::new(),
+        }
+    }
+}
+
+/// The answer for one URL of `credential get --also`: the fields of [`Credential`] when one
+/// applies (`found` true, `error` and `reason` null), else `found` false, the credential's
+/// fields null and `error`/`reason` as a failing `credential get` of that URL would print
+/// them.
+#[derive(Debug, Serialize)]
+pub struct OtherCredential {
+    /// The URL asked about, without user info, query or fragment.
+    pub url: String,
+    pub found: bool,
+    /// The whole `Authorization` header value: a secret.
+    pub header_value: Option<String>,
+    /// `repo_token` or `api_key`.
+    pub kind: Option<String>,
+    pub org: Option<String>,
+    pub expires_at: Option<String>,
+    /// The URL prefix the answer holds for (ends in `/`).
+    pub scope: Option<String>,
+    pub error: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl OtherCredential {
+    pub fn found(url: String, c: &pb::GetCredentialResponse) -> Self {
+        let credential = Credential::from(c);
+        Self {
+            url,
+            found: true,
+            header_value: Some(credential.header_value),
+            kind: Some(credential.kind),
+            org: credential.org,
+            expires_at: credential.expires_at,
+            scope: credential.scope,
+            error: None,
+            reason: None,
+        }
+    }
+
+    pub fn failed(url: String, e: &crate::exit::CliError) -> Self {
+        Self {
+            url,
+            found: false,
+            header_value: None,
+            kind: None,
+            org: None,
+            expires_at: None,
+            scope: None,
+            error: Some(e.message.clone()),
+            reason: Some(e.reason_code()),
         }
     }
 }
@@ -193,6 +249,10 @@ pub struct TokenInstalled {
     pub validation_error: Option<String>,
     pub storage: Option<Storage>,
     pub condarc: Option<CondarcApplied>,
+    /// `token install`'s channel step: the org's channels offered and added, and what conda
+    /// searches afterwards; null when the step did not run (`--no-condarc`, `token refresh`,
+    /// a kept token, a failure before it).
+    pub channels: Option<super::channels::ChannelStep>,
 }
 
 impl TokenInstalled {
@@ -208,6 +268,7 @@ impl TokenInstalled {
             validation_error: text(&validation.error),
             storage: Storage::of(answer.storage.as_ref()),
             condarc: applied.map(CondarcApplied::from),
+            channels: None,
         }
     }
 }

@@ -292,6 +292,8 @@ pub struct CondaView {
     pub installations: Vec<CondaInstallation>,
     pub defaults_in_effect: bool,
     pub channels: Vec<String>,
+    /// What `defaults` stands for: conda's effective `default_channels`.
+    pub default_channels: Vec<String>,
     pub shadowing_entries: Vec<ShadowingEntry>,
     pub files: Vec<String>,
     pub auth_handler: String,
@@ -319,6 +321,7 @@ impl CondaView {
                 .collect(),
             defaults_in_effect: v.defaults_in_effect,
             channels: v.channels.clone(),
+            default_channels: v.default_channels.clone(),
             shadowing_entries: v
                 .shadowing_entries
                 .iter()

@@ -10,6 +10,7 @@
 //!   failing (`doctor` with a failing check, `condarc check` with drift) prints only that
 //!   answer, and its exit status says it failed: standard output holds one JSON document.
 
+pub mod channels;
 pub mod commands;
 pub mod daemon;
 pub mod service;

@@ -88,6 +88,8 @@ pub struct CondaView {
     pub defaults_in_effect: bool,
     /// conda's effective `channels`, highest precedence first.
     pub channels: Vec<String>,
+    /// conda's effective `default_channels`: what `defaults` in `channels` stands for.
+    pub default_channels: Vec<String>,
     pub shadowing: Vec<Shadowing>,
     /// Entries naming `anacondad` or `anaconda-auth` with a `credential_type` neither knows.
     pub unknown_credential_types: Vec<UnknownCredentialType>,
@@ -135,6 +137,11 @@ impl CondaView {
         Self {
             defaults_in_effect: config.defaults_in_effect(),
             channels: config.channels.iter().map(|c| c.value.clone()).collect(),
+            default_channels: config
+                .default_channels
+                .iter()
+                .map(|c| c.value.clone())
+                .collect(),
             shadowing: shadowing(&config, settings),
             unknown_credential_types: unknown_credential_types(&config),
             files: config.files.clone(),

@@ -75,6 +75,7 @@ pub fn conda_view(view: &CondaView) -> WireView {
             .collect(),
         defaults_in_effect: view.defaults_in_effect,
         channels: view.channels.clone(),
+        default_channels: view.default_channels.clone(),
         shadowing_entries: view
             .shadowing
             .iter()

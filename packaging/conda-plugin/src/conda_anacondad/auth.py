@@ -1,5 +1,6 @@
 """The auth handler: asks the daemon for the credential of each request URL (through the
-process-wide cache, ``cache.py``), and replays a rejected request once with a fresh
+process-wide cache, ``cache.py``, whose first lookup also asks for every channel conda will
+search through this handler, ``searched.py``), and replays a rejected request once with a fresh
 credential. The ``channel_settings`` entry a request came through may say which credential
 goes first and whose it is (``entry.py``); both go to the daemon with the lookup.
 
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from .cache import CACHE, Credential, NoReplacement, redacted
 from .entry import NO_SETTINGS, entry_settings
 from .errors import AnacondadAuthError
+from .searched import ExpectedOnce
 
 try:  # conda's base class when conda is present, requests' otherwise (tests, plain scripts).
     from conda.plugins.types import ChannelAuthBase as _AuthBase
@@ -40,6 +42,7 @@ def clear_cache() -> None:
     """Forgets every cached credential and remembered failure (the next request asks the
     daemon)."""
     CACHE.clear()
+    _EXPECTED.forget()
 
 
 def _carries_own_token(url: str) -> bool:
@@ -56,6 +59,20 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _sendable(url: str) -> bool:
+    """Whether the handler sends a credential to `url` at all (see `AnacondadAuth.__call__`)."""
+    parts = urlsplit(url)
+    if _carries_own_token(url):
+        return False
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and _is_loopback(parts.hostname or "")
+    )
+
+
+#: The URLs this conda command will fetch through the handler, asked for with the first lookup.
+_EXPECTED = ExpectedOnce(HANDLER_NAME, _sendable)
 
 
 def _what(credential: Credential) -> str:
@@ -114,7 +131,7 @@ class AnacondadAuth(_AuthBase):
                 f"{parts.scheme or 'an unknown scheme'}: use an https:// channel URL"
             )
         settings = entry_settings(self.channel_name, url)
-        credential = CACHE.get(url, settings)
+        credential = CACHE.get(url, settings, _EXPECTED)
         request.headers["Authorization"] = credential.header_value
         request._anacondad_credential = credential
         request._anacondad_settings = settings

@@ -5,7 +5,10 @@ and failures remembered briefly.
 conda calls handlers from many threads, so the cache lives at module level behind a lock.
 Lookups for one directory are made one at a time, so a burst of requests costs one
 ``anacondactl`` call; every lookup has a deadline, and a failure is remembered briefly, so a
-daemon that is down or hung fails a conda command once, in seconds.
+daemon that is down or hung fails a conda command once, in seconds. A lookup also asks for the
+other URLs the caller expects to fetch with the same entry settings (``--also``; the channels
+a conda command searches, ``searched.py``) and caches their answers as if each had been asked
+alone, so a conda command costs one ``anacondactl`` process, not one per channel.
 """
 
 import hashlib
@@ -14,7 +17,7 @@ import os
 import threading
 import time
 from datetime import datetime
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from . import anacondactl
@@ -117,12 +120,16 @@ class CredentialCache:
         self._first_lookup = threading.Lock()
         self._daemon_answered = False
 
+        #: False once this `anacondactl` refused `--also` (an older one): ask one URL at a time.
+        self._also_understood = True
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._failures.clear()
             self._global_failure = None
             self._daemon_answered = False
+            self._also_understood = True
 
     def _cached(self, url: str, settings: EntrySettings) -> Optional[Credential]:
         url = redacted(url)
@@ -152,14 +159,21 @@ class CredentialCache:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def get(self, url: str, settings: EntrySettings = NO_SETTINGS) -> Credential:
+    def get(
+        self,
+        url: str,
+        settings: EntrySettings = NO_SETTINGS,
+        expected: Callable[[], Sequence[Tuple[str, EntrySettings]]] = lambda: (),
+    ) -> Credential:
+        """The credential for `url`; a lookup also asks for the `expected` URLs of the same
+        settings that no fresh answer covers yet."""
         entry = self._cached(url, settings)
         if entry is not None:
             return entry
         key = (settings, _directory(url))
         # One lookup per key at a time: the threads that waited find the answer cached.
         with self._key_lock(key):
-            return self._lookup(url, key, None)
+            return self._lookup(url, key, None, expected=expected)
 
     def renew(
         self, url: str, rejected: Credential, status: int, settings: EntrySettings = NO_SETTINGS
@@ -190,22 +204,47 @@ class CredentialCache:
             raise AnacondadAuthError(message)
         return None
 
-    def _lookup(self, url, key, refused: Optional[Refused], use_cache=True) -> Credential:
+    def _lookup(
+        self, url, key, refused: Optional[Refused], use_cache=True, expected=lambda: ()
+    ) -> Credential:
         known = self._known(url, key, use_cache)
         if known is not None:
             return known
         if self._daemon_answered:
-            return self._ask(url, key, refused)
+            return self._ask(url, key, refused, expected)
         with self._first_lookup:
             # Another thread may have got an answer, or a failure, while this one waited.
             known = self._known(url, key, use_cache)
             if known is not None:
                 return known
-            return self._ask(url, key, refused)
+            return self._ask(url, key, refused, expected)
 
-    def _ask(self, url, key, refused: Optional[Refused]) -> Credential:
+    def _also(self, url: str, settings: EntrySettings, expected) -> List[str]:
+        """The expected URLs of `settings` worth asking for with `url`: not `url`'s own
+        directory, and not covered by a fresh answer."""
+        if not self._also_understood:
+            return []
+        shown = redacted(url)
+        also = []
+        for other, other_settings in expected():
+            if other_settings != settings or shown.startswith(other) or other in also:
+                continue
+            if self._cached(other, settings) is None:
+                also.append(other)
+        return also
+
+    def _ask(self, url, key, refused: Optional[Refused], expected=lambda: ()) -> Credential:
+        also = self._also(url, key[0], expected) if refused is None else []
         try:
-            entry = ask_daemon(url, refused, key[0])
+            try:
+                entry, others = ask_daemon(url, refused, key[0], also)
+            except anacondactl.Failed as failure:
+                if not (also and failure.reason == "usage"):
+                    raise
+                # An anacondactl older than this plugin: one URL at a time from now on.
+                log.debug("anacondactl does not take --also: asking for each URL alone")
+                self._also_understood = False
+                entry, others = ask_daemon(url, refused, key[0])
         except anacondactl.Failed as failure:
             if refused is not None and not failure.everywhere:
                 # Nothing to replace a refused credential with: the caller says it was refused
@@ -222,7 +261,9 @@ class CredentialCache:
                     self._failures[key] = _Failure(message, until)
             raise AnacondadAuthError(message) from None
         with self._lock:
-            self._entries[(key[0], entry.scope)] = entry
+            # The others first: the asked URL's own answer wins where scopes coincide.
+            for other in (*others, entry):
+                self._entries[(key[0], other.scope)] = other
             self._failures.pop(key, None)
             self._daemon_answered = True
         return entry
@@ -258,20 +299,27 @@ def _seconds_left(expires_at) -> Optional[float]:
 
 
 def ask_daemon(
-    url: str, refused: Optional[Refused] = None, settings: EntrySettings = NO_SETTINGS
-) -> Credential:
-    """One `anacondactl --json credential get URL` (or, after a refusal, `credential rejected
-    URL --status N --kind K`), with the entry's settings. The URL is not secret; the answer,
-    which is, comes back on stdout and is never logged. Raises anacondactl.Failed."""
+    url: str,
+    refused: Optional[Refused] = None,
+    settings: EntrySettings = NO_SETTINGS,
+    also: Sequence[str] = (),
+) -> Tuple[Credential, List[Credential]]:
+    """One `anacondactl --json credential get URL [--also OTHER]...` (or, after a refusal,
+    `credential rejected URL --status N --kind K`), with the entry's settings: the credential
+    for `url`, and those the daemon had for the `also` URLs (the others are asked for again
+    when they are requested). The URLs are not secret; the answers, which are, come back on
+    stdout and are never logged. Raises anacondactl.Failed for `url`'s failure."""
     shown = redacted(url)
     try:
         timeout = _timeout()
     except AnacondadAuthError as e:
         raise anacondactl.Failed(str(e), "anacondactl_missing") from None
-    log.debug("asking anacondad for the credential of %s", shown)
+    log.debug("asking anacondad for the credential of %s (and %d more URLs)", shown, len(also))
     deadline = ["--timeout-ms", str(max(1, int(timeout * 1000)))]
     if refused is None:
         args = ["credential", "get", shown, *deadline]
+        for other in also:
+            args += ["--also", other]
     else:
         # The refused header is named by its SHA-256, never passed itself.
         args = [
@@ -284,13 +332,31 @@ def ask_daemon(
     answer = anacondactl.run(
         [*args, *settings.arguments()], timeout, slow, grace=_PROCESS_GRACE_SECONDS
     )
-    header_value = answer.get("header_value")
-    if not isinstance(header_value, str) or not header_value:
+    credential = _credential(shown, answer)
+    if credential is None:
         raise anacondactl.Failed(
             f"anacondactl gave an answer without a credential for {shown}: make sure "
             "anacondactl and conda-anacondad come from the same anacondad release",
             "unreadable_answer",
         )
+    log.debug("anacondad answered for %s with a %s credential", shown, credential.kind or "?")
+    others = []
+    answered = answer.get("also")
+    for other in answered if isinstance(answered, list) else ():
+        other_url = other.get("url") if isinstance(other, dict) else None
+        if other_url not in also or not other.get("found"):
+            continue
+        found = _credential(other_url, other)
+        if found is not None:
+            others.append(found)
+    return credential, others
+
+
+def _credential(shown: str, answer: Dict) -> Optional[Credential]:
+    """The credential of one answer for the URL `shown`, or None when it has none."""
+    header_value = answer.get("header_value")
+    if not isinstance(header_value, str) or not header_value:
+        return None
     lifetime = CACHE_TTL_SECONDS
     left = _seconds_left(answer.get("expires_at"))
     if left is not None:
@@ -300,11 +366,9 @@ def ask_daemon(
     # about; without a scope, the request's directory.
     if not (isinstance(scope, str) and scope.endswith("/") and shown.startswith(scope)):
         scope = _directory(shown)
-    kind = str(answer.get("kind") or "")
-    log.debug("anacondad answered for %s with a %s credential", shown, kind or "?")
     return Credential(
         header_value=header_value,
-        kind=kind,
+        kind=str(answer.get("kind") or ""),
         org=str(answer.get("org") or ""),
         scope=scope,
         fresh_until=time.monotonic() + lifetime,
