@@ -37,5 +37,6 @@ pub mod store;
 pub mod tokens;
 pub mod transport;
 pub mod vault;
+pub mod version_file;
 
 pub use daemon::Daemon;

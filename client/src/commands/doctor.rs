@@ -204,7 +204,7 @@ async fn daemon_rows(target: &Target, rows: &mut Vec<Row>, out: Output) -> Optio
         State::Ok,
         format!("{how} at {socket} (pid {})", status.pid),
     ));
-    let ours = env!("CARGO_PKG_VERSION");
+    let ours = anacondad_proto::build_version();
     let versions = format!(
         "anacondactl {ours}, anacondad {} (protocol {})",
         status.daemon_version, status.protocol_version
