@@ -117,12 +117,28 @@ impl WheelVenv {
         env
     }
 
+    /// `anacondactl <args>` with `env` added (e.g. another PATH), in `home`.
+    fn ctl_with(&self, home: &TestHome, env: &[(&str, PathBuf)], args: &[&str]) -> Output {
+        self.run_ctl(home, env, args, None)
+    }
+
     /// `anacondactl <args>` found on PATH, in `home`, without a terminal.
     fn ctl(&self, home: &TestHome, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_ctl(home, &[], args, stdin)
+    }
+
+    fn run_ctl(
+        &self,
+        home: &TestHome,
+        env: &[(&str, PathBuf)],
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Output {
         use std::io::Write as _;
         let mut cmd = Command::new("anacondactl");
         cmd.env_clear()
             .envs(self.env(home))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -239,6 +255,63 @@ fn pip_install_of_the_wheel_is_all_a_conda_user_needs_to_log_in_install_a_token_
         plugin.starts_with(&*venv.path().to_string_lossy()),
         "the plugin came from {plugin}"
     );
+
+    uninstall_leaves_nothing_behind(&venv, &home, pid);
+}
+
+/// README "Uninstall": service uninstall, token uninstall --all --restore-condarc, logout,
+/// daemon stop, pip uninstall: no unit, socket or `.condarc` entry of ours is left.
+fn uninstall_leaves_nothing_behind(venv: &WheelVenv, home: &TestHome, pid: u32) {
+    // The service files go into the home's XDG_CONFIG_HOME; no `systemctl` on this PATH, so the
+    // machine's user manager is never asked (the commands are printed to run later).
+    let only_venv = [("PATH", venv.bin())];
+    let units = home.path().join("config/systemd/user");
+    venv.ctl_with(home, &only_venv, &["service", "install"]);
+    assert!(
+        units.join("anacondad.service").is_file(),
+        "service install wrote no unit"
+    );
+    venv.ctl_with(home, &only_venv, &["service", "uninstall"]);
+    venv.ctl(
+        home,
+        &["token", "uninstall", "--all", "--restore-condarc"],
+        None,
+    );
+    venv.ctl(home, &["logout"], None);
+    venv.ctl(home, &["daemon", "stop"], None);
+    anacondad_tests::harness::wait_until_dead(pid, std::time::Duration::from_secs(10));
+    run_ok(Command::new(venv.bin().join("pip")).args([
+        "uninstall",
+        "--quiet",
+        "--yes",
+        "anacondad",
+    ]));
+
+    let leftover_units: Vec<_> = std::fs::read_dir(&units)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftover_units.is_empty(), "units left: {leftover_units:?}");
+    let socket_dir = home.socket().parent().expect("a socket dir").to_path_buf();
+    for name in ["anacondad.sock", "anacondad.sock.version"] {
+        assert!(
+            !socket_dir.join(name).exists(),
+            "{name} left in {}",
+            socket_dir.display()
+        );
+    }
+    let condarc = std::fs::read_to_string(home.path().join(".condarc")).unwrap_or_default();
+    assert!(
+        !condarc.contains("anacondad"),
+        "~/.condarc still names us: {condarc}"
+    );
+    for name in ["anacondad", "anacondactl"] {
+        assert!(!venv.bin().join(name).exists(), "pip left {name}");
+    }
+    let import = Command::new(venv.bin().join("python"))
+        .args(["-c", "import conda_anacondad"])
+        .output()
+        .expect("python runs");
+    assert!(!import.status.success(), "the plugin is still importable");
 }
 
 #[test]
