@@ -118,7 +118,11 @@ pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
 }
 
 /// Runs every check; those not finished within `limit` are marked "not checked (timed out)".
-pub async fn diagnose_within(inputs: &Inputs<'_>, site: &SiteRuntime, limit: Duration) -> Diagnosis {
+pub async fn diagnose_within(
+    inputs: &Inputs<'_>,
+    site: &SiteRuntime,
+    limit: Duration,
+) -> Diagnosis {
     let deadline = tokio::time::Instant::now() + limit;
     let mut d = Diagnosis {
         started_by: inputs.started_by.describe(),

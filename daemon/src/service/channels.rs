@@ -77,7 +77,8 @@ impl ChannelApi {
         let wire = request.into_inner();
         let target = site.conda.target(&target_request(wire.condarc.as_ref()));
         let path = target.path.display().to_string();
-        let done = site.org_channels()
+        let done = site
+            .org_channels()
             .edit(&edit_request(&wire), &target, write)
             .await?;
         Ok(Response::new(edited(path, done)))
