@@ -9,7 +9,7 @@ use crate::exit::EXIT_CODES_HELP;
 #[derive(Debug, Parser)]
 #[command(
     name = "anacondactl",
-    version,
+    version = anacondad_proto::build_version(),
     about = "Get, keep and use your Anaconda credentials (talks to the anacondad daemon)",
     before_help = START_HERE,
     after_help = EXIT_CODES_HELP

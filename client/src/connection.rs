@@ -32,8 +32,25 @@ pub struct Target {
 }
 
 impl Target {
-    /// Connects; when nothing listens, starts the daemon and connects to it.
+    /// Connects; when nothing listens, starts the daemon and connects to it. A daemon older
+    /// than the installed one is replaced when it is idle (see `upgrade`).
     pub async fn connect_or_start(&self) -> Result<DaemonClient, CliError> {
+        let client = self.connect_or_start_installed().await?;
+        match crate::upgrade::stop_if_outdated(self, client).await {
+            crate::upgrade::Outcome::Kept(client) => Ok(client),
+            crate::upgrade::Outcome::Stopped { from, to } => {
+                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    crate::errln!(
+                        "note: restarted the daemon (anacondad {from} was running, {to} is \
+                         installed)"
+                    );
+                }
+                self.connect_or_start_installed().await
+            }
+        }
+    }
+
+    async fn connect_or_start_installed(&self) -> Result<DaemonClient, CliError> {
         match self.connect().await {
             Err(e) if e.kind == ExitKind::Daemon && self.is_not_running().await => {
                 self.launcher.start(&self.socket).map_err(|e| {

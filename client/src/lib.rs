@@ -11,6 +11,7 @@ pub mod manpages;
 pub mod progress;
 pub mod prompt;
 pub mod render;
+pub mod upgrade;
 
 /// `println!` for everything the CLI shows: the text goes through
 /// [`render::terminal_safe`] first.

@@ -105,6 +105,11 @@ impl Activities {
         )
     }
 
+    /// How many calls that named themselves are under way.
+    pub fn in_progress(&self) -> usize {
+        self.lock().len()
+    }
+
     /// What the call `id` has done and waits for, while it is under way.
     pub fn get(&self, id: &str) -> Option<Snapshot> {
         let activity = self.lock().get(id).cloned()?;

@@ -104,6 +104,18 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// What keeps the daemon from stopping now without cutting work short: a reissue under
+    /// way (of any site), or a user-facing call in progress. `None`: idle.
+    pub fn busy_with(&self) -> Option<String> {
+        if let Some(org) = self.sites.iter().find_map(|s| s.tokens.reissue_under_way()) {
+            return Some(format!("the token of {org} is being installed or renewed"));
+        }
+        match self.activities.in_progress() {
+            0 => None,
+            n => Some(format!("{n} command(s) in progress")),
+        }
+    }
+
     /// Builds every part of every site; reads the state file, opens nothing else yet.
     pub fn build(
         config: DaemonConfig,

@@ -38,6 +38,7 @@ pub mod store;
 pub mod tokens;
 pub mod transport;
 pub mod vault;
+pub mod version_file;
 
 use std::sync::Arc;
 

@@ -26,7 +26,7 @@ const EXIT_ALREADY_RUNNING: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(
     name = "anacondad",
-    version,
+    version = anacondad_proto::build_version(),
     about = "Per-user daemon that owns your Anaconda credentials",
     after_help = "Exit codes: 0 stopped cleanly; 1 failed (the message says why); 2 bad usage; \
                   3 another anacondad already serves the socket.\n\
@@ -163,6 +163,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         Some(listener) => BoundSocket::from_activation(listener, &socket_path, uid)?,
         None => BoundSocket::bind(&socket_path, uid)?,
     };
+    // Before the first call is served: the CLI compares it with the installed version.
+    let _version_file = anacondad::version_file::VersionFile::write(&socket_path)?;
     // One worker: a lookup is ~80k instructions, so one core serves tens of thousands a
     // second, and the clients asking (conda processes) need the other cores; a second worker
     // only adds wake-ups between the two (a quarter fewer `epoll_wait`s and half the `futex`

@@ -17,6 +17,7 @@ const ORDER: &[&str] = &[
     // Leaves: no daemon module below them.
     "fault",
     "fsutil",
+    "version_file",
     "secret",
     "boolean",
     "error_text",

@@ -44,8 +44,29 @@ pub const ORIGIN_METADATA_KEY: &str = "anacondad-origin";
 /// below tonic's 4 MiB default bounds what a misbehaving peer can make us allocate.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
-/// The daemon's version, as reported by `Status`.
+/// The version of this build ([workspace.package] of the root manifest).
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A debug build's stand-in for [`CRATE_VERSION`]: the upgrade tests run one build as two
+/// versions (a daemon of one, a CLI of the next) instead of compiling the workspace twice.
+/// Release builds never read it.
+pub const DEBUG_VERSION_ENV: &str = "ANACONDAD_DEBUG_VERSION";
+
+/// The version this process says it is: `--version`, `Status`, the version file next to the
+/// socket, and what the CLI compares with a running daemon's. [`CRATE_VERSION`], except in a
+/// debug build started with [`DEBUG_VERSION_ENV`] set.
+pub fn build_version() -> &'static str {
+    #[cfg(debug_assertions)]
+    {
+        static VERSION: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+        VERSION.get_or_init(|| match std::env::var(DEBUG_VERSION_ENV) {
+            Ok(v) if !v.is_empty() => Box::leak(v.into_boxed_str()),
+            _ => CRATE_VERSION,
+        })
+    }
+    #[cfg(not(debug_assertions))]
+    CRATE_VERSION
+}
 
 /// The cause a daemon's error status carries, or `None` for a status the daemon did not make
 /// (a broken connection) or that predates the detail.

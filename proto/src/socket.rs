@@ -165,6 +165,13 @@ pub fn lock_path(socket: &Path) -> PathBuf {
     socket.with_file_name(name)
 }
 
+/// The file, beside the lock, in which the daemon serving `socket` writes its version before
+/// it serves: the CLI reads it (a file read, no call) to find a daemon older than the one
+/// installed.
+pub fn version_path(socket: &Path) -> PathBuf {
+    lock_path(socket).with_extension("version")
+}
+
 /// The directory that holds `socket`.
 #[cfg(unix)]
 pub fn socket_dir(socket: &Path) -> Result<&Path, SocketDirError> {

@@ -48,6 +48,26 @@ if [ -z "$conda_source" ]; then
   done
 fi
 
+# A copy of $conda_source in the new directory $1 (a build writes conda/_version.py into the
+# tree it builds, so it builds a copy).
+unpack_conda_source() {
+  if [ -d "$conda_source" ]; then
+    cp -r "$conda_source" "$1"
+  else
+    mkdir "$1"
+    tar -xzf "$conda_source" -C "$1" --strip-components=1
+  fi
+}
+
+# The version conda is built as: ANACONDAD_CONDA_VERSION, else the tarball's name says it.
+conda_version() {
+  local version
+  version=$(basename "$conda_source" .tar.gz)
+  version=${version#conda-}
+  case $version in [0-9]*) ;; *) version=0.0.0 ;; esac
+  echo "${ANACONDAD_CONDA_VERSION:-$version}"
+}
+
 # Installs conda from $conda_source into the venv $1 (made when missing), once per source.
 install_conda() {
   local target=$1 marker=$1/.anacondad-conda-ready
@@ -58,20 +78,36 @@ install_conda() {
   "$target/bin/pip" install "${pip_flags[@]}" "${conda_deps[@]}" >&2
   local scratch
   scratch=$(mktemp -d)
-  # The build writes conda/_version.py into the tree it builds: build a copy.
-  if [ -d "$conda_source" ]; then
-    cp -r "$conda_source" "$scratch/conda-src"
-  else
-    mkdir "$scratch/conda-src"
-    tar -xzf "$conda_source" -C "$scratch/conda-src" --strip-components=1
-  fi
-  local version
-  version=$(basename "$conda_source" .tar.gz)
-  version=${version#conda-}
-  case $version in [0-9]*) ;; *) version=0.0.0 ;; esac
-  SETUPTOOLS_SCM_PRETEND_VERSION=${ANACONDAD_CONDA_VERSION:-$version} \
+  unpack_conda_source "$scratch/conda-src"
+  SETUPTOOLS_SCM_PRETEND_VERSION=$(conda_version) \
     "$target/bin/pip" install "${pip_flags[@]}" --no-deps --no-build-isolation \
     "$scratch/conda-src" >&2
+  rm -rf "$scratch"
+  printf '%s' "$conda_source" >"$marker"
+}
+
+# A wheelhouse of conda (a wheel built from $conda_source) and its run-time dependencies, with
+# requirements.txt naming them, so a test can make a fresh virtualenv with the real conda
+# offline in seconds (tests/tests/wheel.rs installs our wheel into one). Once per source.
+make_wheelhouse() {
+  local house=$1 marker=$1/.anacondad-wheelhouse-ready
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$conda_source" ]; then
+    return
+  fi
+  rm -rf "$house"
+  mkdir -p "$house"
+  local deps=() dep
+  for dep in "${conda_deps[@]}"; do
+    case $dep in hatchling | hatch-vcs) ;; *) deps+=("$dep") ;; esac
+  done
+  printf '%s\n' "${deps[@]}" >"$house/requirements.txt"
+  "$venv/no-plugin/bin/pip" wheel "${pip_flags[@]}" -w "$house" -r "$house/requirements.txt" >&2
+  local scratch
+  scratch=$(mktemp -d)
+  unpack_conda_source "$scratch/conda-src"
+  SETUPTOOLS_SCM_PRETEND_VERSION=$(conda_version) \
+    "$venv/no-plugin/bin/pip" wheel "${pip_flags[@]}" --no-deps --no-build-isolation \
+    -w "$house" "$scratch/conda-src" >&2
   rm -rf "$scratch"
   printf '%s' "$conda_source" >"$marker"
 }
@@ -83,6 +119,7 @@ if [ -n "$conda_source" ]; then
   fi
   install_conda "$venv"
   install_conda "$venv/no-plugin"
+  make_wheelhouse "$venv/wheelhouse"
   # Our plugin, from a copy (a build writes into the tree it builds), whenever its source
   # differs from what was installed last.
   plugin_src=$root/packaging/conda-plugin

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (apt packages, the Python
-# virtualenv with the real anaconda-auth and the real conda), builds the binaries, builds the
-# .deb from them and checks it installed (dpkg -i, `anacondactl --version`, `man anacondactl`,
-# then dpkg -r), runs a bounded fuzz run of each target, runs every test inside a private D-Bus
+# virtualenv with the real anaconda-auth and the real conda), builds the binaries and the wheel
+# (maturin), builds the .deb from them and checks it installed (dpkg -i, `anacondactl
+# --version`, `man anacondactl`, then dpkg -r), runs a bounded fuzz run of each target, runs every test inside a private D-Bus
 # session with an unlocked gnome-keyring, then checks the macOS and Windows builds and
 # smoke-tests the Windows one under wine. Every step runs; the exit status is the first
 # failure's.
@@ -14,6 +14,14 @@ ANACONDAD_TEST_VENV=$(tests/scripts/setup-venv.sh)
 export ANACONDAD_TEST_VENV
 cargo build --workspace --bins --locked
 status=0
+# The wheel of `pip install anacondad` (maturin; tests/tests/wheel.rs installs it into a fresh
+# virtualenv with the real conda). The dev profile: after the build above only its two
+# binaries are compiled again, in seconds.
+if ANACONDAD_TEST_WHEEL=$(tests/scripts/build-wheel.sh); then
+  export ANACONDAD_TEST_WHEEL
+else
+  status=1
+fi
 # A bounded run of each fuzz target (fuzz/, nightly); ANACONDAD_SKIP_FUZZ=1 skips it.
 tests/scripts/fuzz.sh || status=$?
 tests/scripts/deb-install-check.sh target/debug || status=$?

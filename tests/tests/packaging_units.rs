@@ -513,39 +513,38 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
     let recipe_path = packaging("conda-recipe/recipe.yaml");
     let recipe: serde_yaml::Value = serde_yaml::from_str(&read(&recipe_path))
         .unwrap_or_else(|e| panic!("{} is not YAML: {e}", recipe_path.display()));
-    assert_eq!(recipe["package"]["name"].as_str(), Some("anacondad"));
     assert_eq!(
         recipe["context"]["version"].as_str(),
         Some(env!("CARGO_PKG_VERSION")),
         "the recipe follows the workspace version"
     );
+    let binaries = recipe_output(&recipe, "anacondad");
 
-    // Each install line builds a binary from a workspace package that declares it.
-    let source = recipe_path
-        .parent()
-        .unwrap()
-        .join(recipe["source"]["path"].as_str().expect("a path source"));
-    let script: Vec<&str> = recipe["build"]["script"]
-        .as_sequence()
-        .expect("a build script")
-        .iter()
-        .filter_map(|line| line.as_str())
-        .collect();
-    for binary in ["anacondad", "anacondactl"] {
-        let line = script
-            .iter()
-            .find(|l| l.ends_with(&format!("--bin {binary}")))
-            .unwrap_or_else(|| panic!("nothing installs {binary}: {script:?}"));
-        assert!(line.contains("--root \"$PREFIX\""), "{line}");
-        let package = line
-            .split_once("--path ")
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no --path in {line}"));
-        let manifest = read(&source.join(package).join("Cargo.toml"));
-        assert!(
-            manifest.contains(&format!("name = \"{binary}\"")),
-            "{package}/Cargo.toml has no binary {binary}"
-        );
+    // Each install line, on Unix and on Windows, builds a binary from a workspace package
+    // that declares it.
+    let source = recipe_source(&recipe_path, &recipe);
+    let script = platform_lines(&binaries["build"]["script"], "then");
+    let windows = platform_lines(&binaries["build"]["script"], "else");
+    for (lines, root) in [
+        (&script, "--root \"$PREFIX\""),
+        (&windows, "--root \"%LIBRARY_PREFIX%\""),
+    ] {
+        for binary in ["anacondad", "anacondactl"] {
+            let line = lines
+                .iter()
+                .find(|l| l.ends_with(&format!("--bin {binary}")))
+                .unwrap_or_else(|| panic!("nothing installs {binary}: {lines:?}"));
+            assert!(line.contains(root), "{line}");
+            let package = line
+                .split_once("--path ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no --path in {line}"));
+            let manifest = read(&source.join(package).join("Cargo.toml"));
+            assert!(
+                manifest.contains(&format!("name = \"{binary}\"")),
+                "{package}/Cargo.toml has no binary {binary}"
+            );
+        }
     }
 
     // The rest of the build script, run as rattler-build would, on a prefix whose bin/ holds
@@ -575,12 +574,12 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
     }
 
     // The recipe's test commands, on that prefix.
-    let commands: Vec<&str> = recipe["tests"][0]["script"]
-        .as_sequence()
-        .expect("a test script")
-        .iter()
-        .filter_map(|line| line.as_str())
-        .collect();
+    let commands = platform_lines(&binaries["tests"][0]["script"], "then");
+    let windows_tests = platform_lines(&binaries["tests"][0]["script"], "else");
+    assert!(
+        windows_tests.contains(&"anacondad --version"),
+        "{windows_tests:?}"
+    );
     assert!(commands.contains(&"anacondad --version"), "{commands:?}");
     assert!(commands.contains(&"anacondactl --help"), "{commands:?}");
     assert!(
@@ -598,6 +597,107 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
             run.status.success(),
             "`{command}` failed: {}",
             stdout_and_stderr(&run)
+        );
+    }
+}
+
+/// The recipe's output named `name`.
+fn recipe_output<'a>(recipe: &'a serde_yaml::Value, name: &str) -> &'a serde_yaml::Value {
+    recipe["outputs"]
+        .as_sequence()
+        .expect("the recipe has outputs")
+        .iter()
+        .find(|o| o["package"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("the recipe has no output {name}"))
+}
+
+/// The workspace root the recipe builds from.
+fn recipe_source(recipe_path: &Path, recipe: &serde_yaml::Value) -> PathBuf {
+    recipe_path
+        .parent()
+        .unwrap()
+        .join(recipe["source"]["path"].as_str().expect("a path source"))
+}
+
+/// The lines of a script that is one `if: unix` selector: its `then` (Unix) or `else`
+/// (Windows) branch.
+fn platform_lines<'a>(script: &'a serde_yaml::Value, branch: &str) -> Vec<&'a str> {
+    let items = script.as_sequence().expect("a script");
+    let selector = items
+        .iter()
+        .find(|item| item["if"].as_str() == Some("unix"))
+        .unwrap_or_else(|| panic!("no `if: unix` selector in {script:?}"));
+    selector[branch]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("no {branch} branch in {selector:?}"))
+        .iter()
+        .filter_map(|line| line.as_str())
+        .collect()
+}
+
+/// The conda packages hold what the wheel holds: the plugin output installs the directory
+/// whose package the wheel carries (pyproject.toml's python-source and module-name), is
+/// noarch and pinned to the exact binaries, and tests the import; the wheel's binaries are
+/// the main.rs files of the packages the binaries output installs.
+#[test]
+fn the_conda_recipes_outputs_hold_what_the_wheel_holds() {
+    let recipe_path = packaging("conda-recipe/recipe.yaml");
+    let recipe: serde_yaml::Value = serde_yaml::from_str(&read(&recipe_path)).unwrap();
+    let source = recipe_source(&recipe_path, &recipe);
+    let plugin = recipe_output(&recipe, "conda-anacondad");
+    assert_eq!(plugin["build"]["noarch"].as_str(), Some("python"));
+    let run: Vec<&str> = plugin["requirements"]["run"]
+        .as_sequence()
+        .expect("run requirements")
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        run.contains(&"${{ pin_subpackage('anacondad', exact=True) }}"),
+        "the plugin is not pinned to its binaries: {run:?}"
+    );
+    let imports = &plugin["tests"][0]["python"]["imports"];
+    assert_eq!(imports[0].as_str(), Some("conda_anacondad"), "{imports:?}");
+    let install = plugin["build"]["script"][0]
+        .as_str()
+        .expect("a script line");
+    let plugin_dir = install
+        .split_whitespace()
+        .last()
+        .expect("the plugin's directory");
+
+    let pyproject = read(&source.join("pyproject.toml"));
+    let setting = |key: &str| {
+        pyproject
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("pyproject.toml has no {key}"))
+    };
+    assert_eq!(
+        setting("python-source"),
+        format!("{plugin_dir}/src"),
+        "the wheel and the conda package carry different plugin directories"
+    );
+    let module = source
+        .join(setting("python-source"))
+        .join(setting("module-name"));
+    assert!(module.join("plugin.py").is_file(), "{}", module.display());
+
+    // The wheel compiles the main.rs of each package the recipe installs a binary from.
+    let wheel_manifest = read(&source.join(setting("manifest-path")));
+    let binaries = recipe_output(&recipe, "anacondad");
+    for line in platform_lines(&binaries["build"]["script"], "then")
+        .into_iter()
+        .filter(|l| l.starts_with("cargo install"))
+    {
+        let package = line
+            .split_once("--path ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .expect("a --path");
+        assert!(
+            wheel_manifest.contains(&format!("path = \"../../{package}/src/main.rs\"")),
+            "the wheel does not build {package}'s binary: {line}"
         );
     }
 }

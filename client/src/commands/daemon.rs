@@ -136,7 +136,7 @@ pub async fn stop(target: &Target) -> Result<bool, CliError> {
         Err(e) => return Err(e),
     };
     let pid = target.daemon_pid();
-    client.daemon().shutdown(ShutdownRequest {}).await?;
+    client.daemon().shutdown(ShutdownRequest::default()).await?;
     let waiter = target.clone();
     tokio::task::spawn_blocking(move || waiter.wait_until_stopped(pid, STOP_TIMEOUT))
         .await

@@ -150,7 +150,7 @@ async fn daemon_rows(
         CheckState::Ok,
         format!("{how} at {socket} (pid {})", status.pid),
     ));
-    let ours = env!("CARGO_PKG_VERSION");
+    let ours = anacondad_proto::build_version();
     let versions = format!(
         "anacondactl {ours}, anacondad {} (protocol {})",
         status.daemon_version, status.protocol_version

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::Platform;
 
-/// Our plugin's distribution (`packaging/conda-plugin`) and its entry point in group `conda`.
+/// Our plugin's distribution (`packaging/conda-plugin`; the `anacondad` wheel carries it too)
+/// and its entry point in group `conda`.
 pub const PLUGIN_DISTRIBUTION: &str = "conda-anacondad";
 pub const PLUGIN_ENTRY_POINT: &str = "anacondad";
 /// anaconda-auth's distribution; its handler is `auth: anaconda-auth`.
@@ -216,10 +217,11 @@ fn inspect(prefix: &Path, platform: Platform) -> Option<CondaInstall> {
         found_by: Vec::new(),
         python,
         conda_version: conda.and_then(|d| d.version.clone()),
-        has_anacondad_plugin: dists.iter().any(|d| {
-            d.name == PLUGIN_DISTRIBUTION
-                && d.conda_entry_points.iter().any(|e| e == PLUGIN_ENTRY_POINT)
-        }),
+        // Whichever distribution declares it: the plugin's own (`conda-anacondad`) or the
+        // `anacondad` wheel, which carries the plugin beside the binaries.
+        has_anacondad_plugin: dists
+            .iter()
+            .any(|d| d.conda_entry_points.iter().any(|e| e == PLUGIN_ENTRY_POINT)),
         anaconda_auth: dists
             .iter()
             .find(|d| d.name == ANACONDA_AUTH_DISTRIBUTION)

@@ -9,7 +9,7 @@ use anacondad_proto::v1::{
     ShowConfigResponse, ShutdownRequest, ShutdownResponse, SiteSummary, StatusRequest,
     StatusResponse, WatchRequest, WatchResponse, daemon_service_server::DaemonService,
 };
-use anacondad_proto::{CRATE_VERSION, PROTOCOL_VERSION};
+use anacondad_proto::{PROTOCOL_VERSION, build_version};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -82,7 +82,7 @@ impl DaemonService for DaemonApi {
         }
         let storage = storage.take().unwrap_or_default();
         Ok(Response::new(StatusResponse {
-            daemon_version: CRATE_VERSION.to_owned(),
+            daemon_version: build_version().to_owned(),
             protocol_version: PROTOCOL_VERSION,
             pid: std::process::id(),
             uptime_seconds: daemon.uptime_seconds(),
@@ -146,14 +146,23 @@ impl DaemonService for DaemonApi {
 
     async fn shutdown(
         &self,
-        _: Request<ShutdownRequest>,
+        req: Request<ShutdownRequest>,
     ) -> Result<Response<ShutdownResponse>, Status> {
+        if req.get_ref().when_idle
+            && let Some(busy_with) = self.daemon.busy_with()
+        {
+            tracing::info!("shutdown when idle asked; staying: {busy_with}");
+            return Ok(Response::new(ShutdownResponse {
+                busy: true,
+                busy_with,
+            }));
+        }
         tracing::info!("shutdown requested over the socket");
         self.daemon
             .events
             .publish(EventKind::ShuttingDown, "", "", "the daemon is stopping");
         self.daemon.shutdown.cancel();
-        Ok(Response::new(ShutdownResponse {}))
+        Ok(Response::new(ShutdownResponse::default()))
     }
 
     async fn show_config(

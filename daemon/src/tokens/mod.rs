@@ -99,6 +99,15 @@ impl Tokens {
         self.policy
     }
 
+    /// An org whose install, refresh or renewal is under way (its lock is held), if any.
+    pub fn reissue_under_way(&self) -> Option<String> {
+        let locks = self.org_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks
+            .iter()
+            .find(|(_, lock)| lock.try_lock().is_err())
+            .map(|(org, _)| org.clone())
+    }
+
     fn org_lock(&self, org: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.org_locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(org.to_owned()).or_default().clone()

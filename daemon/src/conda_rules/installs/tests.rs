@@ -157,3 +157,29 @@ fn a_windows_installation_is_found_through_scripts_on_path_and_lib_site_packages
     // Without METADATA the name and version come from the directory's name.
     assert_eq!(found[0].conda_version, None);
 }
+
+#[test]
+fn the_anacondad_wheel_counts_as_our_plugin_as_conda_anacondad_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("venv");
+    conda_at(
+        &prefix,
+        &[
+            ("conda", "26.7.1", &[]),
+            ("anacondad", "0.1.0", &["anacondad"]),
+        ],
+    );
+    let found = inspect(&prefix, Platform::Unix).expect("a conda");
+    assert!(found.has_anacondad_plugin, "{found:?}");
+
+    let other = dir.path().join("other");
+    conda_at(
+        &other,
+        &[("conda", "26.7.1", &[]), ("anacondad", "0.1.0", &[])],
+    );
+    let found = inspect(&other, Platform::Unix).expect("a conda");
+    assert!(
+        !found.has_anacondad_plugin,
+        "no entry point, no handler: {found:?}"
+    );
+}
