@@ -19,6 +19,7 @@ mod credential_check;
 mod error;
 mod hostname;
 mod jwt;
+mod minted;
 mod oidc;
 mod probe;
 mod repo;
@@ -41,7 +42,8 @@ pub use config::{
 pub use credential_check::{MAX_CREDENTIAL_BYTES, check_credential};
 pub use error::{ApiError, TransientCause, mask_url};
 pub use hostname::hash_hostname;
-pub use jwt::{JwtError, jwt_expiry};
+pub use jwt::{JwtError, jwt_expiry, jwt_id};
+pub use minted::MintedApiKey;
 pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
 pub use probe::ProbeAnswer;
 pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
