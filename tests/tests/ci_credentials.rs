@@ -141,6 +141,13 @@ fn a_minted_read_only_key_fetches_repodata_and_may_not_reissue_a_token_or_mint_a
 }
 
 #[test]
+fn a_key_minted_without_repo_read_is_refused_by_the_repository() {
+    let (emu, home, _key) = world();
+    let (key, _id) = mint(&home, &["--scope", "cloud:read"]);
+    assert_eq!(repodata_status(&emu, &key), 403);
+}
+
+#[test]
 fn an_expired_minted_key_is_refused() {
     let (emu, home, _key) = world();
     let (key, _id) = mint(&home, &[]);
