@@ -7,6 +7,7 @@
 
 pub mod anaconda_auth;
 pub mod edit;
+mod headless;
 mod keys;
 pub mod names;
 pub mod origin;
@@ -292,6 +293,11 @@ impl DaemonConfig {
             )),
             None => file_default.map(|name| Sourced::new(name, ours.clone())),
         };
+        // The existing client's variables, then its secrets directory for the API key.
+        let mut client_env = sites::SiteKeys::of_client_env(env);
+        if client_env.api_key.is_none() {
+            client_env.api_key = headless::api_key_from_secrets_dir(env);
+        }
         let input = |theirs| sites::SitesInput {
             base: &base,
             ours_path: &ours_path,
@@ -299,7 +305,7 @@ impl DaemonConfig {
             ours_default: ours_default.clone(),
             ours_top: ours_top.clone(),
             ours_env: ours_env.clone(),
-            client_env: sites::SiteKeys::of_client_env(env),
+            client_env: client_env.clone(),
             theirs,
             last_login: last_login.clone(),
         };
