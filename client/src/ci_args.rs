@@ -106,7 +106,7 @@ pub enum EnvFormat {
     Powershell,
     /// `NAME=value`, as docker's `--env-file` and `.env` files read it.
     Dotenv,
-    /// `::add-mask::value` lines, then `NAME=value` lines to append to `$GITHUB_ENV`.
+    /// `::add-mask::value` lines, then `NAME=value` lines (appended to `$GITHUB_ENV` when set).
     Github,
 }
 

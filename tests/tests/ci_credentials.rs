@@ -287,6 +287,21 @@ fn env_writes_assignments_a_shell_reads_back_and_github_masks_them() {
         ]
     );
 
+    let github_env = home.path().join("github-env");
+    let mut in_a_step = home.ctl();
+    in_a_step
+        .env("GITHUB_ENV", &github_env)
+        .args(["env", "--format", "github", "--org", "acme"]);
+    let logged = ok(&in_a_step.output().unwrap());
+    assert_eq!(logged.lines().collect::<Vec<_>>(), lines[..2]);
+    assert_eq!(
+        std::fs::read_to_string(&github_env)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        lines[2..]
+    );
+
     let minted = ok(&home.run_ctl(&["env", "--mint", "--format", "dotenv"]));
     let minted = minted
         .trim()

@@ -125,7 +125,10 @@ fn a_job_with_only_a_key_in_a_secret_file_searches_an_org_channel_through_exec()
         "the minted key is revoked after the command"
     );
 
-    // Memory storage: neither the token nor a key is in any file the daemon or CLI wrote.
+    // Memory storage: no keyring file, and neither the token nor a key is in any file the
+    // daemon or CLI wrote.
+    let keyring = home.path().join(".anaconda/keyring");
+    assert!(!keyring.exists(), "{} was written", keyring.display());
     for dir in ["state", "config", ".anaconda"] {
         let dir = home.path().join(dir);
         assert_eq!(

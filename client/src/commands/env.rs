@@ -88,14 +88,38 @@ pub async fn run(args: EnvArgs, target: &Target, _out: Output) -> Result<(), Cli
             text.push_str(&format!("::add-mask::{}\n", value.as_str()));
         }
     }
+    let mut assignments = String::new();
     for (name, value) in &handed.variables {
-        text.push_str(&assignment(args.format, name, value));
-        text.push('\n');
+        assignments.push_str(&assignment(args.format, name, value));
+        assignments.push('\n');
+    }
+    // In a GitHub Actions step the assignments go to the file the runner reads the next
+    // steps' environment from, and only the mask commands to the log.
+    let github_env = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty());
+    match github_env {
+        Some(path) if args.format == EnvFormat::Github => append(&path, &assignments)?,
+        _ => text.push_str(&assignments),
     }
     // Printed as is: the values are the service's tokens, checked by the daemon to be
     // printable ASCII, and quoting must reach the shell unaltered.
     print!("{text}");
     Ok(())
+}
+
+/// Appends `text` to the file `path` (`$GITHUB_ENV`).
+fn append(path: &std::ffi::OsStr, text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| {
+            CliError::failed(format!(
+                "cannot append to $GITHUB_ENV ({}): {e}",
+                std::path::Path::new(path).display()
+            ))
+        })
 }
 
 /// One assignment in `format`. Values are single-quoted where the syntax has quotes.
