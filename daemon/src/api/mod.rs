@@ -16,6 +16,7 @@ mod client;
 mod clock;
 mod config;
 mod credential_check;
+mod discovery;
 mod error;
 mod hostname;
 mod jwt;
@@ -40,11 +41,12 @@ pub use config::{
     ProxyConfig, RetryPolicy,
 };
 pub use credential_check::{MAX_CREDENTIAL_BYTES, check_credential};
+pub use discovery::OidcConfiguration;
 pub use error::{ApiError, TransientCause, mask_url};
 pub use hostname::hash_hostname;
 pub use jwt::{JwtError, jwt_expiry, jwt_id};
 pub use minted::MintedApiKey;
-pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
+pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcTokens};
 pub use probe::ProbeAnswer;
 pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
 pub use tls::install_crypto_provider;
