@@ -206,6 +206,12 @@ impl Daemon {
             &config.paths.state_dir,
             clock.clone(),
         ));
+        exporter
+            .read_only_key
+            .set_source(Arc::new(crate::minted::ExportKeys {
+                minted: minted.clone(),
+                site: default.clone(),
+            }));
         Ok(Arc::new(Self {
             config,
             conda: default.conda.clone(),

@@ -221,6 +221,47 @@ impl MintedKeys {
     }
 }
 
+/// The read-only key exports carry, minted through a site with its account's key and lasting
+/// as long as it (the service caps a key at its minter's expiry).
+#[derive(Debug)]
+pub struct ExportKeys {
+    pub minted: Arc<MintedKeys>,
+    pub site: Arc<SiteRuntime>,
+}
+
+/// How long an export's key is asked to last when the account key's expiry is unknown.
+const EXPORT_KEY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl crate::export::ReadOnlyKeySource for ExportKeys {
+    fn mint<'a>(
+        &'a self,
+        account_key: &'a Secret,
+    ) -> futures::future::BoxFuture<'a, Option<Secret>> {
+        Box::pin(async move {
+            let now = self.minted.clock.now();
+            let ttl = crate::api::jwt_expiry(account_key)
+                .ok()
+                .and_then(|exp| Duration::try_from(exp.duration_since(now)).ok())
+                .filter(|d| !d.is_zero())
+                .map_or(EXPORT_KEY_TTL, |d| {
+                    d.min(Duration::from_secs(365 * 24 * 3600))
+                });
+            let scopes = [DEFAULT_SCOPE.to_owned()];
+            match self
+                .minted
+                .mint(&self.site, &scopes, Some(ttl), "anacondad export")
+                .await
+            {
+                Ok((key, _)) => Some(key),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no read-only key for the exports: they carry no API key");
+                    None
+                }
+            }
+        })
+    }
+}
+
 /// The scopes asked for, checked and without repeats; none asked: [`DEFAULT_SCOPE`].
 fn checked_scopes(asked: &[String]) -> Result<Vec<String>, MintError> {
     let mut scopes: Vec<String> = Vec::new();
