@@ -38,10 +38,10 @@ pub enum Command {
     /// Log in to Anaconda (device code by default; works on headless machines).
     Login(LoginArgs),
     /// Forget the API key (installed repo tokens stay).
-    Logout,
+    Logout(crate::ci_args::LogoutArgs),
     /// Show who you are logged in as.
     Whoami,
-    /// Organisation repo tokens: install, list, uninstall, refresh, auto-renew.
+    /// Organisation repo tokens: install, list, show, uninstall, refresh, auto-renew.
     #[command(subcommand)]
     Token(TokenCommand),
     /// The credential conda sends for a URL (used by the conda plugin).
@@ -72,6 +72,14 @@ pub enum Command {
     /// (macOS), a start-up entry (Windows).
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Print the API key for a script (a warning on a terminal); `--mint` a short-lived one
+    /// with only the scopes asked for, `--list` and `--revoke` those.
+    ApiKey(crate::ci_args::ApiKeyArgs),
+    /// Run a command with the API key and organisation tokens in its environment, masked in
+    /// its output; a key minted for it is revoked when it ends.
+    Exec(crate::ci_args::ExecArgs),
+    /// Print the API key and organisation tokens as shell, dotenv or GitHub Actions lines.
+    Env(crate::ci_args::EnvArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -194,6 +202,8 @@ pub enum TokenCommand {
     Install(InstallArgs),
     /// Show the installed tokens (masked), their expiry and next renewal.
     List,
+    /// Print an organisation's token for a script (a warning on a terminal).
+    Show(crate::ci_args::TokenShowArgs),
     /// Remove a token (and our conda settings once no token is left).
     Uninstall(UninstallArgs),
     /// Reissue an organisation's token now (revokes the current one everywhere); asks first.

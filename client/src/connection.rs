@@ -258,4 +258,9 @@ impl DaemonClient {
         CredentialServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
+
+    pub fn keys(&self) -> anacondad_proto::v1::key_service_client::KeyServiceClient<DaemonChannel> {
+        anacondad_proto::v1::key_service_client::KeyServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
 }

@@ -43,7 +43,9 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n  \
     8  the daemon did not answer in time (hung or stopped; `credential get --timeout-ms`)\n  \
     9  `doctor` found a failing check\n  \
     10 the service did not answer in time (command_timeout_secs in anacondad's config.toml)\n  \
-    130  interrupted at a question (Ctrl-C); the message says what was done by then";
+    130  interrupted at a question (Ctrl-C); the message says what was done by then\n\
+    `exec` exits with its command's status (128 + a signal that ended it; 127 not found, \
+    126 cannot run)";
 
 impl ExitKind {
     /// The kind as the `reason` of a JSON error, when the daemon gave no reason of its own.

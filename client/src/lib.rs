@@ -1,6 +1,7 @@
 //! anacondactl: the thin command-line client of anacondad. It holds no secrets and talks to no
 //! one but the daemon.
 
+pub mod ci_args;
 pub mod cli;
 pub mod commands;
 pub mod connection;
@@ -8,6 +9,7 @@ pub mod exit;
 pub mod json;
 pub mod launch;
 pub mod manpages;
+pub mod mask;
 pub mod progress;
 pub mod prompt;
 pub mod render;

@@ -91,6 +91,8 @@ pub struct Daemon {
     pub conda: Arc<Conda>,
     /// Copies of the default site's credential in other tools' stores.
     pub exporter: Arc<Exporter>,
+    /// The short-lived API keys minted for scripts and CI jobs (`api-key --mint`).
+    pub minted: Arc<crate::minted::MintedKeys>,
     pub events: EventBus,
     pub clock: Arc<dyn Clock>,
     /// Cancelled by SIGTERM, SIGINT or the `Shutdown` RPC; everything stops on it.
@@ -212,11 +214,22 @@ impl Daemon {
             // Connecting to the keychain and a few reads and writes, each bounded alike.
             config.settings.keychain_timeout() * 4,
         ));
+        let minted = Arc::new(crate::minted::MintedKeys::new(
+            &config.paths.state_dir,
+            clock.clone(),
+        ));
+        exporter
+            .read_only_key
+            .set_source(Arc::new(crate::minted::ExportKeys {
+                minted: minted.clone(),
+                site: default.clone(),
+            }));
         Ok(Arc::new(Self {
             config,
             conda: default.conda.clone(),
             sites,
             exporter,
+            minted,
             events,
             clock,
             shutdown,

@@ -27,6 +27,7 @@ pub mod events;
 pub mod export;
 pub mod fault;
 pub mod fsutil;
+pub mod minted;
 pub mod renewal;
 pub mod repo_url;
 pub mod secret;

@@ -50,6 +50,7 @@ const ORDER: &[&str] = &[
     "catalogue",
     "auth_storage",
     "diagnose",
+    "minted",
     // Every part built, the gRPC adapters, the endpoint.
     "daemon",
     "service",

@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use crate::v1::{GetCredentialResponse, InstallTokenRequest, SetApiKeyRequest};
+use crate::v1::{
+    GetCredentialResponse, InstallTokenRequest, MintApiKeyResponse, RevealCredentialResponse,
+    SetApiKeyRequest,
+};
 
 const REDACTED: &str = "<redacted>";
 
@@ -26,6 +29,26 @@ impl fmt::Debug for InstallTokenRequest {
             .field("confirm_reissue", &self.confirm_reissue)
             .field("token", &redacted_if_set(&self.token))
             .field("skip_validation", &self.skip_validation)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RevealCredentialResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevealCredentialResponse")
+            .field("value", &redacted_if_set(&self.value))
+            .field("kind", &self.kind)
+            .field("org", &self.org)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for MintApiKeyResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MintApiKeyResponse")
+            .field("api_key", &redacted_if_set(&self.api_key))
+            .field("key", &self.key)
             .finish()
     }
 }

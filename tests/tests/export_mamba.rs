@@ -96,7 +96,9 @@ fn mamba_finds_each_orgs_token_and_the_api_key_for_the_rest_by_its_own_lookup() 
         "the other entry is untouched"
     );
     let host = format!("127.0.0.1:{}", emu.port());
-    assert_eq!(db[&host], json!({"type": "BearerToken", "token": key}));
+    assert_eq!(db[&host]["type"], "BearerToken");
+    let exported = db[&host]["token"].as_str().expect("a token").to_owned();
+    export_common::assert_read_only_key(&emu, &exported, &key);
     assert_eq!(
         db[&format!("{host}/repo/acme")],
         json!({"type": "CondaToken", "token": acme_token})
@@ -110,7 +112,10 @@ fn mamba_finds_each_orgs_token_and_the_api_key_for_the_rest_by_its_own_lookup() 
     // A default channel: no path token, the API key in the header.
     let (url, header) = mamba_request(&db, &emu, "/repo/main");
     assert!(!url.contains("/t/"), "{url}");
-    assert_eq!(header.as_deref(), Some(format!("Bearer {key}").as_str()));
+    assert_eq!(
+        header.as_deref(),
+        Some(format!("Bearer {exported}").as_str())
+    );
     assert_eq!(fetch_status(&url, header.as_deref()), 200);
     assert_eq!(
         fetch_status(&url, None),

@@ -155,8 +155,21 @@ pub fn warn_storage(out: Output, storage: Option<&anacondad_proto::v1::StorageSt
     }
 }
 
-pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
+pub async fn logout(
+    args: crate::ci_args::LogoutArgs,
+    target: &Target,
+    out: Output,
+) -> Result<(), CliError> {
     let client = target.connect_or_start().await?;
+    // Revoked while the account's key can still sign the revocations.
+    let revoked = if args.revoke {
+        super::keys::revoke(&client, None, true).await?
+    } else {
+        Vec::new()
+    };
+    if !revoked.is_empty() && !out.json {
+        crate::outln!("Revoked at the service: {}.", revoked.join(", "));
+    }
     let answer = client
         .account()
         .logout(LogoutRequest {})
@@ -165,6 +178,7 @@ pub async fn logout(target: &Target, out: Output) -> Result<(), CliError> {
     if out.json {
         out.print_json(&json::commands::LoggedOut {
             removed: answer.removed,
+            revoked,
         });
     } else if answer.removed {
         crate::outln!("Logged out: the API key was removed. Installed repo tokens stay in place.");

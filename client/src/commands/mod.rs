@@ -7,7 +7,10 @@ mod config;
 mod credential;
 mod daemon;
 mod doctor;
+mod env;
+mod exec;
 mod export;
+mod keys;
 mod service;
 mod site;
 mod token;
@@ -68,7 +71,10 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
     let site_matters = matches!(
         &cli.command,
         Command::Login(_)
-            | Command::Logout
+            | Command::Logout(_)
+            | Command::ApiKey(_)
+            | Command::Exec(_)
+            | Command::Env(_)
             | Command::Whoami
             | Command::Token(_)
             | Command::Condarc(_)
@@ -80,7 +86,10 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
     }
     match cli.command {
         Command::Login(args) => account::login(args, &target, out, prompter).await,
-        Command::Logout => account::logout(&target, out).await,
+        Command::Logout(args) => account::logout(args, &target, out).await,
+        Command::ApiKey(args) => keys::api_key(args, &target, out).await,
+        Command::Exec(args) => exec::run(args, &target, out).await,
+        Command::Env(args) => env::run(args, &target, out).await,
         Command::Whoami => account::whoami(&target, out).await,
         Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,

@@ -26,6 +26,7 @@ pub async fn run(
     match cmd {
         TokenCommand::Install(args) => install(&client, args, out, prompter).await,
         TokenCommand::List => list(&client, out).await,
+        TokenCommand::Show(args) => super::keys::token_show(&args.org, &client, out).await,
         TokenCommand::AutoRenew { org, state } => auto_renew(&client, &org, &state, out).await,
         TokenCommand::Uninstall(args) => uninstall(&client, args, out).await,
         TokenCommand::Refresh { org, yes } => refresh(&client, &org, yes, out, prompter).await,

@@ -41,6 +41,9 @@ impl From<&pb::LoginOutcome> for LoggedIn {
 #[derive(Debug, Serialize)]
 pub struct LoggedOut {
     pub removed: bool,
+    /// With `--revoke`: the ids of the keys revoked at the service (minted ones, then the
+    /// account's own).
+    pub revoked: Vec<String>,
 }
 
 /// `whoami`.

@@ -22,17 +22,7 @@ pub enum JwtError {
 
 /// The expiry (`exp`) of a JWT such as an Anaconda API key, signature not checked.
 pub fn jwt_expiry(token: &Secret) -> Result<Timestamp, JwtError> {
-    let mut parts = token.expose().split('.');
-    let (Some(_header), Some(claims), Some(_sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JwtError::NotAJwt);
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(claims.trim_end_matches('='))
-        .map_err(|_| JwtError::BadClaims)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| JwtError::BadClaims)?;
+    let claims = jwt_claims(token)?;
     let exp = claims.get("exp").ok_or(JwtError::NoExpiry)?;
     let seconds = if let Some(i) = exp.as_i64() {
         i
@@ -46,6 +36,30 @@ pub fn jwt_expiry(token: &Secret) -> Result<Timestamp, JwtError> {
         return Err(JwtError::NoExpiry);
     };
     Timestamp::from_second(seconds).map_err(|_| JwtError::ExpiryOutOfRange)
+}
+
+/// The `jti` (the key's id at the service) of a JWT, signature not checked.
+pub fn jwt_id(token: &Secret) -> Option<String> {
+    jwt_claims(token)
+        .ok()?
+        .get("jti")?
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+/// The claims of a JWT, signature not checked.
+fn jwt_claims(token: &Secret) -> Result<serde_json::Value, JwtError> {
+    let mut parts = token.expose().split('.');
+    let (Some(_header), Some(claims), Some(_sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::NotAJwt);
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .map_err(|_| JwtError::BadClaims)?;
+    serde_json::from_slice(&bytes).map_err(|_| JwtError::BadClaims)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 pub mod anaconda_auth;
 pub mod edit;
+mod headless;
 pub mod layer;
 pub mod names;
 pub mod origin;
@@ -235,7 +236,11 @@ impl DaemonConfig {
         // The layers above the files, lowest first. A new source of variables (a secrets
         // directory, a `.env` file) is one more entry here, read into a Layer whose values
         // carry its own Source.
-        let variables = [variables::ours(env)?, variables::clients(env, &paths.home)];
+        let variables = [
+            variables::ours(env)?,
+            headless::layer(env),
+            variables::clients(env, &paths.home),
+        ];
         // Where the files are, before they are read.
         let located =
             Layer::fold(std::iter::once(&defaults).chain(&variables).chain([flags])).locations;
@@ -291,7 +296,7 @@ impl DaemonConfig {
         let folded = Layer::fold(files.into_iter().chain(&variables).chain([flags]));
         paths.locate(&folded.locations);
         // `Settings`' site keys are what our own file and variables say (`ANACONDAD_<KEY>`).
-        let [ours_env, _] = &variables;
+        let [ours_env, ..] = &variables;
         let settings =
             Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, ours_env]).site);
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);

@@ -19,6 +19,8 @@ pub enum Source {
     AnacondaAuth(PathBuf),
     /// A variable of the daemon's environment.
     Env(String),
+    /// A file of the secrets directory (`ANACONDA_SECRETS_DIR`, else `/run/secrets`).
+    SecretFile(PathBuf),
     /// A command-line flag (`--socket` of the daemon, `--at` of the client).
     Flag(String),
 }
@@ -30,7 +32,7 @@ impl Source {
     }
 
     /// The machine form `config show --json` prints: `default`, `anacondad`, `anaconda-auth`,
-    /// `environment`, `flag`, `last-login`.
+    /// `environment`, `flag`, `last-login`, `secret-file`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Default | Self::DerivedFrom(_) => "default",
@@ -38,6 +40,7 @@ impl Source {
             Self::Ours(_) => "anacondad",
             Self::AnacondaAuth(_) => "anaconda-auth",
             Self::Env(_) => "environment",
+            Self::SecretFile(_) => "secret-file",
             Self::Flag(_) => "flag",
         }
     }
@@ -47,9 +50,10 @@ impl Source {
         match self {
             Self::Default => String::new(),
             Self::DerivedFrom(key) => format!("from {key}"),
-            Self::LastLogin(path) | Self::Ours(path) | Self::AnacondaAuth(path) => {
-                path.display().to_string()
-            }
+            Self::LastLogin(path)
+            | Self::Ours(path)
+            | Self::AnacondaAuth(path)
+            | Self::SecretFile(path) => path.display().to_string(),
             Self::Env(name) | Self::Flag(name) => name.clone(),
         }
     }
@@ -64,6 +68,7 @@ impl fmt::Display for Source {
             Self::Ours(path) => write!(f, "anacondad config.toml ({})", path.display()),
             Self::AnacondaAuth(path) => write!(f, "anaconda-auth config.toml ({})", path.display()),
             Self::Env(name) => write!(f, "environment ({name})"),
+            Self::SecretFile(path) => write!(f, "secret file ({})", path.display()),
             Self::Flag(name) => write!(f, "flag ({name})"),
         }
     }

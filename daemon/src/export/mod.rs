@@ -10,6 +10,7 @@
 //! and only while it still holds what was written.
 
 mod plan;
+mod read_only_key;
 mod stores;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 pub use plan::{Entry, EntryKind, plan};
+pub use read_only_key::{ReadOnlyKey, ReadOnlyKeySource};
 pub use stores::{Changes, ExportError, ForeignStore, RATTLER_KEYRING_SERVICE};
 
 use crate::clock::Clock;
@@ -91,6 +93,8 @@ pub struct Exporter {
     timeout: Duration,
     /// One sync at a time, so that two never interleave their read-modify-writes.
     running: tokio::sync::Mutex<()>,
+    /// The read-only key written in place of the account's key.
+    pub read_only_key: ReadOnlyKey,
 }
 
 impl Exporter {
@@ -110,7 +114,13 @@ impl Exporter {
             clock,
             timeout,
             running: tokio::sync::Mutex::new(()),
+            read_only_key: ReadOnlyKey::default(),
         }
+    }
+
+    /// What an export may hold of `snapshot`: the read-only key in place of the account's.
+    async fn exported(&self, snapshot: &crate::vault::Snapshot) -> crate::vault::Snapshot {
+        self.read_only_key.in_place_of_account_key(snapshot).await
     }
 
     /// Writes every export that is on, then again after each change of the vault's
@@ -150,7 +160,7 @@ impl Exporter {
         dry_run: bool,
     ) -> crate::error::Result<ExportView> {
         if dry_run {
-            let snapshot = self.vault.snapshot().await?;
+            let snapshot = self.exported(&*self.vault.snapshot().await?).await;
             let mut view = self.view_of(target, &self.state_of(target));
             view.enabled = enabled;
             view.location = self.store_for(target).location();
@@ -248,7 +258,7 @@ impl Exporter {
             // Checked before the secrets are read: an export that is off costs nothing.
             return Ok(());
         }
-        let snapshot = self.vault.snapshot().await?;
+        let snapshot = self.exported(&*self.vault.snapshot().await?).await;
         let store = self.store_for(target);
         let desired = if enabled {
             plan(target, &snapshot, self.vault.repo())

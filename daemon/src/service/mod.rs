@@ -10,6 +10,7 @@ mod credentials;
 mod daemon;
 pub mod error;
 mod export;
+mod keys;
 mod tokens;
 
 use std::sync::Arc;
@@ -40,6 +41,10 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let export = ExportServiceServer::new(export::ExportApi::new(shared.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let keys = anacondad_proto::v1::key_service_server::KeyServiceServer::new(keys::KeyApi::new(
+        shared.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut routes = Routes::default();
@@ -50,6 +55,7 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .add_service(condarc)
         .add_service(channels)
         .add_service(credentials)
+        .add_service(keys)
         .add_service(export);
     routes
 }

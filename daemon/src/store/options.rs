@@ -36,6 +36,9 @@ pub enum StorageMode {
     System,
     /// The keyring file only.
     File,
+    /// This process's memory only: nothing secret is written to disk, and everything stored
+    /// is gone when the daemon stops (CI jobs, containers).
+    Memory,
 }
 
 impl StorageMode {
@@ -44,6 +47,7 @@ impl StorageMode {
             Self::Auto => "auto",
             Self::System => "system",
             Self::File => "file",
+            Self::Memory => "memory",
         }
     }
 }
@@ -56,7 +60,7 @@ impl fmt::Display for StorageMode {
 
 /// An unknown `storage` value.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown storage {0:?}: expected \"auto\", \"system\" or \"file\"")]
+#[error("unknown storage {0:?}: expected \"auto\", \"system\", \"file\" or \"memory\"")]
 pub struct UnknownStorageMode(pub String);
 
 impl FromStr for StorageMode {
@@ -67,6 +71,7 @@ impl FromStr for StorageMode {
             "auto" => Ok(Self::Auto),
             "system" => Ok(Self::System),
             "file" => Ok(Self::File),
+            "memory" => Ok(Self::Memory),
             _ => Err(UnknownStorageMode(s.to_owned())),
         }
     }

@@ -107,6 +107,10 @@ impl TokenStore {
     ) -> Result<Self, StoreError> {
         let (backend, fallback) = match options.mode {
             StorageMode::File => (open_file(&options).await?, None),
+            StorageMode::Memory => {
+                let memory: Arc<dyn SecretBackend> = Arc::new(super::MemoryBackend::new());
+                (memory, None)
+            }
             StorageMode::System => {
                 let backend = connect_gate
                     .run(

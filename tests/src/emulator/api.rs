@@ -5,11 +5,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde_json::json;
 
 use super::Shared;
-use super::state::{BearerCheck, State, after, whole_seconds};
+use super::api_keys::authorize;
+use super::state::{BearerCheck, State};
 
 pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     ApiError {
@@ -73,52 +73,9 @@ pub(crate) fn authenticate(state: &State, headers: &HeaderMap) -> Result<String,
     ))
 }
 
-pub(crate) async fn create_api_key(
-    AxumState(shared): AxumState<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut state = shared.lock();
-    let username = match authenticate(&state, &headers) {
-        Ok(u) => u,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let request: serde_json::Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &format!("body is not JSON ({e}): send {{\"scopes\": [...], \"tags\": [...]}}"),
-                );
-            }
-        }
-    };
-    let strings = |key: &str| -> Vec<String> {
-        request[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let expires_at = whole_seconds(after(Timestamp::now(), state.api_key_lifetime));
-    let key = state.mint_api_key(&username, expires_at, &strings("scopes"), &strings("tags"));
-    (
-        StatusCode::CREATED,
-        Json(json!({"api_key": key, "expires_at": expires_at.to_string()})),
-    )
-        .into_response()
-}
-
 pub(crate) async fn account(AxumState(shared): AxumState<Shared>, headers: HeaderMap) -> Response {
     let state = shared.lock();
-    let username = match authenticate(&state, &headers) {
+    let username = match authorize(&state, &headers, "cloud:read") {
         Ok(u) => u,
         Err(refusal) => return refusal.into_response(),
     };
@@ -153,7 +110,7 @@ pub(crate) async fn my_organizations(
     headers: HeaderMap,
 ) -> Response {
     let state = shared.lock();
-    let username = match authenticate(&state, &headers) {
+    let username = match authorize(&state, &headers, "cloud:read") {
         Ok(u) => u,
         Err(refusal) => return refusal.into_response(),
     };
@@ -167,8 +124,8 @@ pub(crate) async fn my_organizations(
 }
 
 /// Checks the caller may manage `org`'s token; returns the refusal otherwise.
-fn org_access(state: &State, headers: &HeaderMap, org: &str) -> Result<(), ApiError> {
-    let username = authenticate(state, headers)?;
+fn org_access(state: &State, headers: &HeaderMap, org: &str, scope: &str) -> Result<(), ApiError> {
+    let username = authorize(state, headers, scope)?;
     if state.organization(org).is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -192,7 +149,7 @@ pub(crate) async fn get_current_token(
     headers: HeaderMap,
 ) -> Response {
     let state = shared.lock();
-    if let Err(refusal) = org_access(&state, &headers, &org) {
+    if let Err(refusal) = org_access(&state, &headers, &org, "cloud:read") {
         return refusal.into_response();
     }
     match state.current_repo_token(&org) {
@@ -216,7 +173,7 @@ pub(crate) async fn put_current_token(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(refusal) = org_access(&state, &headers, &org) {
+    if let Err(refusal) = org_access(&state, &headers, &org, "cloud:write") {
         return refusal.into_response();
     }
     let confirmed =

@@ -13,6 +13,7 @@
 //! `/t/<token>/repo/`; test controls under `/_emulator/` (see the `control` module).
 
 mod api;
+mod api_keys;
 mod channels;
 mod control;
 pub mod jwt;
@@ -163,8 +164,15 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
         .route(oidc::VERIFICATION_PATH, get(oidc::verification_page))
         .route("/app/local-login-success", get(oidc::login_result_page))
         .route("/app/local-login-error", get(oidc::login_result_page))
-        .route("/api/auth/api-keys", post(api::create_api_key))
-        .route("/api/iam/api-keys", post(api::create_api_key))
+        .route(
+            "/api/auth/api-keys",
+            post(api_keys::create_api_key).get(api_keys::list_api_keys),
+        )
+        .route(
+            "/api/auth/api-keys/{id}",
+            axum::routing::delete(api_keys::delete_api_key),
+        )
+        .route("/api/iam/api-keys", post(api_keys::create_api_key))
         .route("/api/account", get(api::account))
         .route("/api/organizations/my", get(api::my_organizations))
         .route(

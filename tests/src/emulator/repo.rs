@@ -145,7 +145,15 @@ fn authenticate(state: &State, credential: Credential<'_>) -> Result<Reader, Ref
         },
         Credential::ApiKey(key) => match state.check_bearer(Some(key)) {
             BearerCheck::User(username) if state.api_keys.contains_key(key) => {
-                Ok(Reader::User(username))
+                if state.api_keys[key].scopes.iter().any(|s| s == "repo:read") {
+                    Ok(Reader::User(username))
+                } else {
+                    Err(refusal(
+                        StatusCode::FORBIDDEN,
+                        "insufficient_scope",
+                        "this API key may not read the repository: it lacks the \"repo:read\" scope",
+                    ))
+                }
             }
             BearerCheck::Expired => Err(refusal(
                 StatusCode::UNAUTHORIZED,

@@ -56,7 +56,17 @@ pub(crate) struct RepoToken {
 pub(crate) struct ApiKey {
     pub username: String,
     pub expires_at: Timestamp,
+    /// The key's id (its `jti`): what `DELETE /api/auth/api-keys/<id>` takes.
+    pub id: String,
+    /// What the key may do: `cloud:read` (account reads), `cloud:write` (reissue a repo token,
+    /// mint or revoke keys), `repo:read` (the package repository).
+    pub scopes: Vec<String>,
+    pub name: Option<String>,
 }
+
+/// The scopes of the key the existing client mints at login, also given to seeded keys and to
+/// a mint that asks for none.
+pub(crate) const FULL_SCOPES: [&str; 3] = ["cloud:read", "cloud:write", "repo:read"];
 
 pub(crate) struct AccessToken {
     pub username: String,
@@ -343,6 +353,9 @@ impl State {
                         ApiKey {
                             username: key.username.clone(),
                             expires_at,
+                            id: random_uuid(),
+                            scopes: FULL_SCOPES.map(str::to_owned).to_vec(),
+                            name: None,
                         },
                     );
                 }
@@ -448,13 +461,19 @@ impl State {
             .user(username)
             .map(|u| u.id.clone())
             .unwrap_or_default();
+        let scopes: Vec<String> = if scopes.is_empty() {
+            FULL_SCOPES.map(str::to_owned).to_vec()
+        } else {
+            scopes.to_vec()
+        };
+        let id = random_uuid();
         let claims = serde_json::json!({
             "iss": self.base_url,
             "sub": user_id,
             "username": username,
             "iat": Timestamp::now().as_second(),
             "exp": expires_at.as_second(),
-            "jti": random_uuid(),
+            "jti": id,
             "scopes": scopes,
             "tags": tags,
             "ver": "2",
@@ -465,6 +484,9 @@ impl State {
             ApiKey {
                 username: username.to_string(),
                 expires_at,
+                id,
+                scopes,
+                name: None,
             },
         );
         key

@@ -135,3 +135,39 @@ pub fn mode(path: &Path) -> u32 {
         .mode()
         & 0o777
 }
+
+/// Asserts that `exported` is a read-only key of the account whose own key is `account_key`:
+/// not that key, it reads the repository, and the service refuses it a token reissue.
+pub fn assert_read_only_key(
+    emu: &anacondad_tests::EmulatorProcess,
+    exported: &str,
+    account_key: &str,
+) {
+    assert_ne!(exported, account_key, "the account's own key was exported");
+    anacondad_tests::install_crypto_provider();
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let read = http
+        .get(emu.url("/repo/main/noarch/repodata.json"))
+        .bearer_auth(exported)
+        .send()
+        .unwrap();
+    assert_eq!(
+        read.status().as_u16(),
+        200,
+        "the exported key reads the repository"
+    );
+    let reissue = http
+        .put(emu.url("/api/organizations/acme/ce/current-token"))
+        .bearer_auth(exported)
+        .json(&serde_json::json!({"confirm": "yes"}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        reissue.status().as_u16(),
+        403,
+        "the exported key reissues nothing"
+    );
+}
