@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "anacondad.v1.SetApiKeyRequest",
             "anacondad.v1.InstallTokenRequest",
             "anacondad.v1.GetCredentialResponse",
+            "anacondad.v1.GetKeyringEntryResponse",
+            "anacondad.v1.SetKeyringEntryRequest",
         ])
         .compile_fds(fds)?;
     Ok(())

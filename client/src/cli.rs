@@ -56,6 +56,9 @@ pub enum Command {
     /// Keep pixi's (rattler's) or mamba's own credential store current with the daemon's
     /// credential: written now and after every install, renewal, uninstall and logout.
     Export(ExportArgs),
+    /// What the Python keyring backend of the conda plugin asks (anaconda-auth, pip, uv).
+    #[command(subcommand, hide = true)]
+    Keyring(crate::commands::keyring::KeyringCommand),
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),

@@ -22,6 +22,7 @@ pub mod events;
 pub mod export;
 pub mod fault;
 pub mod fsutil;
+pub mod keyring_bridge;
 pub mod renewal;
 pub mod repo_url;
 pub mod secret;

@@ -12,6 +12,7 @@
 
 pub mod commands;
 pub mod daemon;
+pub mod keyring;
 pub mod service;
 
 use std::sync::atomic::{AtomicBool, Ordering};
