@@ -163,8 +163,9 @@ pub enum SitesCommand {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The tool: `pixi` (any rattler-based tool) or `mamba` (mamba, micromamba).
-    #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba"])]
+    /// The tool: `pixi` (any rattler-based tool), `mamba` (mamba, micromamba), or `pip`, `uv`
+    /// (Anaconda's wheels index, the key from keyring: no secret in their configuration).
+    #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba", "pip", "uv"])]
     pub tool: String,
     /// Show what would be written, change nothing.
     #[arg(long)]

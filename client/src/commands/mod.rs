@@ -8,6 +8,7 @@ mod credential;
 mod daemon;
 mod doctor;
 mod export;
+mod export_index;
 pub mod keyring;
 mod service;
 mod site;

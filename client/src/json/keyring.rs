@@ -49,3 +49,17 @@ pub struct KeyringDeleted {
     /// An API key was removed (the daemon logged out of that site).
     pub removed: bool,
 }
+
+/// `export --for pip|uv`.
+#[derive(Debug, Serialize)]
+pub struct IndexExport {
+    /// `pip` or `uv`.
+    pub tool: String,
+    /// The configuration file written (or that would be).
+    pub path: String,
+    /// The index, with username `__token__` and no password.
+    pub index_url: String,
+    pub enabled: bool,
+    pub changed: bool,
+    pub dry_run: bool,
+}

@@ -10,7 +10,8 @@
 //! `/api/organizations/<org>/ce/current-token`; organisation channels (`/api/auth/organizations/my`,
 //! `/api/repo/account/channels`, `/api/repo/channels/<ns>/subchannels`: the `channels`
 //! module); the repository under `/repo/` and
-//! `/t/<token>/repo/`; test controls under `/_emulator/` (see the `control` module).
+//! `/t/<token>/repo/`; the wheels index (PEP 503, basic auth `__token__:<API key>`) under
+//! `/repo/anaconda-wheels/` (the `wheels` module); test controls under `/_emulator/` (see the `control` module).
 
 mod api;
 mod channels;
@@ -21,6 +22,7 @@ mod repo;
 pub mod seed;
 mod state;
 mod tls;
+mod wheels;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -180,6 +182,7 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
             "/api/repo/channels/{namespace}/subchannels",
             get(channels::namespace_channels),
         )
+        .route("/repo/anaconda-wheels/{*rest}", get(wheels::serve))
         .route("/repo/{*rest}", get(repo::by_header))
         .route("/t/{token}/repo/{*rest}", get(repo::by_path_token))
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
