@@ -23,6 +23,7 @@ pub mod export;
 pub mod fault;
 pub mod fsutil;
 pub mod keyring_bridge;
+pub mod keyring_guard;
 pub mod renewal;
 pub mod repo_url;
 pub mod secret;
