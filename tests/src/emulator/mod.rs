@@ -6,7 +6,8 @@
 //!
 //! Endpoints (one loopback port): `/.well-known/openid-configuration`; OIDC under
 //! `/api/auth/oauth2/` (`device/auth`, `auth`, `token`); `/api/auth/api-keys`,
-//! `/api/iam/api-keys`, `/api/account`, `/api/organizations/my`,
+//! `/api/iam/api-keys`, `/api/account`, `/api/auth/sessions/whoami` (`ana`'s),
+//! `/api/organizations/my`,
 //! `/api/organizations/<org>/ce/current-token`; organisation channels (`/api/auth/organizations/my`,
 //! `/api/repo/account/channels`, `/api/repo/channels/<ns>/subchannels`: the `channels`
 //! module); the repository under `/repo/` and
@@ -168,6 +169,7 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
         .route("/api/auth/api-keys", post(api::create_api_key))
         .route("/api/iam/api-keys", post(api::create_api_key))
         .route("/api/account", get(api::account))
+        .route("/api/auth/sessions/whoami", get(api::whoami))
         .route("/api/organizations/my", get(api::my_organizations))
         .route(
             "/api/organizations/{org}/ce/current-token",
