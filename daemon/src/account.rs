@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::api::{self, OidcTokens, jwt_expiry};
-use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::site_parts::SiteParts;
 use anacondad_proto::v1::EventKind;
 
 /// How the user proves who they are.
@@ -53,6 +53,21 @@ pub struct LoginView {
     pub api_key_expires_at: Option<Timestamp>,
     pub api_key_from_environment: bool,
     pub can_renew: bool,
+}
+
+/// An API key that lapses within this many days, with nothing that renews it by itself, is
+/// "expiring": `status` says so and `doctor` warns.
+pub const EXPIRING_WITHIN_DAYS: i64 = 14;
+
+impl LoginView {
+    /// Whether the API key lapses within [`EXPIRING_WITHIN_DAYS`] of `now` (or has lapsed)
+    /// and the daemon cannot renew it.
+    pub fn expiring(&self, now: Timestamp) -> bool {
+        !self.can_renew
+            && self
+                .api_key_expires_at
+                .is_some_and(|at| at.as_second() - now.as_second() < EXPIRING_WITHIN_DAYS * 86_400)
+    }
 }
 
 /// The account behind the stored API key.
@@ -365,5 +380,40 @@ async fn unless_abandoned<T>(
     tokio::select! {
         result = flow => Ok(result),
         () = prompts.closed() => Err(Error::LoginAbandoned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::LoginView;
+
+    fn key_expiring_in(days: i64, can_renew: bool) -> (LoginView, Timestamp) {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let view = LoginView {
+            logged_in: true,
+            api_key_expires_at: Some(now + SignedDuration::from_hours(days * 24)),
+            can_renew,
+            ..LoginView::default()
+        };
+        (view, now)
+    }
+
+    #[test]
+    fn a_key_that_lapses_within_two_weeks_and_is_not_renewed_is_expiring() {
+        let (view, now) = key_expiring_in(13, false);
+        assert!(view.expiring(now));
+        let (lapsed, now) = key_expiring_in(-1, false);
+        assert!(lapsed.expiring(now));
+    }
+
+    #[test]
+    fn a_key_with_two_weeks_left_or_a_refresh_token_is_not_expiring() {
+        let (view, now) = key_expiring_in(14, false);
+        assert!(!view.expiring(now));
+        let (renewed, now) = key_expiring_in(1, true);
+        assert!(!renewed.expiring(now));
+        assert!(!LoginView::default().expiring(now));
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::api::{AnacondaClient, ChannelCredential, RepoChannel};
+use crate::conda::watcher::ChannelCheck;
 use crate::conda::{Conda, CondaView, CondarcTarget};
 use crate::condarc::{Applied, ChannelPosition, CondarcEditor, Plan, channel_key};
 use crate::error::{Error, Result};
@@ -110,6 +111,24 @@ pub struct OrgChannels {
     vault: Arc<Vault>,
     api: Arc<AnacondaClient>,
     conda: Arc<Conda>,
+}
+
+impl ChannelCheck for OrgChannels {
+    fn unreadable_findings<'a>(
+        &'a self,
+        target: &'a CondarcTarget,
+    ) -> futures::future::BoxFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            self.unreadable(target)
+                .await
+                .into_iter()
+                .map(|lost| {
+                    let finding = lost.finding();
+                    (lost.org, finding)
+                })
+                .collect()
+        })
+    }
 }
 
 impl OrgChannels {

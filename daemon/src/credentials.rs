@@ -18,43 +18,13 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use url::Url;
 
+use crate::credential_kind::CredentialKind;
 use crate::error::Result;
 use crate::events::EventBus;
 use crate::repo_url::{Channel, RepoUrl};
 use crate::secret::Secret;
 use crate::vault::{Snapshot, Vault};
 use anacondad_proto::v1::EventKind;
-
-/// Which credential answers a URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    RepoToken,
-    ApiKey,
-}
-
-impl CredentialKind {
-    /// The name anaconda-auth's `credential_type` and our `credential_preference` use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RepoToken => "repo-token",
-            Self::ApiKey => "api-key",
-        }
-    }
-}
-
-impl std::str::FromStr for CredentialKind {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim() {
-            "repo-token" => Ok(Self::RepoToken),
-            "api-key" => Ok(Self::ApiKey),
-            other => Err(format!(
-                "`{other}` is not a credential type: use repo-token or api-key"
-            )),
-        }
-    }
-}
 
 /// Which credential goes first when a request's entry names none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

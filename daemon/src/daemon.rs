@@ -1,7 +1,9 @@
-//! [`Daemon`]: the whole daemon as a function of its inputs. [`Daemon::run`] takes the
-//! configuration, a bound socket, a clock and the shutdown signal; it builds every part, runs
-//! the watcher and the renewal scheduler under one task tracker, serves until shutdown, and
-//! then waits (bounded) for work that must not be cut: a reissue whose token is not stored yet.
+//! [`Daemon`]: every part of a running daemon. [`Daemon::build`] makes them from the
+//! configuration, a clock and the shutdown signal; [`Daemon::start_background`] runs the
+//! watcher, the exports and each site's renewal scheduler under one task tracker;
+//! [`Daemon::stop`] waits (bounded) for work that must not be cut: a reissue whose token is
+//! not stored yet. Serving is not done here: the composition root (`crate::run`) hands the
+//! services' routes to the transport.
 //!
 //! Who owns what: [`Sites`] holds every site's parts. Per site, the [`Vault`] holds its
 //! secrets and facts; [`Account`] logs in and
@@ -13,6 +15,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,10 +27,12 @@ use crate::conda::Conda;
 use crate::conda::watcher::CondarcWatcher;
 use crate::config::DaemonConfig;
 use crate::credentials::{CredentialRule, Credentials};
+use crate::error;
 use crate::events::EventBus;
 use crate::export::Exporter;
-use crate::renewal::{RefreshScheduler, RenewalPolicy, Renewals};
+use crate::renewal::{RefreshScheduler, Renewal, RenewalPolicy, Renewer};
 use crate::repo_url::RepoUrl;
+use crate::site_parts::SiteParts;
 use crate::sites::{SiteRuntime, Sites, UnknownSite};
 use crate::state::StateError;
 use crate::tokens::Tokens;
@@ -42,18 +48,37 @@ pub enum DaemonError {
     Api(#[from] ApiError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error(transparent)]
-    Bind(#[from] crate::server::BindError),
 }
 
-/// What every owner of one site's work shares: its vault, the service client, the event bus
-/// and the clock.
+/// The daemon's renewer: repo tokens through [`Tokens`], the API key through [`Account`].
 #[derive(Debug, Clone)]
-pub struct SiteParts {
-    pub vault: Arc<Vault>,
-    pub api: Arc<AnacondaClient>,
-    pub events: EventBus,
-    pub clock: Arc<dyn Clock>,
+pub struct Renewals {
+    pub tokens: Arc<Tokens>,
+    pub account: Arc<Account>,
+}
+
+impl Renewer for Renewals {
+    async fn deadlines(&self) -> error::Result<Vec<(Renewal, Timestamp)>> {
+        let vault = self.tokens.vault();
+        let snapshot = vault.snapshot().await?;
+        let deadlines = self
+            .tokens
+            .policy()
+            .deadlines(&snapshot, vault.api_key_from_environment());
+        self.tokens.announce_upcoming(&deadlines);
+        Ok(deadlines)
+    }
+
+    async fn renew(&self, renewal: &Renewal) -> error::Result<()> {
+        match renewal {
+            Renewal::RepoToken(org) => self.tokens.renew(org).await,
+            Renewal::ApiKey => self.account.renew_api_key().await,
+        }
+    }
+
+    fn changed(&self) -> Arc<Notify> {
+        self.tokens.vault().deadlines_changed()
+    }
 }
 
 /// Every part of a running daemon, shared by the RPC handlers.
@@ -200,23 +225,6 @@ impl Daemon {
         self.sites.default_site()
     }
 
-    /// Serves on `socket` until `shutdown`, with the watcher and the renewal scheduler
-    /// running; `ready` runs once the socket accepts calls. Returns once every task has ended,
-    /// or [`CRITICAL_WORK_GRACE`] after the server stopped.
-    pub async fn run(
-        config: DaemonConfig,
-        socket: crate::server::BoundSocket,
-        clock: Arc<dyn Clock>,
-        shutdown: CancellationToken,
-        ready: impl FnOnce(),
-    ) -> Result<(), DaemonError> {
-        let daemon = Self::build(config, clock, shutdown)?;
-        daemon.start_background();
-        let served = crate::server::serve(socket, daemon.clone(), ready).await;
-        daemon.stop().await;
-        Ok(served?)
-    }
-
     /// The watcher, and each site's scheduler once the store is open (a slow keychain probe
     /// must not delay readiness).
     pub fn start_background(self: &Arc<Self>) {
@@ -298,6 +306,23 @@ impl Daemon {
 
     pub fn uptime_seconds(&self) -> u64 {
         self.started.elapsed().as_secs()
+    }
+
+    /// After a login at the one implicit site (no sites configured): it is the one every later
+    /// daemon serves, so its record is written (on the blocking pool). Configured sites are in
+    /// the configuration already. A failure is logged: the login itself stands.
+    pub async fn remember_login_site(&self, site: &SiteRuntime) {
+        if self.sites.len() > 1 || !self.sites.is_default(site) {
+            return;
+        }
+        let config = self.config.clone();
+        let file = config.paths.site_file();
+        let error = match tokio::task::spawn_blocking(move || config.remember_site()).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(%error, file = %file.display(), "the site of this login could not be recorded");
     }
 
     /// Remembers a failure the user may need to act on; `Status` shows the latest.

@@ -3,6 +3,7 @@
 //! command that fixes it. Nothing here changes state: tokens are checked with one `HEAD` of
 //! their repodata, not through `Tokens::validate` (which records the outcome).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -10,7 +11,8 @@ use reqwest::Method;
 use url::Url;
 
 use crate::api::{ApiError, ProbeAnswer, ProxyConfig, RepoTokenCheck, TransientCause};
-use crate::daemon::Daemon;
+use crate::clock::Clock;
+use crate::config::{DaemonConfig, EnvSnapshot, StartedBy};
 use crate::sites::SiteRuntime;
 use crate::store::{BackendKind, StoreError};
 
@@ -20,8 +22,6 @@ pub const SLOW_STORE_READ: Duration = Duration::from_millis(1000);
 pub const CLOCK_SKEW_WARN_SECS: i64 = 60;
 /// Beyond this, TLS certificates and token lifetimes are judged wrongly: fail.
 pub const CLOCK_SKEW_FAIL_SECS: i64 = 300;
-/// An expiry closer than this, with nothing that renews it by itself, is a warning.
-pub const EXPIRY_WARN_DAYS: i64 = 14;
 /// Bound on one DNS lookup.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,6 +41,37 @@ pub struct Finding {
     pub evidence: String,
     /// The command or step that fixes it; empty when nothing needs doing.
     pub fix: String,
+}
+
+/// What the checks read besides the site: how the daemon was started, what its configuration
+/// left out, where the keyring file
+/// and anaconda-auth's configuration are, the system proxy and environment it was started
+/// with, and its clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub started_by: StartedBy,
+    /// What the configuration left out at start.
+    pub config_warnings: &'a [String],
+    pub keyring_path: &'a Path,
+    pub anaconda_auth_config: &'a Path,
+    pub system_proxy: Option<&'a str>,
+    pub env: &'a EnvSnapshot,
+    pub clock: &'a dyn Clock,
+}
+
+impl<'a> Inputs<'a> {
+    /// The inputs of a daemon started with `config`, on `clock`.
+    pub fn of(config: &'a DaemonConfig, clock: &'a dyn Clock) -> Self {
+        Self {
+            started_by: config.started_by,
+            config_warnings: &config.warnings,
+            keyring_path: &config.store.keyring_path,
+            anaconda_auth_config: &config.anaconda_auth_config,
+            system_proxy: config.system_proxy.as_deref(),
+            env: &config.env,
+            clock,
+        }
+    }
 }
 
 /// Every daemon-side finding, in reading order.
@@ -82,22 +113,26 @@ impl Diagnosis {
 pub const DIAGNOSE_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Runs every check within [`DIAGNOSE_DEADLINE`].
-pub async fn diagnose(daemon: &Daemon, site: &SiteRuntime) -> Diagnosis {
-    diagnose_within(daemon, site, DIAGNOSE_DEADLINE).await
+pub async fn diagnose(inputs: &Inputs<'_>, site: &SiteRuntime) -> Diagnosis {
+    diagnose_within(inputs, site, DIAGNOSE_DEADLINE).await
 }
 
 /// Runs every check; those not finished within `limit` are marked "not checked (timed out)".
-pub async fn diagnose_within(daemon: &Daemon, site: &SiteRuntime, limit: Duration) -> Diagnosis {
+pub async fn diagnose_within(
+    inputs: &Inputs<'_>,
+    site: &SiteRuntime,
+    limit: Duration,
+) -> Diagnosis {
     let deadline = tokio::time::Instant::now() + limit;
     let mut d = Diagnosis {
-        started_by: daemon.config.started_by.describe(),
+        started_by: inputs.started_by.describe(),
         ..Diagnosis::default()
     };
-    configuration(daemon, &mut d);
+    configuration(inputs, &mut d);
     // The store comes first: the API key's and the tokens' checks need to know it is usable.
     let stored = tokio::time::timeout_at(deadline, async {
         let mut part = Diagnosis::default();
-        let ok = storage(daemon, site, &mut part).await;
+        let ok = storage(inputs, site, &mut part).await;
         (part, ok)
     })
     .await;
@@ -118,7 +153,7 @@ pub async fn diagnose_within(daemon: &Daemon, site: &SiteRuntime, limit: Duratio
         repo.host_str() != api.base_url().host_str() || repo.port() != api.base_url().port();
     let service = within(deadline, limit, "service.reachable", "service", async {
         let mut part = Diagnosis::default();
-        host(daemon, site, &mut part, "service", api.service_probe_url()).await;
+        host(inputs, site, &mut part, "service", api.service_probe_url()).await;
         part
     });
     let repository = async {
@@ -132,7 +167,7 @@ pub async fn diagnose_within(daemon: &Daemon, site: &SiteRuntime, limit: Duratio
             "repository",
             async {
                 let mut part = Diagnosis::default();
-                host(daemon, site, &mut part, "repository", repo).await;
+                host(inputs, site, &mut part, "repository", repo).await;
                 part
             },
         )
@@ -140,19 +175,19 @@ pub async fn diagnose_within(daemon: &Daemon, site: &SiteRuntime, limit: Duratio
     };
     let key = async {
         let mut part = Diagnosis::default();
-        api_key(daemon, site, &mut part, store_ok, deadline, limit).await;
+        api_key(inputs, site, &mut part, store_ok, deadline, limit).await;
         part
     };
     let tokens = async {
         let mut part = Diagnosis::default();
-        tokens(daemon, site, &mut part, store_ok, deadline, limit).await;
+        tokens(inputs, site, &mut part, store_ok, deadline, limit).await;
         part
     };
     let (service, repository, key, tokens) = tokio::join!(service, repository, key, tokens);
     for part in [service, repository, key, tokens] {
         d.findings.extend(part.findings);
     }
-    anaconda_auth(daemon, site, &mut d, store_ok);
+    anaconda_auth(inputs, site, &mut d, store_ok);
     d
 }
 
@@ -188,8 +223,8 @@ async fn within(
 
 /// What the configuration left out at start (anaconda-auth's file that does not parse, a site
 /// record set aside): `config.left_out`, one finding each.
-fn configuration(daemon: &Daemon, d: &mut Diagnosis) {
-    for (n, warning) in daemon.config.warnings.iter().enumerate() {
+fn configuration(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    for (n, warning) in inputs.config_warnings.iter().enumerate() {
         d.push_fix(
             format!("config.left_out.{n}"),
             "configuration",
@@ -202,7 +237,7 @@ fn configuration(daemon: &Daemon, d: &mut Diagnosis) {
 }
 
 /// Whether the store opened and answered; adds `storage.usable` and `storage.file_mode`.
-async fn storage(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis) -> bool {
+async fn storage(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis) -> bool {
     const S: &str = "storage";
     let started = Instant::now();
     let read = match site.vault.store().await {
@@ -252,15 +287,15 @@ async fn storage(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis) -> bool
         d.push("storage.usable", S, Level::Ok, evidence);
     }
     if view.backend == Some(BackendKind::File) {
-        file_mode(daemon, d);
+        file_mode(inputs, d);
     }
     true
 }
 
 #[cfg(unix)]
-fn file_mode(daemon: &Daemon, d: &mut Diagnosis) {
+fn file_mode(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     use std::os::unix::fs::PermissionsExt;
-    let path = &daemon.config.store.keyring_path;
+    let path = inputs.keyring_path;
     match std::fs::metadata(path) {
         Ok(meta) => {
             let mode = meta.permissions().mode() & 0o777;
@@ -303,10 +338,10 @@ fn file_mode(daemon: &Daemon, d: &mut Diagnosis) {
 }
 
 #[cfg(not(unix))]
-fn file_mode(_: &Daemon, _: &mut Diagnosis) {}
+fn file_mode(_: &Inputs<'_>, _: &mut Diagnosis) {}
 
 /// The CA bundle and proxy requests go through, for the evidence of the TLS check.
-fn transport_settings(daemon: &Daemon, site: &SiteRuntime) -> String {
+fn transport_settings(inputs: &Inputs<'_>, site: &SiteRuntime) -> String {
     let api = &site.config.api;
     let ca = if !api.ssl_verify {
         "verification OFF (ANACONDA_AUTH_SSL_VERIFY)".to_owned()
@@ -326,7 +361,7 @@ fn transport_settings(daemon: &Daemon, site: &SiteRuntime) -> String {
             }
             Err(_) => "a proxy from the configuration".to_owned(),
         },
-        ProxyConfig::System => match &daemon.config.system_proxy {
+        ProxyConfig::System => match inputs.system_proxy {
             Some(var) => format!("proxy {var}"),
             None => "no proxy".to_owned(),
         },
@@ -334,17 +369,17 @@ fn transport_settings(daemon: &Daemon, site: &SiteRuntime) -> String {
     format!("{ca}, {proxy}")
 }
 
-fn proxy_in_use(daemon: &Daemon, site: &SiteRuntime) -> bool {
+fn proxy_in_use(inputs: &Inputs<'_>, site: &SiteRuntime) -> bool {
     match &site.config.api.proxy {
         ProxyConfig::Disabled => false,
         ProxyConfig::Url(_) => true,
-        ProxyConfig::System => daemon.config.system_proxy.is_some(),
+        ProxyConfig::System => inputs.system_proxy.is_some(),
     }
 }
 
 /// DNS, the connection (TLS for https) and the clock against one host; true when it answered.
 async fn host(
-    daemon: &Daemon,
+    inputs: &Inputs<'_>,
     site: &SiteRuntime,
     d: &mut Diagnosis,
     section: &str,
@@ -379,7 +414,7 @@ async fn host(
                     Ok(Err(e)) => e.to_string(),
                     _ => format!("no answer within {}s", DNS_TIMEOUT.as_secs()),
                 };
-                let (level, evidence) = if proxy_in_use(daemon, site) {
+                let (level, evidence) = if proxy_in_use(inputs, site) {
                     (
                         Level::Warn,
                         format!("{host} does not resolve here ({why}); the proxy resolves it"),
@@ -399,7 +434,7 @@ async fn host(
     }
 
     let https = url.scheme() == "https";
-    let settings = transport_settings(daemon, site);
+    let settings = transport_settings(inputs, site);
     let answer = site.api.probe(Method::GET, url.clone()).await;
     let shown = crate::api::mask_url(&url);
     match &answer {
@@ -457,7 +492,7 @@ async fn host(
             "the answer had no Date header: the clock could not be compared".to_owned(),
         ),
         Some(theirs) => {
-            let skew = daemon.clock.now().duration_since(theirs);
+            let skew = inputs.clock.now().duration_since(theirs);
             let secs = skew.as_secs();
             let evidence = format!(
                 "this machine's clock is {} the service's ({theirs})",
@@ -498,7 +533,7 @@ fn date(ts: Timestamp) -> String {
 }
 
 async fn api_key(
-    daemon: &Daemon,
+    inputs: &Inputs<'_>,
     site: &SiteRuntime,
     d: &mut Diagnosis,
     store_ok: bool,
@@ -539,7 +574,7 @@ async fn api_key(
             return;
         }
     };
-    let now = daemon.clock.now();
+    let now = inputs.clock.now();
     match tokio::time::timeout_at(deadline, site.api.account(&key)).await {
         Err(_) => d.findings.push(timed_out("api_key.valid", S, limit)),
         Ok(answer) => match answer {
@@ -589,9 +624,8 @@ async fn api_key(
             "anacondactl login",
         ),
         Some(at) => {
-            let soon = at.duration_since(now).as_hours() < EXPIRY_WARN_DAYS * 24;
             let evidence = format!("expires {}; {renews}", date(at));
-            if soon && !login.can_renew && !login.api_key_from_environment {
+            if login.expiring(now) && !login.api_key_from_environment {
                 d.push_fix(
                     "api_key.expiry",
                     S,
@@ -607,7 +641,7 @@ async fn api_key(
 }
 
 async fn tokens(
-    daemon: &Daemon,
+    inputs: &Inputs<'_>,
     site: &SiteRuntime,
     d: &mut Diagnosis,
     store_ok: bool,
@@ -631,7 +665,7 @@ async fn tokens(
         );
         return;
     }
-    let now = daemon.clock.now();
+    let now = inputs.clock.now();
     // Every token's repository check at once, each bounded by the diagnosis's deadline.
     let probes = views.iter().map(|view| async {
         match snapshot.tokens.get(&view.org) {
@@ -722,10 +756,10 @@ async fn tokens(
 
 /// Which store anaconda-auth reads (its `preferred_token_storage`: its variable, its site's
 /// table or `[plugin.auth]` of its config.toml), and whether that is where our record is.
-fn anaconda_auth(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
+fn anaconda_auth(inputs: &Inputs<'_>, site: &SiteRuntime, d: &mut Diagnosis, store_ok: bool) {
     use crate::config::anaconda_auth as theirs_config;
     const S: &str = "anaconda-auth";
-    let config = &daemon.config.anaconda_auth_config;
+    let config = inputs.anaconda_auth_config;
     // Read afresh: `login` or `token install` may have aligned it since the daemon started.
     let file = theirs_config::load(config).ok().flatten();
     let site_name = site.name();
@@ -733,9 +767,9 @@ fn anaconda_auth(daemon: &Daemon, site: &SiteRuntime, d: &mut Diagnosis, store_o
         .as_ref()
         .and_then(|f| f.site(site_name))
         .map(|_| site_name);
-    let preferred = theirs_config::effective_storage(&daemon.config.env, file.as_ref(), own_site);
+    let preferred = theirs_config::effective_storage(inputs.env, file.as_ref(), own_site);
     let reads_system = preferred.value == theirs_config::SYSTEM_STORAGE;
-    let keyring = &daemon.config.store.keyring_path;
+    let keyring = inputs.keyring_path;
     let theirs = if reads_system {
         format!(
             "anaconda-auth reads the OS keychain (preferred_token_storage = \"system\", {})",

@@ -162,7 +162,12 @@ impl KeyringFileGuard {
         };
         let value = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
-            .and_then(|v| v.get(ANACONDA_SERVICE)?.get(domain)?.as_str().map(str::to_owned));
+            .and_then(|v| {
+                v.get(ANACONDA_SERVICE)?
+                    .get(domain)?
+                    .as_str()
+                    .map(str::to_owned)
+            });
         Ok(value.and_then(|v| keyring_bridge::decode_record(&v, domain).ok()))
     }
 

@@ -1,23 +1,28 @@
 //! anacondad: the per-user daemon that owns Anaconda credentials. It keeps tokens in the OS
 //! keychain, renews them before they expire, keeps conda's configuration right, and answers
-//! over a local gRPC socket. [`Daemon::run`] is the whole daemon; `docs/architecture.md` maps
-//! the modules.
+//! over a local gRPC socket. [`run`] is the whole daemon: the composition root that builds the
+//! parts ([`Daemon::build`]) and hands the services' routes and the shutdown token to the
+//! transport. `docs/architecture.md` maps the modules, in the order they import each other
+//! (bottom first; `tests/import_order.rs` holds the code to it).
 
-#[cfg(unix)]
-pub mod accept;
 pub mod account;
 pub mod activity;
 pub mod api;
+pub mod auth_storage;
+pub mod boolean;
+pub mod catalogue;
 pub mod channels;
 pub mod clock;
 pub mod conda;
 pub mod conda_config;
 pub mod condarc;
 pub mod config;
+pub mod credential_kind;
 pub mod credentials;
 pub mod daemon;
 pub mod diagnose;
 pub mod error;
+pub mod error_text;
 pub mod events;
 pub mod export;
 pub mod fault;
@@ -27,12 +32,8 @@ pub mod keyring_guard;
 pub mod renewal;
 pub mod repo_url;
 pub mod secret;
-#[cfg(unix)]
-pub mod server;
-#[cfg(windows)]
-#[path = "transport/windows.rs"]
-pub mod server;
 pub mod service;
+pub mod site_parts;
 pub mod sites;
 pub mod state;
 pub mod store;
@@ -40,4 +41,42 @@ pub mod tokens;
 pub mod transport;
 pub mod vault;
 
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
 pub use daemon::Daemon;
+
+use crate::clock::Clock;
+use crate::config::DaemonConfig;
+use crate::daemon::DaemonError;
+use crate::transport::{BindError, BoundSocket};
+
+/// Why the daemon did not run: its parts could not be built, or its endpoint not served.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Build(#[from] DaemonError),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+}
+
+/// The whole daemon as a function of its inputs: builds every part from `config` and `clock`,
+/// starts the background work, and serves the services on `socket` until `shutdown` is
+/// cancelled (SIGTERM, SIGINT or the `Shutdown` RPC); `ready` runs once the socket accepts
+/// calls. Returns once every task has ended, or [`daemon::CRITICAL_WORK_GRACE`] after the
+/// server stopped.
+pub async fn run(
+    config: DaemonConfig,
+    socket: BoundSocket,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(),
+) -> Result<(), RunError> {
+    let daemon = Daemon::build(config, clock, shutdown.clone())?;
+    daemon.start_background();
+    let routes = service::routes(daemon.clone());
+    let served = transport::serve(socket, routes, shutdown, ready).await;
+    daemon.stop().await;
+    Ok(served?)
+}

@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anacondad::Daemon;
+use anacondad::RunError;
 use anacondad::clock::SystemClock;
 use anacondad::config::{DaemonConfig, EnvSnapshot, StartedBy};
-use anacondad::daemon::DaemonError;
-use anacondad::server::{BindError, BoundSocket};
+use anacondad::transport::{BindError, BoundSocket};
 use anacondad_proto::socket::{SocketEnv, current_uid};
 use anyhow::Context as _;
 use clap::Parser;
@@ -101,8 +100,8 @@ fn main() -> ExitCode {
                 e.downcast_ref::<BindError>(),
                 Some(BindError::AlreadyRunning { .. })
             ) || matches!(
-                e.downcast_ref::<DaemonError>(),
-                Some(DaemonError::Bind(BindError::AlreadyRunning { .. }))
+                e.downcast_ref::<RunError>(),
+                Some(RunError::Bind(BindError::AlreadyRunning { .. }))
             );
             let code = if already_running {
                 EXIT_ALREADY_RUNNING
@@ -127,7 +126,7 @@ fn init_logging() {
 
 fn run(args: Args) -> anyhow::Result<()> {
     #[cfg(unix)]
-    anacondad::accept::raise_open_file_limit();
+    anacondad::transport::accept::raise_open_file_limit();
     let env = EnvSnapshot::from_process();
     let socket_env = SocketEnv::from_process();
     let uid = current_uid();
@@ -195,11 +194,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handlers(shutdown.clone())?;
-        Daemon::run(config, socket, Arc::new(SystemClock), shutdown, ready).await?;
+        anacondad::run(config, socket, Arc::new(SystemClock), shutdown, ready).await?;
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     });
-    // Every task that must finish has (Daemon::run waits for them); a keychain call that hung
+    // Every task that must finish has (`anacondad::run` waits for them); a keychain call that hung
     // (locked keychain) may still hold a blocking thread: do not wait for it.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
@@ -209,7 +208,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 #[cfg(unix)]
 type ActivatedListener = std::os::unix::net::UnixListener;
 #[cfg(windows)]
-use anacondad::server::ActivatedListener;
+use anacondad::transport::ActivatedListener;
 
 /// The socket systemd passed (`LISTEN_FDS`), if any; socket activation exists on Linux only.
 #[cfg(target_os = "linux")]

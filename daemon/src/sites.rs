@@ -3,16 +3,20 @@
 //! finds its site: by name (`--at SITE`, the `anacondad-site` header; the default site when
 //! none is named) and, for the hot path, by the URL conda asks about.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use url::Url;
 
 use crate::account::Account;
 use crate::api::AnacondaClient;
-use crate::conda::Conda;
+use crate::channels::OrgChannels;
+use crate::conda::{Conda, TargetRequest};
 use crate::config::sites::SiteConfig;
 use crate::credentials::{Credentials, NoCredential};
+use crate::error;
 use crate::repo_url::RepoUrl;
+use crate::store::StoreError;
 use crate::tokens::Tokens;
 use crate::vault::Vault;
 
@@ -32,7 +36,58 @@ pub struct SiteRuntime {
     pub repos: Vec<RepoUrl>,
 }
 
+/// What an uninstall did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uninstalled {
+    /// The organisations whose tokens were removed, and those whose tokens remain.
+    pub removed: Vec<String>,
+    pub remaining: Vec<String>,
+    /// conda's user file and the changes made to it, when the last token went and the file
+    /// was not kept.
+    pub condarc: Option<(PathBuf, Vec<String>)>,
+}
+
 impl SiteRuntime {
+    /// Removes `org`'s token (every token when `None`); when none remains and `condarc` says
+    /// which conda file (`None`: keep it), removes our entry from that file too, restoring
+    /// `default_channels` when asked.
+    pub async fn uninstall(
+        &self,
+        org: Option<&str>,
+        condarc: Option<&TargetRequest>,
+        restore_default_channels: bool,
+    ) -> error::Result<Uninstalled> {
+        let (removed, remaining) = self.tokens.uninstall(org).await?;
+        let mut done = Uninstalled {
+            removed,
+            remaining,
+            condarc: None,
+        };
+        let Some(request) = condarc else {
+            return Ok(done);
+        };
+        let mut changes = Vec::new();
+        // The org channels we added for each removed org, and only those.
+        let channels = self.org_channels();
+        for org in &done.removed {
+            let target = self.conda.target(request);
+            changes.extend(channels.remove_ours(org, &target).await?);
+        }
+        if done.remaining.is_empty() {
+            let target = self.conda.target(request);
+            changes.extend(self.conda.remove(target, restore_default_channels).await?);
+        }
+        if done.remaining.is_empty() || !changes.is_empty() {
+            done.condarc = Some((self.conda.target(request).path.clone(), changes));
+        }
+        Ok(done)
+    }
+
+    /// The site's organisation channels.
+    pub fn org_channels(&self) -> OrgChannels {
+        OrgChannels::new(self.vault.clone(), self.api.clone(), self.conda.clone())
+    }
+
     pub fn name(&self) -> &str {
         &self.config.name
     }
@@ -110,6 +165,24 @@ impl Sites {
     }
 
     /// The site `name` names, or the default one for `None`.
+    /// What of the site `name`'s credentials is stored, in words; `None` when nothing is, or
+    /// when this daemon does not serve it (a site added since it started holds nothing it
+    /// wrote).
+    pub async fn stored_credentials(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let Ok(site) = self.named(Some(name)) else {
+            return Ok(None);
+        };
+        let snapshot = site.vault.snapshot().await?;
+        let mut what = Vec::new();
+        if snapshot.api_key.is_some() {
+            what.push("an API key".to_owned());
+        }
+        if !snapshot.tokens.is_empty() {
+            what.push(format!("{} repo token(s)", snapshot.tokens.len()));
+        }
+        Ok((!what.is_empty()).then(|| what.join(" and ")))
+    }
+
     pub fn named(&self, name: Option<&str>) -> Result<&Arc<SiteRuntime>, UnknownSite> {
         let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
             return Ok(self.default_site());

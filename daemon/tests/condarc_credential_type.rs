@@ -3,7 +3,7 @@
 //! alone when not asked for.
 
 use anacondad::condarc::{CondarcSettings, plan};
-use anacondad::credentials::CredentialKind;
+use anacondad::credential_kind::CredentialKind;
 
 fn settings(credential_type: Option<CredentialKind>) -> CondarcSettings {
     let mut settings = CondarcSettings::new("https://repo.example/repo/");

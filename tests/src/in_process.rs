@@ -7,10 +7,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anacondad::Daemon;
 use anacondad::clock::Clock;
 use anacondad::config::{DaemonConfig, EnvSnapshot};
-use anacondad::server::BoundSocket;
+use anacondad::transport::BoundSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::TestHome;
@@ -58,7 +57,7 @@ impl InProcessDaemon {
                 let _test_gone_is_fine = ready_tx.send(());
             };
             runtime
-                .block_on(Daemon::run(config, socket, clock, stop, ready))
+                .block_on(anacondad::run(config, socket, clock, stop, ready))
                 .expect("the daemon ran");
         });
         ready_rx
@@ -71,7 +70,7 @@ impl InProcessDaemon {
     }
 
     /// What SIGTERM does to the real binary: cancel the shutdown signal. Returns once
-    /// [`Daemon::run`] has returned.
+    /// [`anacondad::run`] has returned.
     pub fn stop(mut self) {
         self.stop_and_join();
     }

@@ -27,8 +27,7 @@ fn ana_binary() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os("ANACONDAD_ANA_BIN") {
             return Some(PathBuf::from(path));
         }
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/build-ana.sh");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/build-ana.sh");
         let out = Command::new(script).output().expect("build-ana.sh runs");
         assert!(out.status.success(), "build-ana.sh: {}", text(&out.stderr));
         let path = text(&out.stdout).trim().to_owned();
@@ -51,7 +50,13 @@ fn ana_or_skip(test: &str) -> Option<PathBuf> {
 }
 
 /// `ana ARGS` as the user of `home`, against the emulator over HTTP, `stdin` on its input.
-fn ana(ana: &PathBuf, home: &TestHome, emu: &EmulatorProcess, args: &[&str], stdin: &str) -> Output {
+fn ana(
+    ana: &PathBuf,
+    home: &TestHome,
+    emu: &EmulatorProcess,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     use std::io::Write as _;
     let mut child = Command::new(ana)
         .args(args)
@@ -112,7 +117,10 @@ fn ana_login_keeps_the_tokens(home: TestHome, emu: &EmulatorProcess, ana_bin: &P
         text(&out.stdout),
         text(&out.stderr)
     );
-    events.wait_for(EventKind::KeyringFileRewritten, std::time::Duration::from_secs(20));
+    events.wait_for(
+        EventKind::KeyringFileRewritten,
+        std::time::Duration::from_secs(20),
+    );
     assert_eq!(condas_credential(&home, emu), format!("token {token}"));
     // The key ana stored is the daemon's now, and `ana auth api-key` prints one that works.
     let printed = ana(ana_bin, &home, emu, &["auth", "api-key"], "");

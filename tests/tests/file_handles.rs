@@ -94,7 +94,7 @@ fn held_connections_beyond_the_file_limit_neither_hang_nor_spin_the_daemon() {
     );
 
     // Still held, but silent past the handshake timeout: the daemon has closed its ends.
-    std::thread::sleep(anacondad::accept::HANDSHAKE_TIMEOUT);
+    std::thread::sleep(anacondad::transport::accept::HANDSHAKE_TIMEOUT);
     let started = Instant::now();
     let status =
         json_output(&home.run_ctl_within(&["--json", "daemon", "status"], Duration::from_secs(10)));

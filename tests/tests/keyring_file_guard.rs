@@ -149,9 +149,17 @@ fn with_the_keychain_a_new_key_in_the_file_is_adopted_and_no_secret_is_written_t
     let written = json!({"domain": domain, "api_key": new_key, "repo_tokens": [], "version": 2});
     rewrite_as_another_client(&home, &domain, &written);
     let event = events.wait_for(EventKind::KeyringFileRewritten, WAIT);
-    assert!(event.message.contains("adopted the API key"), "{}", event.message);
+    assert!(
+        event.message.contains("adopted the API key"),
+        "{}",
+        event.message
+    );
     assert!(!event.message.contains("restored"), "{}", event.message);
     assert_eq!(daemons_record(&home, &domain)["api_key"], new_key.as_str());
     assert!(token_of(&daemons_record(&home, &domain), "acme").is_some());
-    assert_eq!(file_record(&home, &domain), written, "the file is left as its client wrote it");
+    assert_eq!(
+        file_record(&home, &domain),
+        written,
+        "the file is left as its client wrote it"
+    );
 }

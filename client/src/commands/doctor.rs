@@ -151,6 +151,13 @@ async fn collect(
     if let Some(check) = &conda_check {
         anaconda_auth_installed(check, &mut rows);
     }
+    if let Some(client) = &client {
+        let env = super::doctor_clients::Environment::from_process();
+        for found in super::doctor_clients::findings(client, &env).await {
+            let state = if found.ok { State::Ok } else { State::Warn };
+            rows.push(Row::new(found.id, "clients", state, found.evidence).fix(found.fix));
+        }
+    }
     unit_rows(target, &mut rows);
     if let Some(check) = &conda_check {
         conda_rows(check, &mut rows);

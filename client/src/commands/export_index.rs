@@ -25,7 +25,7 @@ const PIP_MARKER: &str =
 const UV_INDEX_NAME: &str = "anaconda-wheels";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tool {
+pub(super) enum Tool {
     Pip,
     Uv,
 }
@@ -121,7 +121,7 @@ fn index_url(repo_url: &str) -> Option<String> {
 /// The user configuration file each tool reads: `PIP_CONFIG_FILE`, else pip's per-user file
 /// (`%APPDATA%\pip\pip.ini` on Windows, else `$XDG_CONFIG_HOME/pip/pip.conf`); uv's
 /// `%APPDATA%\uv\uv.toml` on Windows, else `$XDG_CONFIG_HOME/uv/uv.toml`.
-fn config_path(
+pub(super) fn config_path(
     tool: Tool,
     var: impl Fn(&str) -> Option<PathBuf>,
     windows: bool,

@@ -7,6 +7,7 @@ mod config;
 mod credential;
 mod daemon;
 mod doctor;
+mod doctor_clients;
 mod export;
 mod export_index;
 pub mod keyring;

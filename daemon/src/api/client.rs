@@ -15,9 +15,9 @@ use zeroize::Zeroizing;
 
 use super::clock::{Clock, SystemClock};
 use super::config::{ApiConfig, ProxyConfig, RetryPolicy, check_transport};
+use super::discovery::OidcConfiguration;
 use super::error::{ApiError, TransientCause, mask_url, snippet};
 use super::hostname::hash_hostname;
-use super::oidc::OidcConfiguration;
 use crate::secret::Secret;
 
 /// Largest body accepted from the service; real answers are a few KiB.
@@ -566,5 +566,5 @@ fn tls_reason(e: &(dyn StdError + 'static)) -> Option<String> {
 
 /// `e` and its causes on one line. Callers strip URLs from reqwest errors first.
 fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    crate::error::one_line(crate::error::chain(e))
+    crate::error_text::one_line(crate::error_text::chain(e))
 }

@@ -141,7 +141,7 @@ impl ApiConfig {
             self.repo_url = repo.to_owned();
         }
         if let Some(verify) = get("ANACONDA_AUTH_SSL_VERIFY") {
-            let word = crate::config::parse_bool(verify)
+            let word = crate::boolean::parse_bool(verify)
                 .or_else(|| verify.eq_ignore_ascii_case("truststore").then_some(true));
             match word {
                 Some(on) => {

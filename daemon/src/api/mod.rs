@@ -16,6 +16,7 @@ mod client;
 mod clock;
 mod config;
 mod credential_check;
+mod discovery;
 mod error;
 mod hostname;
 mod jwt;
@@ -39,10 +40,11 @@ pub use config::{
     ProxyConfig, RetryPolicy,
 };
 pub use credential_check::{MAX_CREDENTIAL_BYTES, check_credential};
+pub use discovery::OidcConfiguration;
 pub use error::{ApiError, TransientCause, mask_url};
 pub use hostname::hash_hostname;
 pub use jwt::{JwtError, jwt_expiry};
-pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcConfiguration, OidcTokens};
+pub use oidc::{CLIENT_ID, DeviceAuthorization, LOGIN_SCOPE, OidcTokens};
 pub use probe::ProbeAnswer;
 pub use repo::{IssuedRepoToken, RepoTokenCheck, RepoTokenInfo};
 pub use tls::install_crypto_provider;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{AnacondaClient, Body, Call, Reply, RetryMode};
+use super::discovery::OidcConfiguration;
 use super::error::ApiError;
 use crate::secret::Secret;
 
@@ -26,15 +27,6 @@ const MAX_DEVICE_INTERVAL_SECS: u64 = 30;
 /// Upper bound on a device code's life whatever the provider says, so a hostile `expires_in`
 /// cannot keep a login polling for days.
 const MAX_DEVICE_EXPIRES_IN_SECS: u64 = 3600;
-
-/// The parts of the discovery document the client uses.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct OidcConfiguration {
-    pub authorization_endpoint: Url,
-    pub token_endpoint: Url,
-    #[serde(default)]
-    pub device_authorization_endpoint: Option<Url>,
-}
 
 /// What the token endpoint hands out. The access token is used once, to mint an API key.
 #[derive(Debug, Clone, Deserialize)]

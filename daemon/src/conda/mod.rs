@@ -40,7 +40,7 @@ pub struct TargetRequest {
     pub auth_handler: Option<String>,
     pub set_default_channels: Option<bool>,
     /// The `credential_type` to write into our entry; `None` leaves the entry's as it is.
-    pub credential_type: Option<crate::credentials::CredentialKind>,
+    pub credential_type: Option<crate::credential_kind::CredentialKind>,
     /// The caller's environment for conda; `None`: the daemon's.
     pub environment: Option<BTreeMap<String, String>>,
 }

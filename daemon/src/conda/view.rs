@@ -259,7 +259,7 @@ fn unknown_credential_types(config: &EffectiveConfig) -> Vec<UnknownCredentialTy
         .filter_map(|s| {
             let value = s.value.get("credential_type")?;
             value
-                .parse::<crate::credentials::CredentialKind>()
+                .parse::<crate::credential_kind::CredentialKind>()
                 .is_err()
                 .then(|| UnknownCredentialType {
                     channel: s.value.channel().to_owned(),

@@ -15,7 +15,9 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Conda, CondarcStatusView};
+use futures::future::BoxFuture;
+
+use super::{Conda, CondarcStatusView, CondarcTarget};
 use crate::condarc::CondarcState;
 use crate::events::EventBus;
 use crate::vault::Vault;
@@ -38,6 +40,17 @@ fn is_change(kind: &notify::EventKind) -> bool {
     }
 }
 
+/// What the watcher asks of a site's org channels: one finding per org channel in `target`'s
+/// effective `channels` that cannot be read, as (org, the line that says what to run).
+/// `channels::OrgChannels` answers it; the trait keeps conda below the channels in the
+/// daemon's import order.
+pub trait ChannelCheck: std::fmt::Debug + Send + Sync {
+    fn unreadable_findings<'a>(
+        &'a self,
+        target: &'a CondarcTarget,
+    ) -> BoxFuture<'a, Vec<(String, String)>>;
+}
+
 /// Watches the user's conda configuration until shutdown.
 #[derive(Debug)]
 pub struct CondarcWatcher {
@@ -45,7 +58,7 @@ pub struct CondarcWatcher {
     vault: Arc<Vault>,
     events: EventBus,
     shutdown: CancellationToken,
-    channels: Option<crate::channels::OrgChannels>,
+    channels: Option<Box<dyn ChannelCheck>>,
 }
 
 impl CondarcWatcher {
@@ -65,8 +78,8 @@ impl CondarcWatcher {
     }
 
     /// Also checks that conda's org channels can be read (see the module's doc).
-    pub fn with_channel_check(mut self, channels: crate::channels::OrgChannels) -> Self {
-        self.channels = Some(channels);
+    pub fn with_channel_check(mut self, channels: impl ChannelCheck + 'static) -> Self {
+        self.channels = Some(Box::new(channels));
         self
     }
 
@@ -137,13 +150,9 @@ impl CondarcWatcher {
         };
         let target = self.conda.target(&super::TargetRequest::default());
         let path = target.path.display().to_string();
-        for lost in channels.unreadable(&target).await {
-            self.events.publish(
-                EventKind::OrgChannelUnreadable,
-                &lost.org,
-                &path,
-                lost.finding(),
-            );
+        for (org, finding) in channels.unreadable_findings(&target).await {
+            self.events
+                .publish(EventKind::OrgChannelUnreadable, &org, &path, finding);
         }
     }
 

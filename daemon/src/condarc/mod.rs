@@ -49,7 +49,7 @@ pub struct CondarcSettings {
     /// it, since then `default_channels` is never searched.
     pub add_defaults_to_channels: bool,
     /// The `credential_type` our entry gets; `None` leaves the entry's as it is.
-    pub credential_type: Option<crate::credentials::CredentialKind>,
+    pub credential_type: Option<crate::credential_kind::CredentialKind>,
 }
 
 impl CondarcSettings {

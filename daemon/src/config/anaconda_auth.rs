@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::origin::{Source, Sourced};
-use super::sites::SiteKeys;
+use super::site_keys::SiteKeys;
 use super::{ConfigError, EnvSnapshot};
 use crate::api::ProxyConfig;
 use crate::secret::Secret;
@@ -160,8 +160,8 @@ fn read_table(table: &toml::Table, at: &str, source: &Source) -> Result<AuthTabl
             None => Ok(None),
             Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
             // pydantic takes "true", "1", "yes" and "on" (and their opposites) too.
-            Some(toml::Value::String(s)) if super::parse_bool(s).is_some() => {
-                Ok(super::parse_bool(s))
+            Some(toml::Value::String(s)) if crate::boolean::parse_bool(s).is_some() => {
+                Ok(crate::boolean::parse_bool(s))
             }
             Some(other) => Err(format!("[{at}] {key} must be true or false, not {other}")),
         }

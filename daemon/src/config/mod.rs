@@ -12,6 +12,7 @@ pub mod names;
 pub mod origin;
 mod paths;
 pub mod site;
+mod site_keys;
 pub mod sites;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 pub use paths::{CondaUserConfig, Paths};
 
 use crate::api::{ApiConfig, ProxyConfig};
+use crate::boolean::parse_bool;
 use crate::secret::Secret;
 use crate::store::{StorageMode, StoreOptions};
 
@@ -523,7 +525,7 @@ pub struct Settings {
     ///
     /// [`CredentialRule::preference`]: crate::credentials::CredentialRule::preference
     #[serde(deserialize_with = "credential_kind")]
-    pub credential_preference: crate::credentials::CredentialKind,
+    pub credential_preference: crate::credential_kind::CredentialKind,
     /// How long one call of a user-facing command (`whoami`, `token list`, `token install`'s
     /// steps) may wait for the service before the daemon gives up and says what it was
     /// waiting for. A reissue under way is finished all the same.
@@ -537,7 +539,7 @@ fn storage_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StorageMode, D
 
 fn credential_kind<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<crate::credentials::CredentialKind, D::Error> {
+) -> Result<crate::credential_kind::CredentialKind, D::Error> {
     let text = String::deserialize(d)?;
     text.parse().map_err(serde::de::Error::custom)
 }
@@ -663,15 +665,6 @@ fn env_value(key: &str, value: &str) -> toml::Value {
     }
 }
 
-/// `false`, `0`, `no` and `off` (any case) are false; `true`, `1`, `yes`, `on` are true.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "false" | "0" | "no" | "off" => Some(false),
-        "true" | "1" | "yes" | "on" => Some(true),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,7 +708,7 @@ mod tests {
 
     #[test]
     fn the_repo_token_goes_first_unless_the_file_or_the_environment_prefers_the_api_key() {
-        use crate::credentials::CredentialKind;
+        use crate::credential_kind::CredentialKind;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.toml");
         let s = Settings::load(&file, &env(&[])).unwrap();

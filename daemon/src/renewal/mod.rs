@@ -1,21 +1,17 @@
 //! Renewal: when each credential is renewed ([`RenewalPolicy`], one rule for repo tokens and
-//! the API key), and the [`RefreshScheduler`] that does it on time.
+//! the API key), and the [`RefreshScheduler`] that does it on time. The scheduler reaches the
+//! credentials through its [`Renewer`] trait only; the daemon's renewer (tokens and the
+//! account) is put together where the parts are built (`crate::daemon::Renewals`).
 
 mod scheduler;
 
-use std::sync::Arc;
-
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::Notify;
 
 pub use scheduler::{
     FIRST_BACKOFF_SECS, MAX_BACKOFF_SECS, MAX_SLEEP_SECS, Plan, RefreshScheduler, Renewer, backoff,
     plan,
 };
 
-use crate::account::Account;
-use crate::error::Result;
-use crate::tokens::Tokens;
 use crate::vault::Snapshot;
 
 /// A credential the scheduler keeps fresh.
@@ -88,37 +84,6 @@ impl RenewalPolicy {
             deadlines.push((Renewal::ApiKey, self.renew_at(obtained, expires_at)));
         }
         deadlines
-    }
-}
-
-/// The daemon's renewer: repo tokens through [`Tokens`], the API key through [`Account`].
-#[derive(Debug, Clone)]
-pub struct Renewals {
-    pub tokens: Arc<Tokens>,
-    pub account: Arc<Account>,
-}
-
-impl Renewer for Renewals {
-    async fn deadlines(&self) -> Result<Vec<(Renewal, Timestamp)>> {
-        let vault = self.tokens.vault();
-        let snapshot = vault.snapshot().await?;
-        let deadlines = self
-            .tokens
-            .policy()
-            .deadlines(&snapshot, vault.api_key_from_environment());
-        self.tokens.announce_upcoming(&deadlines);
-        Ok(deadlines)
-    }
-
-    async fn renew(&self, renewal: &Renewal) -> Result<()> {
-        match renewal {
-            Renewal::RepoToken(org) => self.tokens.renew(org).await,
-            Renewal::ApiKey => self.account.renew_api_key().await,
-        }
-    }
-
-    fn changed(&self) -> Arc<Notify> {
-        self.tokens.vault().deadlines_changed()
     }
 }
 

@@ -88,7 +88,7 @@ impl AccountService for AccountApi {
             drop(prompts);
             let _relay_ends_with_the_prompts = relayed.await;
             if result.is_ok() {
-                remember_site(&daemon, &site);
+                daemon.remember_login_site(&site).await;
             }
             let message = match result {
                 Ok(outcome) => Ok(LoginResponse {
@@ -152,7 +152,7 @@ impl AccountService for AccountApi {
         let site = super::site_of(daemon, &request)?;
         let key = Secret::new(request.into_inner().api_key);
         site.account.set_api_key(key).await?;
-        remember_site(daemon, site);
+        daemon.remember_login_site(site).await;
         Ok(Response::new(SetApiKeyResponse {
             login: Some(convert::login(
                 &site.account.login_view().await,
@@ -160,16 +160,5 @@ impl AccountService for AccountApi {
             )),
             storage: Some(convert::storage(&site.vault.storage_view_news())),
         }))
-    }
-}
-
-/// After a login at the one implicit site (no sites configured): it is the one every later
-/// daemon serves. Configured sites are in the configuration already.
-fn remember_site(daemon: &crate::daemon::Daemon, site: &crate::sites::SiteRuntime) {
-    if daemon.sites.len() > 1 || !daemon.sites.is_default(site) {
-        return;
-    }
-    if let Err(e) = daemon.config.remember_site() {
-        tracing::warn!(error = %e, file = %daemon.config.paths.site_file().display(), "the site of this login could not be recorded");
     }
 }

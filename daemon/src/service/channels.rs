@@ -9,10 +9,9 @@ use anacondad_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::condarc::target_request;
-use crate::channels::{EditRequest, Edited, OrgChannel, OrgChannels};
+use crate::channels::{EditRequest, Edited, OrgChannel};
 use crate::condarc::ChannelPosition;
 use crate::daemon::Daemon;
-use crate::sites::SiteRuntime;
 
 #[derive(Debug)]
 pub struct ChannelApi {
@@ -23,11 +22,6 @@ impl ChannelApi {
     pub fn new(daemon: Arc<Daemon>) -> Self {
         Self { daemon }
     }
-}
-
-/// The site's organisation channels.
-pub fn org_channels(site: &SiteRuntime) -> OrgChannels {
-    OrgChannels::new(site.vault.clone(), site.api.clone(), site.conda.clone())
 }
 
 fn wire_channel(c: &OrgChannel) -> WireChannel {
@@ -83,7 +77,8 @@ impl ChannelApi {
         let wire = request.into_inner();
         let target = site.conda.target(&target_request(wire.condarc.as_ref()));
         let path = target.path.display().to_string();
-        let done = org_channels(site)
+        let done = site
+            .org_channels()
             .edit(&edit_request(&wire), &target, write)
             .await?;
         Ok(Response::new(edited(path, done)))
@@ -100,7 +95,7 @@ impl ChannelService for ChannelApi {
         let wire = request.into_inner();
         let target = site.conda.target(&target_request(wire.condarc.as_ref()));
         let org = Some(wire.org.trim()).filter(|o| !o.is_empty());
-        let listing = org_channels(site).list(org, &target).await?;
+        let listing = site.org_channels().list(org, &target).await?;
         Ok(Response::new(ListChannelsResponse {
             channels: listing.channels.iter().map(wire_channel).collect(),
             orgs: listing.orgs,

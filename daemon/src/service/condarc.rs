@@ -159,9 +159,7 @@ impl CondarcService for CondarcApi {
         let site = super::site_of(&self.daemon, &request)?;
         let (conda, target, _) = Self::target(site, request.into_inner().target.as_ref());
         let path = target.path.clone();
-        let unreadable = super::channels::org_channels(site)
-            .unreadable(&target)
-            .await;
+        let unreadable = site.org_channels().unreadable(&target).await;
         let CheckView { mut report, conda } = conda.check(target).await?;
         let lost: Vec<String> = unreadable.iter().map(|c| c.finding()).collect();
         report.findings.extend(lost.iter().cloned());

@@ -5,7 +5,8 @@ use anacondad_proto::v1 as pb;
 use crate::account::LoginView;
 use crate::conda::CondarcStatusView;
 use crate::condarc::CondarcState;
-use crate::credentials::{Answer, CredentialKind, EntrySettings, NoCredential};
+use crate::credential_kind::CredentialKind;
+use crate::credentials::{Answer, EntrySettings, NoCredential};
 use crate::store::BackendKind;
 use crate::tokens::{TokenHealth, TokenView, Validation};
 use crate::vault::StorageView;
@@ -31,16 +32,12 @@ pub fn storage(view: &StorageView) -> pb::StorageStatus {
     }
 }
 
-/// The login state as of `now`: a key that lapses within two weeks without a way to renew it
-/// is "expiring".
+/// The login state as of `now`: "expiring" as [`LoginView::expiring`] says.
 pub fn login(view: &LoginView, now: jiff::Timestamp) -> pb::LoginStatus {
     let state = if view.login_required {
         pb::LoginState::LoginRequired
     } else if view.logged_in {
-        let soon = view
-            .api_key_expires_at
-            .is_some_and(|t| t.as_second() - now.as_second() < 14 * 86_400);
-        if soon && !view.can_renew {
+        if view.expiring(now) {
             pb::LoginState::Expiring
         } else {
             pb::LoginState::LoggedIn

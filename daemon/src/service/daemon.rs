@@ -130,7 +130,9 @@ impl DaemonService for DaemonApi {
         let deadline = super::deadline(&self.daemon, &request);
         deadline
             .run(async {
-                let diagnosis = crate::diagnose::diagnose(&self.daemon, site).await;
+                let inputs =
+                    crate::diagnose::Inputs::of(&self.daemon.config, self.daemon.clock.as_ref());
+                let diagnosis = crate::diagnose::diagnose(&inputs, site).await;
                 Ok(Response::new(convert::diagnosis(&diagnosis)))
             })
             .await
@@ -166,7 +168,9 @@ impl DaemonService for DaemonApi {
         &self,
         req: Request<AddSiteRequest>,
     ) -> Result<Response<AddSiteResponse>, Status> {
-        super::config::add(&self.daemon.config, req.get_ref()).map(Response::new)
+        super::config::add(&self.daemon.config, req.get_ref())
+            .await
+            .map(Response::new)
     }
 
     async fn remove_site(

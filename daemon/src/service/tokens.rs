@@ -146,32 +146,19 @@ impl TokenService for TokenApi {
             return Err(Error::NoUninstallTarget.into());
         }
         let org = (!req.all).then_some(req.org.as_str());
-        let (removed, remaining) = site.tokens.uninstall(org).await?;
+        let condarc = (!req.keep_condarc).then(|| target_request(req.condarc.as_ref()));
+        let done = site
+            .uninstall(org, condarc.as_ref(), req.restore_default_channels)
+            .await?;
         let mut response = UninstallTokenResponse {
-            removed_orgs: removed,
-            remaining_orgs: remaining,
+            removed_orgs: done.removed,
+            remaining_orgs: done.remaining,
             ..Default::default()
         };
-        if !req.keep_condarc {
-            // The org channels we added for each removed org, and only those.
-            let target = site.conda.target(&target_request(req.condarc.as_ref()));
-            let channels = super::channels::org_channels(site);
-            for org in &response.removed_orgs {
-                let changes = channels.remove_ours(org, &target).await?;
-                if !changes.is_empty() {
-                    response.condarc_path = target.path.display().to_string();
-                    response.condarc_changed = true;
-                    response.condarc_changes.extend(changes);
-                }
-            }
-        }
-        if response.remaining_orgs.is_empty() && !req.keep_condarc {
-            let conda = &site.conda;
-            let target = conda.target(&target_request(req.condarc.as_ref()));
-            response.condarc_path = target.path.display().to_string();
-            let changes = conda.remove(target, req.restore_default_channels).await?;
-            response.condarc_changed |= !changes.is_empty();
-            response.condarc_changes.extend(changes);
+        if let Some((path, changes)) = done.condarc {
+            response.condarc_path = path.display().to_string();
+            response.condarc_changed = !changes.is_empty();
+            response.condarc_changes = changes;
         }
         Ok(Response::new(response))
     }

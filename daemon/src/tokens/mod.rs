@@ -19,10 +19,10 @@ pub use reconcile::Reconciled;
 pub use view::{Installed, TokenHealth, TokenStatusView, TokenView, Validation};
 
 use crate::api::{Organization, RepoTokenCheck};
-use crate::daemon::SiteParts;
 use crate::error::{Error, Result};
 use crate::renewal::{Renewal, RenewalPolicy};
 use crate::secret::Secret;
+use crate::site_parts::SiteParts;
 use crate::state::OrgState;
 use crate::vault::Vault;
 use anacondad_proto::v1::EventKind;

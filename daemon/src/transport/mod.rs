@@ -1,21 +1,32 @@
-//! What the Unix socket and the Windows pipe share once a transport has accepted a connection
-//! from our own user: the gRPC services, the protocol check, HTTP/2 keepalive, and the shutdown
-//! with its grace period. Each platform's module (`crate::server`) takes its endpoint and
-//! filters its callers (and takes the one-daemon lock with [`take_lock`]), then hands the stream of accepted connections to [`serve_connections`].
+//! The daemon's endpoint: the Unix socket (`unix.rs`, its accept guards in `unix/accept.rs`)
+//! or the Windows named pipe (`windows.rs`), each taking its endpoint, the one-daemon lock
+//! ([`take_lock`]) and refusing other users' callers; and what both share once a connection
+//! from our own user is accepted ([`serve_connections`]): the protocol check, HTTP/2 keepalive,
+//! and the shutdown with its grace period. The transport serves the routes it is handed and
+//! stops on the shutdown token it is handed; it never sees the daemon's parts.
 
 use std::fmt::Display;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 use tonic::transport::server::Connected;
 
-use crate::daemon::Daemon;
 use crate::service;
+
+#[cfg(unix)]
+pub mod unix;
+#[cfg(unix)]
+pub use unix::{BindError, BoundSocket, accept, serve};
+#[cfg(windows)]
+pub mod windows;
+#[cfg(windows)]
+pub use windows::{ActivatedListener, BindError, BoundSocket, serve};
 
 /// How long open calls (e.g. `Watch` streams) get to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -24,12 +35,13 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// events) is never taken for an idle one.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Serves every gRPC service on `connections` until `daemon.shutdown` is cancelled, then gives
-/// open calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the endpoint accepts calls;
-/// `endpoint` names it in the log.
+/// Serves `routes` on `connections`, behind the protocol check, until `shutdown` is cancelled,
+/// then gives open calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the endpoint accepts
+/// calls; `endpoint` names it in the log.
 pub async fn serve_connections<S, IO, E>(
     connections: S,
-    daemon: Arc<Daemon>,
+    routes: Routes,
+    shutdown: CancellationToken,
     endpoint: impl Display,
     ready: impl FnOnce(),
 ) where
@@ -38,13 +50,12 @@ pub async fn serve_connections<S, IO, E>(
     IO::ConnectInfo: Clone + Send + Sync + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let shutdown = daemon.shutdown.clone();
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .layer(tonic::service::InterceptorLayer::new(
             service::check_protocol,
         ))
-        .add_routes(service::routes(daemon))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(connections, shutdown.clone().cancelled_owned());
     tracing::info!(%endpoint, "listening");
     ready();

@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,10 +23,11 @@ use interprocess::os::windows::named_pipe::{PipeListenerOptions, pipe_mode};
 use interprocess::os::windows::security_descriptor::SecurityDescriptor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 use widestring::U16CString;
 
-use crate::daemon::Daemon;
-use crate::transport::LockRefused;
+use super::LockRefused;
 
 /// How long to wait before accepting again after the pipe failed to accept, so a persistent
 /// failure does not spin.
@@ -133,9 +133,9 @@ impl BoundSocket {
     }
 }
 
-/// Takes the one-daemon lock for `socket`; see [`crate::transport::take_lock`].
+/// Takes the one-daemon lock for `socket`; see [`super::take_lock`].
 fn take_lock(lock: &Path, socket: &Path) -> Result<File, BindError> {
-    crate::transport::take_lock(lock).map_err(|refused| match refused {
+    super::take_lock(lock).map_err(|refused| match refused {
         LockRefused::Held { pid } => BindError::AlreadyRunning {
             path: socket.to_path_buf(),
             pid,
@@ -246,17 +246,19 @@ fn owner_connections(
     })
 }
 
-/// Serves every gRPC service on the pipe until `daemon.shutdown` is cancelled, then gives open
-/// calls [`crate::transport::SHUTDOWN_GRACE`] to finish. `ready` runs once the pipe accepts calls.
+/// Serves `routes` on the pipe until `shutdown` is cancelled, then gives open calls
+/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the pipe accepts calls.
 pub async fn serve(
     socket: BoundSocket,
-    daemon: Arc<Daemon>,
+    routes: Routes,
+    shutdown: CancellationToken,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let listener = socket.listen()?;
-    crate::transport::serve_connections(
+    super::serve_connections(
         owner_connections(listener, socket.user_sid.clone()),
-        daemon,
+        routes,
+        shutdown,
         socket.path.display(),
         ready,
     )

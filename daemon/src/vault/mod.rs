@@ -4,6 +4,8 @@
 //! that a state-file write holds is never one a reader waits on.
 
 mod storage;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -242,11 +244,17 @@ impl Vault {
             .clone()
     }
 
-    /// Re-reads the store's secrets (another tool may have changed them).
+    /// Re-reads the store's secrets (another tool may have changed them); the exports are woken
+    /// only when they did change.
     pub async fn reload(&self) -> Result<Arc<Snapshot>, StoreError> {
         self.snapshot().await?;
         let (api_key, tokens) = self.read_secrets().await?;
         let _writes_in_order = self.shared.writer.lock().await;
+        let current = self.peek();
+        if current.api_key == api_key && current.tokens == tokens {
+            // Nothing changed: the exports, which wait on the change counter, have nothing to do.
+            return Ok(current);
+        }
         self.swap(|s| {
             s.api_key = api_key;
             s.tokens = tokens;

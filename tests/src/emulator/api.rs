@@ -156,7 +156,11 @@ pub(crate) async fn whoami(AxumState(shared): AxumState<Shared>, headers: Header
         Err(refusal) => return refusal.into_response(),
     };
     let Some(user) = state.user(&username) else {
-        return api_error(StatusCode::NOT_FOUND, "not_found", "the account no longer exists");
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the account no longer exists",
+        );
     };
     Json(json!({
         "passport": {

@@ -1,20 +1,22 @@
 //! The daemon's socket: taking it (one daemon per socket, stale sockets replaced, private
-//! directory, 0600 socket), refusing callers of other users, and serving the gRPC services on it
-//! until the shutdown signal.
+//! directory, 0600 socket), refusing callers of other users, and serving the routes it is
+//! handed on it until the shutdown signal.
+
+pub mod accept;
 
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anacondad_proto::socket::{SocketDirError, lock_path, prepare_socket_dir, socket_dir};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 
-use crate::daemon::Daemon;
-use crate::transport::LockRefused;
+use super::LockRefused;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
@@ -130,9 +132,9 @@ impl Drop for BoundSocket {
     }
 }
 
-/// Takes the one-daemon lock for `socket`; see [`crate::transport::take_lock`].
+/// Takes the one-daemon lock for `socket`; see [`super::take_lock`].
 fn take_lock(lock: &Path, socket: &Path) -> Result<File, BindError> {
-    crate::transport::take_lock(lock).map_err(|refused| match refused {
+    super::take_lock(lock).map_err(|refused| match refused {
         LockRefused::Held { pid } => BindError::AlreadyRunning {
             path: socket.to_path_buf(),
             pid,
@@ -167,11 +169,12 @@ fn owner_connections(
     })
 }
 
-/// Serves every gRPC service on `socket` until `daemon.shutdown` is cancelled, then gives open
-/// calls [`crate::transport::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
+/// Serves `routes` on the socket until `shutdown` is cancelled, then gives open calls
+/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
 pub async fn serve(
     socket: BoundSocket,
-    daemon: Arc<Daemon>,
+    routes: Routes,
+    shutdown: CancellationToken,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let uid = socket.uid;
@@ -197,9 +200,10 @@ pub async fn serve(
             path: path.clone(),
             source,
         })?;
-    crate::transport::serve_connections(
-        crate::accept::guard_under_file_limit(owner_connections(listener, uid)),
-        daemon,
+    super::serve_connections(
+        accept::guard_under_file_limit(owner_connections(listener, uid)),
+        routes,
+        shutdown,
         path.display(),
         ready,
     )
