@@ -13,6 +13,9 @@ tests/scripts/install-deps.sh
 ANACONDAD_TEST_VENV=$(tests/scripts/setup-venv.sh)
 export ANACONDAD_TEST_VENV
 cargo build --workspace --bins --locked
+# ana, built from its vendored source once per tarball, cached outside the clone.
+ANACONDAD_ANA_BIN=$(tests/scripts/build-ana.sh)
+[ -n "$ANACONDAD_ANA_BIN" ] && export ANACONDAD_ANA_BIN
 status=0
 # A bounded run of each fuzz target (fuzz/, nightly); ANACONDAD_SKIP_FUZZ=1 skips it.
 tests/scripts/fuzz.sh || status=$?
