@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "anacondad.v1.GetCredentialResponse",
             "anacondad.v1.RevealCredentialResponse",
             "anacondad.v1.MintApiKeyResponse",
+            "anacondad.v1.GetKeyringEntryResponse",
+            "anacondad.v1.SetKeyringEntryRequest",
         ])
         .compile_fds(fds)?;
     Ok(())

@@ -56,6 +56,9 @@ pub enum Command {
     /// Keep pixi's (rattler's) or mamba's own credential store current with the daemon's
     /// credential: written now and after every install, renewal, uninstall and logout.
     Export(ExportArgs),
+    /// What the Python keyring backend of the conda plugin asks (anaconda-auth, pip, uv).
+    #[command(subcommand, hide = true)]
+    Keyring(crate::commands::keyring::KeyringCommand),
     /// Start, stop and inspect the daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -168,8 +171,9 @@ pub enum SitesCommand {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The tool: `pixi` (any rattler-based tool) or `mamba` (mamba, micromamba).
-    #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba"])]
+    /// The tool: `pixi` (any rattler-based tool), `mamba` (mamba, micromamba), or `pip`, `uv`
+    /// (Anaconda's wheels index, the key from keyring: no secret in their configuration).
+    #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba", "pip", "uv"])]
     pub tool: String,
     /// Show what would be written, change nothing.
     #[arg(long)]

@@ -254,6 +254,13 @@ impl DaemonClient {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    pub fn keyring(
+        &self,
+    ) -> anacondad_proto::v1::keyring_service_client::KeyringServiceClient<DaemonChannel> {
+        anacondad_proto::v1::keyring_service_client::KeyringServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
     pub fn credentials(&self) -> CredentialServiceClient<DaemonChannel> {
         CredentialServiceClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -266,6 +266,13 @@ impl Daemon {
             self.conda.clone(),
         ));
         self.tasks.spawn(watcher.run());
+        let guard = crate::keyring_guard::KeyringFileGuard::new(
+            self.config.store.keyring_path.clone(),
+            self.sites.iter().cloned().collect(),
+            self.events.clone(),
+            self.shutdown.clone(),
+        );
+        self.tasks.spawn(guard.run());
         let exporter = self.exporter.clone();
         let shutdown = self.shutdown.clone();
         let tasks = self.tasks.clone();

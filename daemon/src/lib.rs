@@ -27,6 +27,8 @@ pub mod events;
 pub mod export;
 pub mod fault;
 pub mod fsutil;
+pub mod keyring_bridge;
+pub mod keyring_guard;
 pub mod minted;
 pub mod renewal;
 pub mod repo_url;

@@ -51,6 +51,8 @@ const ORDER: &[&str] = &[
     "auth_storage",
     "diagnose",
     "minted",
+    "keyring_bridge",
+    "keyring_guard",
     // Every part built, the gRPC adapters, the endpoint.
     "daemon",
     "service",

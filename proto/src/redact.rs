@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::v1::{
-    GetCredentialResponse, InstallTokenRequest, MintApiKeyResponse, RevealCredentialResponse,
-    SetApiKeyRequest,
+    GetCredentialResponse, GetKeyringEntryResponse, InstallTokenRequest, MintApiKeyResponse,
+    RevealCredentialResponse, SetApiKeyRequest, SetKeyringEntryRequest,
 };
 
 const REDACTED: &str = "<redacted>";
@@ -62,6 +62,28 @@ impl fmt::Debug for GetCredentialResponse {
             .field("org", &self.org)
             .field("expires_at", &self.expires_at)
             .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+impl fmt::Debug for GetKeyringEntryResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetKeyringEntryResponse")
+            .field("ours", &self.ours)
+            .field("found", &self.found)
+            .field("username", &self.username)
+            .field("password", &redacted_if_set(&self.password))
+            .field("site", &self.site)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SetKeyringEntryRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetKeyringEntryRequest")
+            .field("service", &self.service)
+            .field("username", &self.username)
+            .field("password", &redacted_if_set(&self.password))
             .finish()
     }
 }

@@ -28,6 +28,11 @@ if [ ! -f "$venv/.anacondad-rattler-ready" ]; then
   "$venv/bin/pip" install "${pip_flags[@]}" 'py-rattler==0.28.0' >&2
   touch "$venv/.anacondad-rattler-ready"
 fi
+# The real pip and uv for the wheels-index tests (their keyring look-ups), once.
+if [ ! -f "$venv/.anacondad-pip-uv-ready" ]; then
+  "$venv/bin/pip" install "${pip_flags[@]}" --upgrade 'pip>=24.2' 'uv>=0.5' >&2
+  touch "$venv/.anacondad-pip-uv-ready"
+fi
 # What the tests look for, whatever the version of this script that made the venv.
 touch "$venv/.anacondad-ready"
 

@@ -13,6 +13,9 @@ tests/scripts/install-deps.sh
 ANACONDAD_TEST_VENV=$(tests/scripts/setup-venv.sh)
 export ANACONDAD_TEST_VENV
 cargo build --workspace --bins --locked
+# ana, built from its vendored source once per tarball, cached outside the clone.
+ANACONDAD_ANA_BIN=$(tests/scripts/build-ana.sh)
+[ -n "$ANACONDAD_ANA_BIN" ] && export ANACONDAD_ANA_BIN
 status=0
 # The wheel of `pip install anacondad` (maturin; tests/tests/wheel.rs installs it into a fresh
 # virtualenv with the real conda). The dev profile: after the build above only its two

@@ -97,6 +97,20 @@ async fn collect(
 ) -> (Vec<Check>, Option<DaemonClient>) {
     let mut rows = Vec::new();
     let (client, conda) = daemon_rows(args, target, &mut rows, out).await;
+    if let Some(client) = &client {
+        let env = super::doctor_clients::Environment::from_process();
+        for found in super::doctor_clients::findings(client, &env).await {
+            let state = if found.ok {
+                CheckState::Ok
+            } else {
+                CheckState::Warn
+            };
+            rows.push(with_fix(
+                row(found.id, "clients", state, found.evidence),
+                found.fix,
+            ));
+        }
+    }
     unit_rows(target, &mut rows);
     rows.extend(conda);
     (rows, client)

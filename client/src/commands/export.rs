@@ -1,5 +1,5 @@
 //! `anacondactl export --for pixi|mamba [--dry-run] [--off]`: turns an export on or off and
-//! shows what it writes.
+//! shows what it writes (`--for pip|uv`: export_index.rs).
 
 use anacondad_proto::v1::{ExportTarget, SetExportRequest};
 
@@ -11,6 +11,9 @@ use crate::json;
 use crate::render;
 
 pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), CliError> {
+    if matches!(args.tool.as_str(), "pip" | "uv") {
+        return super::export_index::run(args, target, out).await;
+    }
     let export_target = match args.tool.as_str() {
         "mamba" | "micromamba" => ExportTarget::Mamba,
         _ => ExportTarget::Rattler,

@@ -7,9 +7,12 @@ mod config;
 mod credential;
 mod daemon;
 mod doctor;
+mod doctor_clients;
 mod env;
 mod exec;
 mod export;
+mod export_index;
+pub mod keyring;
 mod keys;
 mod service;
 mod site;
@@ -96,6 +99,7 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
         Command::Channels(cmd) => channels::run(cmd, &target, out, prompter).await,
         Command::Export(args) => export::run(args, &target, out).await,
+        Command::Keyring(cmd) => keyring::run(cmd, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
         Command::Config(cmd) => config::show(cmd, cli.at.as_deref(), &target, out).await,
         Command::Sites(cmd) => config::sites(cmd, &target, out).await,

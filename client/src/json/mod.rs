@@ -13,6 +13,7 @@
 pub mod channels;
 pub mod commands;
 pub mod daemon;
+pub mod keyring;
 pub mod keys;
 pub mod service;
 

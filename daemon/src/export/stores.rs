@@ -247,7 +247,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn apply_to_keychain(changes: &Changes) -> Result<bool, ExportError> {
-    let keychain = crate::store::KeychainBackend::connect()
+    // rattler opens its entries through keyring-core's default store: on Windows at the
+    // target `<host>.rattler`, not where Python's keyring would put them.
+    let keychain = crate::store::KeychainBackend::connect_native()
         .map_err(|e| ExportError::Keychain(e.to_string()))?;
     let err = |e: crate::store::BackendError| ExportError::Keychain(e.to_string());
     let mut changed = false;
@@ -322,6 +324,19 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), sha256_hex(v)))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn on_windows_rattler_reads_its_entry_at_the_host_dot_rattler_target() {
+        // rattler_networking's KeyringAuthenticationStorage: `Entry::new("rattler", host)` on
+        // windows_native_keyring_store::Store::new() (divider `.`).
+        assert_eq!(
+            crate::store::keychain::native_windows_target(
+                RATTLER_KEYRING_SERVICE,
+                "repo.anaconda.cloud"
+            ),
+            "repo.anaconda.cloud.rattler"
+        );
     }
 
     #[test]

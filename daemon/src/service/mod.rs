@@ -10,6 +10,7 @@ mod credentials;
 mod daemon;
 pub mod error;
 mod export;
+mod keyring;
 mod keys;
 mod tokens;
 
@@ -19,7 +20,8 @@ use anacondad_proto::v1::{
     account_service_server::AccountServiceServer, channel_service_server::ChannelServiceServer,
     condarc_service_server::CondarcServiceServer,
     credential_service_server::CredentialServiceServer, daemon_service_server::DaemonServiceServer,
-    export_service_server::ExportServiceServer, token_service_server::TokenServiceServer,
+    export_service_server::ExportServiceServer, keyring_service_server::KeyringServiceServer,
+    token_service_server::TokenServiceServer,
 };
 use anacondad_proto::{MAX_MESSAGE_BYTES, PROTOCOL_METADATA_KEY, PROTOCOL_VERSION};
 use tonic::service::Routes;
@@ -45,6 +47,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         shared.clone(),
     ))
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let keyring = KeyringServiceServer::new(keyring::KeyringApi::new(shared.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let credentials = CredentialServiceServer::new(credentials::CredentialApi::new(shared))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut routes = Routes::default();
@@ -56,7 +60,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
         .add_service(channels)
         .add_service(credentials)
         .add_service(keys)
-        .add_service(export);
+        .add_service(export)
+        .add_service(keyring);
     routes
 }
 

@@ -49,6 +49,20 @@ pub enum KeychainError {
 /// The OS keychain backend.
 pub struct KeychainBackend {
     store: Arc<CredentialStore>,
+    /// Credential Manager targets as Python's `keyring` names them (anaconda-auth's record),
+    /// else as keyring-core's Windows store names them (rattler's entries). Elsewhere an item
+    /// is found by its attributes, the same for both.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    python_targets: bool,
+}
+
+/// The Credential Manager target keyring-core's default Windows store
+/// (windows-native-keyring-store's `Store::new()`: no prefix, divider `.`, no suffix) gives
+/// (`service`, `username`): `username.service`. rattler reads its entries there
+/// (`Entry::new("rattler", host)`).
+#[cfg_attr(not(windows), allow(dead_code))]
+pub fn native_windows_target(service: &str, username: &str) -> String {
+    format!("{username}.{service}")
 }
 
 impl std::fmt::Debug for KeychainBackend {
@@ -66,7 +80,19 @@ impl KeychainBackend {
         let store = platform_store().map_err(|e| KeychainError::Unavailable {
             detail: platform_detail(&e),
         })?;
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            python_targets: true,
+        })
+    }
+
+    /// [`KeychainBackend::connect`] for entries another Rust program reads through
+    /// keyring-core's default store (rattler): on Windows, their targets are that store's.
+    pub fn connect_native() -> Result<Self, KeychainError> {
+        Ok(Self {
+            python_targets: false,
+            ..Self::connect()?
+        })
     }
 
     /// The keyring-core store's own description, for diagnostics.
@@ -81,7 +107,14 @@ impl KeychainBackend {
         let (key, value) = ("label", format!("Password for '{username}' on '{service}'"));
         // Credential Manager: the target Python's keyring uses for this pair.
         #[cfg(windows)]
-        let (key, value) = ("target", self.windows_target(service, username)?);
+        let (key, value) = (
+            "target",
+            if self.python_targets {
+                self.windows_target(service, username)?
+            } else {
+                native_windows_target(service, username)
+            },
+        );
         let modifiers: HashMap<&str, &str> = HashMap::from([(key, value.as_str())]);
         let modifiers = (cfg!(target_os = "linux") || cfg!(windows)).then_some(&modifiers);
         self.store

@@ -105,6 +105,29 @@ pub(crate) async fn account(AxumState(shared): AxumState<Shared>, headers: Heade
     .into_response()
 }
 
+/// `GET /api/auth/sessions/whoami`: who the bearer is, in the shape `ana` reads (`passport`).
+pub(crate) async fn whoami(AxumState(shared): AxumState<Shared>, headers: HeaderMap) -> Response {
+    let state = shared.lock();
+    let username = match authenticate(&state, &headers) {
+        Ok(u) => u,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(user) = state.user(&username) else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the account no longer exists",
+        );
+    };
+    Json(json!({
+        "passport": {
+            "user_id": user.id,
+            "profile": {"email": user.email, "username": user.username},
+        },
+    }))
+    .into_response()
+}
+
 pub(crate) async fn my_organizations(
     AxumState(shared): AxumState<Shared>,
     headers: HeaderMap,

@@ -6,11 +6,13 @@
 //!
 //! Endpoints (one loopback port): `/.well-known/openid-configuration`; OIDC under
 //! `/api/auth/oauth2/` (`device/auth`, `auth`, `token`); `/api/auth/api-keys`,
-//! `/api/iam/api-keys`, `/api/account`, `/api/organizations/my`,
+//! `/api/iam/api-keys`, `/api/account`, `/api/auth/sessions/whoami` (`ana`'s),
+//! `/api/organizations/my`,
 //! `/api/organizations/<org>/ce/current-token`; organisation channels (`/api/auth/organizations/my`,
 //! `/api/repo/account/channels`, `/api/repo/channels/<ns>/subchannels`: the `channels`
 //! module); the repository under `/repo/` and
-//! `/t/<token>/repo/`; test controls under `/_emulator/` (see the `control` module).
+//! `/t/<token>/repo/`; the wheels index (PEP 503, basic auth `__token__:<API key>`) under
+//! `/repo/anaconda-wheels/` (the `wheels` module); test controls under `/_emulator/` (see the `control` module).
 
 mod api;
 mod api_keys;
@@ -22,6 +24,7 @@ mod repo;
 pub mod seed;
 mod state;
 mod tls;
+mod wheels;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -174,6 +177,7 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
         )
         .route("/api/iam/api-keys", post(api_keys::create_api_key))
         .route("/api/account", get(api::account))
+        .route("/api/auth/sessions/whoami", get(api::whoami))
         .route("/api/organizations/my", get(api::my_organizations))
         .route(
             "/api/organizations/{org}/ce/current-token",
@@ -188,6 +192,7 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
             "/api/repo/channels/{namespace}/subchannels",
             get(channels::namespace_channels),
         )
+        .route("/repo/anaconda-wheels/{*rest}", get(wheels::serve))
         .route("/repo/{*rest}", get(repo::by_header))
         .route("/t/{token}/repo/{*rest}", get(repo::by_path_token))
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))

@@ -91,12 +91,19 @@ def _json_object(text: str) -> Optional[Dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
-def run(args: Sequence[str], timeout: float, slow: str, grace: float = 0.0) -> Dict[str, Any]:
+def run(
+    args: Sequence[str],
+    timeout: float,
+    slow: str,
+    grace: float = 0.0,
+    stdin: Optional[str] = None,
+) -> Dict[str, Any]:
     """`anacondactl --json ARGS`, ended after `timeout` seconds (and `grace` more for an
     `anacondactl` that keeps a deadline of its own): its answer, a JSON object (also when it
     exits non-zero after printing one, as `doctor` does with a failing check). Raises Failed
     with `anacondactl`'s own error, or with what went wrong running it; `slow` says what was
-    asked and what to do when it did not answer in time. Nothing it prints is logged."""
+    asked and what to do when it did not answer in time. `stdin` is written to its standard
+    input (a secret goes there, never into its arguments). Nothing it prints is logged."""
     try:
         command: List[str] = [program(), "--json", *args]
     except AnacondadAuthError as e:
@@ -104,7 +111,7 @@ def run(args: Sequence[str], timeout: float, slow: str, grace: float = 0.0) -> D
     try:
         done = subprocess.run(
             command,
-            stdin=subprocess.DEVNULL,
+            **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
             capture_output=True,
             timeout=timeout + grace,
             text=True,
