@@ -229,6 +229,13 @@ fn storage_modes_parse_and_reject_unknown_values_with_the_choices() {
         StorageMode::System
     );
     assert_eq!("file".parse::<StorageMode>().unwrap(), StorageMode::File);
+    assert_eq!(
+        "memory".parse::<StorageMode>().unwrap(),
+        StorageMode::Memory
+    );
     let err = "keychain".parse::<StorageMode>().unwrap_err().to_string();
-    assert!(err.contains("\"auto\", \"system\" or \"file\""), "{err}");
+    assert!(
+        err.contains("\"auto\", \"system\", \"file\" or \"memory\""),
+        "{err}"
+    );
 }

@@ -143,6 +143,8 @@ impl World {
             .env_remove("ANACONDA_AUTH_DOMAIN")
             .env_remove("ANACONDA_CONFIG_TOML")
             .env_remove("PYTHON_KEYRING_BACKEND")
+            // anaconda-auth's own backends are under test, not the daemon's in front of them.
+            .env("CONDA_ANACONDAD_KEYRING", "off")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -4,14 +4,14 @@
 #![no_main]
 
 use anacondad::api::{
-    Account, IssuedRepoToken, OidcConfiguration, OidcTokens, Organization, RepoTokenInfo,
+    AccountInfo, IssuedRepoToken, OidcConfiguration, OidcTokens, Organization, RepoTokenInfo,
     check_credential, jwt_expiry, mask_url,
 };
 use anacondad::secret::Secret;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = serde_json::from_slice::<Account>(data);
+    let _ = serde_json::from_slice::<AccountInfo>(data);
     let _ = serde_json::from_slice::<Vec<Organization>>(data);
     let _ = serde_json::from_slice::<RepoTokenInfo>(data);
     let _ = serde_json::from_slice::<IssuedRepoToken>(data);

@@ -21,12 +21,15 @@ configuration) and keyring's chainer (10), so anaconda-auth with no configuratio
 it stays below anaconda-auth's ``ConfigKeyring`` (100, an ``api_key`` the user wrote into its
 configuration) and yields to a backend the user names (``PYTHON_KEYRING_BACKEND``,
 ``keyringrc.cfg``), as keyring always does. It never starts the daemon.
+``CONDA_ANACONDAD_KEYRING=off`` keeps it out of the choice, as if it were not installed (for
+a process that must use anaconda-auth's own store).
 """
 
 import logging
 import os
 from typing import Any, Dict, List, Optional
 
+from jaraco.classes import properties
 from keyring import backend as _backend
 from keyring import credentials as _credentials
 from keyring.errors import PasswordDeleteError, PasswordSetError
@@ -44,6 +47,13 @@ DEFAULT_TIMEOUT = 2.0
 
 #: Above anaconda-auth's file backend (11) and keyring's chainer (10).
 PRIORITY = 12
+
+#: ``off`` (or ``0``, ``no``, ``false``) keeps this backend out of keyring's choice.
+SWITCH_ENV = "CONDA_ANACONDAD_KEYRING"
+
+
+def _switched_off() -> bool:
+    return os.environ.get(SWITCH_ENV, "").strip().lower() in ("off", "0", "no", "false")
 
 
 def _timeout() -> float:
@@ -135,7 +145,13 @@ class AnacondadKeyring(_backend.KeyringBackend):
     """The daemon's credentials for anaconda-auth, pip and uv; the other keyring for the rest."""
 
     name = "anacondad"
-    priority = PRIORITY  # type: ignore[assignment]
+
+    @properties.classproperty
+    def priority(cls) -> float:  # type: ignore[override]
+        # keyring leaves out a backend whose priority raises (not viable here).
+        if _switched_off():
+            raise RuntimeError(f"{SWITCH_ENV} turns the anacondad keyring backend off")
+        return PRIORITY
 
     def __init__(self) -> None:
         super().__init__()
