@@ -7,24 +7,21 @@ use anacondad_proto::v1::{
 
 use super::{Output, condarc_target};
 use crate::cli::{ChannelEditArgs, ChannelPosition, ChannelsCommand, CondarcArgs, InstallArgs};
-use crate::connection::{DaemonClient, Target};
+use crate::connection::DaemonClient;
 use crate::exit::CliError;
 use crate::json::channels::{ChannelList, ChannelStep, ChannelsEdited};
 use crate::prompt::Prompter;
 
 pub async fn run(
     cmd: ChannelsCommand,
-    target: &Target,
+    client: &DaemonClient,
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
-    let client = target.connect_or_start().await?;
     match cmd {
-        ChannelsCommand::List { org, condarc } => {
-            list(&client, org.as_deref(), &condarc, out).await
-        }
-        ChannelsCommand::Add(args) => edit(&client, args, false, out, prompter).await,
-        ChannelsCommand::Remove(args) => edit(&client, args, true, out, prompter).await,
+        ChannelsCommand::List { org, condarc } => list(client, org.as_deref(), &condarc, out).await,
+        ChannelsCommand::Add(args) => edit(client, args, false, out, prompter).await,
+        ChannelsCommand::Remove(args) => edit(client, args, true, out, prompter).await,
     }
 }
 
