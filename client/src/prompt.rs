@@ -94,6 +94,25 @@ impl Prompter {
         }
     }
 
+    /// What a menu is drawn with: the terminal (or the failure naming `what` and `flag`),
+    /// `items` each made one safe line (org names and titles come from the service), and
+    /// `prompt` made safe.
+    fn menu(
+        &self,
+        prompt: &str,
+        items: &[String],
+        what: &str,
+        flag: &str,
+    ) -> Result<(Term, Vec<String>, String), CliError> {
+        let term = self.term(what, flag)?;
+        let shown: Vec<String> = items
+            .iter()
+            .map(|item| crate::render::one_line(item).into_owned())
+            .collect();
+        let prompt = crate::render::terminal_safe(prompt).into_owned();
+        Ok((term, shown, prompt))
+    }
+
     /// Lets the user pick one of `items` with the arrow keys (or j/k), Enter to choose; Esc
     /// or q cancels ([`ExitKind::Failed`], "nothing was chosen") and Ctrl-C interrupts
     /// ([`ExitKind::Interrupted`]), both with the cursor shown again. Without a terminal,
@@ -105,13 +124,7 @@ impl Prompter {
         what: &str,
         flag: &str,
     ) -> Result<usize, CliError> {
-        let term = self.term(what, flag)?;
-        // Org names and titles come from the service.
-        let shown: Vec<String> = items
-            .iter()
-            .map(|item| crate::render::one_line(item).into_owned())
-            .collect();
-        let prompt = crate::render::terminal_safe(prompt).into_owned();
+        let (term, shown, prompt) = self.menu(prompt, items, what, flag)?;
         let _cursor = HiddenCursor::new(&term).map_err(io_err)?;
         let mut picked = 0;
         let drawn_lines = shown.len() + 2;
@@ -130,26 +143,15 @@ impl Prompter {
         draw(picked).map_err(io_err)?;
         loop {
             let key = term.read_key_raw().map_err(io_err)?;
+            menu_left(&term, drawn_lines, &prompt, &key)?;
             let next = match key {
                 Key::ArrowUp | Key::Char('k') => {
                     Some(picked.checked_sub(1).unwrap_or(shown.len() - 1))
                 }
                 Key::ArrowDown | Key::Char('j') | Key::Tab => Some((picked + 1) % shown.len()),
                 Key::Enter => {
-                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
-                    term.write_line(&format!("{prompt}: {}", shown[picked]))
-                        .map_err(io_err)?;
+                    menu_chosen(&term, drawn_lines, &prompt, &shown[picked])?;
                     return Ok(picked);
-                }
-                Key::Escape | Key::Char('q') => {
-                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
-                    return Err(CliError::failed(format!(
-                        "{prompt}: cancelled; nothing was chosen"
-                    )));
-                }
-                Key::CtrlC => {
-                    term.write_line("^C").map_err(io_err)?;
-                    return Err(interrupted());
                 }
                 _ => None,
             };
@@ -173,12 +175,7 @@ impl Prompter {
         what: &str,
         flag: &str,
     ) -> Result<Vec<usize>, CliError> {
-        let term = self.term(what, flag)?;
-        let shown: Vec<String> = items
-            .iter()
-            .map(|item| crate::render::one_line(item).into_owned())
-            .collect();
-        let prompt = crate::render::terminal_safe(prompt).into_owned();
+        let (term, shown, prompt) = self.menu(prompt, items, what, flag)?;
         let _cursor = HiddenCursor::new(&term).map_err(io_err)?;
         let mut at = 0;
         let mut ticked = vec![false; shown.len()];
@@ -197,27 +194,17 @@ impl Prompter {
         };
         draw(at, &ticked).map_err(io_err)?;
         loop {
-            match term.read_key_raw().map_err(io_err)? {
+            let key = term.read_key_raw().map_err(io_err)?;
+            menu_left(&term, drawn_lines, &prompt, &key)?;
+            match key {
                 Key::ArrowUp | Key::Char('k') => at = at.checked_sub(1).unwrap_or(shown.len() - 1),
                 Key::ArrowDown | Key::Char('j') | Key::Tab => at = (at + 1) % shown.len(),
                 Key::Char(' ') => ticked[at] = !ticked[at],
                 Key::Enter => {
-                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
                     let chosen: Vec<usize> = (0..shown.len()).filter(|&i| ticked[i]).collect();
                     let names: Vec<&str> = chosen.iter().map(|&i| shown[i].as_str()).collect();
-                    term.write_line(&format!("{prompt}: {}", names.join("; ")))
-                        .map_err(io_err)?;
+                    menu_chosen(&term, drawn_lines, &prompt, &names.join("; "))?;
                     return Ok(chosen);
-                }
-                Key::Escape | Key::Char('q') => {
-                    term.clear_last_lines(drawn_lines).map_err(io_err)?;
-                    return Err(CliError::failed(format!(
-                        "{prompt}: cancelled; nothing was chosen"
-                    )));
-                }
-                Key::CtrlC => {
-                    term.write_line("^C").map_err(io_err)?;
-                    return Err(interrupted());
                 }
                 _ => continue,
             }
@@ -289,6 +276,36 @@ fn controlling_terminal() -> Option<Term> {
 }
 
 /// Ctrl-C at a question; the caller says what was done by then.
+/// The keys that leave a menu without a choice: Esc or q cancels (the menu cleared away),
+/// Ctrl-C interrupts (`^C` shown); any other key is the menu's own.
+fn menu_left(term: &Term, drawn_lines: usize, prompt: &str, key: &Key) -> Result<(), CliError> {
+    match key {
+        Key::Escape | Key::Char('q') => {
+            term.clear_last_lines(drawn_lines).map_err(io_err)?;
+            Err(CliError::failed(format!(
+                "{prompt}: cancelled; nothing was chosen"
+            )))
+        }
+        Key::CtrlC => {
+            term.write_line("^C").map_err(io_err)?;
+            Err(interrupted())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces the menu with one line: the prompt and what was chosen.
+fn menu_chosen(
+    term: &Term,
+    drawn_lines: usize,
+    prompt: &str,
+    chosen: &str,
+) -> Result<(), CliError> {
+    term.clear_last_lines(drawn_lines).map_err(io_err)?;
+    term.write_line(&format!("{prompt}: {chosen}"))
+        .map_err(io_err)
+}
+
 fn interrupted() -> CliError {
     CliError::new(ExitKind::Interrupted, "interrupted")
 }

@@ -5,26 +5,23 @@ use anacondad_proto::v1::{
     ChannelPlacement, EditChannelsRequest, ListChannelsRequest, OrgChannel, PlanCondarcRequest,
 };
 
-use super::{Output, condarc_target};
+use super::{Output, condarc, condarc_target};
 use crate::cli::{ChannelEditArgs, ChannelPosition, ChannelsCommand, CondarcArgs, InstallArgs};
-use crate::connection::{DaemonClient, Target};
+use crate::connection::DaemonClient;
 use crate::exit::CliError;
 use crate::json::channels::{ChannelList, ChannelStep, ChannelsEdited};
 use crate::prompt::Prompter;
 
 pub async fn run(
     cmd: ChannelsCommand,
-    target: &Target,
+    client: &DaemonClient,
     out: Output,
     prompter: Prompter,
 ) -> Result<(), CliError> {
-    let client = target.connect_or_start().await?;
     match cmd {
-        ChannelsCommand::List { org, condarc } => {
-            list(&client, org.as_deref(), &condarc, out).await
-        }
-        ChannelsCommand::Add(args) => edit(&client, args, false, out, prompter).await,
-        ChannelsCommand::Remove(args) => edit(&client, args, true, out, prompter).await,
+        ChannelsCommand::List { org, condarc } => list(client, org.as_deref(), &condarc, out).await,
+        ChannelsCommand::Add(args) => edit(client, args, false, out, prompter).await,
+        ChannelsCommand::Remove(args) => edit(client, args, true, out, prompter).await,
     }
 }
 
@@ -126,17 +123,7 @@ async fn edit(
         return Ok(());
     }
     out.say(format!("Changing conda's channels in {}", plan.path));
-    for line in &plan.summary {
-        out.say(format!("  {line}"));
-    }
-    let proceed = args.yes
-        || prompter.confirm(
-            "Proceed?",
-            "editing .condarc needs your confirmation",
-            "--yes",
-        )?;
-    if !proceed {
-        out.say(format!("{} was left unchanged.", plan.path));
+    if !condarc::confirm_edit(out, &plan.path, &plan.summary, args.yes, prompter)? {
         return Ok(());
     }
     let done = client.channels().edit_channels(request).await?.into_inner();

@@ -10,6 +10,7 @@ use crate::cli::{CondarcArgs, CondarcCommand};
 use crate::connection::{DaemonClient, Target};
 use crate::exit::{CliError, ExitKind};
 use crate::json;
+use crate::prompt::Prompter;
 use crate::render;
 
 pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<(), CliError> {
@@ -147,6 +148,30 @@ pub async fn apply(
         })
         .await?
         .into_inner())
+}
+
+/// Shows `summary`, the lines of a planned edit of `path`, and asks before it is made (`yes`
+/// answers); when the answer is no, says that `path` was left unchanged.
+pub fn confirm_edit(
+    out: Output,
+    path: &str,
+    summary: &[String],
+    yes: bool,
+    prompter: Prompter,
+) -> Result<bool, CliError> {
+    for line in summary {
+        out.say(format!("  {line}"));
+    }
+    let proceed = yes
+        || prompter.confirm(
+            "Proceed?",
+            "editing .condarc needs your confirmation",
+            "--yes",
+        )?;
+    if !proceed {
+        out.say(format!("{path} was left unchanged."));
+    }
+    Ok(proceed)
 }
 
 /// `in_use`: nothing keeps conda from using the file (else the warnings that follow say what).

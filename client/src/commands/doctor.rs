@@ -297,17 +297,7 @@ async fn fix(
         return Ok(Vec::new());
     }
     out.say(format!("Fixing {}:", plan.path));
-    for line in &plan.summary {
-        out.say(format!("  {line}"));
-    }
-    let proceed = args.yes
-        || prompter.confirm(
-            "Proceed?",
-            "editing .condarc needs your confirmation",
-            "--yes",
-        )?;
-    if !proceed {
-        out.say(format!("{} was left unchanged.", plan.path));
+    if !condarc::confirm_edit(out, &plan.path, &plan.summary, args.yes, prompter)? {
         return Ok(Vec::new());
     }
     let applied = condarc::apply(client, &args.condarc).await?;

@@ -94,10 +94,14 @@ pub async fn run(cli: Cli, mut target: Target) -> Result<(), CliError> {
         Command::Exec(args) => exec::run(args, &target, out).await,
         Command::Env(args) => env::run(args, &target, out).await,
         Command::Whoami => account::whoami(&target, out).await,
-        Command::Token(cmd) => token::run(cmd, &target, out, prompter).await,
+        Command::Token(cmd) => {
+            token::run(cmd, &target.connect_or_start().await?, out, prompter).await
+        }
         Command::Credential(cmd) => credential::run(cmd, &target, out).await,
         Command::Condarc(cmd) => condarc::run(cmd, &target, out).await,
-        Command::Channels(cmd) => channels::run(cmd, &target, out, prompter).await,
+        Command::Channels(cmd) => {
+            channels::run(cmd, &target.connect_or_start().await?, out, prompter).await
+        }
         Command::Export(args) => export::run(args, &target, out).await,
         Command::Keyring(cmd) => keyring::run(cmd, &target, out).await,
         Command::Daemon(cmd) => daemon::run(cmd, &target, out).await,
