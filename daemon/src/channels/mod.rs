@@ -8,18 +8,20 @@
 //! page's "copy channel path" gives; the service does not document it for subchannels, so it
 //! is an assumption (docs/channels.md).
 
+mod check;
+mod edit;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use url::Url;
-
-use crate::api::{AnacondaClient, ChannelCredential, RepoChannel};
-use crate::conda_setup::watcher::ChannelCheck;
+use crate::api::{AnacondaClient, RepoChannel};
 use crate::conda_setup::{Conda, CondaView, CondarcTarget};
-use crate::condarc_text::{Applied, ChannelPosition, CondarcEditor, PlannedEdit, channel_key};
+use crate::condarc_text::{Applied, ChannelPosition, CondarcEditor, channel_key};
 use crate::error::{Error, Result};
 use crate::repo_url::{Channel, RepoUrl};
 use crate::vault::Vault;
+
+pub use check::UnreadableChannel;
 
 /// One organisation channel, as listed and as conda would use it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,69 +68,12 @@ pub struct Edited {
     pub selected: Vec<OrgChannel>,
 }
 
-/// An org channel in conda's configuration that the credential conda would send cannot read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableChannel {
-    pub org: String,
-    pub name: String,
-    pub url: String,
-    /// The repository's answer: 401, 403 or 404.
-    pub status: u16,
-}
-
-impl UnreadableChannel {
-    /// One line that says what is wrong and what to run.
-    pub fn finding(&self) -> String {
-        let Self {
-            org,
-            name,
-            url,
-            status,
-        } = self;
-        let remove = format!("`anacondactl channels remove --org {org} {name}`");
-        match status {
-            404 => format!(
-                "org channel {url}: the repository has no such channel (HTTP 404): it was \
-                 removed or renamed; see `anacondactl channels list --org {org}`, and take it \
-                 out of conda's channels with {remove}"
-            ),
-            401 => format!(
-                "org channel {url}: the repository refused the credential for {org} (HTTP 401): \
-                 run `anacondactl token install --org {org}`, or take the channel out with {remove}"
-            ),
-            _ => format!(
-                "org channel {url}: the token of {org} cannot read it (HTTP {status}): access to \
-                 it was revoked or never given; ask an owner of {org} for access, or take it out \
-                 of conda's channels with {remove}"
-            ),
-        }
-    }
-}
-
 /// A site's organisation channels: the service, the store and conda's configuration.
 #[derive(Debug, Clone)]
 pub struct OrgChannels {
     vault: Arc<Vault>,
     api: Arc<AnacondaClient>,
     conda: Arc<Conda>,
-}
-
-impl ChannelCheck for OrgChannels {
-    fn unreadable_findings<'a>(
-        &'a self,
-        target: &'a CondarcTarget,
-    ) -> futures::future::BoxFuture<'a, Vec<(String, String)>> {
-        Box::pin(async move {
-            self.unreadable(target)
-                .await
-                .into_iter()
-                .map(|lost| {
-                    let finding = lost.finding();
-                    (lost.org, finding)
-                })
-                .collect()
-        })
-    }
 }
 
 impl OrgChannels {
@@ -208,199 +153,6 @@ impl OrgChannels {
         }
     }
 
-    /// Plans (`write` false) or makes an add or a remove; an add is recorded as ours for its
-    /// org, a remove takes what it removed off that record.
-    pub async fn edit(
-        &self,
-        request: &EditRequest,
-        target: &CondarcTarget,
-        write: bool,
-    ) -> Result<Edited> {
-        let (org, names) = self.resolve(request).await?;
-        let selected: Vec<OrgChannel> = if request.remove {
-            self.selected_for_remove(&org, &names, request.all, target)
-                .await?
-        } else {
-            self.selected_for_add(&org, &names, request.all, target)
-                .await?
-        };
-        let urls: Vec<String> = selected.iter().map(|c| c.url.clone()).collect();
-        let editor = CondarcEditor::new(&target.path);
-        let remove = request.remove;
-        let position = request.position;
-        let (applied, planned) = tokio::task::spawn_blocking(move || {
-            if write {
-                if remove {
-                    editor.remove_channels(&urls, false)
-                } else {
-                    editor.add_channels(&urls, position)
-                }
-                .map(|applied| (applied, None))
-            } else {
-                let plan = if remove {
-                    editor.plan_remove_channels(&urls, false)
-                } else {
-                    editor.plan_add_channels(&urls, position)
-                }?;
-                Ok(as_applied(plan))
-            }
-        })
-        .await
-        .map_err(|_| Error::TaskLost {
-            what: "the .condarc edit",
-        })??;
-        if write && applied.changed {
-            self.conda.note_our_edit(
-                &target.path,
-                "anacondactl channels changed conda's channels",
-            );
-            let added: Vec<String> = applied
-                .changes
-                .iter()
-                .filter_map(|c| c.strip_prefix("channels: add "))
-                .map(|c| c.split(" (").next().unwrap_or(c).to_owned())
-                .collect();
-            let removed: Vec<String> = selected.iter().map(|c| channel_key(&c.url)).collect();
-            self.vault
-                .record(|d| {
-                    let ours = d.added_channels.entry(org.clone()).or_default();
-                    if remove {
-                        ours.retain(|u| !removed.contains(&channel_key(u)));
-                    } else {
-                        for url in added {
-                            if !ours.contains(&url) {
-                                ours.push(url);
-                            }
-                        }
-                    }
-                    if ours.is_empty() {
-                        d.added_channels.remove(&org);
-                    }
-                })
-                .await?;
-        }
-        let channels_after = after_view(target, planned).await;
-        Ok(Edited {
-            applied,
-            channels_after,
-            selected,
-        })
-    }
-
-    /// The org and the channel names a request means.
-    async fn resolve(&self, request: &EditRequest) -> Result<(String, Vec<String>)> {
-        let mut org = request.org.trim().to_owned();
-        let mut names = Vec::new();
-        for name in &request.names {
-            match name.split_once('/') {
-                Some((ns, channel)) if org.is_empty() || org == ns => {
-                    org = ns.to_owned();
-                    names.push(channel.to_owned());
-                }
-                Some(_) => {
-                    return Err(Error::ChannelOrgMismatch {
-                        name: name.clone(),
-                        org,
-                    });
-                }
-                None => names.push(name.clone()),
-            }
-        }
-        if org.is_empty() {
-            let stored: Vec<String> = self
-                .vault
-                .snapshot()
-                .await?
-                .tokens
-                .keys()
-                .cloned()
-                .collect();
-            match stored.as_slice() {
-                [only] => org = only.clone(),
-                _ => return Err(Error::NoChannelOrg),
-            }
-        }
-        crate::tokens::check_org_name(&org)?;
-        if names.is_empty() && !request.all {
-            return Err(Error::NoChannelNamed { org });
-        }
-        Ok((org, names))
-    }
-
-    async fn selected_for_add(
-        &self,
-        org: &str,
-        names: &[String],
-        all: bool,
-        target: &CondarcTarget,
-    ) -> Result<Vec<OrgChannel>> {
-        let listing = self.list(Some(org), target).await?;
-        if all {
-            return Ok(listing.channels);
-        }
-        names
-            .iter()
-            .map(|name| {
-                listing
-                    .channels
-                    .iter()
-                    .find(|c| &c.name == name)
-                    .cloned()
-                    .ok_or_else(|| Error::UnknownChannel {
-                        org: org.to_owned(),
-                        name: name.clone(),
-                        known: known_names(&listing.channels),
-                    })
-            })
-            .collect()
-    }
-
-    /// A remove needs no answer from the service: a channel that was removed there must still
-    /// come out of conda's configuration. `--all` means every channel of the org that conda's
-    /// file names.
-    async fn selected_for_remove(
-        &self,
-        org: &str,
-        names: &[String],
-        all: bool,
-        target: &CondarcTarget,
-    ) -> Result<Vec<OrgChannel>> {
-        let names: Vec<String> = if all {
-            let path = target.path.clone();
-            let repo = self.repo().clone();
-            let org = org.to_owned();
-            tokio::task::spawn_blocking(move || {
-                CondarcEditor::new(&path).channel_entries().map(|entries| {
-                    entries
-                        .iter()
-                        .filter_map(|e| org_channel_of(&repo, e))
-                        .filter(|(o, _)| *o == org)
-                        .map(|(_, name)| name)
-                        .collect()
-                })
-            })
-            .await
-            .map_err(|_| Error::TaskLost {
-                what: "reading .condarc",
-            })??
-        } else {
-            names.to_vec()
-        };
-        Ok(names
-            .iter()
-            .map(|name| OrgChannel {
-                org: org.to_owned(),
-                name: name.clone(),
-                url: self.url_of(org, name),
-                privacy: String::new(),
-                description: String::new(),
-                artifact_count: 0,
-                in_conda: true,
-                shared: false,
-            })
-            .collect())
-    }
-
     /// Takes out of `target` the channels recorded as added for `org` (written exactly as we
     /// wrote them; an entry the user wrote is theirs) and forgets the record.
     pub async fn remove_ours(&self, org: &str, target: &CondarcTarget) -> Result<Vec<String>> {
@@ -436,58 +188,6 @@ impl OrgChannels {
             .await?;
         Ok(applied.changes)
     }
-
-    /// Every org channel of this repository in conda's effective `channels` that the
-    /// credential conda would send cannot read. A channel whose org has no credential here is
-    /// left to the "org without a token" finding; a network failure is logged, not reported
-    /// as a lost channel.
-    pub async fn unreadable(&self, target: &CondarcTarget) -> Vec<UnreadableChannel> {
-        let view_target = target.clone();
-        let channels = tokio::task::spawn_blocking(move || {
-            CondaView::compute(
-                &view_target.view,
-                &view_target.settings,
-                &view_target.path,
-                None,
-            )
-            .channels
-        })
-        .await
-        .unwrap_or_default();
-        let Ok(snapshot) = self.vault.snapshot().await else {
-            return Vec::new();
-        };
-        let mut seen = BTreeSet::new();
-        let mut found = Vec::new();
-        for entry in channels {
-            let Some((org, name)) = org_channel_of(self.repo(), &entry) else {
-                continue;
-            };
-            if !seen.insert((org.clone(), name.clone())) {
-                continue;
-            }
-            let credential = match (snapshot.tokens.get(&org), &snapshot.api_key) {
-                (Some(token), _) => ChannelCredential::RepoToken(token),
-                (None, Some(key)) => ChannelCredential::ApiKey(key),
-                (None, None) => continue,
-            };
-            let url = self.url_of(&org, &name);
-            let Ok(parsed) = Url::parse(&url) else {
-                continue;
-            };
-            match self.api.channel_status(&parsed, credential).await {
-                Ok(status @ (401 | 403 | 404)) => found.push(UnreadableChannel {
-                    org,
-                    name,
-                    url,
-                    status,
-                }),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("cannot check the channel {url}: {e}"),
-            }
-        }
-        found
-    }
 }
 
 /// `(org, channel)` of a `channels` entry under the repository, in any form (`/t/<token>/`,
@@ -507,15 +207,6 @@ pub fn org_channel_of(repo: &RepoUrl, entry: &str) -> Option<(String, String)> {
     }
 }
 
-fn known_names(channels: &[OrgChannel]) -> String {
-    if channels.is_empty() {
-        "it has none".to_owned()
-    } else {
-        let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
-        format!("its channels: {}", names.join(", "))
-    }
-}
-
 /// conda's effective `channels`, each in the compared form.
 async fn effective_keys(target: &CondarcTarget) -> BTreeSet<String> {
     let target = target.clone();
@@ -528,35 +219,4 @@ async fn effective_keys(target: &CondarcTarget) -> BTreeSet<String> {
     })
     .await
     .unwrap_or_default()
-}
-
-/// conda's effective `channels` as the file is now, or with `planned` as its text.
-async fn after_view(target: &CondarcTarget, planned: Option<String>) -> Vec<String> {
-    let target = target.clone();
-    tokio::task::spawn_blocking(move || {
-        CondaView::compute(
-            &target.view,
-            &target.settings,
-            &target.path,
-            planned.as_deref(),
-        )
-        .channels
-    })
-    .await
-    .unwrap_or_default()
-}
-
-/// A plan in the shape of an apply, with the text it would write when it changes anything.
-fn as_applied(plan: PlannedEdit) -> (Applied, Option<String>) {
-    let planned = plan.changed.then_some(plan.updated);
-    (
-        Applied {
-            changed: plan.changed,
-            backup_path: None,
-            backup_written: false,
-            changes: plan.changes,
-            diff: plan.diff,
-        },
-        planned,
-    )
 }
