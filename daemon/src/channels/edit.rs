@@ -16,13 +16,7 @@ impl OrgChannels {
         write: bool,
     ) -> Result<Edited> {
         let (org, names) = self.resolve(request).await?;
-        let selected: Vec<OrgChannel> = if request.remove {
-            self.selected_for_remove(&org, &names, request.all, target)
-                .await?
-        } else {
-            self.selected_for_add(&org, &names, request.all, target)
-                .await?
-        };
+        let selected = self.selected(request, &org, names, target).await?;
         let urls: Vec<String> = selected.iter().map(|c| c.url.clone()).collect();
         let editor = CondarcEditor::new(&target.path);
         let remove = request.remove;
@@ -126,64 +120,42 @@ impl OrgChannels {
         Ok((org, names))
     }
 
-    async fn selected_for_add(
-        &self,
-        org: &str,
-        names: &[String],
-        all: bool,
-        target: &CondarcTarget,
-    ) -> Result<Vec<OrgChannel>> {
-        let listing = self.list(Some(org), target).await?;
-        if all {
-            return Ok(listing.channels);
-        }
-        names
-            .iter()
-            .map(|name| {
-                listing
-                    .channels
-                    .iter()
-                    .find(|c| &c.name == name)
-                    .cloned()
-                    .ok_or_else(|| Error::UnknownChannel {
-                        org: org.to_owned(),
-                        name: name.clone(),
-                        known: known_names(&listing.channels),
-                    })
-            })
-            .collect()
-    }
-
-    /// A remove needs no answer from the service: a channel that was removed there must still
+    /// The org's channels a request names. An add takes them from the service's list. A
+    /// remove needs no answer from the service: a channel that was removed there must still
     /// come out of conda's configuration. `--all` means every channel of the org that conda's
     /// file names.
-    async fn selected_for_remove(
+    async fn selected(
         &self,
+        request: &EditRequest,
         org: &str,
-        names: &[String],
-        all: bool,
+        names: Vec<String>,
         target: &CondarcTarget,
     ) -> Result<Vec<OrgChannel>> {
-        let names: Vec<String> = if all {
-            let path = target.path.clone();
-            let repo = self.repo().clone();
-            let org = org.to_owned();
-            tokio::task::spawn_blocking(move || {
-                CondarcEditor::new(&path).channel_entries().map(|entries| {
-                    entries
+        if !request.remove {
+            let listing = self.list(Some(org), target).await?;
+            if request.all {
+                return Ok(listing.channels);
+            }
+            return names
+                .iter()
+                .map(|name| {
+                    listing
+                        .channels
                         .iter()
-                        .filter_map(|e| org_channel_of(&repo, e))
-                        .filter(|(o, _)| *o == org)
-                        .map(|(_, name)| name)
-                        .collect()
+                        .find(|c| &c.name == name)
+                        .cloned()
+                        .ok_or_else(|| Error::UnknownChannel {
+                            org: org.to_owned(),
+                            name: name.clone(),
+                            known: known_names(&listing.channels),
+                        })
                 })
-            })
-            .await
-            .map_err(|_| Error::TaskLost {
-                what: "reading .condarc",
-            })??
+                .collect();
+        }
+        let names = if request.all {
+            self.named_in_file(org, target).await?
         } else {
-            names.to_vec()
+            names
         };
         Ok(names
             .iter()
@@ -198,6 +170,28 @@ impl OrgChannels {
                 shared: false,
             })
             .collect())
+    }
+
+    /// The names of the org's channels that conda's file holds.
+    async fn named_in_file(&self, org: &str, target: &CondarcTarget) -> Result<Vec<String>> {
+        let path = target.path.clone();
+        let repo = self.repo().clone();
+        let org = org.to_owned();
+        let names = tokio::task::spawn_blocking(move || {
+            CondarcEditor::new(&path).channel_entries().map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| org_channel_of(&repo, e))
+                    .filter(|(o, _)| *o == org)
+                    .map(|(_, name)| name)
+                    .collect()
+            })
+        })
+        .await
+        .map_err(|_| Error::TaskLost {
+            what: "reading .condarc",
+        })??;
+        Ok(names)
     }
 }
 
