@@ -17,6 +17,7 @@
 //! [`CondarcEditor::restore_default_channels_from_backup`] restores from, so it is kept.
 //! Nothing is backed up or written when the file would not change.
 
+mod disk;
 mod edit;
 mod file;
 mod text;
