@@ -10,21 +10,18 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anacondad_proto::v1::EventKind;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::conda_setup::watcher::settle;
 use crate::events::EventBus;
 use crate::keyring_bridge;
 use crate::sites::Site;
 use crate::store::BackendKind;
 use crate::store::record::{ANACONDA_SERVICE, TokenRecord};
-
-/// A rewrite is several file events (truncate, write, close); they are handled as one.
-const SETTLE_MILLIS: u64 = 200;
 
 /// Watches the keyring file until shutdown.
 #[derive(Debug)]
@@ -92,12 +89,8 @@ impl KeyringFileGuard {
                 () = self.shutdown.cancelled() => return,
                 got = rx.recv() => if got.is_none() { return },
             }
-            loop {
-                tokio::select! {
-                    () = self.shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(SETTLE_MILLIS)) => break,
-                    got = rx.recv() => if got.is_none() { return },
-                }
+            if !settle(&self.shutdown, &mut rx).await {
+                return;
             }
             for site in &self.sites {
                 match self.guard(site).await {

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
+use url::Url;
 
 use super::client::{AnacondaClient, Body, Call, RetryMode};
 use super::error::ApiError;
@@ -202,9 +203,18 @@ impl AnacondaClient {
         path: &str,
         api_key: &Secret,
     ) -> Result<T, ApiError> {
+        self.get_json_at(self.api_url(path), api_key).await
+    }
+
+    /// An authenticated, retried GET of `url` whose API answer is decoded as JSON.
+    pub(crate) async fn get_json_at<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        api_key: &Secret,
+    ) -> Result<T, ApiError> {
         self.execute(&Call {
             method: Method::GET,
-            url: self.api_url(path),
+            url,
             bearer: Some(api_key),
             body: Body::Empty,
             retry: RetryMode::Safe,

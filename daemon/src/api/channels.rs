@@ -122,18 +122,7 @@ impl AnacondaClient {
                     query.append_pair("include_subchannels", "true");
                 }
             }
-            let page: ChannelPage = self
-                .execute(&Call {
-                    method: Method::GET,
-                    url,
-                    bearer: Some(api_key),
-                    body: Body::Empty,
-                    retry: RetryMode::Safe,
-                    api_headers: true,
-                })
-                .await?
-                .check_api_status()?
-                .json(false)?;
+            let page: ChannelPage = self.get_json_at(url, api_key).await?;
             let got = page.items.len();
             all.extend(page.items);
             let total = page.total_count.unwrap_or(all.len());

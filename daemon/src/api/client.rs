@@ -1,7 +1,6 @@
 //! The shared HTTP client: construction from [`ApiConfig`], the headers every API request
 //! carries, bounded bodies, retries with backoff, and the mapping of failures to [`ApiError`].
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +16,14 @@ use super::clock::{RetryClock, SystemClock};
 use super::config::{ApiConfig, ProxyConfig, RetryPolicy, check_transport};
 use super::discovery::OidcConfiguration;
 use super::error::{ApiError, TransientCause, mask_url, snippet};
+use super::failure::{
+    InsecureRedirect, MAX_REDIRECTS, classify_fatal, error_chain, transport_cause,
+};
 use super::hostname::hash_hostname;
 use crate::secret::Secret;
 
 /// Largest body accepted from the service; real answers are a few KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-const MAX_REDIRECTS: usize = 5;
 const X_CLIENT_HOSTNAME: &str = "x-client-hostname";
 
 /// The client of the Anaconda service and repository. One per configuration: it holds the one
@@ -158,18 +159,6 @@ fn is_auth_required(body: &[u8]) -> bool {
         })
         .unwrap_or(false)
 }
-
-/// Refusal of a redirect to plain http on a non-loopback host; carries the masked target.
-#[derive(Debug)]
-struct InsecureRedirect(String);
-
-impl fmt::Display for InsecureRedirect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("redirect to plain http refused")
-    }
-}
-
-impl StdError for InsecureRedirect {}
 
 impl AnacondaClient {
     /// A client on real time.
@@ -487,84 +476,4 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
-}
-
-pub(super) fn transport_cause(e: &reqwest::Error) -> TransientCause {
-    if e.is_connect() {
-        TransientCause::Connect
-    } else if e.is_timeout() {
-        TransientCause::Timeout
-    } else {
-        TransientCause::Interrupted
-    }
-}
-
-/// Failures no retry can fix: TLS verification, refused redirects, malformed requests.
-pub(super) fn classify_fatal(e: &reqwest::Error, masked: &str) -> Option<ApiError> {
-    if let Some(reason) = tls_reason(e) {
-        return Some(ApiError::Tls {
-            url: masked.to_owned(),
-            reason,
-        });
-    }
-    if e.is_redirect() {
-        if let Some(InsecureRedirect(target)) = find_in_chain::<InsecureRedirect>(e) {
-            return Some(ApiError::InsecureTransport {
-                url: target.clone(),
-            });
-        }
-        return Some(ApiError::InvalidResponse {
-            status: 0,
-            url: masked.to_owned(),
-            detail: format!("too many redirects (more than {MAX_REDIRECTS})"),
-            snippet: None,
-        });
-    }
-    if e.is_builder() {
-        return Some(ApiError::Config {
-            setting: "request",
-            value: masked.to_owned(),
-            reason: "the request could not be built".into(),
-        });
-    }
-    None
-}
-
-fn find_in_chain<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(found) = err.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = err.source();
-    }
-    None
-}
-
-/// The rustls error somewhere in `e`'s chain. `io::Error` hides its inner error from
-/// `source()`, so each one is opened with `get_ref`.
-fn tls_reason(e: &(dyn StdError + 'static)) -> Option<String> {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-        {
-            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                return Some(tls.to_string());
-            }
-            if let Some(reason) = tls_reason(inner) {
-                return Some(reason);
-            }
-        }
-        current = err.source();
-    }
-    None
-}
-
-/// `e` and its causes on one line. Callers strip URLs from reqwest errors first.
-fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    crate::error_text::one_line(crate::error_text::chain(e))
 }

@@ -18,6 +18,7 @@ mod config;
 mod credential_check;
 mod discovery;
 mod error;
+mod failure;
 mod hostname;
 mod jwt;
 mod minted;

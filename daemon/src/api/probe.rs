@@ -9,8 +9,9 @@ use reqwest::Method;
 use reqwest::header::DATE;
 use url::Url;
 
-use super::client::{AnacondaClient, classify_fatal, transport_cause};
+use super::client::AnacondaClient;
 use super::error::{ApiError, mask_url};
+use super::failure::{classify_fatal, transport_cause};
 use super::repo::RepoTokenCheck;
 use crate::secret::Secret;
 

@@ -129,12 +129,8 @@ impl CondarcWatcher {
                 got = rx.recv() => if got.is_none() { return },
             }
             // Let the burst of one save settle, then look once.
-            loop {
-                tokio::select! {
-                    () = self.shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(SETTLE_MILLIS)) => break,
-                    got = rx.recv() => if got.is_none() { return },
-                }
+            if !settle(&self.shutdown, &mut rx).await {
+                return;
             }
             let now = self.look().await;
             let before = self.conda.set_baseline(Some(now.state));
@@ -205,6 +201,21 @@ impl CondarcWatcher {
                      `anacondactl token install --org {org}`"
                 ),
             );
+        }
+    }
+}
+
+/// Waits until `rx` has been quiet for `SETTLE_MILLIS`, so that the burst of events of one
+/// save is looked at once; `false` when the watch should end (shutdown, or the channel closed).
+pub(crate) async fn settle(
+    shutdown: &CancellationToken,
+    rx: &mut mpsc::UnboundedReceiver<()>,
+) -> bool {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(Duration::from_millis(SETTLE_MILLIS)) => return true,
+            got = rx.recv() => if got.is_none() { return false },
         }
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod atomic;
 pub mod file;
 mod gate;
 pub mod keychain;
+mod legacy;
 pub mod memory;
 mod options;
 pub mod record;
