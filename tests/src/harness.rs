@@ -94,6 +94,20 @@ pub fn python_venv_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The venv of [`python_venv_or_skip`] for a test that also needs a Secret Service: `None`
+/// when the machine has none and `ANACONDAD_SKIP_KEYCHAIN_TESTS` says that is on purpose.
+pub fn keychain_python_venv_or_skip(test: &str) -> Option<PathBuf> {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(
+            std::env::var_os("ANACONDAD_SKIP_KEYCHAIN_TESTS").is_some(),
+            "needs a Secret Service: run under tests/scripts/with-keyring.sh (or set \
+             ANACONDAD_SKIP_KEYCHAIN_TESTS=1)"
+        );
+        return None;
+    }
+    python_venv_or_skip(test)
+}
+
 /// A private home for one test, with its own XDG directories and socket. When it is dropped,
 /// a daemon still serving its default socket (e.g. one `anacondactl` started) is killed.
 #[derive(Debug)]

@@ -4,27 +4,14 @@
 //! handler find the daemon's credentials. Needs the Secret Service of
 //! `tests/scripts/with-keyring.sh` and the venv of `tests/scripts/setup-venv.sh`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anacondad_tests::harness::{TestHome, python_venv_or_skip};
+use anacondad_tests::harness::{TestHome, keychain_python_venv_or_skip};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use serde_json::Value;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The venv, when this machine has a Secret Service to test with.
-fn ready(test: &str) -> Option<PathBuf> {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        assert!(
-            std::env::var_os("ANACONDAD_SKIP_KEYCHAIN_TESTS").is_some(),
-            "needs a Secret Service: run under tests/scripts/with-keyring.sh (or set \
-             ANACONDAD_SKIP_KEYCHAIN_TESTS=1)"
-        );
-        return None;
-    }
-    python_venv_or_skip(test)
 }
 
 /// A daemon that keeps credentials in the OS keychain, against `emu`.
@@ -78,7 +65,9 @@ fn install(home: &TestHome, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daemons_token() {
-    let Some(venv) = ready("after_the_alignment_anaconda_auth_finds_the_daemons_token") else {
+    let Some(venv) =
+        keychain_python_venv_or_skip("after_the_alignment_anaconda_auth_finds_the_daemons_token")
+    else {
         return;
     };
     let emu = spawn_emulator(&[]);
@@ -131,7 +120,8 @@ fn after_the_alignment_anaconda_auth_in_its_default_configuration_finds_the_daem
 
 #[test]
 fn the_alignment_keeps_anaconda_auths_comments_and_is_required_for_its_conda_handler() {
-    let Some(venv) = ready("the_alignment_keeps_anaconda_auths_comments") else {
+    let Some(venv) = keychain_python_venv_or_skip("the_alignment_keeps_anaconda_auths_comments")
+    else {
         return;
     };
     let emu = spawn_emulator(&[]);
@@ -221,7 +211,7 @@ fn answered_in_a_terminal(
 
 #[test]
 fn declining_in_a_terminal_says_what_is_lost_and_goes_on_unless_anaconda_auths_handler_needs_it() {
-    if ready("declining_in_a_terminal_says_what_is_lost").is_none() {
+    if keychain_python_venv_or_skip("declining_in_a_terminal_says_what_is_lost").is_none() {
         return;
     }
     let emu = spawn_emulator(&[]);

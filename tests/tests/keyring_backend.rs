@@ -6,29 +6,16 @@
 //! `tests/scripts/with-keyring.sh` and the venv of `tests/scripts/setup-venv.sh`.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anacondad_tests::harness::{TestHome, bin, json_output, python_venv_or_skip};
+use anacondad_tests::harness::{TestHome, bin, json_output, keychain_python_venv_or_skip};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use serde_json::Value;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The venv, when this machine has a Secret Service to test with.
-fn ready(test: &str) -> Option<PathBuf> {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        assert!(
-            std::env::var_os("ANACONDAD_SKIP_KEYCHAIN_TESTS").is_some(),
-            "needs a Secret Service: run under tests/scripts/with-keyring.sh (or set \
-             ANACONDAD_SKIP_KEYCHAIN_TESTS=1)"
-        );
-        return None;
-    }
-    python_venv_or_skip(test)
 }
 
 /// A daemon that keeps credentials in the OS keychain, logged in with a token for acme.
@@ -116,7 +103,8 @@ fn base64_decode(text: &str) -> Vec<u8> {
 
 #[test]
 fn anaconda_auth_with_no_configuration_reads_the_daemons_key_and_tokens_and_their_renewal() {
-    let Some(venv) = ready("anaconda_auth_reads_the_daemons_key_and_tokens") else {
+    let Some(venv) = keychain_python_venv_or_skip("anaconda_auth_reads_the_daemons_key_and_tokens")
+    else {
         return;
     };
     let emu = spawn_emulator(&[]);
@@ -152,7 +140,7 @@ fn anaconda_auth_with_no_configuration_reads_the_daemons_key_and_tokens_and_thei
 
 #[test]
 fn a_key_anaconda_auth_saves_is_adopted_and_its_logout_logs_the_daemon_out() {
-    let Some(venv) = ready("a_key_anaconda_auth_saves_is_adopted") else {
+    let Some(venv) = keychain_python_venv_or_skip("a_key_anaconda_auth_saves_is_adopted") else {
         return;
     };
     let emu = spawn_emulator(&[]);
@@ -197,7 +185,9 @@ fn a_key_anaconda_auth_saves_is_adopted_and_its_logout_logs_the_daemon_out() {
 
 #[test]
 fn other_services_and_urls_go_to_the_keyring_that_would_have_answered() {
-    let Some(venv) = ready("other_services_and_urls_go_to_the_other_keyring") else {
+    let Some(venv) =
+        keychain_python_venv_or_skip("other_services_and_urls_go_to_the_other_keyring")
+    else {
         return;
     };
     let emu = spawn_emulator(&[]);
@@ -242,7 +232,9 @@ fn other_services_and_urls_go_to_the_keyring_that_would_have_answered() {
 
 #[test]
 fn a_daemon_that_is_down_or_hung_makes_the_backend_step_aside_within_its_deadline() {
-    let Some(venv) = ready("a_daemon_that_is_down_makes_the_backend_step_aside") else {
+    let Some(venv) =
+        keychain_python_venv_or_skip("a_daemon_that_is_down_makes_the_backend_step_aside")
+    else {
         return;
     };
     let emu = spawn_emulator(&[]);

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use anacondad_tests::harness::{TestHome, bin, python_venv_or_skip};
+use anacondad_tests::harness::{TestHome, bin, keychain_python_venv_or_skip};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 
 fn text(bytes: &[u8]) -> String {
@@ -17,15 +17,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn ready(test: &str) -> Option<PathBuf> {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        assert!(
-            std::env::var_os("ANACONDAD_SKIP_KEYCHAIN_TESTS").is_some(),
-            "needs a Secret Service: run under tests/scripts/with-keyring.sh (or set \
-             ANACONDAD_SKIP_KEYCHAIN_TESTS=1)"
-        );
-        return None;
-    }
-    let venv = python_venv_or_skip(test)?;
+    let venv = keychain_python_venv_or_skip(test)?;
     assert!(
         venv.join("bin/uv").is_file(),
         "no uv in {}: run tests/scripts/setup-venv.sh",
