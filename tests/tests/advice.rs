@@ -4,15 +4,16 @@
 //! be revoked and offers to keep a valid one and just configure conda. And conda's file: a
 //! flow-style `channels` list is edited, each cause is reported once, a parse error alone.
 
+mod pty;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use anacondad_tests::harness::{DaemonProcess, TestHome, bin};
+use anacondad_tests::harness::{DaemonProcess, TestHome};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-use expectrl::process::unix::WaitStatus;
-use expectrl::{Eof, Expect, Session};
+use pty::Terminal;
 use serde_json::Value;
 
 /// A prompt was needed and there is no terminal (client/src/exit.rs).
@@ -63,62 +64,7 @@ impl World {
     }
 
     fn pty(&self, args: &[&str]) -> Terminal {
-        let mut cmd = std::process::Command::new(bin("anacondactl"));
-        cmd.env_clear()
-            .envs(self.home.env())
-            .env("TERM", "xterm")
-            .args(args);
-        let mut session = Session::spawn(cmd).expect("anacondactl starts in a pty");
-        session.set_expect_timeout(Some(EXPECT_TIMEOUT));
-        Terminal {
-            session,
-            seen: Vec::new(),
-            args: args.join(" "),
-        }
-    }
-}
-
-struct Terminal {
-    session: expectrl::session::OsSession,
-    seen: Vec<u8>,
-    args: String,
-}
-
-impl Terminal {
-    fn expect(&mut self, text: &str) {
-        match self.session.expect(text) {
-            Ok(found) => self.seen.extend_from_slice(found.as_bytes()),
-            Err(e) => panic!(
-                "`anacondactl {}` did not print {text:?} ({e}); so far:\n{}",
-                self.args,
-                String::from_utf8_lossy(&self.seen)
-            ),
-        }
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.session.send(keys).expect("write to the pty");
-    }
-
-    fn finish(mut self, expected_code: i32) -> String {
-        if let Ok(rest) = self.session.expect(Eof) {
-            self.seen.extend_from_slice(rest.as_bytes());
-        }
-        let text = String::from_utf8_lossy(&self.seen).into_owned();
-        match self
-            .session
-            .get_process()
-            .wait()
-            .expect("wait for anacondactl")
-        {
-            WaitStatus::Exited(_, code) => assert_eq!(
-                code, expected_code,
-                "`anacondactl {}` exited {code}; its output:\n{text}",
-                self.args
-            ),
-            other => panic!("`anacondactl {}` ended with {other:?}:\n{text}", self.args),
-        }
-        text
+        Terminal::spawn(&self.home, args, EXPECT_TIMEOUT)
     }
 }
 

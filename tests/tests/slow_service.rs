@@ -4,13 +4,14 @@
 //! piped output carry no progress; and a service that did not answer is never taken for one
 //! that refused.
 
+mod pty;
+
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use anacondad_tests::harness::{DaemonProcess, TestHome, bin, kill};
+use anacondad_tests::harness::{DaemonProcess, TestHome, kill};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-use expectrl::process::unix::WaitStatus;
-use expectrl::{Eof, Expect, Session};
+use pty::Terminal;
 use serde_json::{Value, json};
 
 /// The exit status of a command whose service did not answer in time (client/src/exit.rs).
@@ -54,18 +55,7 @@ impl World {
     }
 
     fn pty(&self, args: &[&str]) -> Terminal {
-        let mut cmd = std::process::Command::new(bin("anacondactl"));
-        cmd.env_clear()
-            .envs(self.home.env())
-            .env("TERM", "xterm")
-            .args(args);
-        let mut session = Session::spawn(cmd).expect("anacondactl starts in a pty");
-        session.set_expect_timeout(Some(EXPECT_TIMEOUT));
-        Terminal {
-            session,
-            seen: Vec::new(),
-            args: args.join(" "),
-        }
+        Terminal::spawn(&self.home, args, EXPECT_TIMEOUT)
     }
 }
 
@@ -79,48 +69,6 @@ impl Stalled {
 impl Drop for Stalled {
     fn drop(&mut self) {
         kill(self.0, "CONT");
-    }
-}
-
-/// A CLI in a pseudo-terminal and what it has printed so far.
-struct Terminal {
-    session: expectrl::session::OsSession,
-    seen: Vec<u8>,
-    args: String,
-}
-
-impl Terminal {
-    fn expect(&mut self, text: &str) {
-        match self.session.expect(text) {
-            Ok(found) => self.seen.extend_from_slice(found.as_bytes()),
-            Err(e) => panic!(
-                "`anacondactl {}` did not print {text:?} ({e}); so far:\n{}",
-                self.args,
-                String::from_utf8_lossy(&self.seen)
-            ),
-        }
-    }
-
-    /// The rest of the output, after checking the exit status.
-    fn finish(mut self, expected_code: i32) -> String {
-        if let Ok(rest) = self.session.expect(Eof) {
-            self.seen.extend_from_slice(rest.as_bytes());
-        }
-        let text = String::from_utf8_lossy(&self.seen).into_owned();
-        match self
-            .session
-            .get_process()
-            .wait()
-            .expect("wait for anacondactl")
-        {
-            WaitStatus::Exited(_, code) => assert_eq!(
-                code, expected_code,
-                "`anacondactl {}` exited {code}; its output:\n{text}",
-                self.args
-            ),
-            other => panic!("`anacondactl {}` ended with {other:?}:\n{text}", self.args),
-        }
-        text
     }
 }
 
