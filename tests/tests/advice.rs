@@ -209,9 +209,16 @@ fn the_reissue_question_names_this_machines_valid_token_and_offers_to_just_confi
     t.expect("Proceed? [y/n] (n): ");
     t.send("y\n");
     t.expect("Success! Your token for acme was kept as it was, and conda has been configured.");
+    // A kept token gets the same channel step as a new one: Enter takes all of acme's.
+    t.expect("Add the channels of acme to conda's channels?");
+    t.expect("All 2 channels (internal, tools)");
+    t.send("\r");
+    t.expect("conda now searches, in this order:");
     t.finish(0);
 
     assert_eq!(world.service_token("acme"), Some(before));
+    let condarc = std::fs::read_to_string(world.condarc()).unwrap();
+    assert!(condarc.contains("/repo/acme/internal\n"), "{condarc}");
     let check = world.run(&["condarc", "check"]);
     assert!(
         text(&check.stdout).contains("configured"),

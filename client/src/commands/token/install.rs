@@ -102,23 +102,17 @@ pub(super) async fn install(
                             validation: None,
                             storage: None,
                         };
-                        let done = format!("Your token for {org} was kept as it was");
-                        let applied = configure_conda(client, &args, &kept, &done, out, prompter)
-                            .await
-                            .map_err(|e| {
-                                said_at_interrupt(
-                                    e,
-                                    &format!(
-                                        "your token for {org} was kept as it was, but conda was \
-                                         not configured; run `anacondactl condarc apply` to \
-                                         configure it"
-                                    ),
-                                )
-                            })?;
-                        if out.json {
-                            out.print_json(&install_json(&kept, applied.as_ref()));
-                        }
-                        return Ok(());
+                        return configure_conda_and_channels(
+                            client,
+                            &args,
+                            &kept,
+                            &org,
+                            &format!("Your token for {org} was kept as it was"),
+                            &format!("your token for {org} was kept as it was"),
+                            out,
+                            prompter,
+                        )
+                        .await;
                     }
                     Reissue::Declined => return Ok(()),
                 }
@@ -157,33 +151,57 @@ pub(super) async fn install(
         }
         return Ok(());
     }
-    let done = "Your token has been installed and validated";
-    let applied = configure_conda(client, &args, &answer, done, out, prompter)
+    configure_conda_and_channels(
+        client,
+        &args,
+        &answer,
+        &org,
+        "Your token has been installed and validated",
+        &format!("your token for {org} is installed{expiry}"),
+        out,
+        prompter,
+    )
+    .await
+}
+
+/// The steps after the token is in place, whether new or kept: conda's configuration, then the
+/// org's channels. `done` starts the success line; `held` says, after Ctrl-C, what is kept.
+#[allow(clippy::too_many_arguments)]
+async fn configure_conda_and_channels(
+    client: &DaemonClient,
+    args: &InstallArgs,
+    answer: &InstallTokenResponse,
+    org: &str,
+    done: &str,
+    held: &str,
+    out: Output,
+    prompter: Prompter,
+) -> Result<(), CliError> {
+    let applied = configure_conda(client, args, answer, done, out, prompter)
         .await
         .map_err(|e| {
             said_at_interrupt(
                 e,
                 &format!(
-                    "your token for {org} is installed{expiry}, but conda was not configured; \
-                     run `anacondactl condarc apply` to configure it"
+                    "{held}, but conda was not configured; run `anacondactl condarc apply` to \
+                     configure it"
                 ),
             )
         })?;
     let (step, failure) =
-        crate::commands::channels::after_token_install(client, &org, &args, out, prompter)
+        crate::commands::channels::after_token_install(client, org, args, out, prompter)
             .await
             .map_err(|e| {
                 said_at_interrupt(
                     e,
                     &format!(
-                        "your token for {org} is installed{expiry} and conda configured, but no \
-                     channel of {org} was added; run `anacondactl channels add --org {org} --all` \
-                     to add them"
+                        "{held} and conda configured, but no channel of {org} was added; run \
+                         `anacondactl channels add --org {org} --all` to add them"
                     ),
                 )
             })?;
     if out.json {
-        let mut installed = install_json(&answer, applied.as_ref());
+        let mut installed = install_json(answer, applied.as_ref());
         installed.channels = Some(step);
         out.print_json(&installed);
     }
