@@ -817,6 +817,84 @@ fn a_lower_final_channels_keeps_defaults_out_and_token_install_and_check_say_so(
     );
 }
 
+/// anaconda-auth's conda package ships `$CONDA_ROOT/condarc.d/anaconda-auth.yml`, an entry
+/// for the repository with its own handler. conda puts the entries of that file after those
+/// of `~/.condarc` and uses the last one that matches, so `token install` flags ours
+/// `#!bottom`: `conda config --show` then lists ours last, a search sends acme's token, and
+/// doctor says which entry ours wins over and why.
+#[test]
+fn with_anaconda_auths_drop_in_token_install_flags_our_entry_bottom_and_conda_uses_it() {
+    let Some(venvs) = conda_or_skip("with_anaconda_auths_drop_in_token_install_flags_our_entry")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conda_root = dir.path().join("conda-root");
+    let root = conda_root.clone();
+    let world = World::logged_in(venvs, |home| {
+        runs_conda(&venvs.with_plugin)(home).with_env("CONDA_ROOT", root)
+    });
+    let pattern = format!("{}/*", world.emu.base_url);
+    let drop_in = conda_root.join("condarc.d/anaconda-auth.yml");
+    write(
+        &drop_in,
+        &format!("channel_settings:\n  - channel: {pattern}\n    auth: anaconda-auth\n"),
+    );
+
+    let install = world.ctl(&["token", "install", "--org", "acme", "--yes"]);
+    assert!(install.status.success(), "{}", install.text);
+    let written = std::fs::read_to_string(world.home.path().join(".condarc")).unwrap();
+    assert!(
+        written.contains(&format!(
+            "  - #!bottom\n    channel: {pattern}\n    auth: anacondad\n"
+        )),
+        "{written}"
+    );
+
+    let conda = Conda::new(&world.home, &venvs.with_plugin);
+    let shown = conda.run(&["config", "--show", "channel_settings", "--json"]);
+    shown.assert_success("conda config --show channel_settings");
+    let handlers: Vec<String> = shown.json()["channel_settings"]
+        .as_array()
+        .expect("channel_settings")
+        .iter()
+        .map(|e| e["auth"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(handlers, ["anaconda-auth", "anacondad"]);
+
+    world.repo_requests();
+    let search = conda.run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let (_, token) = masked(&world);
+    let requests = world.repo_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|(_, status, auth)| *status != 401 && *auth == token),
+        "{requests:?}"
+    );
+
+    let doctor = world.home.run_ctl(&["--json", "doctor"]);
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&doctor.stdout)
+        )
+    });
+    let shadowing = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == "conda.shadowing"))
+        .unwrap_or_else(|| panic!("no conda.shadowing in {report:#}"));
+    assert_eq!(shadowing["state"], "ok", "{shadowing:#}");
+    let evidence = shadowing["evidence"].as_str().unwrap_or_default();
+    assert!(
+        evidence.contains("flagged `#!bottom`")
+            && evidence.contains(&drop_in.display().to_string()),
+        "{evidence}"
+    );
+}
+
 #[test]
 fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success() {
     let Some(venvs) = conda_or_skip("token_install_for_a_conda_that_cannot_load_our_handler")

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crate::conda_rules::effective::CondaSource;
 use crate::condarc_text::{
     Applied, CheckReport, CondarcEditor, CondarcSettings, CondarcState, PlannedEdit,
 };
@@ -205,7 +206,14 @@ impl Conda {
         blocking(move || {
             let settings = resolve_settings(&target)?;
             let mut report = CondarcEditor::new(&target.path).check(&settings)?;
-            let conda = CondaView::compute(&target.view, &settings, &target.path, None);
+            let mut conda = CondaView::compute(&target.view, &settings, &target.path, None);
+            if settings.entry_at_bottom {
+                // `resolve_settings` found that the flag puts ours after the entries of
+                // files conda reads before ours.
+                for entry in conda.shadowing.iter_mut() {
+                    entry.fixed_by_flag = anaconda_auths_elsewhere(entry, &target.path);
+                }
+            }
             // A file that does not parse says nothing of conda's channels: its parse error is
             // the one finding (not also "channels are []").
             if report.state != CondarcState::Malformed {
@@ -334,7 +342,39 @@ fn resolve_settings(
         };
         settings.add_defaults_to_channels = helps;
     }
+    settings.entry_at_bottom = flag_helps(target, &editor, &settings);
     Ok(settings)
+}
+
+/// Whether flagging our entry `#!bottom` makes conda use it for URLs that an entry of
+/// anaconda-auth's handler in a file conda reads before ours takes now: anaconda-auth's conda
+/// package ships one, `$CONDA_ROOT/condarc.d/anaconda-auth.yml`, and `token install` is how a
+/// user says our handler is to serve the repository instead. Only then is the flag written
+/// (an entry of another handler, e.g. an administrator's in `/etc/conda`, is reported, not
+/// overridden); a flag already in the file stays either way.
+fn flag_helps(target: &CondarcTarget, editor: &CondarcEditor, settings: &CondarcSettings) -> bool {
+    let shadowed = |settings: &CondarcSettings| -> Option<usize> {
+        let plan = editor.plan(settings).ok()?;
+        let view = CondaView::compute(&target.view, settings, &target.path, Some(&plan.updated));
+        Some(
+            view.shadowing
+                .iter()
+                .filter(|s| anaconda_auths_elsewhere(s, &target.path))
+                .count(),
+        )
+    };
+    let Some(now) = shadowed(settings).filter(|n| *n > 0) else {
+        return false;
+    };
+    let mut flagged = settings.clone();
+    flagged.entry_at_bottom = true;
+    shadowed(&flagged).is_some_and(|then| then < now)
+}
+
+/// An entry of anaconda-auth's handler, in a file other than `ours`, that takes our URLs.
+fn anaconda_auths_elsewhere(entry: &view::Shadowing, ours: &std::path::Path) -> bool {
+    entry.auth.as_deref() == Some(view::ANACONDA_AUTH_HANDLER)
+        && entry.source != CondaSource::File(ours.to_path_buf())
 }
 
 /// Runs a file edit off the async runtime (it takes a lock and does blocking I/O).

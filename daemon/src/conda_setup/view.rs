@@ -39,6 +39,9 @@ pub struct Shadowing {
     pub ours_source: Option<CondaSource>,
     /// The handler our entry names.
     pub ours_auth: String,
+    /// True when flagging our entry `#!bottom` puts it after this one (`condarc apply` then
+    /// writes the flag): the entry is in a file conda reads before ours.
+    pub fixed_by_flag: bool,
 }
 
 impl Shadowing {
@@ -52,13 +55,27 @@ impl Shadowing {
             Some(s) => format!(" in {s}"),
             None => String::new(),
         };
+        let fix = if self.fixed_by_flag {
+            "`anacondactl condarc apply` flags ours `#!bottom`, which puts it last".to_owned()
+        } else {
+            format!("remove that entry, or set its auth to `{}`", self.ours_auth)
+        };
         format!(
             "shadowed entry: for {} conda uses the channel_settings entry for {} ({auth}) in {} \
              instead of ours for {}{ours_at} (conda uses the last matching entry, and entries \
-             of lower-precedence files come last); remove that entry, or set its auth to `{}`",
-            self.url, self.channel, self.source, self.ours, self.ours_auth,
+             of lower-precedence files come last); {fix}",
+            self.url, self.channel, self.source, self.ours,
         )
     }
+}
+
+/// An entry of a file conda reads before ours that matches our URLs, put before ours only
+/// because ours is flagged `#!bottom` (anaconda-auth's conda package's drop-in, typically).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outranked {
+    pub channel: String,
+    pub auth: Option<String>,
+    pub source: CondaSource,
 }
 
 /// A `channel_settings` entry for one of the two handlers whose `credential_type` neither
@@ -91,6 +108,8 @@ pub struct CondaView {
     /// conda's effective `default_channels`: what `defaults` in `channels` stands for.
     pub default_channels: Vec<String>,
     pub shadowing: Vec<Shadowing>,
+    /// Entries ours wins over only by its `#!bottom` flag.
+    pub outranked: Vec<Outranked>,
     /// Entries naming `anacondad` or `anaconda-auth` with a `credential_type` neither knows.
     pub unknown_credential_types: Vec<UnknownCredentialType>,
     /// The files conda reads, lowest precedence first.
@@ -143,6 +162,7 @@ impl CondaView {
                 .map(|c| c.value.clone())
                 .collect(),
             shadowing: shadowing(&config, settings),
+            outranked: outranked(&config, settings, target),
             unknown_credential_types: unknown_credential_types(&config),
             files: config.files.clone(),
             auth_handler: settings.auth_handler.clone(),
@@ -314,7 +334,53 @@ fn shadowing(config: &EffectiveConfig, settings: &CondarcSettings) -> Vec<Shadow
                 ours: pattern.clone(),
                 ours_source: ours_source.clone(),
                 ours_auth: settings.auth_handler.clone(),
+                fixed_by_flag: false,
             });
+        }
+    }
+    out
+}
+
+/// The entries for our URLs that our entry wins over thanks to its `#!bottom` flag: those
+/// of files conda reads before `target` (without the flag they would come after ours).
+fn outranked(
+    config: &EffectiveConfig,
+    settings: &CondarcSettings,
+    target: &Path,
+) -> Vec<Outranked> {
+    let Ok(pattern) = settings.channel_pattern() else {
+        return Vec::new();
+    };
+    let handler = settings.auth_handler.as_str();
+    let is_ours = |s: &ChannelSetting| s.channel() == pattern && s.auth() == Some(handler);
+    let rank = |source: &CondaSource| match source {
+        CondaSource::File(path) => config.files.iter().position(|f| f == path),
+        _ => None,
+    };
+    let Some(ours_rank) = config.files.iter().position(|f| f == target) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Outranked> = Vec::new();
+    for url in our_urls(settings) {
+        let found = config.settings_for(&url, is_ours);
+        if !found.chosen.is_some_and(|c| is_ours(&c.value)) {
+            continue;
+        }
+        for entry in config.entries_for(&url) {
+            let earlier_file = rank(&entry.source).is_some_and(|r| r < ours_rank);
+            if !earlier_file || entry.value.auth() == Some(handler) {
+                continue;
+            }
+            let seen = out
+                .iter()
+                .any(|o| o.channel == entry.value.channel() && o.source == entry.source);
+            if !seen {
+                out.push(Outranked {
+                    channel: entry.value.channel().to_owned(),
+                    auth: entry.value.auth().map(str::to_owned),
+                    source: entry.source.clone(),
+                });
+            }
         }
     }
     out

@@ -193,6 +193,12 @@ impl CondarcEditor {
                 )),
             }
         }
+        if settings.entry_at_bottom && !seen.entry_auths.is_empty() && !seen.last_entry_at_bottom {
+            findings.push(format!(
+                "the channel_settings entry for {pattern} is not flagged `#!bottom`, so conda \
+                 uses the entry of a file it reads before this one for the same URLs"
+            ));
+        }
         if let Some(wanted) = settings.credential_type.map(|t| t.as_str()) {
             for found in &seen.entry_credential_types {
                 match found {

@@ -51,6 +51,14 @@ pub struct CondarcSettings {
     pub add_defaults_to_channels: bool,
     /// The `credential_type` our entry gets; `None` leaves the entry's as it is.
     pub credential_type: Option<crate::credential_kind::CredentialKind>,
+    /// Whether our entry is flagged `#!bottom` (written `- #!bottom` on a line of its own,
+    /// the one form conda reads as the flag of a mapping item). conda concatenates
+    /// `channel_settings` with the higher-precedence file first and uses the last matching
+    /// entry, so an entry of a file it reads before `~/.condarc` (anaconda-auth's conda
+    /// package's `$CONDA_ROOT/condarc.d/anaconda-auth.yml`) wins over ours; flagged, ours
+    /// goes after it. Set when that makes ours win over anaconda-auth's entry (conda_setup);
+    /// a flag already in the file is never taken out while the entry stays.
+    pub entry_at_bottom: bool,
 }
 
 impl CondarcSettings {
@@ -62,6 +70,7 @@ impl CondarcSettings {
             set_default_channels: true,
             add_defaults_to_channels: false,
             credential_type: None,
+            entry_at_bottom: false,
         }
     }
 

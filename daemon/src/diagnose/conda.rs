@@ -44,12 +44,24 @@ pub fn findings(check: &CondaCheck, limit: Duration) -> Vec<Finding> {
     out.extend(handlers(view));
     out.push(defaults(view));
     if view.shadowing.is_empty() {
-        out.push(Finding::new(
-            "conda.shadowing",
-            S,
-            Level::Ok,
-            "no channel_settings entry takes our repository's URLs",
-        ));
+        let said = if view.outranked.is_empty() {
+            "no channel_settings entry takes our repository's URLs".to_owned()
+        } else {
+            let others: Vec<String> = view
+                .outranked
+                .iter()
+                .map(|o| {
+                    let auth = o.auth.as_deref().unwrap_or("no auth");
+                    format!("`{}` ({auth}) in {}", o.channel, o.source)
+                })
+                .collect();
+            format!(
+                "our entry is flagged `#!bottom`, so conda uses it rather than the entry {} \
+                 of a file it reads first",
+                others.join(", ")
+            )
+        };
+        out.push(Finding::new("conda.shadowing", S, Level::Ok, said));
     }
     out.extend(view.unknown_credential_types.iter().map(|problem| {
         Finding::new(
@@ -86,7 +98,7 @@ pub fn findings(check: &CondaCheck, limit: Duration) -> Vec<Finding> {
             evidence,
         );
         let source = entry.source.to_string();
-        out.push(if source == path {
+        out.push(if source == path || entry.fixed_by_flag {
             found.fixable()
         } else {
             found.fix(format!(

@@ -240,12 +240,7 @@ impl EffectiveConfig {
         url: &str,
         is_ours: impl Fn(&ChannelSetting) -> bool,
     ) -> SettingsMatch<'_> {
-        let canonical = self.canonical_name(url);
-        let matching: Vec<&Sourced<ChannelSetting>> = self
-            .channel_settings
-            .iter()
-            .filter(|s| setting_matches(&s.value, url, &canonical))
-            .collect();
+        let matching = self.entries_for(url);
         let chosen = matching.last().copied();
         let last_ours = matching.iter().rposition(|s| is_ours(&s.value));
         SettingsMatch {
@@ -255,6 +250,16 @@ impl EffectiveConfig {
                 .unwrap_or_default(),
             ours_matches: last_ours.is_some(),
         }
+    }
+
+    /// The `channel_settings` entries that match `url`, in conda's order (the last one is
+    /// the one conda uses).
+    pub fn entries_for(&self, url: &str) -> Vec<&Sourced<ChannelSetting>> {
+        let canonical = self.canonical_name(url);
+        self.channel_settings
+            .iter()
+            .filter(|s| setting_matches(&s.value, url, &canonical))
+            .collect()
     }
 
     /// conda's canonical name of the channel a URL belongs to, for the exact-name rule of

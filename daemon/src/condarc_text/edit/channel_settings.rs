@@ -6,17 +6,20 @@ use yaml_serde::{Mapping, Value};
 use super::{CHANNEL_SETTINGS, CONDA_INDENT, Doc, Item, entry_str};
 use crate::condarc_text::CondarcError;
 use crate::condarc_text::text::{
-    InlineScalar, Quote, indent_of, inline_scalar, is_trivia, key_at, render_scalar,
+    InlineScalar, Quote, comment_of, indent_of, inline_scalar, is_trivia, key_at, render_scalar,
 };
 
 impl Doc {
     /// Gives the entry for `pattern` `auth: handler` and, when `credential_type` is set, that
-    /// `credential_type` (an entry's other keys, and a `credential_type` not asked for, stay).
+    /// `credential_type` (an entry's other keys, and a `credential_type` not asked for, stay);
+    /// with `at_bottom`, the last entry for `pattern` is flagged `#!bottom` (see
+    /// `CondarcSettings::entry_at_bottom`).
     pub(super) fn set_channel_auth(
         &mut self,
         pattern: &str,
         handler: &str,
         credential_type: Option<&str>,
+        at_bottom: bool,
         changes: &mut Vec<String>,
     ) -> Result<(), CondarcError> {
         let wanted: Vec<(&str, &str)> = std::iter::once(("auth", handler))
@@ -54,8 +57,25 @@ impl Doc {
             .entries()
             .iter()
             .any(|e| entry_str(e, "channel") == Some(pattern));
-        if any_entry && matched.is_empty() {
+        let last_ours = entries
+            .iter()
+            .rposition(|e| entry_str(e, "channel") == Some(pattern));
+        let flag_missing = at_bottom
+            && last_ours.is_some_and(|n| {
+                let listed = self
+                    .block(CHANNEL_SETTINGS)
+                    .and_then(|block| self.items(&block))
+                    .filter(|(_, items)| items.len() == entries.len());
+                !listed.is_some_and(|(indent, items)| self.flagged_bottom(items[n], indent))
+            });
+        if any_entry && matched.is_empty() && !flag_missing {
             return Ok(());
+        }
+        if flag_missing {
+            changes.push(format!(
+                "channel_settings: flag the entry for {pattern} `#!bottom`, so that conda puts \
+                 it after the entries of the files it reads before this one"
+            ));
         }
         let mut new_entry = Mapping::new();
         new_entry.insert(Value::from("channel"), Value::from(pattern));
@@ -69,8 +89,13 @@ impl Doc {
                 .map(|(key, value)| format!("{key} `{value}`"))
                 .collect::<Vec<_>>()
                 .join(" and ");
+            let flagged = if at_bottom {
+                ", flagged `#!bottom`"
+            } else {
+                ""
+            };
             changes.push(format!(
-                "channel_settings: add an entry for {pattern} with {with}"
+                "channel_settings: add an entry for {pattern} with {with}{flagged}"
             ));
         }
         self.wanted_channel_settings = Some(Value::Sequence(entries.clone()));
@@ -83,6 +108,7 @@ impl Doc {
                     CONDA_INDENT,
                     pattern,
                     &wanted,
+                    at_bottom,
                 ))
                 .collect();
             self.append_key(lines);
@@ -100,6 +126,12 @@ impl Doc {
                     None => ok = false,
                 }
             }
+            if ok
+                && flag_missing
+                && let Some(n) = last_ours
+            {
+                ok = self.flag_bottom_splice(items[n], indent, &mut in_place)?;
+            }
             if ok {
                 for (at, remove, lines) in in_place {
                     self.splice(at, remove, lines);
@@ -112,16 +144,78 @@ impl Doc {
                     self.splice(
                         block.last_content + 1,
                         0,
-                        render_entry_lines(indent, key_indent, pattern, &wanted),
+                        render_entry_lines(indent, key_indent, pattern, &wanted, at_bottom),
                     );
                 }
                 return Ok(());
             }
         }
         let indent = self.items(&block).map_or(CONDA_INDENT, |(i, _)| i);
-        let rendered = self.rendered_entries(&entries, indent)?;
+        let flagged = if at_bottom {
+            entries
+                .iter()
+                .rposition(|e| entry_str(e, "channel") == Some(pattern))
+        } else {
+            None
+        };
+        let rendered = self.rendered_entries(&entries, indent, flagged)?;
         self.rewrite_block(&block, Some(rendered), indent);
         Ok(())
+    }
+
+    /// Whether a block-style entry is flagged `#!bottom` as conda reads it: the comment right
+    /// after the dash, with the keys on the lines below.
+    pub(super) fn flagged_bottom(&self, item: Item, indent: usize) -> bool {
+        let text = &self.lines[item.line].text;
+        text.get(indent + 1..)
+            .map(str::trim)
+            .is_some_and(is_bottom_flag)
+    }
+
+    /// Adds the splice that flags one block-style entry `#!bottom`: its first key moves to a
+    /// line of its own below `- #!bottom` (merged with a splice already planned for that
+    /// line). `Ok(false)` when the entry's layout is not one to edit in place; refused when
+    /// a comment already sits where the flag must go.
+    fn flag_bottom_splice(
+        &self,
+        item: Item,
+        indent: usize,
+        splices: &mut Vec<(usize, usize, Vec<String>)>,
+    ) -> Result<bool, CondarcError> {
+        let Some(key_indent) = self.item_key_indent(item, indent) else {
+            return Ok(false);
+        };
+        let planned = splices
+            .iter()
+            .position(|(at, remove, lines)| *at == item.line && *remove == 1 && lines.len() == 1);
+        let text = match planned {
+            Some(i) => splices[i].2[0].clone(),
+            None => self.lines[item.line].text.clone(),
+        };
+        let Some(rest) = text.get(indent + 1..).map(str::trim_start) else {
+            return Ok(false);
+        };
+        if rest.is_empty() || rest.starts_with('#') {
+            return Err(CondarcError::UnsafeEdit {
+                path: self.path.clone(),
+                key: CHANNEL_SETTINGS,
+                reason: "a comment is where the entry's `#!bottom` flag must go (right after \
+                         its dash)"
+                    .to_owned(),
+            });
+        }
+        if rest.starts_with('{') {
+            return Ok(false);
+        }
+        let lines = vec![
+            format!("{}- {BOTTOM_FLAG}", " ".repeat(indent)),
+            format!("{}{rest}", " ".repeat(key_indent)),
+        ];
+        match planned {
+            Some(i) => splices[i].2 = lines,
+            None => splices.push((item.line, 1, lines)),
+        }
+        Ok(true)
     }
 
     /// Column of the mapping keys of an item (`- channel: x` gives the column of `channel`).
@@ -256,13 +350,24 @@ impl Doc {
                         .rev()
                         .find(|&i| !is_trivia(&self.lines[i].text))
                         .unwrap_or(item.line);
-                    let kept_lines = self.comments_as_lines(item.line, last, indent);
+                    let mut kept_lines = self.comments_as_lines(item.line, last, indent);
+                    // The entry's own flag goes with it: left on a line of its own, conda
+                    // could read it as the next entry's.
+                    if self.flagged_bottom(item, indent)
+                        && let Some(flag) = comment_of(&self.lines[item.line].text)
+                    {
+                        let flag = flag.trim_end().to_owned();
+                        if let Some(at) = kept_lines.iter().position(|l| l.trim() == flag) {
+                            kept_lines.remove(at);
+                        }
+                        self.dropped_comments.push(flag);
+                    }
                     self.splice(item.line, last + 1 - item.line, kept_lines);
                 }
             }
             None => {
                 let indent = CONDA_INDENT;
-                let rendered = self.rendered_entries(&kept, indent)?;
+                let rendered = self.rendered_entries(&kept, indent, None)?;
                 self.rewrite_block(&block, Some(rendered), indent);
             }
         }
@@ -275,8 +380,9 @@ impl Doc {
         &self,
         entries: &[Value],
         indent: usize,
+        flagged: Option<usize>,
     ) -> Result<Vec<String>, CondarcError> {
-        render_entries(entries, indent).ok_or_else(|| CondarcError::UnsafeEdit {
+        render_entries(entries, indent, flagged).ok_or_else(|| CondarcError::UnsafeEdit {
             path: self.path.clone(),
             key: CHANNEL_SETTINGS,
             reason: "an entry holds nested values".to_owned(),
@@ -284,35 +390,54 @@ impl Doc {
     }
 }
 
+/// The flag comment conda reads as `ParameterFlag.bottom`.
+pub(super) const BOTTOM_FLAG: &str = "#!bottom";
+
+/// Whether a comment is conda's `#!bottom` (`ParameterFlag.from_string` strips `#` and `!`).
+pub(super) fn is_bottom_flag(comment: &str) -> bool {
+    comment.starts_with('#') && comment.trim_matches(|c| c == '#' || c == '!') == "bottom"
+}
+
 /// A new entry, `channel` before `auth`, with the list item at `indent` and its keys at
-/// `key_indent`.
+/// `key_indent`; flagged `#!bottom` on the dash's line when `at_bottom`.
 fn render_entry_lines(
     indent: usize,
     key_indent: usize,
     pattern: &str,
     keys: &[(&str, &str)],
+    at_bottom: bool,
 ) -> Vec<String> {
     let gap = " ".repeat(key_indent.saturating_sub(indent + 1).max(1));
-    std::iter::once(format!(
-        "{}-{gap}channel: {}",
-        " ".repeat(indent),
-        render_scalar(pattern, Quote::Plain)
-    ))
-    .chain(keys.iter().map(|(key, value)| {
-        format!(
-            "{}{key}: {}",
-            " ".repeat(indent + 1 + gap.len()),
-            render_scalar(value, Quote::Plain)
-        )
-    }))
-    .collect()
+    let channel = format!("channel: {}", render_scalar(pattern, Quote::Plain));
+    let first = if at_bottom {
+        vec![
+            format!("{}- {BOTTOM_FLAG}", " ".repeat(indent)),
+            format!("{}{channel}", " ".repeat(indent + 1 + gap.len())),
+        ]
+    } else {
+        vec![format!("{}-{gap}{channel}", " ".repeat(indent))]
+    };
+    first
+        .into_iter()
+        .chain(keys.iter().map(|(key, value)| {
+            format!(
+                "{}{key}: {}",
+                " ".repeat(indent + 1 + gap.len()),
+                render_scalar(value, Quote::Plain)
+            )
+        }))
+        .collect()
 }
 
-/// Block-style lines for whole entries, keys in their order; `None` when a value is nested.
-fn render_entries(entries: &[Value], indent: usize) -> Option<Vec<String>> {
+/// Block-style lines for whole entries, keys in their order, the entry `flagged` flagged
+/// `#!bottom`; `None` when a value is nested.
+fn render_entries(entries: &[Value], indent: usize, flagged: Option<usize>) -> Option<Vec<String>> {
     let mut lines = Vec::new();
-    for entry in entries {
+    for (at, entry) in entries.iter().enumerate() {
         let map = entry.as_mapping()?;
+        if flagged == Some(at) && !map.is_empty() {
+            lines.push(format!("{}- {BOTTOM_FLAG}", " ".repeat(indent)));
+        }
         for (n, (key, value)) in map.iter().enumerate() {
             let key = render_scalar(key.as_str()?, Quote::Plain);
             let value = match value {
@@ -322,7 +447,7 @@ fn render_entries(entries: &[Value], indent: usize) -> Option<Vec<String>> {
                 }
                 _ => return None,
             };
-            let lead = if n == 0 {
+            let lead = if n == 0 && flagged != Some(at) {
                 format!("{}- ", " ".repeat(indent))
             } else {
                 " ".repeat(indent + 2)

@@ -130,6 +130,7 @@ impl Doc {
             .iter()
             .filter_map(|l| comment_of(&l.text))
             .map(str::trim_end)
+            .chain(self.dropped_comments.iter().map(String::as_str))
             .collect();
         for comment in self
             .lines

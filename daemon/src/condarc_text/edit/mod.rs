@@ -57,6 +57,7 @@ pub fn plan_for_path(
         &pattern,
         &settings.auth_handler,
         settings.credential_type.map(|t| t.as_str()),
+        settings.entry_at_bottom,
         &mut changes,
     )?;
     if let Some(wanted) = wanted_defaults {
@@ -166,6 +167,8 @@ pub(crate) struct Observed {
     pub(crate) entry_credential_types: Vec<Option<String>>,
     /// Channels of entries after our last one on the same scheme, host and port.
     pub(crate) later_same_origin: Vec<String>,
+    /// Whether the last entry for the pattern is flagged `#!bottom`.
+    pub(crate) last_entry_at_bottom: bool,
     pub(crate) default_channels: Option<Vec<String>>,
 }
 
@@ -185,8 +188,18 @@ pub(crate) fn observe(path: &Path, source: &str, pattern: &str) -> Result<Observ
                 .collect()
         })
         .unwrap_or_default();
+    let last_entry_at_bottom = entries
+        .iter()
+        .rposition(|e| entry_str(e, "channel") == Some(pattern))
+        .is_some_and(|n| {
+            doc.block(CHANNEL_SETTINGS)
+                .and_then(|block| doc.items(&block))
+                .filter(|(_, items)| items.len() == entries.len())
+                .is_some_and(|(indent, items)| doc.flagged_bottom(items[n], indent))
+        });
     Ok(Observed {
         later_same_origin,
+        last_entry_at_bottom,
         entry_auths: doc
             .entries()
             .iter()
@@ -249,6 +262,8 @@ struct Doc {
     /// Indices into `splices` of new top-level keys: at the same line, they go after the
     /// other inserts (items appended to a list that ends the file stay in that list).
     key_appends: Vec<usize>,
+    /// Comments the edit takes out on purpose (the `#!bottom` flag of an entry removed).
+    dropped_comments: Vec<String>,
 }
 
 impl Doc {
@@ -265,6 +280,7 @@ impl Doc {
             value,
             splices: Vec::new(),
             key_appends: Vec::new(),
+            dropped_comments: Vec::new(),
         };
         doc.check_types(path)?;
         Ok(doc)
