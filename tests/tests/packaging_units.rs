@@ -518,7 +518,7 @@ fn the_conda_recipe_builds_both_binaries_and_its_tests_pass_on_them() {
         Some(env!("CARGO_PKG_VERSION")),
         "the recipe follows the workspace version"
     );
-    let binaries = recipe_output(&recipe, "anacondad");
+    let binaries = recipe_output(&recipe, "anacondad-bin");
 
     // Each install line, on Unix and on Windows, builds a binary from a workspace package
     // that declares it.
@@ -644,7 +644,9 @@ fn the_conda_recipes_outputs_hold_what_the_wheel_holds() {
     let recipe_path = packaging("conda-recipe/recipe.yaml");
     let recipe: serde_yaml::Value = serde_yaml::from_str(&read(&recipe_path)).unwrap();
     let source = recipe_source(&recipe_path, &recipe);
-    let plugin = recipe_output(&recipe, "conda-anacondad");
+    // `conda install anacondad`: the package a user installs is the plugin, which brings the
+    // binaries.
+    let plugin = recipe_output(&recipe, "anacondad");
     assert_eq!(plugin["build"]["noarch"].as_str(), Some("python"));
     let run: Vec<&str> = plugin["requirements"]["run"]
         .as_sequence()
@@ -653,7 +655,7 @@ fn the_conda_recipes_outputs_hold_what_the_wheel_holds() {
         .filter_map(|r| r.as_str())
         .collect();
     assert!(
-        run.contains(&"${{ pin_subpackage('anacondad', exact=True) }}"),
+        run.contains(&"${{ pin_subpackage('anacondad-bin', exact=True) }}"),
         "the plugin is not pinned to its binaries: {run:?}"
     );
     let imports = &plugin["tests"][0]["python"]["imports"];
@@ -686,7 +688,7 @@ fn the_conda_recipes_outputs_hold_what_the_wheel_holds() {
 
     // The wheel compiles the main.rs of each package the recipe installs a binary from.
     let wheel_manifest = read(&source.join(setting("manifest-path")));
-    let binaries = recipe_output(&recipe, "anacondad");
+    let binaries = recipe_output(&recipe, "anacondad-bin");
     for line in platform_lines(&binaries["build"]["script"], "then")
         .into_iter()
         .filter(|l| l.starts_with("cargo install"))

@@ -914,7 +914,7 @@ fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success
         install.text
     );
     let command = format!(
-        "\"{}\" -m pip install --no-deps conda-anacondad",
+        "\"{}\" -m pip install anacondad",
         venvs.without_plugin.join("bin/python").display()
     );
     assert!(install.text.contains(&command), "{}", install.text);

@@ -1,6 +1,6 @@
 //! doctor's `clients` section: each other Anaconda client found on this machine (on PATH) and
 //! whether it sees the daemon's current credential: anaconda-auth through the keyring backend
-//! of conda-anacondad in its environment; `ana` through `~/.anaconda/keyring` (the only store
+//! of our plugin (the `anacondad` package) in its environment; `ana` through `~/.anaconda/keyring` (the only store
 //! it reads); pip and uv through their index configuration and keyring (a key copied into
 //! their configuration goes stale at renewal); pixi and mamba through the daemon's export.
 
@@ -137,7 +137,7 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// anaconda-auth sees the daemon's credential when conda-anacondad (its keyring backend) is
+/// anaconda-auth sees the daemon's credential when our plugin (its keyring backend) is
 /// installed in the environment of the Python its `anaconda` script runs.
 fn anaconda_auth(script: &Path) -> ClientFinding {
     let python = std::fs::read_to_string(script)
@@ -169,16 +169,20 @@ fn anaconda_auth(script: &Path) -> ClientFinding {
     if has_backend {
         ClientFinding::ok(
             "clients.anaconda_auth",
-            format!(
-                "reads the daemon's credential through conda-anacondad's keyring backend in {shown}"
-            ),
+            format!("reads the daemon's credential through anacondad's keyring backend in {shown}"),
         )
     } else {
         ClientFinding::warn(
             "clients.anaconda_auth",
-            format!("its environment {shown} has no conda-anacondad: it reads its own store"),
-            "install conda-anacondad into anaconda-auth's environment (packaging/conda-plugin), \
-             or `anacondactl token install --yes` to set its preferred_token_storage",
+            format!("its environment {shown} has no anacondad plugin: it reads its own store"),
+            &format!(
+                "install anacondad into anaconda-auth's environment (`{} -m pip install \
+                 anacondad`, or `conda install anacondad` there), or `anacondactl token install \
+                 --yes` to set its preferred_token_storage",
+                python
+                    .as_deref()
+                    .map_or_else(|| "python".to_owned(), |p| format!("\"{}\"", p.display()))
+            ),
         )
     }
 }

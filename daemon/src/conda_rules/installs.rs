@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 
 use super::Platform;
 
-/// Our plugin's distribution (`packaging/conda-plugin`; the `anacondad` wheel carries it too)
-/// and its entry point in group `conda`.
+/// Our plugin's own distribution (`packaging/conda-plugin`, which the `anacondad` wheel and
+/// conda package carry too) and its entry point in group `conda`.
 pub const PLUGIN_DISTRIBUTION: &str = "conda-anacondad";
+/// The package a user installs to get the plugin with the binaries: the wheel on PyPI, and
+/// the conda package of the same name.
+pub const PLUGIN_PACKAGE: &str = "anacondad";
 pub const PLUGIN_ENTRY_POINT: &str = "anacondad";
 /// anaconda-auth's distribution; its handler is `auth: anaconda-auth`.
 pub const ANACONDA_AUTH_DISTRIBUTION: &str = "anaconda-auth";
@@ -76,10 +79,11 @@ impl CondaInstall {
         }
     }
 
-    /// The command that installs our plugin into this conda's Python.
+    /// The command that installs our plugin (with the binaries beside it) into this conda's
+    /// Python.
     pub fn plugin_install_command(&self) -> String {
         format!(
-            "\"{}\" -m pip install --no-deps {PLUGIN_DISTRIBUTION}",
+            "\"{}\" -m pip install {PLUGIN_PACKAGE}",
             self.python.display()
         )
     }

@@ -93,10 +93,7 @@ fn installations_are_found_once_each_with_how_and_whether_they_can_load_our_hand
     assert_eq!(found[1].anaconda_auth, None);
     assert_eq!(
         found[1].plugin_install_command(),
-        format!(
-            "\"{}\" -m pip install --no-deps conda-anacondad",
-            found[1].python.display()
-        )
+        format!("\"{}\" -m pip install anacondad", found[1].python.display())
     );
 }
 

@@ -136,7 +136,8 @@ def run(
     said = done.stderr.strip().splitlines()
     raise Failed(
         f"anacondactl gave no answer the plugin understands (exit {done.returncode}"
-        f"{': ' + said[-1][:500] if said else ''}): make sure anacondactl and conda-anacondad "
-        "come from the same anacondad release",
+        f"{': ' + said[-1][:500] if said else ''}): make sure anacondactl and this plugin "
+        "come from the same anacondad release (`pip install --upgrade anacondad`, or "
+        "`conda update anacondad`)",
         "unreadable_answer",
     )

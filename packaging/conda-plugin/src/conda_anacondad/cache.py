@@ -336,7 +336,8 @@ def ask_daemon(
     if credential is None:
         raise anacondactl.Failed(
             f"anacondactl gave an answer without a credential for {shown}: make sure "
-            "anacondactl and conda-anacondad come from the same anacondad release",
+            "anacondactl and this plugin come from the same anacondad release "
+            "(`pip install --upgrade anacondad`, or `conda update anacondad`)",
             "unreadable_answer",
         )
     log.debug("anacondad answered for %s with a %s credential", shown, credential.kind or "?")
