@@ -895,6 +895,71 @@ fn with_anaconda_auths_drop_in_token_install_flags_our_entry_bottom_and_conda_us
     );
 }
 
+/// anaconda-auth's conda package installed after `token install`: its drop-in takes our URLs
+/// until our entry is flagged. doctor names the drop-in's entry with `condarc apply` as the
+/// fix (not the removal of a file another package owns), and `doctor --fix` writes the flag.
+#[test]
+fn after_anaconda_auths_drop_in_arrives_doctor_names_it_and_doctor_fix_flags_our_entry() {
+    let Some(venvs) = conda_or_skip("after_anaconda_auths_drop_in_arrives_doctor_fix_flags") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conda_root = dir.path().join("conda-root");
+    let root = conda_root.clone();
+    let world = World::installed_in(venvs, |home| {
+        runs_conda(&venvs.with_plugin)(home).with_env("CONDA_ROOT", root)
+    });
+    let condarc = world.home.path().join(".condarc");
+    assert!(
+        !std::fs::read_to_string(&condarc)
+            .unwrap()
+            .contains("#!bottom")
+    );
+    let pattern = format!("{}/*", world.emu.base_url);
+    write(
+        &conda_root.join("condarc.d/anaconda-auth.yml"),
+        &format!("channel_settings:\n  - channel: {pattern}\n    auth: anaconda-auth\n"),
+    );
+
+    let report = |args: &[&str]| -> serde_json::Value {
+        let out = world.home.run_ctl(&[&["--json", "doctor"], args].concat());
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "doctor printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    };
+    let id = format!("conda.shadowing.{pattern}");
+    let before = report(&[]);
+    let shadowed = before["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("no {id} in {before:#}"));
+    assert_eq!(shadowed["state"], "fail", "{shadowed:#}");
+    assert_eq!(shadowed["fix"], "anacondactl condarc apply", "{shadowed:#}");
+
+    report(&["--fix", "--yes"]);
+    let written = std::fs::read_to_string(&condarc).unwrap();
+    assert!(
+        written.contains(&format!("  - #!bottom\n    channel: {pattern}\n")),
+        "{written}"
+    );
+    let after = report(&[]);
+    let checks = after["checks"].as_array().expect("checks");
+    assert!(!checks.iter().any(|c| c["id"] == id.as_str()), "{after:#}");
+    world.repo_requests();
+    let search = Conda::new(&world.home, &venvs.with_plugin).run(&["search", "--json", PACKAGE]);
+    assert_eq!(found_in(&search), [world.emu.url("/repo/main/noarch")]);
+    let (_, token) = masked(&world);
+    assert!(
+        world
+            .repo_requests()
+            .iter()
+            .all(|(_, status, auth)| *status != 401 && *auth == token)
+    );
+}
+
 #[test]
 fn token_install_for_a_conda_that_cannot_load_our_handler_does_not_claim_success() {
     let Some(venvs) = conda_or_skip("token_install_for_a_conda_that_cannot_load_our_handler")
