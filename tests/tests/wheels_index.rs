@@ -52,7 +52,12 @@ fn logged_in_at(emu: &EmulatorProcess, repo_path: &str) -> (TestHome, String) {
 fn tool(venv: &Path, home: &TestHome, program: &str) -> Command {
     let mut path = OsString::from(venv.join("bin"));
     path.push(":/usr/bin:/bin");
-    let mut command = Command::new(venv.join("bin").join(program));
+    program_as_user(&venv.join("bin").join(program), &path, home)
+}
+
+/// `program` run as the user of `home` with `path` as PATH.
+fn program_as_user(program: &Path, path: &OsString, home: &TestHome) -> Command {
+    let mut command = Command::new(program);
     command
         .env_clear()
         .envs(home.env())
@@ -203,6 +208,48 @@ fn pip_with_no_input_installs_a_wheel_with_the_daemons_key() {
         &pip_install(&venv, &home, &target, &["--no-input"]),
         &target,
     );
+}
+
+#[test]
+fn pip_of_an_environment_without_keyring_runs_the_one_on_path_even_with_no_input() {
+    let Some(venv) = ready("pip_of_an_environment_without_keyring") else {
+        return;
+    };
+    let emu = spawn_emulator(&[]);
+    let (home, _key) = logged_in(&emu);
+    // A project's environment: its own pip, no keyring; the plugin's keyring is on PATH after it.
+    let project = home.path().join("project-venv");
+    let made = Command::new(venv.join("bin/python"))
+        .args(["-m", "venv"])
+        .arg(&project)
+        .output()
+        .expect("python -m venv runs");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let mut path = OsString::from(project.join("bin"));
+    path.push(":");
+    path.push(venv.join("bin"));
+    path.push(":/usr/bin:/bin");
+    let out = home
+        .ctl()
+        .args(["export", "--for", "pip"])
+        .env("PATH", &path)
+        .output()
+        .expect("anacondactl runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(home.path().join(PIP_CONF)).unwrap();
+    assert!(
+        written.contains("keyring-provider = subprocess"),
+        "{written}"
+    );
+
+    let target = home.path().join("project-target");
+    let out = program_as_user(&project.join("bin/pip"), &path, &home)
+        .args(["install", "--no-input", "--no-deps", "--target"])
+        .arg(&target)
+        .arg("anacondad-wheel-demo")
+        .output()
+        .expect("pip runs");
+    installs(&out, &target);
 }
 
 #[test]
