@@ -71,7 +71,8 @@ fn fallback_warning(options: &StoreOptions, what: &str) -> String {
     format!(
         "secrets are in the file {}: the OS keychain {what} (the cause is in {log}). To keep \
          the file and silence this, set storage = \"file\" in {config}; for the keychain, \
-         start or unlock one, then `anacondactl daemon stop` and log in again; in a CI job          or a container, ANACONDAD_STORAGE=memory keeps them off the disk",
+         start or unlock one, then `anacondactl daemon stop` and log in again; in a CI job or a \
+         container, ANACONDAD_STORAGE=memory keeps them off the disk",
         options.keyring_path.display()
     )
 }
