@@ -25,12 +25,12 @@ use crate::connection::Target;
 use crate::exit::CliError;
 
 /// The line marking the lines of pip's file that are ours.
-const PIP_MARKER: &str = "# anacondad: a PyPI index of your Anaconda site, the key from keyring (anacondactl export --for pip)";
+pub(super) const PIP_MARKER: &str = "# anacondad: a PyPI index of your Anaconda site, the key from keyring (anacondactl export --for pip)";
 /// The marker earlier versions wrote (recognised by `--off` and a rewrite).
 const OLD_PIP_MARKER: &str =
     "# anacondad: Anaconda's wheels index, the key from keyring (anacondactl export --for pip)";
 /// The name of uv's index entry.
-const UV_INDEX_NAME: &str = "anaconda-wheels";
+pub(super) const UV_INDEX_NAME: &str = "anaconda-wheels";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tool {
