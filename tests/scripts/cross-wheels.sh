@@ -17,6 +17,8 @@
 # conda plugin package and the entry points (conda plugin, keyring backend) byte-identical to
 # those of this machine's wheel (tests/scripts/build-wheel.sh); the Windows wheel's
 # `anacondactl.exe --version` under wine. Nothing of the macOS or aarch64 wheels is run.
+# The macOS wheels need a macOS SDK for Apple's frameworks (SDKROOT=.../MacOSX.sdk); without
+# one they are reported as not built, and the exit status is 1.
 #
 # Cache: the wheels and their results live outside the clone, under
 # ${XDG_CACHE_HOME:-~/.cache}/anacondad-tests/cross-wheels/<key>/, the key a hash of every
@@ -85,6 +87,15 @@ if [ ${#todo[@]} -gt 0 ]; then
       # mingw-w64 links (CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER, cross-env.sh).
       x86_64-pc-windows-gnu) zig=() ;;
     esac
+    # The binaries link Apple's frameworks (Security, CoreFoundation, SystemConfiguration),
+    # which zig does not ship: the link needs a macOS SDK (SDKROOT, as cargo-zigbuild reads
+    # it). Without one the build would fail only at the link, after every crate compiled.
+    if [[ "$target" == *-apple-darwin ]] && [ ! -d "${SDKROOT:-/nonexistent}/System/Library/Frameworks" ]; then
+      echo "cross-wheels: $target needs a macOS SDK: set SDKROOT to a MacOSX.sdk" >&2
+      echo 0 >"$out/seconds"
+      printf '%s\t-\tnot built (no macOS SDK: SDKROOT unset)\t0\n' "$target" >"$out/result.failed"
+      continue
+    fi
     echo "cross-wheels: building $target" >&2
     start=$(date +%s)
     # Debian's cargo and rustc first on PATH, maturin's Python (with ziglang) before them.
@@ -127,6 +138,7 @@ if [ ${#todo[@]} -gt 0 ]; then
       shift
       if "$@" >>"$out/checks.log" 2>&1; then passed+=("$name"); else failed+=("$name"); fi
     }
+    [ -f "$out/result.failed" ] && continue
     if [ ${#wheels[@]} -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
       printf '%s\t-\tnot built (%s)\t%s\n' "$target" "$out/build.log" "$(cat "$out/seconds")" \
         >"$out/result.failed"
