@@ -161,7 +161,8 @@ if [ ${#todo[@]} -gt 0 ]; then
         tag='win_amd64' ext='.exe' format='PE32\+ executable .*x86-64' ;;
     esac
     : >"$out/checks.log"
-    check tag grep -Eq -- "-py3-none-($tag)(\.[a-z0-9_]+)*\.whl\$" <<<"$name"
+    # One of the platform tags (a compressed tag set: manylinux2014_aarch64.manylinux_2_17_aarch64).
+    check tag grep -Eq -- "-py3-none-([a-z0-9_]+\.)*($tag)(\.[a-z0-9_]+)*\.whl\$" <<<"$name"
     for bin in anacondad anacondactl; do
       check "$bin$ext" test -s "$scripts/$bin$ext"
       check "file $bin" grep -Eq "$format" <<<"$(file -b "$scripts/$bin$ext" 2>&1)"
