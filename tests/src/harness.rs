@@ -585,3 +585,22 @@ pub fn without_controlling_terminal(cmd: &mut Command) {
         });
     }
 }
+
+/// Every file under `dir` whose bytes contain `secret`.
+pub fn files_holding(dir: &std::path::Path, secret: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, secret));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use anacondad_tests::conda::{Conda, conda_or_skip};
-use anacondad_tests::harness::{TestHome, bin};
+use anacondad_tests::harness::{TestHome, bin, files_holding};
 use anacondad_tests::spawn_emulator;
 
 /// The package every channel of the emulator serves.
@@ -24,25 +24,6 @@ fn ok(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
-/// Every file under `dir` whose bytes contain `secret`.
-fn files_holding(dir: &std::path::Path, secret: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, secret));
-        } else if std::fs::read(&path)
-            .is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes()))
-        {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[test]

@@ -29,9 +29,7 @@ pub use paths::{CondaUserConfig, Paths};
 pub use settings::{DEFAULT_COMMAND_TIMEOUT_SECS, Settings};
 
 use crate::api::ApiConfig;
-#[cfg(test)]
-use crate::store::StorageMode;
-use crate::store::StoreOptions;
+use crate::store::{StorageMode, StoreOptions};
 
 /// The process environment, captured once by `main`.
 #[derive(Debug, Clone, Default)]
@@ -333,6 +331,22 @@ impl DaemonConfig {
             anaconda_auth_config: theirs_path,
             warnings,
         })
+    }
+
+    /// Makes a daemon `anacondactl` started with memory storage exit when idle, unless a layer
+    /// said whether it does: nothing it holds outlives it, so neither need the daemon.
+    pub fn exit_when_idle_with_memory_storage(&mut self) {
+        if self.settings.storage != StorageMode::Memory {
+            return;
+        }
+        let Some(row) = self.origins.iter_mut().find(|o| o.key == "exit_when_idle") else {
+            return;
+        };
+        if row.source == origin::Source::Default {
+            self.settings.exit_when_idle = true;
+            row.value = "yes".to_owned();
+            row.source = origin::Source::DerivedFrom("storage");
+        }
     }
 
     /// Records that the socket was named by a flag of the daemon's command line.

@@ -175,6 +175,7 @@ pub async fn serve(
     socket: BoundSocket,
     routes: Routes,
     shutdown: CancellationToken,
+    open: std::sync::Arc<crate::idle::OpenConnections>,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let uid = socket.uid;
@@ -204,6 +205,7 @@ pub async fn serve(
         accept::guard_under_file_limit(owner_connections(listener, uid)),
         routes,
         shutdown,
+        open,
         path.display(),
         ready,
     )
