@@ -85,3 +85,112 @@ fn config_show_says_whether_the_daemon_exits_when_idle_and_who_said_so() {
     assert_eq!(shown["daemon"]["exit_when_idle"]["value"], "no", "{shown}");
     assert_eq!(shown["daemon"]["exit_when_idle"]["source"], "default");
 }
+
+/// A job's directory with a `.env` file of `text`.
+fn job_dir_with_dotenv(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), text).unwrap();
+    dir
+}
+
+/// `anacondactl <args>` run in `dir`, as a job's step runs there.
+fn run_in(home: &TestHome, dir: &Path, args: &[&str]) -> Output {
+    home.ctl()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("anacondactl runs")
+}
+
+#[test]
+fn a_job_with_only_a_dotenv_file_holding_the_key_gets_an_org_token_and_config_show_names_the_file()
+{
+    let emu = spawn_emulator(&[]);
+    let key = emu.mint_api_key();
+    let job = job_dir_with_dotenv(&format!(
+        "# the job's settings\nexport ANACONDA_AUTH_API_KEY=\"{key}\"\n"
+    ));
+    let dotenv = job.path().join(".env");
+    let home = TestHome::against(&emu).with_env("ANACONDAD_STORAGE", "memory");
+
+    ok(&run_in(
+        &home,
+        job.path(),
+        &["token", "install", "--org", "acme", "--yes"],
+    ));
+    let token = emu.org_token("acme").expect("acme has a token");
+    assert_eq!(
+        ok(&run_in(
+            &home,
+            job.path(),
+            &["token", "show", "--org", "acme"]
+        )),
+        format!("{token}\n")
+    );
+
+    let text = ok(&run_in(&home, job.path(), &["config", "show"]));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("api_key") && l.contains(&format!(".env ({})", dotenv.display()))),
+        "{text}"
+    );
+    assert!(!text.contains(&key));
+    let shown = json_output(&run_in(&home, job.path(), &["--json", "config", "show"]));
+    let api_key = &shown["sites"][0]["values"]["api_key"];
+    assert_eq!(api_key["source"], "dotenv", "{shown}");
+    assert_eq!(api_key["from"], dotenv.display().to_string(), "{shown}");
+}
+
+#[test]
+fn a_malformed_dotenv_statement_is_named_by_file_and_line_and_the_rest_is_read() {
+    let emu = spawn_emulator(&[]);
+    let key = emu.mint_api_key();
+    let job = job_dir_with_dotenv(&format!(
+        "ANACONDA_AUTH_API_KEY={key}\nANACONDA_AUTH_SSL_VERIFY=\"unterminated\n"
+    ));
+    let dotenv = job.path().join(".env");
+    let home = TestHome::against(&emu).with_env("ANACONDAD_STORAGE", "memory");
+
+    let out = run_in(&home, job.path(), &["config", "show"]);
+    let text = ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            ".env ({}) line 2 cannot be parsed",
+            dotenv.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("api_key") && l.contains(".env (")),
+        "the statements that parse are read:\n{text}"
+    );
+}
+
+#[test]
+fn the_keyring_in_anaconda_auth_keyring_gives_the_key_and_config_show_names_it() {
+    let emu = spawn_emulator(&[]);
+    let key = emu.mint_api_key();
+    let domain = emu.base_url.trim_start_matches("http://").to_owned();
+    let home = TestHome::against(&emu)
+        .with_env("ANACONDAD_STORAGE", "memory")
+        .with_env(
+            "ANACONDA_AUTH_KEYRING",
+            anacondad::config::auth_keyring::keyring_json(&domain, &key),
+        );
+
+    let text = ok(&home.run_ctl(&["config", "show"]));
+    assert!(
+        text.lines().any(|l| l.contains("api_key")
+            && l.contains("keyring in ANACONDA_AUTH_KEYRING (environment)")),
+        "{text}"
+    );
+    let shown = json_output(&home.run_ctl(&["--json", "config", "show"]));
+    assert_eq!(
+        shown["sites"][0]["values"]["api_key"]["source"], "auth-keyring",
+        "{shown}"
+    );
+    ok(&home.run_ctl(&["token", "install", "--org", "acme", "--yes"]));
+    assert!(emu.org_token("acme").is_some());
+}
