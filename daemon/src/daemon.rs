@@ -292,6 +292,12 @@ impl Daemon {
     /// The watcher, and each site's scheduler once the store is open (a slow keychain probe
     /// must not delay readiness).
     pub fn start_background(self: &Arc<Self>) {
+        let sites: Vec<Arc<Site>> = self.sites.iter().cloned().collect();
+        self.tasks.spawn(Arc::clone(&self.minted).run_expiry(
+            sites,
+            self.events.clone(),
+            self.shutdown.clone(),
+        ));
         let default = self.default_site().clone();
         let watcher = CondarcWatcher::new(
             self.conda.clone(),
