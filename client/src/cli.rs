@@ -172,9 +172,19 @@ pub enum SitesCommand {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The tool: `pixi` (any rattler-based tool), `mamba` (mamba, micromamba), or `pip`, `uv`
-    /// (Anaconda's wheels index, the key from keyring: no secret in their configuration).
+    /// (Anaconda's wheels index, or a Package Security Manager's PyPI channel with `--at SITE
+    /// --channel NAME`; the key from keyring: no secret in their configuration).
     #[arg(long = "for", value_name = "TOOL", value_parser = ["pixi", "rattler", "mamba", "micromamba", "pip", "uv"])]
     pub tool: String,
+    /// pip, uv: the PyPI channel under the site's repository [default: `anaconda-wheels`,
+    /// Anaconda's wheels index; a Package Security Manager's site needs one].
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// pip: how pip reaches keyring [default: `import` when the `keyring` on PATH is in pip's
+    /// own environment, `subprocess` when it is elsewhere]. Both work with `pip --no-input`;
+    /// `auto` does not.
+    #[arg(long, value_name = "PROVIDER", value_parser = ["import", "subprocess", "auto"])]
+    pub keyring_provider: Option<String>,
     /// Show what would be written, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -1,11 +1,14 @@
 //! What the Python keyring backend (packaging/conda-plugin, `conda_anacondad.keyring`) asks of
 //! the daemon, and the one rule for adopting a record another client wrote: anaconda-auth's
 //! record of a served domain, built from the daemon's current credentials; pip's and uv's
-//! `__token__` + API key for an index under a served repository; a written record's API key and
-//! repo tokens kept when the service accepts them. Anything else is not the daemon's.
+//! credential for an index under a served repository (`__token__` + API key for Anaconda's
+//! wheels index, the key + `x-auth-token` for a Package Security Manager's PyPI channel:
+//! `anacondad_proto::index`); a written record's API key and repo tokens kept when the service
+//! accepts them. Anything else is not the daemon's.
 
 use std::sync::Arc;
 
+pub use anacondad_proto::index::IndexForm;
 use url::Url;
 
 use crate::api::RepoTokenCheck;
@@ -14,16 +17,16 @@ use crate::sites::{Site, Sites};
 use crate::store::record::{ANACONDA_SERVICE, RECORD_VERSION, RepoToken, TokenRecord};
 use crate::tokens::TokenSource;
 
-/// The username pip and uv send for an index that takes an API key (`__token__:<key>`).
-pub const INDEX_USERNAME: &str = "__token__";
+/// The username pip and uv send for Anaconda's wheels index (`__token__:<key>`).
+pub const INDEX_USERNAME: &str = anacondad_proto::index::WHEELS_USERNAME;
 
 /// Which of the daemon's credentials a keyring look-up concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concern {
     /// anaconda-auth's record of the site's domain.
     Record,
-    /// An index under the site's repository: `__token__` + the API key.
-    Index,
+    /// An index under the site's repository: the API key in the index's form.
+    Index(IndexForm),
 }
 
 /// The site a keyring `(service, username)` belongs to, and what it asks for; `None`: not the
@@ -48,21 +51,32 @@ pub fn owner<'a>(
             })
             .map(|site| (site, Concern::Record));
     }
-    if !(username.is_empty() || username == INDEX_USERNAME) {
-        return None;
-    }
     let url = Url::parse(service).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    sites
-        .iter()
-        .find(|site| {
-            site.repos
-                .iter()
-                .any(|repo| repo.channel_of(&url).is_some())
-        })
-        .map(|site| (site, Concern::Index))
+    let (site, repo) = sites.iter().find_map(|site| {
+        site.repos
+            .iter()
+            .find(|repo| repo.channel_of(&url).is_some())
+            .map(|repo| (site, repo))
+    })?;
+    let form = IndexForm::of(repo.as_str());
+    // The username the index's URL names: `__token__` for the wheels index; none for a Package
+    // Security Manager's, whose username is the secret.
+    let named = match form {
+        IndexForm::AnacondaWheels => username.is_empty() || username == INDEX_USERNAME,
+        IndexForm::PackageSecurityManager => username.is_empty(),
+    };
+    named.then_some((site, Concern::Index(form)))
+}
+
+/// The (username, password) pip and uv send to an index of `form` with the site's API key.
+/// A Package Security Manager's PyPI channel documents a "user token" as the username; which
+/// of a site's credentials that is, is not documented: the API key is assumed, as for the
+/// wheels index.
+pub fn index_credential(form: IndexForm, api_key: &Secret) -> (String, String) {
+    form.credential(api_key.expose())
 }
 
 /// anaconda-auth's record (`TokenInfo`) of what `site` holds now: its domain, its API key and

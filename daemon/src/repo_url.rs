@@ -7,13 +7,18 @@ use url::Url;
 /// The channels directly under the repository that make up conda's `defaults`, in the
 /// seed workflow's order. Any token of the repository (and the API key) may read them.
 pub const DEFAULT_CHANNEL_NAMES: [&str; 3] = ["main", "r", "msys2"];
+/// Anaconda's other channels directly under the repository, which users add to
+/// `default_channels` themselves (`ana feature enable main-x` adds `main-x`, early-access
+/// builds). Like the default channels they belong to no organisation: any token of the
+/// repository (and the API key) may read them, and none is missing a token.
+pub const ANACONDA_CHANNEL_NAMES: [&str; 1] = ["main-x"];
 
 /// Where under the repository a URL points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
     /// The repository itself, nothing below it.
     Root,
-    /// One of [`DEFAULT_CHANNEL_NAMES`].
+    /// One of [`DEFAULT_CHANNEL_NAMES`] or [`ANACONDA_CHANNEL_NAMES`].
     Default(String),
     /// `<repo>/<org>/...`: an organisation's channels.
     Org(String),
@@ -106,7 +111,8 @@ impl std::fmt::Display for RepoUrl {
 fn channel_named(segment: &str) -> Channel {
     if segment.is_empty() {
         Channel::Root
-    } else if DEFAULT_CHANNEL_NAMES.contains(&segment) {
+    } else if DEFAULT_CHANNEL_NAMES.contains(&segment) || ANACONDA_CHANNEL_NAMES.contains(&segment)
+    {
         Channel::Default(segment.to_owned())
     } else {
         Channel::Org(segment.to_owned())
@@ -136,6 +142,23 @@ mod tests {
             Some(Channel::Org("acme".into()))
         );
         assert_eq!(channel("https://repo.example/repo/"), Some(Channel::Root));
+    }
+
+    #[test]
+    fn main_x_is_anacondas_channel_not_an_organisations() {
+        assert_eq!(
+            channel("https://repo.example/repo/main-x/noarch/repodata.json"),
+            Some(Channel::Default("main-x".into()))
+        );
+        assert_eq!(
+            repo().default_channels(),
+            [
+                "https://repo.example/repo/main",
+                "https://repo.example/repo/r",
+                "https://repo.example/repo/msys2"
+            ],
+            "default_channels as anacondad writes it has no main-x"
+        );
     }
 
     #[test]

@@ -34,6 +34,40 @@ mod condarc {
     use super::*;
 
     #[test]
+    fn a_default_channels_the_user_built_on_ours_is_their_choice_and_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".condarc");
+        let editor = CondarcEditor::new(&file);
+        editor.apply(&settings()).unwrap();
+        // What `ana feature enable main-x --conda` runs: conda config --add puts it first.
+        let configured = fs::read_to_string(&file).unwrap();
+        let with_main_x = configured.replace(
+            "default_channels:\n",
+            "default_channels:\n  - https://repo.anaconda.cloud/repo/main-x\n",
+        );
+        write(&file, &with_main_x);
+
+        let report = editor.check(&settings()).unwrap();
+        assert_eq!(report.state, CondarcState::Configured, "{report:?}");
+        assert!(report.findings.is_empty(), "{report:?}");
+        assert!(
+            report.notes.iter().any(|n| n.contains("your choice")),
+            "{report:?}"
+        );
+        assert!(!editor.apply(&settings()).unwrap().changed, "no repair");
+        assert_eq!(fs::read_to_string(&file).unwrap(), with_main_x);
+
+        // One that drops one of ours is not built on ours: that is drift, as before.
+        write(
+            &file,
+            &configured.replace("  - https://repo.anaconda.cloud/repo/msys2\n", ""),
+        );
+        let report = editor.check(&settings()).unwrap();
+        assert_eq!(report.state, CondarcState::Drifted, "{report:?}");
+        assert!(report.notes.is_empty());
+    }
+
+    #[test]
     fn apply_writes_the_target_of_a_symlink_and_keeps_the_link() {
         let dir = tempfile::tempdir().unwrap();
         let dotfiles = dir.path().join("dotfiles");

@@ -9,6 +9,7 @@ pub mod v1 {
 pub mod atomic;
 mod connect;
 pub mod dirs;
+pub mod index;
 #[cfg(windows)]
 pub mod pipe;
 mod redact;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anacondad::clock::Clock;
 use anacondad::config::{DaemonConfig, EnvSnapshot};
-use anacondad::transport::BoundSocket;
+use anacondad::transport::{BindError, BoundSocket};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::TestHome;
@@ -46,8 +46,7 @@ impl InProcessDaemon {
         let mut config = DaemonConfig::resolve(&env, socket_path.clone(), "in-process-test")
             .expect("the test home's configuration");
         configure(&mut config);
-        let socket = BoundSocket::bind(&socket_path, rustix::process::getuid().as_raw())
-            .expect("the test socket");
+        let socket = bind_when_released(&socket_path);
         let shutdown = CancellationToken::new();
         let (ready_tx, ready_rx) = mpsc::channel();
         let stop = shutdown.clone();
@@ -86,6 +85,24 @@ impl InProcessDaemon {
                 Ok(joined) => joined.expect("the daemon thread did not panic"),
                 Err(_) => panic!("the in-process daemon did not stop in time"),
             }
+        }
+    }
+}
+
+/// Binds `socket`, waiting while the lock is held by this very process: a daemon stopped a
+/// moment ago has released it, but a child another test thread is forking holds a copy of
+/// the lock's descriptor until it execs. Nothing can be awaited for that; it lasts
+/// microseconds, longer only when the machine is loaded.
+fn bind_when_released(socket: &std::path::Path) -> BoundSocket {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match BoundSocket::bind(socket, rustix::process::getuid().as_raw()) {
+            Err(BindError::AlreadyRunning { pid: Some(pid), .. })
+                if pid == std::process::id() && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            bound => return bound.expect("the test socket"),
         }
     }
 }

@@ -4,6 +4,8 @@
 // The harness runs the real binaries on Unix sockets; on Windows the wine smoke test
 // (tests/scripts/windows-smoke.sh) drives them instead.
 #[cfg(unix)]
+pub mod ana;
+#[cfg(unix)]
 pub mod conda;
 pub mod emulator;
 #[cfg(unix)]

@@ -9,44 +9,15 @@
 //! login, which is the daemon's current key until the daemon renews it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::Output;
 
 use anacondad_proto::v1::EventKind;
+use anacondad_tests::ana::ana_or_skip;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The `ana` binary, built once per tarball (cached outside the clone).
-fn ana_binary() -> Option<PathBuf> {
-    static ANA: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ANA.get_or_init(|| {
-        if let Some(path) = std::env::var_os("ANACONDAD_ANA_BIN") {
-            return Some(PathBuf::from(path));
-        }
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/build-ana.sh");
-        let out = Command::new(script).output().expect("build-ana.sh runs");
-        assert!(out.status.success(), "build-ana.sh: {}", text(&out.stderr));
-        let path = text(&out.stdout).trim().to_owned();
-        (!path.is_empty()).then(|| PathBuf::from(path))
-    })
-    .clone()
-}
-
-fn ana_or_skip(test: &str) -> Option<PathBuf> {
-    match ana_binary() {
-        Some(ana) => Some(ana),
-        None => {
-            assert!(
-                std::env::var_os("ANACONDAD_SKIP_ANA").is_some(),
-                "{test}: no ana source to build (set ANACONDAD_ANA_SOURCE, or ANACONDAD_SKIP_ANA=1)"
-            );
-            None
-        }
-    }
 }
 
 /// `ana ARGS` as the user of `home`, against the emulator over HTTP, `stdin` on its input.
@@ -58,19 +29,7 @@ fn ana(
     stdin: &str,
 ) -> Output {
     use std::io::Write as _;
-    let mut child = Command::new(ana)
-        .args(args)
-        .env_clear()
-        .envs(home.env())
-        .env("ANA_DOMAIN", emu.domain())
-        .env("ANA_USE_HTTPS", "false")
-        .env("ANA_ENABLE_TELEMETRY", "false")
-        .env("ANA_UPDATE_CHECK", "false")
-        .env("ANA_SENTRY_DISABLED", "true")
-        .env("ANA_OPEN_BROWSER", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = anacondad_tests::ana::command(ana, home, emu, args)
         .spawn()
         .expect("ana runs");
     child

@@ -148,6 +148,26 @@ fn a_key_minted_without_repo_read_is_refused_by_the_repository() {
 }
 
 #[test]
+fn a_job_whose_only_key_is_read_only_is_told_the_key_lacks_a_scope_not_to_join_the_org() {
+    let (emu, home, _key) = world();
+    let (key, _id) = mint(&home, &[]);
+    let job = TestHome::against(&emu).with_env("ANACONDA_AUTH_API_KEY", &key);
+    let out = job.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the API key in use may not do this"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"cloud:read\" scope"),
+        "the service's reason: {stderr}"
+    );
+    assert!(stderr.contains("--scope cloud:write"), "{stderr}");
+    assert!(!stderr.contains(&key), "{stderr}");
+}
+
+#[test]
 fn an_expired_minted_key_is_refused() {
     let (emu, home, _key) = world();
     let (key, _id) = mint(&home, &[]);

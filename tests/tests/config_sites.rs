@@ -51,6 +51,7 @@ fn config_show_names_the_default_each_file_the_variables_and_the_flag() {
     let home = TestHome::new()
         .with_env("ANACONDAD_STORAGE", "file")
         .with_env("ANACONDAD_REFRESH_LEAD_FRACTION", "0.2")
+        .with_env("ANACONDAD_COMMAND_TIMEOUT_SECS", "40")
         .with_env("ANACONDA_AUTH_SSL_VERIFY", "false");
     write(
         &ours(&home),
@@ -76,6 +77,12 @@ fn config_show_names_the_default_each_file_the_variables_and_the_flag() {
     );
     assert!(
         line(&shown, "anacondad", "auth_handler").ends_with("[default]"),
+        "{shown}"
+    );
+    let timeout = line(&shown, "anacondad", "command_timeout_secs");
+    assert!(
+        timeout.contains(" 40 ")
+            && timeout.ends_with("[environment (ANACONDAD_COMMAND_TIMEOUT_SECS)]"),
         "{shown}"
     );
     assert!(

@@ -200,13 +200,22 @@ fn after_kill_9_the_next_command_recovers_the_stale_socket() {
 }
 
 #[test]
-fn sigterm_stops_the_daemon_and_removes_its_socket() {
+fn sigterm_stops_the_daemon_and_removes_its_socket_lock_and_version_file() {
     let home = TestHome::new();
     let mut daemon = home.start_daemon();
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status}");
-    assert!(!home.socket().exists());
+    let socket_dir = home.socket().parent().unwrap().to_path_buf();
+    let left: Vec<_> = std::fs::read_dir(&socket_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left in {}: {left:?}",
+        socket_dir.display()
+    );
     assert!(daemon.log().contains("SIGTERM received"));
 }
 

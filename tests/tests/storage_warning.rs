@@ -68,6 +68,12 @@ fn the_file_fallback_warning_is_shown_on_a_natural_first_run_with_its_paths_unti
         );
     }
     assert!(!warning.contains("the daemon log says why"), "{warning}");
+    assert!(
+        warning.contains(
+            "in a CI job or a container, ANACONDAD_STORAGE=memory keeps them off the disk"
+        ),
+        "the way out for a job: {warning}"
+    );
 
     // Until the user chooses, every command that reports storage says it again.
     for _ in 0..2 {

@@ -50,6 +50,7 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 out.print_json(&json::commands::CondarcCheck {
                     status: json::daemon::Condarc::of(Some(&status)),
                     findings: report.findings.clone(),
+                    notes: report.notes.clone(),
                     conda: json::daemon::CondaView::of(report.conda.as_ref()),
                 });
             } else {
@@ -71,6 +72,9 @@ pub async fn run(cmd: CondarcCommand, target: &Target, out: Output) -> Result<()
                 crate::outln!("{line}");
                 for finding in findings {
                     crate::outln!("  - {finding}");
+                }
+                for note in &report.notes {
+                    crate::outln!("  {note}");
                 }
                 for line in render::conda_view_lines(&conda) {
                     crate::outln!("{line}");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anacondad_proto::v1::{ExportTarget, GetKeyringEntryRequest, StatusRequest};
 
-use super::export_index::{Tool, config_path};
+use super::export_index::{PIP_MARKER, Tool, UV_INDEX_NAME, config_path};
 use crate::connection::DaemonClient;
 
 /// One client's line: `ok` when it sees the daemon's current credential (or does not need
@@ -207,8 +207,11 @@ fn ana(env: &Environment, domain: &str, current: Option<&str>) -> ClientFinding 
     }
 }
 
-/// pip and uv: their index configuration names Anaconda's wheels index with `__token__` and
-/// no secret (the key comes from keyring), or holds a copy of a key.
+/// pip and uv: their index configuration names an index of the site (Anaconda's wheels index,
+/// or what `anacondactl export` wrote: a Package Security Manager's PyPI channel) with no
+/// secret (the key comes from keyring), or holds a copy of a key (`__token__:<key>@`, or a
+/// PSM token as `<token>:x-auth-token@`). pip's `keyring-provider = auto` is a warning: `pip
+/// --no-input` then asks no keyring.
 fn index_tool(env: &Environment, tool: Tool, current: Option<&str>) -> ClientFinding {
     let (id, name) = match tool {
         Tool::Pip => ("clients.pip", "pip"),
@@ -217,7 +220,10 @@ fn index_tool(env: &Environment, tool: Tool, current: Option<&str>) -> ClientFin
     let text = config_path(tool, |n| (env.var)(n), cfg!(windows))
         .and_then(|path| std::fs::read_to_string(path).ok())
         .unwrap_or_default();
-    let copied_key = text.lines().any(|line| line.contains("__token__:"));
+    let fix = format!("anacondactl export --for {name}");
+    let copied_key = text
+        .lines()
+        .any(|line| line.contains("__token__:") || line.contains(":x-auth-token@"));
     if copied_key {
         let stale = current.is_none_or(|key| !text.contains(key));
         return ClientFinding::warn(
@@ -230,20 +236,37 @@ fn index_tool(env: &Environment, tool: Tool, current: Option<&str>) -> ClientFin
                     " (stale at the next renewal)"
                 }
             ),
-            &format!("anacondactl export --for {name}"),
+            &fix,
         );
     }
-    if text.contains("__token__@") && text.contains("anaconda-wheels") {
+    let ours = (text.contains("__token__@") && text.contains("anaconda-wheels"))
+        || match tool {
+            Tool::Pip => text.lines().any(|l| l.trim() == PIP_MARKER),
+            Tool::Uv => text.contains(&format!("name = \"{UV_INDEX_NAME}\"")),
+        };
+    let auto = tool == Tool::Pip
+        && text.lines().any(|l| {
+            l.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("keyring-provider") && v.trim() == "auto"
+            })
+        });
+    if ours && auto {
+        ClientFinding::warn(
+            id,
+            "pip asks keyring for the index's key with keyring-provider = auto, which `pip \
+             --no-input` turns off"
+                .to_owned(),
+            &fix,
+        )
+    } else if ours {
         ClientFinding::ok(
             id,
-            format!("{name} asks keyring for the wheels index's key: the daemon's current one"),
+            format!("{name} asks keyring for the index's key: the daemon's current one"),
         )
     } else {
         ClientFinding::ok(
             id,
-            format!(
-                "{name} is not pointed at Anaconda's wheels index (`anacondactl export --for {name}` does it)"
-            ),
+            format!("{name} is not pointed at an index of your Anaconda site (`{fix}` does it)"),
         )
     }
 }
@@ -307,6 +330,34 @@ mod tests {
         )
         .unwrap();
         assert!(index_tool(&env(dir.clone()), Tool::Pip, Some("new")).ok);
+        std::fs::write(
+            dir.join("pip/pip.conf"),
+            format!(
+                "[global]\n{PIP_MARKER}\nindex-url = https://psm/api/repo/p/simple/\n\
+                 keyring-provider = auto\n"
+            ),
+        )
+        .unwrap();
+        let found = index_tool(&env(dir.clone()), Tool::Pip, Some("new"));
+        assert!(
+            !found.ok && found.fix == "anacondactl export --for pip",
+            "{found:?}"
+        );
+        std::fs::write(
+            dir.join("pip/pip.conf"),
+            format!(
+                "[global]\n{PIP_MARKER}\nindex-url = https://psm/api/repo/p/simple/\n\
+                 keyring-provider = import\n"
+            ),
+        )
+        .unwrap();
+        assert!(index_tool(&env(dir.clone()), Tool::Pip, Some("new")).ok);
+        std::fs::write(
+            dir.join("pip/pip.conf"),
+            "[global]\nindex-url = https://t0k:x-auth-token@psm/api/repo/p/simple/\n",
+        )
+        .unwrap();
+        assert!(!index_tool(&env(dir.clone()), Tool::Pip, Some("new")).ok);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,14 +1,22 @@
-//! `anacondactl export --for pip|uv [--dry-run] [--off]`: points pip or uv at Anaconda's wheels
-//! index (`<repository>/anaconda-wheels/simple/`) with username `__token__` and a keyring
-//! provider, and no secret: they ask `keyring` for the password, and the conda plugin's keyring
-//! backend answers with the daemon's current API key, so a renewal needs no rewrite. pip gets
-//! `keyring-provider = auto` (it imports keyring where it runs beside it, else runs the `keyring`
-//! on PATH; pip refuses `subprocess` with a `keyring` of its own environment), uv `subprocess`
-//! (its only one). Written once by the CLI (there is nothing to keep current); `--off` takes
-//! out what it wrote and nothing else.
+//! `anacondactl [--at SITE] export --for pip|uv [--channel NAME] [--dry-run] [--off]`: points
+//! pip or uv at a PyPI index under the site's repository, with no secret: Anaconda's wheels
+//! index (`<repository>/anaconda-wheels/simple/`, username `__token__` in the URL), or a Package
+//! Security Manager's PyPI channel (`<repository>/<channel>/simple/`, no username: its username
+//! is the token; `anacondad_proto::index` has the rule). They ask `keyring` for the credential,
+//! and the conda plugin's keyring backend answers with the daemon's current API key, so a
+//! renewal needs no rewrite.
+//!
+//! pip's `keyring-provider`: `auto` is off under `pip --no-input` (pip's `use_keyring`), so
+//! one that names its way is written: `import` when the `keyring` on PATH lives beside pip (pip
+//! imports keyring there; it refuses `subprocess` with a `keyring` of its own environment),
+//! `subprocess` when it lives elsewhere (pip runs it); `--keyring-provider` overrides. uv gets
+//! `subprocess` (its only one), with `authenticate = "always"` for an index whose URL names no
+//! username (uv then asks `keyring --mode creds`). Written once by the CLI (there is nothing to
+//! keep current); `--off` takes out what it wrote and nothing else.
 
 use std::path::{Path, PathBuf};
 
+use anacondad_proto::index::{IndexForm, WHEELS_CHANNEL, WHEELS_USERNAME};
 use anacondad_proto::v1::StatusRequest;
 
 use super::Output;
@@ -16,13 +24,13 @@ use crate::cli::ExportArgs;
 use crate::connection::Target;
 use crate::exit::CliError;
 
-/// The wheels index under a site's repository (`ana feature enable wheels` uses the same).
-const WHEELS_PATH: &str = "anaconda-wheels/simple/";
 /// The line marking the lines of pip's file that are ours.
-const PIP_MARKER: &str =
+pub(super) const PIP_MARKER: &str = "# anacondad: a PyPI index of your Anaconda site, the key from keyring (anacondactl export --for pip)";
+/// The marker earlier versions wrote (recognised by `--off` and a rewrite).
+const OLD_PIP_MARKER: &str =
     "# anacondad: Anaconda's wheels index, the key from keyring (anacondactl export --for pip)";
 /// The name of uv's index entry.
-const UV_INDEX_NAME: &str = "anaconda-wheels";
+pub(super) const UV_INDEX_NAME: &str = "anaconda-wheels";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tool {
@@ -43,13 +51,14 @@ pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), C
         .status(StatusRequest::default())
         .await?
         .into_inner();
-    let url = index_url(&status.repo_url).ok_or_else(|| {
-        CliError::failed(format!(
-            "the daemon's repository URL {:?} is not one an index can live under; see \
-             `anacondactl sites list`",
-            status.repo_url
-        ))
-    })?;
+    let url = index_url(&status.repo_url, args.channel.as_deref())?;
+    let provider = match tool {
+        Tool::Uv => "subprocess",
+        Tool::Pip => match args.keyring_provider.as_deref() {
+            Some(named) => named,
+            None => pip_keyring_provider(which("pip").as_deref(), which("keyring").as_deref()),
+        },
+    };
     let path = config_path(
         tool,
         |name| std::env::var_os(name).map(PathBuf::from),
@@ -68,7 +77,7 @@ pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), C
     };
     let wanted = (!args.off).then_some(url.as_str());
     let next = match tool {
-        Tool::Pip => edit_pip_conf(&held, wanted),
+        Tool::Pip => edit_pip_conf(&held, wanted, provider),
         Tool::Uv => edit_uv_toml(&held, wanted).map_err(|e| {
             CliError::failed(format!(
                 "{} is not TOML uv reads ({e}); fix it first",
@@ -87,6 +96,7 @@ pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), C
             tool: tool_name.to_owned(),
             path: path.display().to_string(),
             index_url: url,
+            keyring_provider: provider.to_owned(),
             enabled: !args.off,
             changed,
             dry_run: args.dry_run,
@@ -99,23 +109,71 @@ pub async fn run(args: ExportArgs, target: &Target, out: Output) -> Result<(), C
         (false, true, true) => crate::outln!("Would write to {shown}:\n{next}"),
         (true, true, true) => crate::outln!("Would take anacondad's index out of {shown}."),
         (false, false, true) => crate::outln!(
-            "{tool_name} now uses {url} with the key from keyring (no secret in {shown}); \
-             keyring must be on PATH with the conda plugin's package in its environment"
+            "{tool_name} now uses {url} with the key from keyring (keyring-provider = \
+             {provider}; no secret in {shown}); {}",
+            match provider {
+                "import" =>
+                    "pip's own environment must hold the conda plugin's package (and keyring)",
+                _ => "keyring must be on PATH with the conda plugin's package in its environment",
+            }
         ),
         (true, false, true) => crate::outln!("anacondad's index is out of {shown}."),
     }
     Ok(())
 }
 
-/// `<repo>/anaconda-wheels/simple/` with username `__token__` (the password comes from
-/// keyring); `None` for a repository URL that is not http(s).
-fn index_url(repo_url: &str) -> Option<String> {
-    let (scheme, rest) = repo_url.split_once("://")?;
-    if !matches!(scheme, "http" | "https") || rest.is_empty() {
-        return None;
+/// The index of `channel` under `repo_url` in the form its site takes (see the module's doc):
+/// the wheels index with username `__token__`, a Package Security Manager's channel with none.
+/// The password is never in it: it comes from keyring.
+fn index_url(repo_url: &str, channel: Option<&str>) -> Result<String, CliError> {
+    let form = IndexForm::of(repo_url);
+    let channel = match (form, channel) {
+        (_, Some(name)) => name.trim_matches('/'),
+        (IndexForm::AnacondaWheels, None) => WHEELS_CHANNEL,
+        (IndexForm::PackageSecurityManager, None) => {
+            return Err(CliError::failed(format!(
+                "{repo_url} is a Package Security Manager's repository: name its PyPI channel \
+                 with `--channel NAME`"
+            )));
+        }
+    };
+    let not_an_index = || {
+        CliError::failed(format!(
+            "the daemon's repository URL {repo_url:?} is not one an index can live under; see \
+             `anacondactl sites list`"
+        ))
+    };
+    let (scheme, rest) = repo_url.split_once("://").ok_or_else(not_an_index)?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || channel.is_empty() {
+        return Err(not_an_index());
     }
     let rest = rest.trim_end_matches('/');
-    Some(format!("{scheme}://__token__@{rest}/{WHEELS_PATH}"))
+    Ok(match form {
+        IndexForm::AnacondaWheels => {
+            format!("{scheme}://{WHEELS_USERNAME}@{rest}/{channel}/simple/")
+        }
+        IndexForm::PackageSecurityManager => format!("{scheme}://{rest}/{channel}/simple/"),
+    })
+}
+
+/// pip's `keyring-provider` for the `pip` and `keyring` found on PATH: `import` when keyring is
+/// in pip's own directory (pip imports it, and would refuse to run it), `subprocess` when it
+/// is elsewhere (pip's environment may lack keyring; pip runs that one). With no `keyring` on
+/// PATH, `import`: only a pip whose environment holds the plugin's package gets the key.
+fn pip_keyring_provider(pip: Option<&Path>, keyring: Option<&Path>) -> &'static str {
+    match (pip.and_then(Path::parent), keyring.and_then(Path::parent)) {
+        (Some(pip_dir), Some(keyring_dir)) if pip_dir == keyring_dir => "import",
+        (_, Some(_)) => "subprocess",
+        (_, None) => "import",
+    }
+}
+
+/// The first `name` on PATH that is a file.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// The user configuration file each tool reads: `PIP_CONFIG_FILE`, else pip's per-user file
@@ -145,9 +203,11 @@ pub(super) fn config_path(
 }
 
 /// pip's INI file with anacondad's lines in `[global]` (`url`: on) or without them (`None`):
-/// its `index-url` and `keyring-provider` are set, every other line kept. Off removes the two
-/// only where they are still ours.
-fn edit_pip_conf(text: &str, url: Option<&str>) -> String {
+/// its `index-url` and `keyring-provider` (`provider`) are set, every other line kept. Off
+/// removes the two only where they are still ours.
+fn edit_pip_conf(text: &str, url: Option<&str>, provider: &str) -> String {
+    let is_marker = |line: &str| line == PIP_MARKER || line == OLD_PIP_MARKER;
+    let marked = text.lines().any(|l| is_marker(l.trim()));
     let key_of = |line: &str| {
         line.split_once(['=', ':'])
             .map(|(k, _)| k.trim().to_ascii_lowercase())
@@ -165,13 +225,11 @@ fn edit_pip_conf(text: &str, url: Option<&str>) -> String {
             }
             continue;
         }
-        let ours = trimmed == PIP_MARKER
+        let ours = is_marker(trimmed)
             || (section == "global"
                 && match key_of(trimmed).as_deref() {
-                    Some("index-url") => url.is_some() || trimmed.contains("__token__@"),
-                    Some("keyring-provider") => {
-                        url.is_some() || text.lines().any(|l| l.trim() == PIP_MARKER)
-                    }
+                    Some("index-url") => url.is_some() || marked || trimmed.contains("__token__@"),
+                    Some("keyring-provider") => url.is_some() || marked,
                     _ => false,
                 });
         if !ours {
@@ -182,7 +240,7 @@ fn edit_pip_conf(text: &str, url: Option<&str>) -> String {
         let ours = [
             PIP_MARKER.to_owned(),
             format!("index-url = {url}"),
-            "keyring-provider = auto".to_owned(),
+            format!("keyring-provider = {provider}"),
         ];
         match global_at {
             Some(at) => {
@@ -225,6 +283,11 @@ fn edit_uv_toml(text: &str, url: Option<&str>) -> Result<String, toml_edit::Toml
         ours["name"] = value(UV_INDEX_NAME);
         ours["url"] = value(url);
         ours["default"] = value(true);
+        if !url_names_a_user(url) {
+            // uv asks keyring for a URL's username and password together (`--mode creds`)
+            // only for an index that always authenticates.
+            ours["authenticate"] = value("always");
+        }
         indexes.push(ours);
         doc["keyring-provider"] = value("subprocess");
         if !doc.contains_key("pip") {
@@ -251,6 +314,13 @@ fn edit_uv_toml(text: &str, url: Option<&str>) -> Result<String, toml_edit::Toml
     Ok(doc.to_string())
 }
 
+/// Whether `url`'s authority names a username (`https://__token__@host/...`).
+fn url_names_a_user(url: &str) -> bool {
+    url.split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'))
+        .unwrap_or(false)
+}
+
 /// Whether `text` holds anacondad's uv index (so `--off` also takes its keyring setting out).
 fn indexes_had_ours(text: &str) -> bool {
     text.contains(&format!("name = \"{UV_INDEX_NAME}\""))
@@ -272,37 +342,75 @@ mod tests {
     #[test]
     fn the_index_url_names_the_token_user_and_holds_no_secret() {
         assert_eq!(
-            index_url("https://repo.anaconda.cloud/repo/").as_deref(),
+            index_url("https://repo.anaconda.cloud/repo/", None)
+                .ok()
+                .as_deref(),
             Some("https://__token__@repo.anaconda.cloud/repo/anaconda-wheels/simple/")
         );
-        assert_eq!(index_url("file:///x/repo/"), None);
+        assert!(index_url("file:///x/repo/", None).is_err());
+    }
+
+    #[test]
+    fn a_package_security_managers_channel_has_no_username_and_needs_a_name() {
+        assert_eq!(
+            index_url("https://psm.example/api/repo/", Some("pypi-mirror"))
+                .ok()
+                .as_deref(),
+            Some("https://psm.example/api/repo/pypi-mirror/simple/")
+        );
+        assert!(index_url("https://psm.example/api/repo/", None).is_err());
+        let uv = edit_uv_toml("", Some("https://psm.example/api/repo/pypi/simple/")).unwrap();
+        assert!(uv.contains("authenticate = \"always\""), "{uv}");
+        let uv = edit_uv_toml("", Some("https://__token__@r.example/repo/x/simple/")).unwrap();
+        assert!(!uv.contains("authenticate"), "{uv}");
+    }
+
+    #[test]
+    fn pip_imports_a_keyring_beside_it_and_runs_one_from_elsewhere() {
+        let venv_pip = Path::new("/venv/bin/pip");
+        assert_eq!(
+            pip_keyring_provider(Some(venv_pip), Some(Path::new("/venv/bin/keyring"))),
+            "import"
+        );
+        assert_eq!(
+            pip_keyring_provider(Some(venv_pip), Some(Path::new("/base/bin/keyring"))),
+            "subprocess"
+        );
+        assert_eq!(
+            pip_keyring_provider(None, Some(Path::new("/base/bin/keyring"))),
+            "subprocess"
+        );
+        assert_eq!(pip_keyring_provider(Some(venv_pip), None), "import");
     }
 
     #[test]
     fn pip_gets_its_index_in_global_keeping_everything_else_and_off_takes_only_ours_out() {
         let held = "# mine\n[global]\ntimeout = 60\nindex-url = https://pypi.example/simple/\n\n[install]\nuser = true\n";
         let url = "https://__token__@r.example/repo/anaconda-wheels/simple/";
-        let on = edit_pip_conf(held, Some(url));
+        let on = edit_pip_conf(held, Some(url), "import");
         assert_eq!(
             on,
             format!(
-                "# mine\n[global]\n{PIP_MARKER}\nindex-url = {url}\nkeyring-provider = auto\ntimeout = 60\n\n[install]\nuser = true\n"
+                "# mine\n[global]\n{PIP_MARKER}\nindex-url = {url}\nkeyring-provider = import\ntimeout = 60\n\n[install]\nuser = true\n"
             )
         );
         assert_eq!(
-            edit_pip_conf(&on, Some(url)),
+            edit_pip_conf(&on, Some(url), "import"),
             on,
             "a second run changes nothing"
         );
-        let off = edit_pip_conf(&on, None);
+        let off = edit_pip_conf(&on, None, "import");
         assert_eq!(
             off,
             "# mine\n[global]\ntimeout = 60\n\n[install]\nuser = true\n"
         );
         assert_eq!(
-            edit_pip_conf("", Some(url)),
-            format!("[global]\n{PIP_MARKER}\nindex-url = {url}\nkeyring-provider = auto\n")
+            edit_pip_conf("", Some(url), "subprocess"),
+            format!("[global]\n{PIP_MARKER}\nindex-url = {url}\nkeyring-provider = subprocess\n")
         );
+        // A PSM channel's URL names no user: off still finds it by the marker.
+        let psm = edit_pip_conf("", Some("https://psm.example/api/repo/p/simple/"), "import");
+        assert_eq!(edit_pip_conf(&psm, None, "import"), "[global]\n");
     }
 
     #[test]

@@ -180,6 +180,8 @@ impl From<&pb::PlanCondarcResponse> for CondarcPlan {
 pub struct CondarcCheck {
     pub status: Option<Condarc>,
     pub findings: Vec<String>,
+    /// What is as the user chose it and stays so (never a finding).
+    pub notes: Vec<String>,
     pub conda: Option<CondaView>,
 }
 

@@ -57,8 +57,12 @@ pub struct IndexExport {
     pub tool: String,
     /// The configuration file written (or that would be).
     pub path: String,
-    /// The index, with username `__token__` and no password.
+    /// The index, with no password (username `__token__` for Anaconda's wheels index, none
+    /// for a Package Security Manager's PyPI channel).
     pub index_url: String,
+    /// The `keyring-provider` written (`import`, `subprocess` or `auto` for pip; `subprocess`
+    /// for uv).
+    pub keyring_provider: String,
     pub enabled: bool,
     pub changed: bool,
     pub dry_run: bool,

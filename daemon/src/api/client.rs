@@ -140,24 +140,36 @@ impl Reply {
         match status {
             200..=299 => None,
             401 => Some(ApiError::LoginRequired { url, status }),
-            403 if is_auth_required(&self.body) => Some(ApiError::LoginRequired { url, status }),
-            403 => Some(ApiError::Forbidden { url }),
+            403 => match error_code(&self.body) {
+                Some(("auth_required", _)) => Some(ApiError::LoginRequired { url, status }),
+                Some(("insufficient_scope", message)) => Some(ApiError::InsufficientScope {
+                    url,
+                    detail: message
+                        .filter(|_| !self.echoes_secret)
+                        .map(|m| snippet(m.as_bytes())),
+                }),
+                _ => Some(ApiError::Forbidden { url }),
+            },
             404 => Some(ApiError::NotFound { url }),
             _ => Some(self.invalid("unexpected status", true)),
         }
     }
 }
 
-fn is_auth_required(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("error")
-                .and_then(|e| e.get("code"))
-                .and_then(|c| c.as_str())
-                .map(|c| c == "auth_required")
-        })
-        .unwrap_or(false)
+/// The `error.code` of an API error answer, with its `error.message` when there is one.
+fn error_code(body: &[u8]) -> Option<(&'static str, Option<String>)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let error = value.get("error")?;
+    let code = match error.get("code")?.as_str()? {
+        "auth_required" => "auth_required",
+        "insufficient_scope" => "insufficient_scope",
+        _ => return None,
+    };
+    let message = error
+        .get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
+    Some((code, message))
 }
 
 impl AnacondaClient {

@@ -46,6 +46,15 @@ pub enum ApiError {
     )]
     Forbidden { url: String },
 
+    /// A 403 whose answer says the credential is valid but lacks a scope (RFC 6750's
+    /// `insufficient_scope`): a minted `repo:read` key asked to read the account or reissue a
+    /// token, say. Another login does not help; another key does.
+    #[error(
+        "the API key in use may not do this: the Anaconda service refused {url} (HTTP 403{}); use a key that has the scope it needs: the account's own (`anacondactl login`), or one minted with `anacondactl api-key --mint --scope cloud:read --scope cloud:write`",
+        description_suffix(.detail)
+    )]
+    InsufficientScope { url: String, detail: Option<String> },
+
     #[error(
         "{url} was not found (HTTP 404); check the organization name and the configured domain"
     )]

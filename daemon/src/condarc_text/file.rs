@@ -63,6 +63,9 @@ pub struct CheckReport {
     /// What differs from the wanted configuration, one line each; a `Configured` file can
     /// still carry a warning (a later entry that overrides ours).
     pub findings: Vec<String>,
+    /// What is as the user chose it and stays so (their own `default_channels` built on
+    /// ours): said, never a finding.
+    pub notes: Vec<String>,
 }
 
 impl CondarcEditor {
@@ -140,6 +143,7 @@ impl CondarcEditor {
             return Ok(CheckReport {
                 state: CondarcState::NotConfigured,
                 findings: vec![format!("{} does not exist", self.path.display())],
+                notes: Vec::new(),
             });
         };
         let plan = match edit::plan_for_path(&self.path, Some(&original), settings) {
@@ -152,6 +156,7 @@ impl CondarcEditor {
                 return Ok(CheckReport {
                     state: CondarcState::Malformed,
                     findings: vec![e.to_string()],
+                    notes: Vec::new(),
                 });
             }
             Err(e) => return Err(e),
@@ -167,13 +172,31 @@ impl CondarcEditor {
                 format!("the later channel_settings entry for {channel} overrides {pattern} for the URLs it matches")
             })
             .collect();
+        let wanted_defaults = settings.default_channels()?;
+        let notes: Vec<String> = seen
+            .default_channels
+            .as_ref()
+            .filter(|list| {
+                settings.set_default_channels
+                    && super::is_users_default_channels(list, &wanted_defaults)
+            })
+            .map(|list| {
+                format!(
+                    "default_channels is your choice ({}): it keeps anacondad's {}, so it is left \
+                     as you set it",
+                    list.join(", "),
+                    wanted_defaults.join(", ")
+                )
+            })
+            .into_iter()
+            .collect();
         if !plan.changed {
             return Ok(CheckReport {
                 state: CondarcState::Configured,
                 findings: shadowing,
+                notes,
             });
         }
-        let wanted_defaults = settings.default_channels()?;
         let mut findings = shadowing;
         let mut ours_present = false;
         if seen.entry_auths.is_empty() {
@@ -208,7 +231,12 @@ impl CondarcEditor {
         }
         if settings.set_default_channels {
             match &seen.default_channels {
-                Some(list) if *list == wanted_defaults => ours_present = true,
+                Some(list)
+                    if *list == wanted_defaults
+                        || super::is_users_default_channels(list, &wanted_defaults) =>
+                {
+                    ours_present = true;
+                }
                 Some(list) => {
                     ours_present |= list.iter().any(|c| wanted_defaults.contains(c));
                     findings.push(format!(
@@ -230,6 +258,7 @@ impl CondarcEditor {
                 CondarcState::NotConfigured
             },
             findings,
+            notes,
         })
     }
 

@@ -35,6 +35,16 @@ pub const ANACONDAD_AUTH_HANDLER: &str = "anacondad";
 
 pub use crate::repo_url::DEFAULT_CHANNEL_NAMES;
 
+/// Whether `list`, a `default_channels` other than `ours`, is the user's own built on ours:
+/// it still holds every one of ours (in any order, trailing `/` aside) and adds channels of
+/// its own (`ana feature enable main-x` puts main-x first). anacondad takes such a list as
+/// the user's choice: the editor keeps it, the check and the watcher see no drift in it.
+pub fn is_users_default_channels(list: &[String], ours: &[String]) -> bool {
+    let bare = |c: &str| c.trim().trim_end_matches('/').to_owned();
+    let held: Vec<String> = list.iter().map(|c| bare(c)).collect();
+    list != ours && ours.iter().all(|c| held.contains(&bare(c)))
+}
+
 /// What the editor writes into `.condarc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CondarcSettings {

@@ -220,7 +220,6 @@ impl SettingKeys {
     }
 
     /// `config show`'s lines of these keys, in its order, each with the layer that won.
-    /// (`command_timeout_secs` is not among them.)
     pub fn origins(&self) -> Vec<Origin> {
         let export = |targets: &Vec<ExportTarget>| {
             let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
@@ -248,6 +247,11 @@ impl SettingKeys {
             row("credential_preference", &self.credential_preference, |k| {
                 k.as_str().to_owned()
             }),
+            row(
+                "command_timeout_secs",
+                &self.command_timeout_secs,
+                u64::to_string,
+            ),
             row("exit_when_idle", &self.exit_when_idle, |on| {
                 if *on { "yes" } else { "no" }.to_owned()
             }),

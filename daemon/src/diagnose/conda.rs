@@ -106,7 +106,12 @@ fn condarc(check: &CondaCheck) -> Finding {
     let report = &check.report;
     match report.state {
         CondarcState::Configured => {
-            Finding::new(ID, S, Level::Ok, format!("{path} has our settings"))
+            let mut said = format!("{path} has our settings");
+            for note in &report.notes {
+                said.push_str("; ");
+                said.push_str(note);
+            }
+            Finding::new(ID, S, Level::Ok, said)
         }
         CondarcState::Malformed => Finding::new(
             ID,

@@ -164,6 +164,7 @@ impl CondarcService for CondarcApi {
             unreadable,
         } = site.check_conda(&wanted, None).await?;
         let unreadable = unreadable.unwrap_or_default();
+        let notes = report.notes;
         let view = CondarcStatusView {
             state: report.state,
             path,
@@ -178,6 +179,7 @@ impl CondarcService for CondarcApi {
         Ok(Response::new(CheckCondarcResponse {
             status: Some(convert::condarc_status(&view)),
             findings: view.findings,
+            notes,
             conda: Some(wire_view),
             unreadable_channels: unreadable
                 .iter()

@@ -53,7 +53,9 @@ fn api_code(e: &ApiError) -> (Code, ErrorReason) {
         ApiError::DeviceCodeExpired | ApiError::AccessDenied | ApiError::LoginRejected { .. } => {
             (Code::PermissionDenied, R::LoginRequired)
         }
-        ApiError::Forbidden { .. } => (Code::PermissionDenied, R::Service),
+        ApiError::Forbidden { .. } | ApiError::InsufficientScope { .. } => {
+            (Code::PermissionDenied, R::Service)
+        }
         ApiError::NotFound { .. } => (Code::NotFound, R::Service),
         ApiError::Transient { .. } | ApiError::Tls { .. } => (Code::Unavailable, R::Service),
         ApiError::OutcomeUnknown { .. } => (Code::Aborted, R::Service),

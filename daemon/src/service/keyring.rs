@@ -8,7 +8,7 @@ use anacondad_proto::v1::keyring_service_server::KeyringService;
 use tonic::{Request, Response, Status};
 
 use crate::daemon::Daemon;
-use crate::keyring_bridge::{self, Concern, INDEX_USERNAME};
+use crate::keyring_bridge::{self, Concern};
 
 #[derive(Debug)]
 pub struct KeyringApi {
@@ -46,16 +46,17 @@ impl KeyringService for KeyringApi {
                     answer.password = record.encode().expose().to_owned();
                 }
             }
-            Concern::Index => {
+            Concern::Index(form) => {
                 let held = site
                     .vault
                     .snapshot()
                     .await
                     .map_err(crate::error::Error::from)?;
                 if let Some(key) = held.api_key.as_ref() {
+                    let (username, password) = keyring_bridge::index_credential(form, key);
                     answer.found = true;
-                    answer.username = INDEX_USERNAME.to_owned();
-                    answer.password = key.expose().to_owned();
+                    answer.username = username;
+                    answer.password = password;
                 }
             }
         }

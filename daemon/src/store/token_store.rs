@@ -56,8 +56,8 @@ struct Fallback {
 
 /// The fallback warning: where the secrets are, what the keychain did (`what`, e.g. "is not
 /// available"), where the cause is logged, and the two ways out with the file each one is
-/// done in. Secrets are not moved between stores, so going back to the keychain means
-/// logging in again.
+/// done in (and memory, for jobs that must leave nothing behind). Secrets are not moved
+/// between stores, so going back to the keychain means logging in again.
 fn fallback_warning(options: &StoreOptions, what: &str) -> String {
     let log = options
         .log
@@ -71,7 +71,8 @@ fn fallback_warning(options: &StoreOptions, what: &str) -> String {
     format!(
         "secrets are in the file {}: the OS keychain {what} (the cause is in {log}). To keep \
          the file and silence this, set storage = \"file\" in {config}; for the keychain, \
-         start or unlock one, then `anacondactl daemon stop` and log in again",
+         start or unlock one, then `anacondactl daemon stop` and log in again; in a CI job or a \
+         container, ANACONDAD_STORAGE=memory keeps them off the disk",
         options.keyring_path.display()
     )
 }

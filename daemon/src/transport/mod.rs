@@ -170,20 +170,47 @@ pub(crate) fn take_lock(lock: &Path) -> Result<File, LockRefused> {
     if let Some(dir) = lock.parent() {
         fs::create_dir_all(dir).map_err(io_err)?;
     }
-    let mut file = options.open(lock).map_err(io_err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _unreadable_pid_is_fine = file.read_to_string(&mut text);
-            return Err(LockRefused::Held {
-                pid: text.trim().parse().ok(),
-            });
+    let mut file = loop {
+        let mut file = options.open(lock).map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _unreadable_pid_is_fine = file.read_to_string(&mut text);
+                return Err(LockRefused::Held {
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
         }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
-    }
+        if still_at(&file, lock).map_err(io_err)? {
+            break file;
+        }
+        // The daemon before us removed the file as it left, after we had opened it: that
+        // lock guards nothing any more, so take the file now at the path.
+    };
     file.set_len(0).map_err(io_err)?;
     file.rewind().map_err(io_err)?;
     writeln!(file, "{}", std::process::id()).map_err(io_err)?;
     Ok(file)
+}
+
+/// Whether the locked `file` is still the one at `path` (a leaving daemon removes its lock
+/// file while it still holds it; see `BoundSocket`'s drop).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata()?;
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Windows cannot remove a file another process has open, so the file at the path is always
+/// the one locked.
+#[cfg(windows)]
+fn still_at(_file: &File, _path: &Path) -> io::Result<bool> {
+    Ok(true)
 }

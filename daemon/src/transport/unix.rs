@@ -46,7 +46,8 @@ pub struct BoundSocket {
     inode: Option<(u64, u64)>,
     /// The only user whose connections are served.
     uid: u32,
-    _lock: Option<File>,
+    /// The one-daemon lock; its file is removed on the way out, while still held.
+    lock: Option<File>,
 }
 
 impl BoundSocket {
@@ -93,7 +94,7 @@ impl BoundSocket {
             path: path.to_path_buf(),
             inode,
             uid,
-            _lock: Some(lock),
+            lock: Some(lock),
         })
     }
 
@@ -111,7 +112,7 @@ impl BoundSocket {
             path: path.to_path_buf(),
             inode: None,
             uid,
-            _lock: Some(lock),
+            lock: Some(lock),
         })
     }
 
@@ -122,6 +123,19 @@ impl BoundSocket {
 
 impl Drop for BoundSocket {
     fn drop(&mut self) {
+        // The lock file goes first, while we still hold it: a daemon that opened it a moment
+        // before finds it gone once it has the lock, and takes a new one (`take_lock`).
+        if let Some(lock) = &self.lock {
+            let lock_file = lock_path(&self.path);
+            if lock
+                .metadata()
+                .ok()
+                .zip(fs::symlink_metadata(&lock_file).ok())
+                .is_some_and(|(held, now)| (held.dev(), held.ino()) == (now.dev(), now.ino()))
+            {
+                let _already_gone_is_fine = fs::remove_file(&lock_file);
+            }
+        }
         let Some(ours) = self.inode else { return };
         let still_ours = fs::symlink_metadata(&self.path)
             .map(|m| (m.dev(), m.ino()) == ours)

@@ -12,7 +12,8 @@
 //! `/api/repo/account/channels`, `/api/repo/channels/<ns>/subchannels`: the `channels`
 //! module); the repository under `/repo/` and
 //! `/t/<token>/repo/`; the wheels index (PEP 503, basic auth `__token__:<API key>`) under
-//! `/repo/anaconda-wheels/` (the `wheels` module); test controls under `/_emulator/` (see the `control` module).
+//! `/repo/anaconda-wheels/` and a Package Security Manager's PyPI channels under
+//! `/api/repo/<channel>/` (the `wheels` module); test controls under `/_emulator/` (see the `control` module).
 
 mod api;
 mod api_keys;
@@ -193,6 +194,7 @@ fn router(shared: Shared, date_offset_secs: i64) -> Router {
             get(channels::namespace_channels),
         )
         .route("/repo/anaconda-wheels/{*rest}", get(wheels::serve))
+        .route("/api/repo/{channel}/{*rest}", get(wheels::serve_psm))
         .route("/repo/{*rest}", get(repo::by_header))
         .route("/t/{token}/repo/{*rest}", get(repo::by_path_token))
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))

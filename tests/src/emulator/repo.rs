@@ -13,6 +13,10 @@ use super::state::{BearerCheck, ChannelStatus, Revocation, State};
 
 /// The default channels every valid credential may read.
 pub const DEFAULT_CHANNELS: [&str; 3] = ["main", "r", "msys2"];
+/// Anaconda's early-access channel (`ana feature enable main-x`): like the default channels
+/// it belongs to no organisation and every valid credential may read it; it holds the
+/// package `main` holds.
+pub const MAIN_X_CHANNEL: &str = "main-x";
 /// The package `main` and org channels serve, built by tests/python/make_hello_package.py.
 pub const PACKAGE_FILENAME: &str = "anacondad-hello-1.0.0-0.tar.bz2";
 const PACKAGE_BYTES: &[u8] = include_bytes!("assets/anacondad-hello-1.0.0-0.tar.bz2");
@@ -240,8 +244,10 @@ fn serve(shared: &Shared, path_token: Option<&str>, rest: &str, headers: &Header
     let full_path = format!("/repo/{rest}");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
-        [channel, tail @ ..] if DEFAULT_CHANNELS.contains(channel) => {
-            let held = if *channel == "main" {
+        [channel, tail @ ..]
+            if DEFAULT_CHANNELS.contains(channel) || *channel == MAIN_X_CHANNEL =>
+        {
+            let held = if *channel == "main" || *channel == MAIN_X_CHANNEL {
                 vec!["anacondad-hello".to_owned()]
             } else {
                 Vec::new()

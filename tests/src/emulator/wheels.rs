@@ -2,6 +2,11 @@
 //! `/repo/anaconda-wheels/` that takes HTTP basic auth `__token__:<API key>` (what `ana feature
 //! enable wheels` configures) and serves one small wheel. Without a valid key it answers 401
 //! with `WWW-Authenticate: Basic`, which is what makes pip and uv ask their keyring.
+//!
+//! A Package Security Manager's PyPI channels the same way, under `/api/repo/<channel>/`
+//! (`simple/`, `files/`): its documented form takes the token as the username and the literal
+//! password `x-auth-token` (`https://<token>:x-auth-token@<host>/api/repo/<channel>/simple`);
+//! the token here is an API key the emulator issued.
 
 use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,8 +22,19 @@ pub const PROJECT: &str = "anacondad-wheel-demo";
 pub const WHEEL_FILENAME: &str = "anacondad_wheel_demo-1.0.0-py3-none-any.whl";
 const WHEEL_BYTES: &[u8] = include_bytes!("assets/anacondad_wheel_demo-1.0.0-py3-none-any.whl");
 
-/// The username the index takes with an API key as the password.
+/// The username the wheels index takes with an API key as the password.
 const USERNAME: &str = "__token__";
+/// The password a Package Security Manager's PyPI channel takes with the token as username.
+const PSM_PASSWORD: &str = "x-auth-token";
+
+/// How an index reads the basic-auth pair.
+#[derive(Clone, Copy)]
+enum Form {
+    /// `__token__:<API key>`.
+    Wheels,
+    /// `<API key>:x-auth-token`.
+    PackageSecurityManager,
+}
 
 fn unauthorized(message: &str) -> Response {
     (
@@ -29,8 +45,8 @@ fn unauthorized(message: &str) -> Response {
         .into_response()
 }
 
-/// Whether the request carries `__token__:<a valid API key>`; else why not.
-fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
+/// Whether the request carries a valid API key in the index's form; else why not.
+fn authorized(shared: &Shared, headers: &HeaderMap, form: Form) -> Result<(), &'static str> {
     let Some(encoded) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -43,8 +59,13 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), &'static str> 
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .unwrap_or_default();
-    let Some((USERNAME, key)) = decoded.split_once(':') else {
-        return Err("the username must be __token__");
+    let key = match (form, decoded.split_once(':')) {
+        (Form::Wheels, Some((USERNAME, key))) => key,
+        (Form::Wheels, _) => return Err("the username must be __token__"),
+        (Form::PackageSecurityManager, Some((token, PSM_PASSWORD))) => token,
+        (Form::PackageSecurityManager, _) => {
+            return Err("the username must be your token and the password x-auth-token");
+        }
     };
     let state = shared.lock();
     match state.check_bearer(Some(key)) {
@@ -67,9 +88,27 @@ pub(crate) async fn serve(
     Path(rest): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(why) = authorized(&shared, &headers) {
+    if let Err(why) = authorized(&shared, &headers, Form::Wheels) {
         return unauthorized(why);
     }
+    index(&rest)
+}
+
+/// `GET /api/repo/{channel}/{*rest}`: a Package Security Manager's PyPI channel, the same
+/// index in its form of credential.
+pub(crate) async fn serve_psm(
+    AxumState(shared): AxumState<Shared>,
+    Path((_channel, rest)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(why) = authorized(&shared, &headers, Form::PackageSecurityManager) {
+        return unauthorized(why);
+    }
+    index(&rest)
+}
+
+/// The index's pages and its wheel, under an authorized prefix.
+fn index(rest: &str) -> Response {
     let rest = rest.trim_end_matches('/');
     match rest.split('/').collect::<Vec<_>>().as_slice() {
         ["simple"] => html(format!("<a href=\"{PROJECT}/\">{PROJECT}</a>\n")),

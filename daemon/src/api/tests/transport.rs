@@ -119,6 +119,31 @@ async fn auth_required_403_means_login_and_plain_403_means_forbidden() {
 }
 
 #[tokio::test]
+async fn a_403_for_a_missing_scope_says_which_key_to_use_and_what_the_service_said() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/account"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
+            "code": "insufficient_scope",
+            "message": "needs \"cloud:read\"\n\u{1b}[31m",
+        }})))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server);
+    let err = client.account(&key()).await.unwrap_err();
+    assert!(matches!(err, ApiError::InsufficientScope { .. }), "{err:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("HTTP 403: needs \"cloud:read\"  [31m"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("anacondactl api-key --mint --scope cloud:read"),
+        "{shown}"
+    );
+    assert!(!shown.contains("member of the organization"), "{shown}");
+}
+
+#[tokio::test]
 async fn too_many_requests_then_success_waits_the_retry_after() {
     let server = MockServer::start().await;
     Mock::given(path("/api/organizations/my"))

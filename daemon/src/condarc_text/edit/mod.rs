@@ -60,7 +60,14 @@ pub fn plan_for_path(
         &mut changes,
     )?;
     if let Some(wanted) = wanted_defaults {
-        doc.set_default_channels(Some(&wanted), &mut changes)?;
+        let users = doc
+            .value
+            .get(DEFAULT_CHANNELS)
+            .and_then(string_list)
+            .is_some_and(|list| super::is_users_default_channels(&list, &wanted));
+        if !users {
+            doc.set_default_channels(Some(&wanted), &mut changes)?;
+        }
     }
     if settings.add_defaults_to_channels {
         doc.add_defaults_to_channels(&mut changes)?;

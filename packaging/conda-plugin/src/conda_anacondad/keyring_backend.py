@@ -10,7 +10,9 @@ What it answers (the daemon decides, through ``anacondactl keyring get|set|delet
   accepts and removes nothing; anaconda-auth's logout (a delete) logs the daemon out of that
   site: the API key goes, the repo tokens stay, as with ``anacondactl logout``.
 - an ``http(s)`` URL under a repository the daemon serves (the wheels index, a channel), with
-  username ``__token__`` or none: ``__token__`` and the API key, for pip and uv.
+  username ``__token__`` or none: ``__token__`` and the API key, for pip and uv; under a
+  Package Security Manager's repository (``https://<host>/api/repo/``), with no username: the
+  API key as the username and ``x-auth-token`` as the password, that server's documented form.
 - anything else, and everything while the daemon is not running or does not answer within
   ``CONDA_ANACONDAD_KEYRING_TIMEOUT`` seconds (2 by default): the keyring this process would
   have used without this backend answers. A service name that is neither of the two forms
