@@ -184,7 +184,8 @@ fn owner_connections(
 }
 
 /// Serves `routes` on the socket until `shutdown` is cancelled, then gives open calls
-/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
+/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls; each
+/// connection is counted in `open` while it lasts (the idle exit reads it).
 pub async fn serve(
     socket: BoundSocket,
     routes: Routes,
