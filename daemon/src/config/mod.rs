@@ -329,6 +329,11 @@ impl DaemonConfig {
             Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, &ours_env]).site);
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
+        store.env_api_key_origin = resolved
+            .api_key
+            .as_ref()
+            .map(|k| k.source.to_string())
+            .unwrap_or_default();
         store.timeout = settings.keychain_timeout();
         store.config_file = paths.config_file.clone();
         let their_state = if theirs.is_some() {
