@@ -479,6 +479,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The stdout of a command that must have succeeded; its status and both outputs are in the
+/// panic message when it did not.
+pub fn stdout_of_success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8")
+}
+
 /// The stdout of a finished command, parsed as JSON, with its stderr in the panic message.
 pub fn json_output(output: &Output) -> serde_json::Value {
     assert!(

@@ -4,21 +4,11 @@
 //! with them (`exec`) and writing them as assignments (`env`).
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
+use anacondad_tests::harness::stdout_of_success as ok;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
 
 /// A home logged in with a key of the emulator's user, with acme's token installed.
 fn world() -> (EmulatorProcess, TestHome, String) {

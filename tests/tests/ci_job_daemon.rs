@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use anacondad_tests::harness::stdout_of_success as ok;
 use anacondad_tests::harness::{TestHome, files_holding, json_output, wait_until_dead};
 use anacondad_tests::spawn_emulator;
 
@@ -14,17 +15,6 @@ use anacondad_tests::spawn_emulator;
 const IDLE_SECS: &str = "1";
 /// How long a daemon idle for [`IDLE_SECS`] may take to be gone.
 const GONE_WITHIN: Duration = Duration::from_secs(30);
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
 
 /// Whether another process holds the lock file at `lock` (a missing file is free).
 fn lock_is_held(lock: &Path) -> bool {
