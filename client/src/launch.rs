@@ -31,11 +31,32 @@ pub struct Launcher {
     pub daemon_bin: PathBuf,
     /// Where the started daemon's stderr goes.
     pub log_file: PathBuf,
+    /// Start it with `--exit-when-idle`: the command runs in a job ([`started_for_a_job`]).
+    pub exit_when_idle: bool,
+}
+
+/// Whether a daemon this command starts is a job's, to stop by itself once idle: the command
+/// has no terminal (none of standard input, output and error is one), or `CI` says it runs in
+/// a CI job (GitHub Actions, GitLab CI and most others set `CI=true`). Not when
+/// `ANACONDAD_EXIT_WHEN_IDLE` is set: the daemon reads that itself, and it wins.
+pub fn started_for_a_job(env: impl Fn(&str) -> Option<String>) -> bool {
+    use std::io::IsTerminal;
+    if env("ANACONDAD_EXIT_WHEN_IDLE").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    let ci = env("CI").is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !v.is_empty() && v != "0" && v != "false" && v != "no"
+    });
+    let no_terminal = !std::io::stdin().is_terminal()
+        && !std::io::stdout().is_terminal()
+        && !std::io::stderr().is_terminal();
+    ci || no_terminal
 }
 
 impl Launcher {
     /// Starts `anacondad` on `socket` and waits until it is ready. The daemon inherits this
-    /// process's environment.
+    /// process's environment and working directory (where it reads a `.env` file).
     pub fn start(&self, socket: &Path) -> Result<u32, CliError> {
         if let Some(dir) = self.log_file.parent() {
             // The state directory: private, like the state file and log it holds.
@@ -73,6 +94,9 @@ impl Launcher {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        if self.exit_when_idle {
+            command.arg("--exit-when-idle");
+        }
         // No fork or setsid on Windows: the daemon starts without a console (so closing ours
         // does not end it) and in its own process group (so our Ctrl-C does not reach it).
         #[cfg(windows)]

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         launcher: Launcher {
             daemon_bin: daemon_bin(),
             log_file: log_dir().join("anacondad.log"),
+            exit_when_idle: anacondactl::launch::started_for_a_job(|name| std::env::var(name).ok()),
         },
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -52,6 +52,8 @@ pub struct LoginView {
     pub username: String,
     pub api_key_expires_at: Option<Timestamp>,
     pub api_key_from_environment: bool,
+    /// Where a read-only key comes from, as `config show` names it.
+    pub api_key_origin: Option<String>,
     pub can_renew: bool,
 }
 
@@ -136,6 +138,7 @@ impl Account {
             username: facts.username.clone().unwrap_or_default(),
             api_key_expires_at: expires_at,
             api_key_from_environment: self.parts.vault.api_key_from_environment(),
+            api_key_origin: self.parts.vault.api_key_origin().map(str::to_owned),
             can_renew: facts.refresh_token_held,
         }
     }

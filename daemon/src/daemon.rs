@@ -118,6 +118,45 @@ impl Daemon {
         }
     }
 
+    /// What keeps a daemon that exits when idle from stopping after `idle` with no
+    /// connection: [`Self::busy_with`], and, when its storage outlives it, a renewal due
+    /// within `idle` (or due less than `idle` ago: the scheduler is at it). A renewal due
+    /// later is not lost when the daemon stops: its deadline is in the state file, and the
+    /// next daemon's scheduler renews an overdue one at its start. One overdue for longer is
+    /// failing; the next daemon retries it, and `status` and `doctor` say it is due.
+    pub async fn keeps_running(&self, idle: Duration) -> Option<String> {
+        if let Some(busy) = self.busy_with() {
+            return Some(busy);
+        }
+        if self.config.settings.storage == crate::store::StorageMode::Memory {
+            return None;
+        }
+        let now = self.clock.now();
+        let window = jiff::SignedDuration::try_from(idle).unwrap_or(jiff::SignedDuration::ZERO);
+        for site in self.sites.iter() {
+            let vault = site.tokens.vault();
+            let Ok(snapshot) = vault.snapshot().await else {
+                continue;
+            };
+            let deadlines = site
+                .tokens
+                .policy()
+                .deadlines(&snapshot, vault.api_key_from_environment());
+            let soon = deadlines.iter().find(|(_, at)| {
+                let from_now = at.duration_since(now);
+                from_now <= window && from_now >= -window
+            });
+            if let Some((renewal, at)) = soon {
+                let what = match renewal {
+                    crate::renewal::Renewal::RepoToken(org) => format!("the token of {org}"),
+                    crate::renewal::Renewal::ApiKey => "the API key".to_owned(),
+                };
+                return Some(format!("the renewal of {what} is due at {at}"));
+            }
+        }
+        None
+    }
+
     /// Builds every part of every site; reads the state file, opens nothing else yet.
     pub fn build(
         config: DaemonConfig,
@@ -253,6 +292,12 @@ impl Daemon {
     /// The watcher, and each site's scheduler once the store is open (a slow keychain probe
     /// must not delay readiness).
     pub fn start_background(self: &Arc<Self>) {
+        let sites: Vec<Arc<Site>> = self.sites.iter().cloned().collect();
+        self.tasks.spawn(Arc::clone(&self.minted).run_expiry(
+            sites,
+            self.events.clone(),
+            self.shutdown.clone(),
+        ));
         let default = self.default_site().clone();
         let watcher = CondarcWatcher::new(
             self.conda.clone(),

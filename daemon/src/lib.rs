@@ -27,6 +27,7 @@ pub mod events;
 pub mod export;
 pub mod fault;
 pub mod fsutil;
+pub mod idle;
 pub mod keyring_bridge;
 pub mod keyring_guard;
 pub mod minted;
@@ -66,7 +67,8 @@ pub enum RunError {
 /// The whole daemon as a function of its inputs: builds every part from `config` and `clock`,
 /// starts the background work, and serves the services on `socket` until `shutdown` is
 /// cancelled (SIGTERM, SIGINT or the `Shutdown` RPC); `ready` runs once the socket accepts
-/// calls. Returns once every task has ended, or [`daemon::CRITICAL_WORK_GRACE`] after the
+/// calls. A daemon whose settings say it exits when idle cancels `shutdown` itself after
+/// `idle_exit_secs` with no connection open and nothing under way (`idle`). Returns once every task has ended, or [`daemon::CRITICAL_WORK_GRACE`] after the
 /// server stopped.
 pub async fn run(
     config: DaemonConfig,
@@ -75,10 +77,24 @@ pub async fn run(
     shutdown: CancellationToken,
     ready: impl FnOnce(),
 ) -> Result<(), RunError> {
+    let idle_exit = config.settings.idle_exit();
     let daemon = Daemon::build(config, clock, shutdown.clone())?;
     daemon.start_background();
+    let connections = idle::OpenConnections::new();
+    if let Some(delay) = idle_exit {
+        let keeper = daemon.clone();
+        daemon.tasks.spawn(idle::exit_when_idle(
+            delay,
+            Arc::clone(&connections),
+            move || {
+                let keeper = keeper.clone();
+                async move { keeper.keeps_running(delay).await }
+            },
+            shutdown.clone(),
+        ));
+    }
     let routes = service::routes(daemon.clone());
-    let served = transport::serve(socket, routes, shutdown, ready).await;
+    let served = transport::serve(socket, routes, shutdown, connections, ready).await;
     daemon.stop().await;
     Ok(served?)
 }

@@ -44,6 +44,11 @@ struct Args {
     /// once the socket accepts calls.
     #[arg(long, hide = true)]
     spawned: bool,
+    /// Stop by itself once no client has been connected, and nothing has been under way, for
+    /// `idle_exit_secs` (300 by default). `anacondactl` passes it when it starts the daemon
+    /// for a command that has no terminal (a CI job, a container build) or under CI=true.
+    #[arg(long)]
+    exit_when_idle: bool,
     /// Write the manual page anacondad.1 into DIR and exit; packaging runs it on the built
     /// binary, so the page always matches this definition.
     #[arg(long, hide = true, value_name = "DIR")]
@@ -147,8 +152,14 @@ fn run(args: Args) -> anyhow::Result<()> {
     if socket_flag {
         flags.locations.socket = Some(Source::Flag("--socket".into()).says(socket_path.clone()));
     }
+    if args.exit_when_idle {
+        flags.settings.exit_when_idle = Some(Source::Flag("--exit-when-idle".into()).says(true));
+    }
     let mut config =
         DaemonConfig::resolve_with_flags(&env, socket_path.clone(), &hostname, &flags)?;
+    if args.spawned {
+        config.exit_when_idle_with_memory_storage();
+    }
     config.started_by = if activated.is_some() {
         StartedBy::SocketActivation
     } else if args.spawned {

@@ -1,8 +1,11 @@
 //! The API keys this daemon minted for scripts, CI jobs and exports: short-lived, with only
 //! the scopes asked for (`repo:read` by default). Their records (id, name, scopes, times;
 //! never a value) live in `<state dir>/minted-keys.json`, 0600, by site domain; a key is
-//! revoked at the service on `api-key --revoke ID` and at `logout --revoke`, and the service
-//! itself refuses it once its expiry passes, when its record is dropped.
+//! revoked at the service on `api-key --revoke ID`, at `logout --revoke`, and by the daemon
+//! itself once its expiry passes ([`MintedKeys::run_expiry`], with the same call): a key the
+//! service would refuse anyway is deleted there too, and its record dropped only then. A
+//! failed revocation keeps the record (with why, shown by `api-key --list`), is told as an
+//! event and is tried again; the records are on disk, so a restarted daemon carries on.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,7 +35,26 @@ pub struct MintedRecord {
     pub scopes: Vec<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Why revoking it at its expiry failed last (it is tried again at `retry_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<i64>,
+    /// How many revocations at expiry failed, for the wait before the next.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The first wait before a failed revocation at expiry is tried again; it doubles with each
+/// failure up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_secs(60);
+const RETRY_MAX: Duration = Duration::from_secs(3600);
+/// The longest the expiry task sleeps at once, so a suspend or a clock jump is caught.
+const EXPIRY_CHECK_MAX: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
@@ -64,6 +86,8 @@ pub struct MintedKeys {
     clock: Arc<dyn Clock>,
     /// Held across each read-modify-write of the file, so two mints do not lose a record.
     lock: tokio::sync::Mutex<()>,
+    /// Told when a key is minted: the expiry task's next deadline may be earlier.
+    minted: tokio::sync::Notify,
 }
 
 type Records = BTreeMap<String, Vec<MintedRecord>>;
@@ -74,6 +98,7 @@ impl MintedKeys {
             path: state_dir.join("minted-keys.json"),
             clock,
             lock: tokio::sync::Mutex::new(()),
+            minted: tokio::sync::Notify::new(),
         }
     }
 
@@ -110,6 +135,9 @@ impl MintedKeys {
             scopes,
             created_at: now.as_second(),
             expires_at: minted.expires_at.as_second(),
+            revocation_error: None,
+            retry_at: None,
+            failures: 0,
         };
         let mut records = self.read()?;
         records
@@ -117,23 +145,128 @@ impl MintedKeys {
             .or_default()
             .push(record.clone());
         self.write(&records)?;
+        self.minted.notify_one();
         Ok((minted.key, record))
     }
 
-    /// The keys of `site` that have not expired (expired records are dropped).
+    /// The keys of `site` on record: the valid ones, and those past their expiry that the
+    /// expiry task has not revoked yet (with why, when it failed).
     pub async fn list(&self, site: &Site) -> Result<Vec<MintedRecord>, MintError> {
         let _guard = self.lock.lock().await;
         let mut records = self.read()?;
+        Ok(records.remove(site.domain()).unwrap_or_default())
+    }
+
+    /// The expiry task: revokes each key at its expiry, at the service, with the call
+    /// `api-key --revoke` makes; sleeps until the next expiry or retry (at most
+    /// [`EXPIRY_CHECK_MAX`] at once), or until a key is minted; stops with `shutdown`.
+    pub async fn run_expiry(
+        self: Arc<Self>,
+        sites: Vec<Arc<Site>>,
+        events: crate::events::EventBus,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            let next = match self.revoke_expired(&sites, &events).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the minted keys' records cannot be read");
+                    None
+                }
+            };
+            let now = self.clock.now();
+            let cap = now
+                .checked_add(EXPIRY_CHECK_MAX)
+                .expect("a minute from now is a time");
+            let wake = next.map_or(cap, |at| at.min(cap));
+            let minted = self.minted.notified();
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = minted => {}
+                () = self.clock.sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Revokes every key past its expiry whose retry is due; answers when the next expiry or
+    /// retry is.
+    async fn revoke_expired(
+        &self,
+        sites: &[Arc<Site>],
+        events: &crate::events::EventBus,
+    ) -> Result<Option<Timestamp>, MintError> {
+        use anacondad_proto::v1::EventKind;
+        let _guard = self.lock.lock().await;
+        let mut records = self.read()?;
         let now = self.clock.now().as_second();
-        let before: usize = records.values().map(Vec::len).sum();
-        records
-            .values_mut()
-            .for_each(|r| r.retain(|k| k.expires_at > now));
-        records.retain(|_, r| !r.is_empty());
-        if records.values().map(Vec::len).sum::<usize>() != before {
+        let mut changed = false;
+        for (domain, keys) in &mut records {
+            let site = sites.iter().find(|s| s.domain() == domain);
+            let mut revoked = Vec::new();
+            for key in keys.iter_mut() {
+                if key.expires_at > now || key.retry_at.is_some_and(|at| at > now) {
+                    continue;
+                }
+                changed = true;
+                let outcome = match site {
+                    None => Err(format!("no site of this daemon serves {domain}")),
+                    Some(site) => match site.vault.api_key().await {
+                        Err(e) => Err(e.to_string()),
+                        Ok(account_key) => site
+                            .api
+                            .revoke_api_key(&account_key, &key.id)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    },
+                };
+                match outcome {
+                    Ok(_) => {
+                        revoked.push(key.id.clone());
+                        events.publish(
+                            EventKind::ApiKeyRevoked,
+                            "",
+                            "",
+                            format!(
+                                "the minted API key {} ({}) expired and was revoked at {domain}",
+                                key.id, key.name
+                            ),
+                        );
+                    }
+                    Err(why) => {
+                        let wait = RETRY_FIRST
+                            .saturating_mul(1 << key.failures.min(6))
+                            .min(RETRY_MAX);
+                        key.failures += 1;
+                        key.retry_at = Some(now.saturating_add(wait.as_secs() as i64));
+                        key.revocation_error = Some(why.clone());
+                        events.publish(
+                            EventKind::ApiKeyRevocationFailed,
+                            "",
+                            "",
+                            format!(
+                                "the minted API key {} ({}) expired but could not be revoked \
+                                 at {domain}: {why}; trying again in {} s (its record is kept)",
+                                key.id,
+                                key.name,
+                                wait.as_secs()
+                            ),
+                        );
+                    }
+                }
+            }
+            keys.retain(|k| !revoked.contains(&k.id));
+        }
+        records.retain(|_, keys| !keys.is_empty());
+        if changed {
             self.write(&records)?;
         }
-        Ok(records.remove(site.domain()).unwrap_or_default())
+        let next = records
+            .values()
+            .flatten()
+            .map(|k| k.retry_at.unwrap_or(k.expires_at).max(k.expires_at))
+            .min()
+            .and_then(|at| Timestamp::from_second(at).ok());
+        Ok(next)
     }
 
     /// Revokes `id` (or, `None`, every key minted for `site`) at the service and forgets it;

@@ -18,6 +18,7 @@ const ORDER: &[&str] = &[
     "fault",
     "fsutil",
     "version_file",
+    "idle",
     "secret",
     "boolean",
     "error_text",

@@ -479,6 +479,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The stdout of a command that must have succeeded; its status and both outputs are in the
+/// panic message when it did not.
+pub fn stdout_of_success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8")
+}
+
 /// The stdout of a finished command, parsed as JSON, with its stderr in the panic message.
 pub fn json_output(output: &Output) -> serde_json::Value {
     assert!(
@@ -584,4 +597,23 @@ pub fn without_controlling_terminal(cmd: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// Every file under `dir` whose bytes contain `secret`.
+pub fn files_holding(dir: &std::path::Path, secret: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, secret));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
 }

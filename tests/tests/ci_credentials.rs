@@ -4,21 +4,11 @@
 //! with them (`exec`) and writing them as assignments (`env`).
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
+use anacondad_tests::harness::stdout_of_success as ok;
 use anacondad_tests::harness::{TestHome, json_output};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
 
 /// A home logged in with a key of the emulator's user, with acme's token installed.
 fn world() -> (EmulatorProcess, TestHome, String) {
@@ -165,6 +155,29 @@ fn a_job_whose_only_key_is_read_only_is_told_the_key_lacks_a_scope_not_to_join_t
     );
     assert!(stderr.contains("--scope cloud:write"), "{stderr}");
     assert!(!stderr.contains(&key), "{stderr}");
+}
+
+#[test]
+fn a_jobs_refused_secret_key_sends_the_user_to_the_secret_not_to_login() {
+    let (emu, home, _key) = world();
+    let (key, _id) = mint(&home, &[]);
+    emu.post("/_emulator/expire", serde_json::json!({"api_key": key}));
+    let job = TestHome::against(&emu);
+    let secrets = job.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("ANACONDA_AUTH_API_KEY"), &key).unwrap();
+    let job = job.with_env("ANACONDA_SECRETS_DIR", &secrets);
+    let out = job.run_ctl(&["token", "install", "--org", "acme", "--yes", "--no-condarc"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let file = secrets.join("ANACONDA_AUTH_API_KEY").display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "the API key from secret file ({file}) is not accepted"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run `anacondactl login`"), "{stderr}");
 }
 
 #[test]

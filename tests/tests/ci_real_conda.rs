@@ -9,41 +9,12 @@
 use std::process::Command;
 
 use anacondad_tests::conda::{Conda, conda_or_skip};
-use anacondad_tests::harness::{TestHome, bin};
+use anacondad_tests::harness::stdout_of_success as ok;
+use anacondad_tests::harness::{TestHome, bin, files_holding};
 use anacondad_tests::spawn_emulator;
 
 /// The package every channel of the emulator serves.
 const PACKAGE: &str = "anacondad-hello";
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
-/// Every file under `dir` whose bytes contain `secret`.
-fn files_holding(dir: &std::path::Path, secret: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, secret));
-        } else if std::fs::read(&path)
-            .is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes()))
-        {
-            found.push(path);
-        }
-    }
-    found
-}
 
 #[test]
 fn a_job_with_only_a_key_in_a_secret_file_searches_an_org_channel_through_exec() {

@@ -45,6 +45,9 @@ pub async fn run(cmd: DaemonCommand, target: &Target, out: Output) -> Result<(),
             Ok(())
         }
         DaemonCommand::Start => {
+            // Started on purpose: it keeps running, terminal or not.
+            let mut target = target.clone();
+            target.launcher.exit_when_idle = false;
             let (already, client) = match target.connect().await {
                 Ok(client) => (true, client),
                 Err(_) => (false, target.connect_or_start().await?),

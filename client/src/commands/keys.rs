@@ -55,13 +55,11 @@ pub async fn api_key(args: ApiKeyArgs, target: &Target, out: Output) -> Result<(
             crate::outln!("No minted key is valid (`anacondactl api-key --mint` makes one).");
         } else {
             for k in keys {
-                crate::outln!(
-                    "{}  {}  {}  expires {}",
-                    k.id,
-                    k.name,
-                    k.scopes.join(","),
-                    k.expires_at.as_deref().unwrap_or("unknown")
-                );
+                let state = match &k.revocation_error {
+                    Some(why) => format!("expired; not revoked yet ({why}): the daemon retries"),
+                    None => format!("expires {}", k.expires_at.as_deref().unwrap_or("unknown")),
+                };
+                crate::outln!("{}  {}  {}  {state}", k.id, k.name, k.scopes.join(","));
             }
         }
         return Ok(());

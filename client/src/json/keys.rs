@@ -23,6 +23,8 @@ pub struct MintedKey {
     pub scopes: Vec<String>,
     pub created_at: Option<String>,
     pub expires_at: Option<String>,
+    /// Past its expiry and not revoked yet: why the daemon's last try failed (it retries).
+    pub revocation_error: Option<String>,
 }
 
 impl From<&anacondad_proto::v1::MintedKey> for MintedKey {
@@ -33,6 +35,7 @@ impl From<&anacondad_proto::v1::MintedKey> for MintedKey {
             scopes: k.scopes.clone(),
             created_at: time(k.created_at),
             expires_at: time(k.expires_at),
+            revocation_error: Some(k.revocation_error.clone()).filter(|e| !e.is_empty()),
         }
     }
 }

@@ -7,6 +7,8 @@
 //! whole daemons in temporary homes.
 
 pub mod anaconda_auth;
+pub mod auth_keyring;
+mod dotenv;
 pub mod edit;
 mod headless;
 pub mod layer;
@@ -29,18 +31,28 @@ pub use paths::{CondaUserConfig, Paths};
 pub use settings::{DEFAULT_COMMAND_TIMEOUT_SECS, Settings};
 
 use crate::api::ApiConfig;
-#[cfg(test)]
-use crate::store::StorageMode;
-use crate::store::StoreOptions;
+use crate::store::{StorageMode, StoreOptions};
 
-/// The process environment, captured once by `main`.
+/// The process environment, captured once by `main`, with the directory it started in.
 #[derive(Debug, Clone, Default)]
-pub struct EnvSnapshot(BTreeMap<String, String>);
+pub struct EnvSnapshot(BTreeMap<String, String>, Option<PathBuf>);
 
 impl EnvSnapshot {
-    /// Reads this process's environment (variables that are not valid UTF-8 are skipped).
+    /// Reads this process's environment (variables that are not valid UTF-8 are skipped) and
+    /// working directory.
     pub fn from_process() -> Self {
-        Self(std::env::vars().collect())
+        Self(std::env::vars().collect(), std::env::current_dir().ok())
+    }
+
+    /// The directory the process started in, where a `.env` file is read; `None`: none is.
+    pub fn cwd(&self) -> Option<&Path> {
+        self.1.as_deref()
+    }
+
+    /// This environment, started in `dir`.
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.1 = Some(dir.into());
+        self
     }
 
     /// A value, treating an empty one as unset.
@@ -66,6 +78,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvSnapshot {
             iter.into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            None,
         )
     }
 }
@@ -233,14 +246,31 @@ impl DaemonConfig {
             settings: settings::SettingKeys::defaults(),
             ..paths.layer()
         };
-        // The layers above the files, lowest first. A new source of variables (a secrets
-        // directory, a `.env` file) is one more entry here, read into a Layer whose values
-        // carry its own Source.
-        let variables = [
-            variables::ours(env)?,
+        // The layers above the files, lowest first, each read into a Layer whose values carry
+        // its own Source. anaconda-auth's order among its own: the environment, the secrets
+        // directory, the `.env` file; the keyring in ANACONDA_AUTH_KEYRING only gives a key
+        // where none of them does.
+        let mut warnings = Vec::new();
+        let dotenv = env.cwd().and_then(|dir| dotenv::DotEnv::read(dir, env));
+        let dotenv_layer = match &dotenv {
+            Some(file) => {
+                warnings.extend(file.warnings.iter().cloned());
+                dotenv::layer(file, &paths.home)
+            }
+            None => Layer::default(),
+        };
+        let ours_env = variables::ours(env)?;
+        let above_keyring = [
+            ours_env.clone(),
+            dotenv_layer,
             headless::layer(env),
             variables::clients(env, &paths.home),
         ];
+        let their_domain = Layer::fold(&above_keyring).site.domain.map(|d| d.value);
+        let (keyring, keyring_warning) =
+            auth_keyring::layer(env, dotenv.as_ref(), their_domain.as_deref());
+        warnings.extend(keyring_warning);
+        let variables: Vec<Layer> = std::iter::once(keyring).chain(above_keyring).collect();
         // Where the files are, before they are read.
         let located =
             Layer::fold(std::iter::once(&defaults).chain(&variables).chain([flags])).locations;
@@ -249,7 +279,6 @@ impl DaemonConfig {
         let theirs_path = located
             .anaconda_auth_config
             .map_or_else(|| anaconda_auth::config_path(env, &paths.home), |p| p.value);
-        let mut warnings = Vec::new();
         // anaconda-auth's file is another tool's: when it does not parse (or its values do
         // not make a site), the daemon starts without it and says so, rather than leave conda
         // without credentials until that file is fixed.
@@ -296,11 +325,15 @@ impl DaemonConfig {
         let folded = Layer::fold(files.into_iter().chain(&variables).chain([flags]));
         paths.locate(&folded.locations);
         // `Settings`' site keys are what our own file and variables say (`ANACONDAD_<KEY>`).
-        let [ours_env, ..] = &variables;
         let settings =
-            Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, ours_env]).site);
+            Settings::from_keys(&folded.settings, &Layer::fold([&ours.top, &ours_env]).site);
         let mut store = StoreOptions::new(settings.storage, &paths.anaconda_keyring);
         store.env_api_key = resolved.api_key.as_ref().map(|k| k.value.clone());
+        store.env_api_key_origin = resolved
+            .api_key
+            .as_ref()
+            .map(|k| k.source.to_string())
+            .unwrap_or_default();
         store.timeout = settings.keychain_timeout();
         store.config_file = paths.config_file.clone();
         let their_state = if theirs.is_some() {
@@ -333,6 +366,22 @@ impl DaemonConfig {
             anaconda_auth_config: theirs_path,
             warnings,
         })
+    }
+
+    /// Makes a daemon `anacondactl` started with memory storage exit when idle, unless a layer
+    /// said whether it does: nothing it holds outlives it, so neither need the daemon.
+    pub fn exit_when_idle_with_memory_storage(&mut self) {
+        if self.settings.storage != StorageMode::Memory {
+            return;
+        }
+        let Some(row) = self.origins.iter_mut().find(|o| o.key == "exit_when_idle") else {
+            return;
+        };
+        if row.source == origin::Source::Default {
+            self.settings.exit_when_idle = true;
+            row.value = "yes".to_owned();
+            row.source = origin::Source::DerivedFrom("storage");
+        }
     }
 
     /// Records that the socket was named by a flag of the daemon's command line.

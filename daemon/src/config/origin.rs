@@ -21,6 +21,11 @@ pub enum Source {
     Env(String),
     /// A file of the secrets directory (`ANACONDA_SECRETS_DIR`, else `/run/secrets`).
     SecretFile(PathBuf),
+    /// The `.env` file in the directory the daemon started in.
+    DotEnv(PathBuf),
+    /// anaconda-auth's record of a domain in the keyring `ANACONDA_AUTH_KEYRING` holds, said
+    /// by the environment (`None`) or by a `.env` file.
+    AuthKeyring(Option<PathBuf>),
     /// A command-line flag (`--socket` of the daemon, `--at` of the client).
     Flag(String),
 }
@@ -32,7 +37,7 @@ impl Source {
     }
 
     /// The machine form `config show --json` prints: `default`, `anacondad`, `anaconda-auth`,
-    /// `environment`, `flag`, `last-login`, `secret-file`.
+    /// `environment`, `flag`, `last-login`, `secret-file`, `dotenv`, `auth-keyring`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Default | Self::DerivedFrom(_) => "default",
@@ -41,6 +46,8 @@ impl Source {
             Self::AnacondaAuth(_) => "anaconda-auth",
             Self::Env(_) => "environment",
             Self::SecretFile(_) => "secret-file",
+            Self::DotEnv(_) => "dotenv",
+            Self::AuthKeyring(_) => "auth-keyring",
             Self::Flag(_) => "flag",
         }
     }
@@ -53,7 +60,10 @@ impl Source {
             Self::LastLogin(path)
             | Self::Ours(path)
             | Self::AnacondaAuth(path)
-            | Self::SecretFile(path) => path.display().to_string(),
+            | Self::SecretFile(path)
+            | Self::DotEnv(path)
+            | Self::AuthKeyring(Some(path)) => path.display().to_string(),
+            Self::AuthKeyring(None) => "ANACONDA_AUTH_KEYRING".to_owned(),
             Self::Env(name) | Self::Flag(name) => name.clone(),
         }
     }
@@ -69,6 +79,17 @@ impl fmt::Display for Source {
             Self::AnacondaAuth(path) => write!(f, "anaconda-auth config.toml ({})", path.display()),
             Self::Env(name) => write!(f, "environment ({name})"),
             Self::SecretFile(path) => write!(f, "secret file ({})", path.display()),
+            Self::DotEnv(path) => write!(f, ".env ({})", path.display()),
+            Self::AuthKeyring(None) => {
+                f.write_str("keyring in ANACONDA_AUTH_KEYRING (environment)")
+            }
+            Self::AuthKeyring(Some(path)) => {
+                write!(
+                    f,
+                    "keyring in ANACONDA_AUTH_KEYRING (.env {})",
+                    path.display()
+                )
+            }
             Self::Flag(name) => write!(f, "flag ({name})"),
         }
     }

@@ -15,6 +15,12 @@ use crate::store::StorageMode;
 /// The default of `command_timeout_secs`: read-only commands answer or give up within it.
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 30;
 
+/// The default of `idle_exit_secs`: five minutes. Longer than the gap between the steps of a
+/// CI job that call conda in most jobs (each step finds the daemon still there, with the
+/// token it installed in memory), short enough that a self-hosted runner, whose machine
+/// outlives the job, does not keep a job's credentials in a process for long after it.
+pub const DEFAULT_IDLE_EXIT_SECS: u64 = 300;
+
 /// The daemon-wide keys one source says; `None` says nothing.
 #[derive(Debug, Clone, Default)]
 pub struct SettingKeys {
@@ -26,6 +32,8 @@ pub struct SettingKeys {
     pub export: Option<Sourced<Vec<ExportTarget>>>,
     pub credential_preference: Option<Sourced<CredentialKind>>,
     pub command_timeout_secs: Option<Sourced<u64>>,
+    pub exit_when_idle: Option<Sourced<bool>>,
+    pub idle_exit_secs: Option<Sourced<u64>>,
 }
 
 /// The names of [`SettingKeys`]' keys in `config.toml` (`ANACONDAD_<KEY>` in upper case).
@@ -38,6 +46,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "export",
     "credential_preference",
     "command_timeout_secs",
+    "exit_when_idle",
+    "idle_exit_secs",
 ];
 
 /// A value as a source gives it: a variable's text or a file's TOML value.
@@ -122,6 +132,8 @@ impl SettingKeys {
             "command_timeout_secs" => {
                 self.command_timeout_secs = said_by(source, seconds(raw).map_err(must)?)
             }
+            "idle_exit_secs" => self.idle_exit_secs = said_by(source, seconds(raw).map_err(must)?),
+            "exit_when_idle" => self.exit_when_idle = said_by(source, raw.boolean().map_err(must)?),
             "auth_handler" => self.auth_handler = said_by(source, raw.string().map_err(must)?),
             "refresh_lead_fraction" => {
                 let fraction = match raw {
@@ -179,6 +191,8 @@ impl SettingKeys {
                 Source::Default,
             )),
             command_timeout_secs: default(DEFAULT_COMMAND_TIMEOUT_SECS),
+            exit_when_idle: Some(Sourced::new(false, Source::Default)),
+            idle_exit_secs: default(DEFAULT_IDLE_EXIT_SECS),
         }
     }
 
@@ -201,6 +215,8 @@ impl SettingKeys {
             &above.credential_preference,
         );
         overlay(&mut self.command_timeout_secs, &above.command_timeout_secs);
+        overlay(&mut self.exit_when_idle, &above.exit_when_idle);
+        overlay(&mut self.idle_exit_secs, &above.idle_exit_secs);
     }
 
     /// `config show`'s lines of these keys, in its order, each with the layer that won.
@@ -236,6 +252,10 @@ impl SettingKeys {
                 &self.command_timeout_secs,
                 u64::to_string,
             ),
+            row("exit_when_idle", &self.exit_when_idle, |on| {
+                if *on { "yes" } else { "no" }.to_owned()
+            }),
+            row("idle_exit_secs", &self.idle_exit_secs, u64::to_string),
         ]
         .into_iter()
         .flatten()
@@ -304,6 +324,13 @@ pub struct Settings {
     /// steps) may wait for the service before the daemon gives up and says what it was
     /// waiting for. A reissue under way is finished all the same.
     pub command_timeout_secs: u64,
+    /// Stop by itself after `idle_exit_secs` with no connection open and nothing under way:
+    /// a daemon `anacondactl` started for a job without a terminal (`--exit-when-idle`), or
+    /// one it started with memory storage. A daemon of the service manager, or one started
+    /// by hand, keeps running unless told.
+    pub exit_when_idle: bool,
+    /// How long a daemon that exits when idle waits, idle, before it stops.
+    pub idle_exit_secs: u64,
 }
 
 impl Default for Settings {
@@ -335,6 +362,8 @@ impl Settings {
             export: value(keys.export),
             credential_preference: value(keys.credential_preference),
             command_timeout_secs: value(keys.command_timeout_secs),
+            exit_when_idle: value(keys.exit_when_idle),
+            idle_exit_secs: value(keys.idle_exit_secs),
         }
     }
 
@@ -344,5 +373,11 @@ impl Settings {
 
     pub fn command_timeout(&self) -> Duration {
         Duration::from_secs(self.command_timeout_secs)
+    }
+
+    /// How long this daemon stays idle before it stops; `None`: it keeps running.
+    pub fn idle_exit(&self) -> Option<Duration> {
+        self.exit_when_idle
+            .then(|| Duration::from_secs(self.idle_exit_secs))
     }
 }

@@ -73,9 +73,13 @@ impl SiteKeys {
     /// The existing client's variables: `ANACONDA_AUTH_DOMAIN`, `CONDA_TOKEN_REPO_URL`,
     /// `ANACONDA_AUTH_SSL_VERIFY` (as [`ApiConfig::apply_env`] reads it), `ANACONDA_AUTH_API_KEY`.
     pub fn of_client_env(env: &EnvSnapshot) -> Self {
+        Self::of_client_vars(env, &|name| Source::Env(name.to_owned()))
+    }
+
+    /// [`Self::of_client_env`] over `env`, each value said by `src(name)`.
+    pub fn of_client_vars(env: &EnvSnapshot, src: &dyn Fn(&str) -> Source) -> Self {
         let mut keys = SiteKeys::default();
         let var = |name: &str| env.get(name).map(str::trim).filter(|v| !v.is_empty());
-        let src = |name: &str| Source::Env(name.to_owned());
         if let Some(domain) = var("ANACONDA_AUTH_DOMAIN") {
             keys.domain = Some(Sourced::new(domain.to_owned(), src("ANACONDA_AUTH_DOMAIN")));
         }

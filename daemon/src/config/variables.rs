@@ -65,14 +65,20 @@ pub fn ours(env: &EnvSnapshot) -> Result<Layer, ConfigError> {
 /// configuration file is (`ANACONDA_CONFIG_TOML`, `~` is `home`) and its keyring file
 /// (`ANACONDA_AUTH_KEYRING_PATH`).
 pub fn clients(env: &EnvSnapshot, home: &Path) -> Layer {
+    clients_said(env, home, &|name| Source::Env(name.to_owned()))
+}
+
+/// [`clients`] over `vars`, each value said by `source(name)` (a `.env` file's statements).
+pub fn clients_said(vars: &EnvSnapshot, home: &Path, source: &dyn Fn(&str) -> Source) -> Layer {
     let mut layer = Layer {
-        site: SiteKeys::of_client_env(env),
+        site: SiteKeys::of_client_vars(vars, source),
         ..Layer::default()
     };
+    let said = |name: &str| vars.get(name).map(|value| (value.to_owned(), source(name)));
     let locations = &mut layer.locations;
-    locations.anaconda_auth_config = said(env, super::anaconda_auth::CONFIG_ENV)
-        .map(|(_, source)| Sourced::new(super::anaconda_auth::config_path(env, home), source));
-    locations.anaconda_keyring = said(env, "ANACONDA_AUTH_KEYRING_PATH")
+    locations.anaconda_auth_config = said(super::anaconda_auth::CONFIG_ENV)
+        .map(|(_, source)| Sourced::new(super::anaconda_auth::config_path(vars, home), source));
+    locations.anaconda_keyring = said("ANACONDA_AUTH_KEYRING_PATH")
         .map(|(path, source)| Sourced::new(PathBuf::from(path), source));
     layer
 }

@@ -65,12 +65,10 @@ pub async fn check(
         },
     ];
     const EXPIRY: &str = "api_key.expiry";
-    let renews = if login.api_key_from_environment {
-        "it comes from ANACONDA_AUTH_API_KEY: whoever sets that renews it"
-    } else if login.can_renew {
-        "it renews by itself (a refresh token is held)"
-    } else {
-        "it does not renew by itself: run `anacondactl login` before it expires"
+    let renews = match &login.api_key_origin {
+        Some(origin) => format!("it comes from {origin}: whoever sets that renews it"),
+        None if login.can_renew => "it renews by itself (a refresh token is held)".to_owned(),
+        None => "it does not renew by itself: run `anacondactl login` before it expires".to_owned(),
     };
     out.push(match login.api_key_expires_at {
         None => Finding::new(
@@ -80,8 +78,11 @@ pub async fn check(
             format!("no expiry is known; {renews}"),
         ),
         Some(at) if at <= now => {
-            Finding::new(EXPIRY, S, Level::Fail, format!("expired on {}", date(at)))
-                .fix("anacondactl login")
+            let fix = match &login.api_key_origin {
+                Some(origin) => format!("put a valid key in {origin}"),
+                None => "anacondactl login".to_owned(),
+            };
+            Finding::new(EXPIRY, S, Level::Fail, format!("expired on {}", date(at))).fix(fix)
         }
         Some(at) => {
             let evidence = format!("expires {}; {renews}", date(at));

@@ -47,6 +47,7 @@ fn wire(record: MintedRecord) -> pb::MintedKey {
         scopes: record.scopes,
         created_at: record.created_at,
         expires_at: record.expires_at,
+        revocation_error: record.revocation_error.unwrap_or_default(),
     }
 }
 

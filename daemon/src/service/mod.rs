@@ -71,6 +71,8 @@ pub fn routes(shared: Arc<Daemon>) -> Routes {
 pub struct Deadline<'a> {
     daemon: &'a Daemon,
     request_id: Option<String>,
+    /// The site the request names (`anacondad-site`), for [`key_refused_where_it_comes_from`].
+    site: Option<String>,
     limit: std::time::Duration,
 }
 
@@ -81,6 +83,11 @@ pub fn deadline<'a, T>(daemon: &'a Daemon, request: &Request<T>) -> Deadline<'a>
         request_id: request
             .metadata()
             .get(anacondad_proto::REQUEST_ID_METADATA_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        site: request
+            .metadata()
+            .get(crate::config::sites::SITE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         limit: daemon.config.settings.command_timeout(),
@@ -107,7 +114,9 @@ impl Deadline<'_> {
             .register(self.request_id.as_deref(), self.limit);
         let call = std::pin::pin!(crate::activity::scope(Some(activity.clone()), call));
         tokio::select! {
-            answer = call => answer,
+            answer = call => answer.map_err(|status| {
+                key_refused_where_it_comes_from(self.daemon, self.site.as_deref(), status)
+            }),
             () = tokio::time::sleep(self.limit) => {
                 // Read while the call still lives: its wait is cleared when it is dropped.
                 let message = activity.timed_out("command_timeout_secs");
@@ -123,9 +132,36 @@ impl Deadline<'_> {
     }
 }
 
-/// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
-/// the default one; an unknown name is refused with the names served.
-#[allow(clippy::result_large_err)]
+/// A call refused for a new login whose API key comes from the environment, a secret file,
+/// `.env` or anaconda-auth's config: `anacondactl login` cannot replace such a key (the source
+/// wins over what a login stores), so the message sends the user to the source instead.
+fn key_refused_where_it_comes_from(daemon: &Daemon, site: Option<&str>, status: Status) -> Status {
+    use anacondad_proto::v1::{ErrorDetail, ErrorReason};
+    use prost::Message as _;
+    let login_required = ErrorDetail::decode(status.details())
+        .is_ok_and(|detail| detail.reason() == ErrorReason::LoginRequired);
+    let origin = daemon
+        .site_named(site)
+        .ok()
+        .and_then(|site| site.vault.api_key_origin().map(str::to_owned));
+    match origin {
+        Some(origin) if login_required => {
+            let mut replaced = Status::with_details(
+                status.code(),
+                format!(
+                    "the API key from {origin} is not accepted by the Anaconda service (expired, \
+                     revoked or mistyped); put a valid key there, or remove it to use the key \
+                     `anacondactl login` stores"
+                ),
+                status.details().to_vec().into(),
+            );
+            *replaced.metadata_mut() = status.metadata().clone();
+            replaced
+        }
+        _ => status,
+    }
+}
+
 /// Before a call that uses the site's API key: renews a lapsed key that can be renewed, so
 /// the call is answered with the renewed key (a failed renewal is logged, and the call then
 /// fails as it would have, asking for a login).
@@ -135,6 +171,9 @@ pub async fn renew_lapsed_api_key(site: &crate::sites::Site) {
     }
 }
 
+/// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
+/// the default one; an unknown name is refused with the names served.
+#[allow(clippy::result_large_err)]
 pub fn site_of<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,

@@ -85,6 +85,8 @@ pub struct StoreOptions {
     pub keyring_path: PathBuf,
     /// `ANACONDA_AUTH_API_KEY`: when set, the API key reads return it and cannot be changed.
     pub env_api_key: Option<Secret>,
+    /// Where `env_api_key` comes from, as `config show` names it.
+    pub env_api_key_origin: String,
     /// Limit of each backend call.
     pub timeout: Duration,
     /// Limit of the start-up keychain probe of `storage = "auto"`.
@@ -102,6 +104,7 @@ impl StoreOptions {
             mode,
             keyring_path: keyring_path.into(),
             env_api_key: None,
+            env_api_key_origin: String::new(),
             timeout: DEFAULT_OPERATION_TIMEOUT,
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             config_file: PathBuf::new(),

@@ -11,12 +11,17 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_stream::Stream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_stream::{Stream, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::server::Connected;
 
+use crate::idle::{ConnectionMark, OpenConnections};
 use crate::service;
 
 #[cfg(unix)]
@@ -37,11 +42,12 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Serves `routes` on `connections`, behind the protocol check, until `shutdown` is cancelled,
 /// then gives open calls [`SHUTDOWN_GRACE`] to finish. `ready` runs once the endpoint accepts
-/// calls; `endpoint` names it in the log.
+/// calls; `endpoint` names it in the log. Each connection is counted in `open` while it lasts.
 pub async fn serve_connections<S, IO, E>(
     connections: S,
     routes: Routes,
     shutdown: CancellationToken,
+    open: Arc<OpenConnections>,
     endpoint: impl Display,
     ready: impl FnOnce(),
 ) where
@@ -56,7 +62,15 @@ pub async fn serve_connections<S, IO, E>(
             service::check_protocol,
         ))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(connections, shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            connections.map(move |accepted| {
+                accepted.map(|io| Counted {
+                    io,
+                    _mark: open.opened(),
+                })
+            }),
+            shutdown.clone().cancelled_owned(),
+        );
     tracing::info!(%endpoint, "listening");
     ready();
     tokio::select! {
@@ -69,6 +83,60 @@ pub async fn serve_connections<S, IO, E>(
             shutdown.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("open calls did not finish in time; stopping anyway"),
+    }
+}
+
+/// A connection, counted among the open ones until it is dropped.
+struct Counted<IO> {
+    io: IO,
+    _mark: ConnectionMark,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Counted<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl<IO: Connected> Connected for Counted<IO> {
+    type ConnectInfo = IO::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
     }
 }
 

@@ -184,11 +184,13 @@ fn owner_connections(
 }
 
 /// Serves `routes` on the socket until `shutdown` is cancelled, then gives open calls
-/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls.
+/// [`super::SHUTDOWN_GRACE`] to finish. `ready` runs once the socket accepts calls; each
+/// connection is counted in `open` while it lasts (the idle exit reads it).
 pub async fn serve(
     socket: BoundSocket,
     routes: Routes,
     shutdown: CancellationToken,
+    open: std::sync::Arc<crate::idle::OpenConnections>,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let uid = socket.uid;
@@ -218,6 +220,7 @@ pub async fn serve(
         accept::guard_under_file_limit(owner_connections(listener, uid)),
         routes,
         shutdown,
+        open,
         path.display(),
         ready,
     )

@@ -252,6 +252,7 @@ pub async fn serve(
     socket: BoundSocket,
     routes: Routes,
     shutdown: CancellationToken,
+    open: std::sync::Arc<crate::idle::OpenConnections>,
     ready: impl FnOnce(),
 ) -> Result<(), BindError> {
     let listener = socket.listen()?;
@@ -259,6 +260,7 @@ pub async fn serve(
         owner_connections(listener, socket.user_sid.clone()),
         routes,
         shutdown,
+        open,
         socket.path.display(),
         ready,
     )

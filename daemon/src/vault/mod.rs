@@ -465,4 +465,14 @@ impl Vault {
     pub fn api_key_from_environment(&self) -> bool {
         self.shared.store_options.env_api_key.is_some()
     }
+
+    /// Where a read-only API key comes from, as `config show` names it (`environment
+    /// (ANACONDA_AUTH_API_KEY)`, `.env (/path)`...); `None` for a key a login stored.
+    pub fn api_key_origin(&self) -> Option<&str> {
+        let options = &self.shared.store_options;
+        options
+            .env_api_key
+            .as_ref()
+            .map(|_| options.env_api_key_origin.as_str())
+    }
 }
