@@ -53,14 +53,27 @@ fn comment_flags(text: &str, key: &str) -> (Option<Flag>, Vec<Option<Flag>>) {
         if inside && let Some(item) = trimmed.strip_prefix('-') {
             // A comment starts at a `#` after whitespace (YAML); quoted `#` are rare in
             // channel names and are taken as a comment's start only after a space.
+            // A comment after a mapping's first key (`- channel: x  #!bottom`) belongs to the
+            // mapping, not to the item: conda flags such an item only as `- #!bottom`.
             let flag = item
                 .find(" #")
+                .filter(|&at| !opens_a_mapping(&item[..at]))
                 .and_then(|at| flag_of(&item[at + 1..]))
                 .or_else(|| item.trim_start().strip_prefix('#').and_then(flag_of));
             items.push(flag);
         }
     }
     (key_flag, items)
+}
+
+/// Whether a block-list item's text starts a mapping (`channel: x`), not a plain value (a URL's
+/// `https://` has no space after its colon).
+fn opens_a_mapping(item: &str) -> bool {
+    item.trim().split_once(':').is_some_and(|(key, rest)| {
+        !key.is_empty()
+            && !key.contains(char::is_whitespace)
+            && (rest.is_empty() || rest.starts_with(' '))
+    })
 }
 
 /// Reads the three keys from one file's text.

@@ -138,6 +138,36 @@ fn default_channels_fall_back_to_condas_own_and_a_bad_file_is_reported_and_skipp
 }
 
 #[test]
+fn only_a_bottom_flag_on_the_dashs_own_line_moves_a_channel_settings_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let url = "https://repo.anaconda.cloud/repo/main/noarch/repodata.json";
+    let is_ours = |s: &ChannelSetting| s.auth() == Some("anacondad");
+    write(
+        root.join("etc/.condarc"),
+        "channel_settings:\n  - channel: https://repo.anaconda.cloud/*\n    auth: other\n",
+    );
+    // On the key's line the comment belongs to the mapping: conda does not move the entry.
+    write(
+        root.join("home/.condarc"),
+        "channel_settings:\n  - channel: https://repo.anaconda.cloud/*  #!bottom\n    \
+         auth: anacondad\n",
+    );
+    let config = effective(&input(root, &[]));
+    let found = config.settings_for(url, is_ours);
+    assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("other"));
+    // On the dash's own line it flags the item, which goes last and wins.
+    write(
+        root.join("home/.condarc"),
+        "channel_settings:\n  - #!bottom\n    channel: https://repo.anaconda.cloud/*\n    \
+         auth: anacondad\n",
+    );
+    let config = effective(&input(root, &[]));
+    let found = config.settings_for(url, is_ours);
+    assert_eq!(found.chosen.and_then(|s| s.value.auth()), Some("anacondad"));
+}
+
+#[test]
 fn the_last_matching_channel_settings_entry_wins_and_shadows_ours() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
