@@ -69,10 +69,8 @@ fn the_file_fallback_warning_is_shown_on_a_natural_first_run_with_its_paths_unti
     }
     assert!(!warning.contains("the daemon log says why"), "{warning}");
     assert!(
-        warning.contains(
-            "in a CI job or a container, ANACONDAD_STORAGE=memory keeps them off the disk"
-        ),
-        "the way out for a job: {warning}"
+        !warning.contains("ANACONDAD_STORAGE=memory"),
+        "a desktop login hears nothing of jobs: {warning}"
     );
 
     // Until the user chooses, every command that reports storage says it again.
@@ -150,5 +148,29 @@ fn the_file_fallback_warning_is_printed_by_every_command_and_by_every_status() {
         warning_lines(&after_restart).len(),
         1,
         "a new daemon start warns again: {after_restart}"
+    );
+}
+
+#[test]
+fn a_job_with_a_key_from_outside_and_no_keychain_hears_of_memory_storage() {
+    let emu = spawn_emulator(&[]);
+    // The emulator's site with the default storage (`auto`), and the key in the environment.
+    let home = without_a_keychain(
+        TestHome::new()
+            .with_env("ANACONDA_AUTH_DOMAIN", &emu.base_url)
+            .with_env("CONDA_TOKEN_REPO_URL", emu.url("/repo/"))
+            .with_env("ANACONDA_AUTH_API_KEY", emu.mint_api_key()),
+    );
+    let stderr = stderr_of(
+        &home,
+        &["token", "install", "--org", "acme", "--yes", "--no-condarc"],
+    );
+    let said = warning_lines(&stderr);
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains(
+            "in a CI job or a container, ANACONDAD_STORAGE=memory keeps them off the disk"
+        ),
+        "{stderr}"
     );
 }

@@ -56,7 +56,7 @@ struct Fallback {
 
 /// The fallback warning: where the secrets are, what the keychain did (`what`, e.g. "is not
 /// available"), where the cause is logged, and the two ways out with the file each one is
-/// done in (and memory, for jobs that must leave nothing behind). Secrets are not moved
+/// done in (and memory, for a job whose key comes from outside). Secrets are not moved
 /// between stores, so going back to the keychain means logging in again.
 fn fallback_warning(options: &StoreOptions, what: &str) -> String {
     let log = options
@@ -68,11 +68,17 @@ fn fallback_warning(options: &StoreOptions, what: &str) -> String {
     } else {
         options.config_file.display().to_string()
     };
+    // A key handed in by the environment, a secret file or `.env` is how CI jobs and
+    // containers run: they hear of the store that writes nothing.
+    let job = if options.env_api_key.is_some() {
+        "; in a CI job or a container, ANACONDAD_STORAGE=memory keeps them off the disk"
+    } else {
+        ""
+    };
     format!(
         "secrets are in the file {}: the OS keychain {what} (the cause is in {log}). To keep \
          the file and silence this, set storage = \"file\" in {config}; for the keychain, \
-         start or unlock one, then `anacondactl daemon stop` and log in again; in a CI job or a \
-         container, ANACONDAD_STORAGE=memory keeps them off the disk",
+         start or unlock one, then `anacondactl daemon stop` and log in again{job}",
         options.keyring_path.display()
     )
 }
