@@ -479,6 +479,14 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The check `id` of a `doctor --json` report; panics with the whole report when it is missing.
+pub fn doctor_check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
 /// The stdout of a command that must have succeeded; its status and both outputs are in the
 /// panic message when it did not.
 pub fn stdout_of_success(out: &Output) -> String {

@@ -6,6 +6,7 @@ use std::process::Output;
 
 use anacondad_tests::conda::{Conda, conda_or_skip};
 use anacondad_tests::harness::TestHome;
+use anacondad_tests::harness::doctor_check as check;
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use serde_json::{Value, json};
 
@@ -26,14 +27,6 @@ fn doctor(home: &TestHome, args: &[&str]) -> (Value, i32, Output) {
     });
     let code = out.status.code().unwrap_or(-1);
     (report, code, out)
-}
-
-/// The check `id` of a report; panics with the whole report when it is missing.
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
-        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
 }
 
 fn state(report: &Value, id: &str) -> String {

@@ -9,7 +9,7 @@ mod pty;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use anacondad_tests::harness::{DaemonProcess, TestHome, kill};
+use anacondad_tests::harness::{DaemonProcess, TestHome, doctor_check, kill};
 use anacondad_tests::{EmulatorProcess, spawn_emulator};
 use pty::Terminal;
 use serde_json::{Value, json};
@@ -227,6 +227,19 @@ fn a_repository_that_does_not_answer_leaves_the_token_valid_not_rejected() {
     assert!(status["last_error"].is_null(), "{status:#}");
 }
 
+/// `doctor --json` with the service stalled: its report, which must come well within doctor's
+/// own deadline, and the stall (resumed when dropped).
+fn doctor_while_stalled(world: &World) -> (Value, Stalled) {
+    let stalled = world.stall();
+    let started = Instant::now();
+    let out = world
+        .home
+        .run_ctl_within(&["doctor", "--json"], Duration::from_secs(60));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(25), "doctor took {took:?}");
+    (json_of(&out), stalled)
+}
+
 #[test]
 fn doctor_against_a_silent_service_answers_within_its_deadline_marking_what_timed_out() {
     let world = World::with_deadline(None);
@@ -234,22 +247,8 @@ fn doctor_against_a_silent_service_answers_within_its_deadline_marking_what_time
         let out = world.run(&["token", "install", "--org", org, "--yes", "--no-condarc"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
-    let stalled = world.stall();
-
-    let started = Instant::now();
-    let out = world
-        .home
-        .run_ctl_within(&["doctor", "--json"], Duration::from_secs(60));
-    let took = started.elapsed();
-    let report = json_of(&out);
-    assert!(took < Duration::from_secs(25), "doctor took {took:?}");
-    let check = |id: &str| {
-        report["checks"]
-            .as_array()
-            .and_then(|checks| checks.iter().find(|c| c["id"] == id))
-            .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
-            .clone()
-    };
+    let (report, stalled) = doctor_while_stalled(&world);
+    let check = |id: &str| doctor_check(&report, id).clone();
     for id in [
         "service.reachable",
         "api_key.valid",
@@ -277,22 +276,8 @@ fn doctor_against_a_silent_service_marks_conda_org_channels_not_checked_and_stil
         let out = world.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
-    let stalled = world.stall();
-
-    let started = Instant::now();
-    let out = world
-        .home
-        .run_ctl_within(&["doctor", "--json"], Duration::from_secs(60));
-    let took = started.elapsed();
-    let report = json_of(&out);
-    assert!(took < Duration::from_secs(25), "doctor took {took:?}");
-    let check = |id: &str| {
-        report["checks"]
-            .as_array()
-            .and_then(|checks| checks.iter().find(|c| c["id"] == id))
-            .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
-            .clone()
-    };
+    let (report, stalled) = doctor_while_stalled(&world);
+    let check = |id: &str| doctor_check(&report, id).clone();
     assert_eq!(
         check("conda.channels")["evidence"],
         "not checked (timed out after 15 s)",
