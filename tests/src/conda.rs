@@ -117,6 +117,18 @@ impl CondaRun {
         );
         self
     }
+
+    /// The channel URLs a successful `conda search --json` found `package` in, one per record.
+    pub fn channels_holding(&self, package: &str) -> Vec<String> {
+        self.assert_success("conda search");
+        let answer = self.json();
+        answer[package]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {package} in {answer}"))
+            .iter()
+            .map(|record| record["channel"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
 }
 
 impl<'a> Conda<'a> {

@@ -161,10 +161,21 @@ impl TestHome {
 
     /// `anacondactl login --api-key-stdin`, the key on standard input; panics unless it worked.
     pub fn login_with_api_key(&self, api_key: &str) -> Output {
+        let out = self.run_ctl_with_stdin(&["login", "--api-key-stdin"], api_key.as_bytes());
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs `anacondactl args` with `input` on its standard input, then closed.
+    pub fn run_ctl_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
         let mut child = self
             .ctl()
-            .args(["login", "--api-key-stdin"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -174,15 +185,9 @@ impl TestHome {
             .stdin
             .take()
             .expect("piped stdin")
-            .write_all(api_key.as_bytes())
-            .expect("the key is written");
-        let out = child.wait_with_output().expect("anacondactl ends");
-        assert!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            .write_all(input)
+            .expect("the input is written");
+        child.wait_with_output().expect("anacondactl ends")
     }
 
     /// Adds a variable to the environment of every process this home starts.

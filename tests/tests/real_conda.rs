@@ -162,14 +162,7 @@ fn write(path: &std::path::Path, text: &str) {
 
 /// The package records `conda search --json` found, by the channel URL they came from.
 fn found_in(run: &CondaRun) -> Vec<String> {
-    run.assert_success("conda search");
-    let answer = run.json();
-    answer[PACKAGE]
-        .as_array()
-        .unwrap_or_else(|| panic!("no {PACKAGE} in {answer}"))
-        .iter()
-        .map(|record| record["channel"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    run.channels_holding(PACKAGE)
 }
 
 /// conda's output, both streams.

@@ -63,23 +63,10 @@ fn two_sites_with(
 }
 
 fn login_at(home: &TestHome, site: &str, api_key: &str) {
-    use std::io::Write;
-    let mut child = home
-        .ctl()
-        .args(["--at", site, "login", "--api-key-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("anacondactl runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(api_key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    ok(&out);
+    ok(&home.run_ctl_with_stdin(
+        &["--at", site, "login", "--api-key-stdin"],
+        api_key.as_bytes(),
+    ));
 }
 
 /// Logged in at both sites, acme's token installed at each; the two tokens.

@@ -184,14 +184,7 @@ fn run_ok(cmd: &mut Command) {
 
 /// The channels `conda search --json` found the package in.
 fn found_in(run: &CondaRun) -> Vec<String> {
-    run.assert_success("conda search");
-    let answer = run.json();
-    answer[PACKAGE]
-        .as_array()
-        .unwrap_or_else(|| panic!("no {PACKAGE} in {answer}"))
-        .iter()
-        .map(|record| record["channel"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    run.channels_holding(PACKAGE)
 }
 
 #[test]

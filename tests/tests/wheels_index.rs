@@ -123,23 +123,8 @@ fn installs(out: &Output, target: &Path) {
 
 /// Renews the key as the daemon would: a new one stored, the old one expired at the service.
 fn renew_the_key(home: &TestHome, emu: &EmulatorProcess, old: &str) {
-    use std::io::Write as _;
     let new = emu.mint_api_key();
-    let mut child = home
-        .ctl()
-        .args(["login", "--api-key-stdin", "--force"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("anacondactl runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(new.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = home.run_ctl_with_stdin(&["login", "--api-key-stdin", "--force"], new.as_bytes());
     assert!(out.status.success(), "{}", text(&out.stderr));
     emu.post("/_emulator/expire", serde_json::json!({"api_key": old}));
 }
