@@ -51,8 +51,8 @@ pub struct LoginView {
     pub domain: String,
     pub username: String,
     pub api_key_expires_at: Option<Timestamp>,
-    pub api_key_from_environment: bool,
-    /// Where a read-only key comes from, as `config show` names it.
+    /// Where a read-only key comes from (the environment, a secret file, `.env`...), as
+    /// `config show` names it; `None` for a key a login stored.
     pub api_key_origin: Option<String>,
     pub can_renew: bool,
 }
@@ -62,6 +62,11 @@ pub struct LoginView {
 pub const EXPIRING_WITHIN_DAYS: i64 = 14;
 
 impl LoginView {
+    /// Whether the key comes from outside (read-only: never renewed or removed here).
+    pub fn api_key_from_environment(&self) -> bool {
+        self.api_key_origin.is_some()
+    }
+
     /// Whether the API key lapses within [`EXPIRING_WITHIN_DAYS`] of `now` (or has lapsed)
     /// and the daemon cannot renew it.
     pub fn expiring(&self, now: Timestamp) -> bool {
@@ -105,7 +110,7 @@ impl Account {
     /// Nothing happens otherwise; a failed renewal leaves the call to fail as it would have.
     pub async fn renew_if_lapsed(&self) -> Result<()> {
         let renewable = |view: LoginView| {
-            view.login_required && view.can_renew && !view.api_key_from_environment
+            view.login_required && view.can_renew && !view.api_key_from_environment()
         };
         if !renewable(self.login_view().await) {
             return Ok(());
@@ -137,7 +142,6 @@ impl Account {
             domain: self.parts.vault.domain().to_owned(),
             username: facts.username.clone().unwrap_or_default(),
             api_key_expires_at: expires_at,
-            api_key_from_environment: self.parts.vault.api_key_from_environment(),
             api_key_origin: self.parts.vault.api_key_origin().map(str::to_owned),
             can_renew: facts.refresh_token_held,
         }

@@ -86,7 +86,7 @@ pub async fn check(
         }
         Some(at) => {
             let evidence = format!("expires {}; {renews}", date(at));
-            if login.expiring(now) && !login.api_key_from_environment {
+            if login.expiring(now) && !login.api_key_from_environment() {
                 Finding::new(EXPIRY, S, Level::Warn, evidence).fix("anacondactl login --force")
             } else {
                 Finding::new(EXPIRY, S, Level::Ok, evidence)

@@ -50,7 +50,7 @@ pub fn login(view: &LoginView, now: jiff::Timestamp) -> pb::LoginStatus {
         domain: view.domain.clone(),
         username: view.username.clone(),
         api_key_expires_at: secs(view.api_key_expires_at),
-        api_key_from_environment: view.api_key_from_environment,
+        api_key_from_environment: view.api_key_from_environment(),
         can_renew: view.can_renew,
     }
 }

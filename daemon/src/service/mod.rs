@@ -85,11 +85,7 @@ pub fn deadline<'a, T>(daemon: &'a Daemon, request: &Request<T>) -> Deadline<'a>
             .get(anacondad_proto::REQUEST_ID_METADATA_KEY)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        site: request
-            .metadata()
-            .get(crate::config::sites::SITE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        site: site_header(request).map(str::to_owned),
         limit: daemon.config.settings.command_timeout(),
     }
 }
@@ -171,6 +167,14 @@ pub async fn renew_lapsed_api_key(site: &crate::sites::Site) {
     }
 }
 
+/// The site name a request's `anacondad-site` header carries (`anacondactl --at SITE`).
+fn site_header<T>(request: &Request<T>) -> Option<&str> {
+    request
+        .metadata()
+        .get(crate::config::sites::SITE_HEADER)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The site a request names with the `anacondad-site` header (`anacondactl --at SITE`), else
 /// the default one; an unknown name is refused with the names served.
 #[allow(clippy::result_large_err)]
@@ -178,11 +182,7 @@ pub fn site_of<'a, T>(
     daemon: &'a Daemon,
     request: &Request<T>,
 ) -> Result<&'a Arc<crate::sites::Site>, Status> {
-    let name = request
-        .metadata()
-        .get(crate::config::sites::SITE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    daemon.site_named(name).map_err(|e| {
+    daemon.site_named(site_header(request)).map_err(|e| {
         error::status(
             tonic::Code::NotFound,
             anacondad_proto::v1::ErrorReason::UnknownSite,
