@@ -198,7 +198,7 @@ pub(crate) fn take_lock(lock: &Path) -> Result<File, LockRefused> {
 /// Whether the locked `file` is still the one at `path` (a leaving daemon removes its lock
 /// file while it still holds it; see `BoundSocket`'s drop).
 #[cfg(unix)]
-fn still_at(file: &File, path: &Path) -> io::Result<bool> {
+pub(crate) fn still_at(file: &File, path: &Path) -> io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let held = file.metadata()?;
     match fs::symlink_metadata(path) {
@@ -211,6 +211,6 @@ fn still_at(file: &File, path: &Path) -> io::Result<bool> {
 /// Windows cannot remove a file another process has open, so the file at the path is always
 /// the one locked.
 #[cfg(windows)]
-fn still_at(_file: &File, _path: &Path) -> io::Result<bool> {
+pub(crate) fn still_at(_file: &File, _path: &Path) -> io::Result<bool> {
     Ok(true)
 }

@@ -127,12 +127,7 @@ impl Drop for BoundSocket {
         // before finds it gone once it has the lock, and takes a new one (`take_lock`).
         if let Some(lock) = &self.lock {
             let lock_file = lock_path(&self.path);
-            if lock
-                .metadata()
-                .ok()
-                .zip(fs::symlink_metadata(&lock_file).ok())
-                .is_some_and(|(held, now)| (held.dev(), held.ino()) == (now.dev(), now.ino()))
-            {
+            if super::still_at(lock, &lock_file).unwrap_or(false) {
                 let _already_gone_is_fine = fs::remove_file(&lock_file);
             }
         }
